@@ -1,0 +1,181 @@
+package clickhouse
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/crumbhq/crumb/server/internal/model"
+)
+
+// Configuration rows are never changed in place: every change inserts a new
+// row with a higher version, and reads keep the newest (ReplacingMergeTree
+// read with FINAL), so that crumb nodes sharing the database agree.
+
+func version(now time.Time) uint64 { return uint64(now.UnixNano()) }
+
+// PutSite stores a new version of site.
+func (db *DB) PutSite(ctx context.Context, s model.Site) error {
+	return db.putSite(ctx, s, false)
+}
+
+// DeleteSite marks a site deleted.
+func (db *DB) DeleteSite(ctx context.Context, s model.Site) error {
+	return db.putSite(ctx, s, true)
+}
+
+func (db *DB) putSite(ctx context.Context, s model.Site, deleted bool) error {
+	banner, err := json.Marshal(s.Banner)
+	if err != nil {
+		return fmt.Errorf("clickhouse: site banner: %w", err)
+	}
+	extra, params := s.ExtraDomains, s.SearchParams
+	if extra == nil {
+		extra = []string{}
+	}
+	if params == nil {
+		params = []string{}
+	}
+	now := time.Now().UTC()
+	return insert(ctx, db, "sites", []string{
+		"site_id", "version", "deleted", "domain", "name", "extra_domains", "policy_version",
+		"consent_lifetime_days", "retention_months", "consent_retention_months", "k", "search_params",
+		"anonymous_counting", "banner", "created_at", "updated_at",
+	}, 1, func(int) []any {
+		return []any{
+			s.ID, version(now), boolU8(deleted), s.Domain, s.Name, extra, s.PolicyVersion,
+			uint16(s.ConsentLifetimeDays), uint16(s.RetentionMonths), uint16(s.ConsentRetentionMonths), uint16(s.K), params,
+			boolU8(s.AnonymousCounting), string(banner), s.CreatedAt.UTC(), now,
+		}
+	})
+}
+
+// Sites returns the newest version of every site that is not deleted.
+func (db *DB) Sites(ctx context.Context) ([]model.Site, error) {
+	rows, err := db.conn.Query(ctx, `SELECT site_id, domain, name, extra_domains, policy_version,
+		consent_lifetime_days, retention_months, consent_retention_months, k, search_params,
+		anonymous_counting, banner, created_at, updated_at
+		FROM sites FINAL WHERE deleted = 0 ORDER BY created_at, site_id`)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: sites: %w", err)
+	}
+	defer rows.Close()
+	var out []model.Site
+	for rows.Next() {
+		var (
+			s                                  model.Site
+			policy                             uint32
+			lifetime, retention, consentRet, k uint16
+			anon                               uint8
+			banner                             string
+		)
+		if err := rows.Scan(&s.ID, &s.Domain, &s.Name, &s.ExtraDomains, &policy, &lifetime, &retention,
+			&consentRet, &k, &s.SearchParams, &anon, &banner, &s.CreatedAt, &s.UpdatedAt); err != nil {
+			return nil, fmt.Errorf("clickhouse: sites: %w", err)
+		}
+		s.PolicyVersion = policy
+		s.ConsentLifetimeDays, s.RetentionMonths, s.ConsentRetentionMonths, s.K = int(lifetime), int(retention), int(consentRet), int(k)
+		s.AnonymousCounting = anon == 1
+		if banner != "" {
+			if err := json.Unmarshal([]byte(banner), &s.Banner); err != nil {
+				return nil, fmt.Errorf("clickhouse: site %s banner: %w", s.ID, err)
+			}
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// User is a dashboard login.
+type User struct {
+	Email        string
+	PasswordHash string
+	// Role is "admin" (every site) or "viewer".
+	Role string
+	// SiteRoles maps site IDs to a role on that site ("viewer", "editor").
+	SiteRoles map[string]string
+	CreatedAt time.Time
+}
+
+// PutUser stores a new version of a user.
+func (db *DB) PutUser(ctx context.Context, u User) error {
+	roles, err := json.Marshal(u.SiteRoles)
+	if err != nil {
+		return fmt.Errorf("clickhouse: user roles: %w", err)
+	}
+	now := time.Now().UTC()
+	if u.CreatedAt.IsZero() {
+		u.CreatedAt = now
+	}
+	return insert(ctx, db, "users", []string{"email", "version", "deleted", "password_hash", "role", "site_roles", "created_at", "updated_at"}, 1,
+		func(int) []any {
+			return []any{u.Email, version(now), uint8(0), u.PasswordHash, u.Role, string(roles), u.CreatedAt.UTC(), now}
+		})
+}
+
+// Users returns every user.
+func (db *DB) Users(ctx context.Context) ([]User, error) {
+	rows, err := db.conn.Query(ctx, `SELECT email, password_hash, role, site_roles, created_at FROM users FINAL WHERE deleted = 0 ORDER BY email`)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: users: %w", err)
+	}
+	defer rows.Close()
+	var out []User
+	for rows.Next() {
+		var u User
+		var roles string
+		if err := rows.Scan(&u.Email, &u.PasswordHash, &u.Role, &roles, &u.CreatedAt); err != nil {
+			return nil, fmt.Errorf("clickhouse: users: %w", err)
+		}
+		if roles != "" && roles != "null" {
+			if err := json.Unmarshal([]byte(roles), &u.SiteRoles); err != nil {
+				return nil, fmt.Errorf("clickhouse: user %s roles: %w", u.Email, err)
+			}
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+// Token is an API token, stored only as a hash.
+type Token struct {
+	ID        string
+	Hash      string
+	Name      string
+	SiteID    string // empty: every site the token's owner may read
+	Revoked   bool
+	CreatedAt time.Time
+}
+
+// PutToken stores a new version of a token.
+func (db *DB) PutToken(ctx context.Context, t Token) error {
+	now := time.Now().UTC()
+	if t.CreatedAt.IsZero() {
+		t.CreatedAt = now
+	}
+	return insert(ctx, db, "api_tokens", []string{"token_id", "version", "revoked", "token_hash", "name", "site_id", "created_at", "updated_at"}, 1,
+		func(int) []any {
+			return []any{t.ID, version(now), boolU8(t.Revoked), t.Hash, t.Name, t.SiteID, t.CreatedAt.UTC(), now}
+		})
+}
+
+// Tokens returns every token, revoked ones included.
+func (db *DB) Tokens(ctx context.Context) ([]Token, error) {
+	rows, err := db.conn.Query(ctx, `SELECT token_id, token_hash, name, site_id, revoked, created_at FROM api_tokens FINAL ORDER BY created_at`)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: tokens: %w", err)
+	}
+	defer rows.Close()
+	var out []Token
+	for rows.Next() {
+		var t Token
+		var revoked uint8
+		if err := rows.Scan(&t.ID, &t.Hash, &t.Name, &t.SiteID, &revoked, &t.CreatedAt); err != nil {
+			return nil, fmt.Errorf("clickhouse: tokens: %w", err)
+		}
+		t.Revoked = revoked == 1
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,149 @@
+package clickhouse
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/crumbhq/crumb/server/internal/model"
+)
+
+// VisitorEvents returns the events stored under one visitor ID of a site,
+// newest first, at most limit of them.
+func (db *DB) VisitorEvents(ctx context.Context, site string, visitor uuid.UUID, limit int) ([]model.Event, error) {
+	q := "SELECT " + joinCols(eventColumns) + " FROM events WHERE site_id = ? AND visitor_id = toUUID(?) ORDER BY ts DESC LIMIT ?"
+	rows, err := db.conn.Query(ctx, q, site, visitor.String(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: visitor events: %w", err)
+	}
+	defer rows.Close()
+	var out []model.Event
+	for rows.Next() {
+		var e model.Event
+		var date time.Time
+		var typ string
+		if err := rows.Scan(eventTargets(&e, &date, &typ)...); err != nil {
+			return nil, fmt.Errorf("clickhouse: visitor events: %w", err)
+		}
+		e.Type = model.EventType(typ)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// VisitorConsentIDs returns the consent IDs a visitor's events were sent under.
+func (db *DB) VisitorConsentIDs(ctx context.Context, site string, visitor uuid.UUID) ([]uuid.UUID, error) {
+	rows, err := db.conn.Query(ctx, `SELECT DISTINCT consent_id FROM events WHERE site_id = ? AND visitor_id = toUUID(?) AND consent_id != toUUID('00000000-0000-0000-0000-000000000000')`,
+		site, visitor.String())
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: visitor consent ids: %w", err)
+	}
+	defer rows.Close()
+	var out []uuid.UUID
+	for rows.Next() {
+		var id uuid.UUID
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("clickhouse: visitor consent ids: %w", err)
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// ConsentDecisions returns the recorded decisions of the given consent IDs.
+func (db *DB) ConsentDecisions(ctx context.Context, site string, consentIDs []uuid.UUID) ([]model.Decision, error) {
+	if len(consentIDs) == 0 {
+		return nil, nil
+	}
+	rows, err := db.conn.Query(ctx, `SELECT decision_id, ts, consent_id, policy_version, texts_hash, toString(action),
+		performance, functionality, targeting, gpc, path, language, country, device
+		FROM consent_decisions WHERE site_id = ? AND consent_id IN (SELECT toUUID(arrayJoin(?))) ORDER BY ts`, site, uuidStrings(consentIDs))
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: consent decisions: %w", err)
+	}
+	defer rows.Close()
+	var out []model.Decision
+	for rows.Next() {
+		d := model.Decision{SiteID: site}
+		var action string
+		var perf, fn, tgt, gpc uint8
+		if err := rows.Scan(&d.ID, &d.Time, &d.ConsentID, &d.PolicyVersion, &d.TextsHash, &action,
+			&perf, &fn, &tgt, &gpc, &d.Path, &d.Language, &d.Country, &d.Device); err != nil {
+			return nil, fmt.Errorf("clickhouse: consent decisions: %w", err)
+		}
+		d.Action = model.Action(action)
+		d.Granted = model.Categories{Performance: perf == 1, Functionality: fn == 1, Targeting: tgt == 1}
+		d.GPC = gpc == 1
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// EraseVisitor deletes a visitor's events and the consent records of the
+// given consent IDs. The deletions are ClickHouse mutations: they are
+// accepted at once and applied in the background.
+func (db *DB) EraseVisitor(ctx context.Context, site string, visitor uuid.UUID, consentIDs []uuid.UUID) error {
+	if visitor != uuid.Nil {
+		if err := db.conn.Exec(ctx, `ALTER TABLE events DELETE WHERE site_id = ? AND visitor_id = toUUID(?)`, site, visitor.String()); err != nil {
+			return fmt.Errorf("clickhouse: erase visitor events: %w", err)
+		}
+	}
+	if len(consentIDs) > 0 {
+		if err := db.conn.Exec(ctx, `ALTER TABLE consent_decisions DELETE WHERE site_id = ? AND consent_id IN (SELECT toUUID(arrayJoin(?)))`, site, uuidStrings(consentIDs)); err != nil {
+			return fmt.Errorf("clickhouse: erase consent records: %w", err)
+		}
+	}
+	return nil
+}
+
+// EnforceRetention deletes a site's events before eventsBefore and its
+// consent records and impressions before consentBefore. Nothing is sent to
+// the server when there is nothing to delete.
+func (db *DB) EnforceRetention(ctx context.Context, site string, eventsBefore, consentBefore time.Time) (int, error) {
+	mutations := 0
+	for _, t := range []struct {
+		table  string
+		before time.Time
+	}{
+		{"events", eventsBefore},
+		{"consent_decisions", consentBefore},
+		{"consent_impressions", consentBefore},
+	} {
+		var n uint64
+		row := db.conn.QueryRow(ctx, "SELECT count() FROM "+t.table+" WHERE site_id = ? AND date < toDate(?)", site, t.before.UTC())
+		if err := row.Scan(&n); err != nil {
+			return mutations, fmt.Errorf("clickhouse: retention %s: %w", t.table, err)
+		}
+		if n == 0 {
+			continue
+		}
+		if err := db.conn.Exec(ctx, "ALTER TABLE "+t.table+" DELETE WHERE site_id = ? AND date < toDate(?)", site, t.before.UTC()); err != nil {
+			return mutations, fmt.Errorf("clickhouse: retention %s: %w", t.table, err)
+		}
+		mutations++
+	}
+	return mutations, nil
+}
+
+// PendingMutations counts the mutations not yet applied, so that tests and
+// operators can wait for an erasure to finish.
+func (db *DB) PendingMutations(ctx context.Context) (int, error) {
+	var n uint64
+	if err := db.conn.QueryRow(ctx, "SELECT count() FROM system.mutations WHERE database = ? AND is_done = 0", db.database).Scan(&n); err != nil {
+		return 0, fmt.Errorf("clickhouse: mutations: %w", err)
+	}
+	return int(n), nil
+}
+
+func uuidStrings(ids []uuid.UUID) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = id.String()
+	}
+	return out
+}
+
+func joinCols(cols []string) string { return strings.Join(cols, ", ") }

@@ -1,0 +1,167 @@
+package clickhouse
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/crumbhq/crumb/server/internal/model"
+)
+
+// eventColumns is the column list of the events table, in the order
+// eventValues produces and scanEvent reads.
+var eventColumns = []string{
+	"site_id", "date", "ts", "event_id", "type", "visitor_id", "session_id", "consent_id",
+	"hostname", "path", "referrer_host", "referrer_path", "source", "channel",
+	"utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term",
+	"country", "region", "city", "asn", "provider",
+	"browser", "browser_version", "os", "os_version", "device", "screen", "language",
+	"name", "prop_keys", "prop_values", "search_term", "link_url", "duration_ms", "status",
+}
+
+func eventValues(e *model.Event) []any {
+	props := func(s []string) []string {
+		if s == nil {
+			return []string{}
+		}
+		return s
+	}
+	ts := e.Time.UTC()
+	return []any{
+		e.SiteID, ts, ts, e.ID, string(e.Type), e.VisitorID, e.SessionID, e.ConsentID,
+		e.Hostname, e.Path, e.ReferrerHost, e.ReferrerPath, e.Source, e.Channel,
+		e.UTMSource, e.UTMMedium, e.UTMCampaign, e.UTMContent, e.UTMTerm,
+		e.Country, e.Region, e.City, e.ASN, e.Provider,
+		e.Browser, e.BrowserVersion, e.OS, e.OSVersion, e.Device, e.Screen, e.Language,
+		e.Name, props(e.PropKeys), props(e.PropValues), e.SearchTerm, e.LinkURL, e.DurationMS, e.Status,
+	}
+}
+
+func eventTargets(e *model.Event, date *time.Time, typ *string) []any {
+	return []any{
+		&e.SiteID, date, &e.Time, &e.ID, typ, &e.VisitorID, &e.SessionID, &e.ConsentID,
+		&e.Hostname, &e.Path, &e.ReferrerHost, &e.ReferrerPath, &e.Source, &e.Channel,
+		&e.UTMSource, &e.UTMMedium, &e.UTMCampaign, &e.UTMContent, &e.UTMTerm,
+		&e.Country, &e.Region, &e.City, &e.ASN, &e.Provider,
+		&e.Browser, &e.BrowserVersion, &e.OS, &e.OSVersion, &e.Device, &e.Screen, &e.Language,
+		&e.Name, &e.PropKeys, &e.PropValues, &e.SearchTerm, &e.LinkURL, &e.DurationMS, &e.Status,
+	}
+}
+
+var decisionColumns = []string{
+	"site_id", "date", "ts", "decision_id", "consent_id", "policy_version", "texts_hash", "action",
+	"performance", "functionality", "targeting", "gpc", "path", "language", "country", "device",
+}
+
+func decisionValues(d *model.Decision) []any {
+	ts := d.Time.UTC()
+	return []any{
+		d.SiteID, ts, ts, d.ID, d.ConsentID, d.PolicyVersion, d.TextsHash, string(d.Action),
+		boolU8(d.Granted.Performance), boolU8(d.Granted.Functionality), boolU8(d.Granted.Targeting),
+		boolU8(d.GPC), d.Path, d.Language, d.Country, d.Device,
+	}
+}
+
+var impressionColumns = []string{
+	"site_id", "date", "ts", "impression_id", "policy_version", "path", "language", "country", "device", "gpc", "undeclared_cookies",
+}
+
+func impressionValues(im *model.Impression) []any {
+	ts := im.Time.UTC()
+	cookies := im.UndeclaredCookies
+	if cookies == nil {
+		cookies = []string{}
+	}
+	return []any{
+		im.SiteID, ts, ts, im.ID, im.PolicyVersion, im.Path, im.Language, im.Country, im.Device, boolU8(im.GPC), cookies,
+	}
+}
+
+// InsertEvents writes events in one batch.
+func (db *DB) InsertEvents(ctx context.Context, events []model.Event) error {
+	return insert(ctx, db, "events", eventColumns, len(events), func(i int) []any { return eventValues(&events[i]) })
+}
+
+// InsertDecisions writes consent decisions in one batch.
+func (db *DB) InsertDecisions(ctx context.Context, ds []model.Decision) error {
+	return insert(ctx, db, "consent_decisions", decisionColumns, len(ds), func(i int) []any { return decisionValues(&ds[i]) })
+}
+
+// InsertImpressions writes banner impressions in one batch.
+func (db *DB) InsertImpressions(ctx context.Context, ims []model.Impression) error {
+	return insert(ctx, db, "consent_impressions", impressionColumns, len(ims), func(i int) []any { return impressionValues(&ims[i]) })
+}
+
+func insert(ctx context.Context, db *DB, table string, cols []string, n int, row func(int) []any) error {
+	if n == 0 {
+		return nil
+	}
+	b, err := db.conn.PrepareBatch(ctx, "INSERT INTO "+table+" ("+joinCols(cols)+")")
+	if err != nil {
+		return fmt.Errorf("clickhouse: insert %s: %w", table, err)
+	}
+	for i := 0; i < n; i++ {
+		if err := b.Append(row(i)...); err != nil {
+			_ = b.Abort()
+			return fmt.Errorf("clickhouse: insert %s row %d: %w", table, i, err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("clickhouse: insert %s: %w", table, err)
+	}
+	return nil
+}
+
+// IDTable names a table whose rows carry a unique ID, for ExistingIDs.
+type IDTable string
+
+// The tables the ingest buffer writes.
+const (
+	EventsTable      IDTable = "events"
+	DecisionsTable   IDTable = "consent_decisions"
+	ImpressionsTable IDTable = "consent_impressions"
+)
+
+func (t IDTable) idColumn() string {
+	switch t {
+	case EventsTable:
+		return "event_id"
+	case DecisionsTable:
+		return "decision_id"
+	case ImpressionsTable:
+		return "impression_id"
+	}
+	panic("clickhouse: unknown table " + string(t))
+}
+
+// ExistingIDs returns which of ids are already stored in table, looking only
+// at the given sites and dates, so that a batch whose insert may or may not
+// have landed (a crash, a timeout) is written again without duplicates.
+func (db *DB) ExistingIDs(ctx context.Context, table IDTable, sites []string, from, to time.Time, ids []uuid.UUID) (map[uuid.UUID]bool, error) {
+	found := make(map[uuid.UUID]bool)
+	if len(ids) == 0 {
+		return found, nil
+	}
+	strIDs := make([]string, len(ids))
+	for i, id := range ids {
+		strIDs[i] = id.String()
+	}
+	col := table.idColumn()
+	q := fmt.Sprintf(`SELECT %s FROM %s WHERE site_id IN (SELECT arrayJoin(?)) AND date >= toDate(?) AND date <= toDate(?) AND %s IN (SELECT toUUID(arrayJoin(?)))`,
+		col, table, col)
+	rows, err := db.conn.Query(ctx, q, sites, from.UTC(), to.UTC(), strIDs)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: existing ids in %s: %w", table, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id uuid.UUID
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("clickhouse: existing ids in %s: %w", table, err)
+		}
+		found[id] = true
+	}
+	return found, rows.Err()
+}

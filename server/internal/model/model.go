@@ -1,0 +1,143 @@
+// Package model holds Crumb's domain types: sites and their consent
+// configuration, page events, consent decisions and banner impressions. It
+// depends on nothing else in Crumb.
+package model
+
+import (
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// EventType names what a page event records.
+type EventType string
+
+// The event types the tracker sends.
+const (
+	Pageview   EventType = "pageview"
+	Engagement EventType = "engagement"
+	Search     EventType = "search"
+	Outbound   EventType = "outbound"
+	Download   EventType = "download"
+	Custom     EventType = "custom"
+	Error      EventType = "error"
+)
+
+// Valid reports whether t is one of the known event types.
+func (t EventType) Valid() bool {
+	switch t {
+	case Pageview, Engagement, Search, Outbound, Download, Custom, Error:
+		return true
+	}
+	return false
+}
+
+// Event is one stored page event, after validation and enrichment. It holds
+// no IP address and no user agent. VisitorID, SessionID and ConsentID are
+// uuid.Nil for anonymous counting.
+type Event struct {
+	ID        uuid.UUID `json:"id"`
+	SiteID    string    `json:"site"`
+	Time      time.Time `json:"ts"`
+	Type      EventType `json:"type"`
+	VisitorID uuid.UUID `json:"visitor,omitempty"`
+	SessionID uuid.UUID `json:"session,omitempty"`
+	ConsentID uuid.UUID `json:"consent,omitempty"`
+
+	Hostname     string `json:"host,omitempty"`
+	Path         string `json:"path,omitempty"`
+	ReferrerHost string `json:"ref_host,omitempty"`
+	ReferrerPath string `json:"ref_path,omitempty"`
+	Source       string `json:"source,omitempty"`
+	Channel      string `json:"channel,omitempty"`
+	UTMSource    string `json:"utm_source,omitempty"`
+	UTMMedium    string `json:"utm_medium,omitempty"`
+	UTMCampaign  string `json:"utm_campaign,omitempty"`
+	UTMContent   string `json:"utm_content,omitempty"`
+	UTMTerm      string `json:"utm_term,omitempty"`
+
+	Country  string `json:"country,omitempty"`
+	Region   string `json:"region,omitempty"`
+	City     string `json:"city,omitempty"`
+	ASN      uint32 `json:"asn,omitempty"`
+	Provider string `json:"provider,omitempty"`
+
+	Browser        string `json:"browser,omitempty"`
+	BrowserVersion string `json:"browser_version,omitempty"`
+	OS             string `json:"os,omitempty"`
+	OSVersion      string `json:"os_version,omitempty"`
+	Device         string `json:"device,omitempty"`
+	Screen         string `json:"screen,omitempty"`
+	Language       string `json:"lang,omitempty"`
+
+	Name       string   `json:"name,omitempty"`
+	PropKeys   []string `json:"prop_keys,omitempty"`
+	PropValues []string `json:"prop_values,omitempty"`
+	SearchTerm string   `json:"search,omitempty"`
+	LinkURL    string   `json:"link,omitempty"`
+	DurationMS uint32   `json:"duration_ms,omitempty"`
+	Status     uint16   `json:"status,omitempty"`
+}
+
+// Anonymous reports whether the event was counted without consent and
+// carries no visitor ID.
+func (e *Event) Anonymous() bool { return e.VisitorID == uuid.Nil }
+
+// Action is what a visitor did with the consent banner.
+type Action string
+
+// The consent actions.
+const (
+	AcceptAll Action = "accept_all"
+	RejectAll Action = "reject_all"
+	Customize Action = "custom"
+	Withdraw  Action = "withdraw"
+)
+
+// Valid reports whether a is one of the known actions.
+func (a Action) Valid() bool {
+	switch a {
+	case AcceptAll, RejectAll, Customize, Withdraw:
+		return true
+	}
+	return false
+}
+
+// Categories are the optional consent categories a visitor granted.
+// "necessary" is always granted and therefore not stored.
+type Categories struct {
+	Performance   bool `json:"performance"`
+	Functionality bool `json:"functionality"`
+	Targeting     bool `json:"targeting"`
+}
+
+// Decision is one recorded consent decision: the proof of consent.
+type Decision struct {
+	ID            uuid.UUID  `json:"id"`
+	SiteID        string     `json:"site"`
+	Time          time.Time  `json:"ts"`
+	ConsentID     uuid.UUID  `json:"consent_id"`
+	PolicyVersion uint32     `json:"policy_version"`
+	TextsHash     string     `json:"texts_hash"`
+	Action        Action     `json:"action"`
+	Granted       Categories `json:"granted"`
+	GPC           bool       `json:"gpc"`
+	Path          string     `json:"path,omitempty"`
+	Language      string     `json:"lang,omitempty"`
+	Country       string     `json:"country,omitempty"`
+	Device        string     `json:"device,omitempty"`
+}
+
+// Impression is one showing of the banner, counted without any ID.
+type Impression struct {
+	ID                uuid.UUID `json:"id"`
+	SiteID            string    `json:"site"`
+	Time              time.Time `json:"ts"`
+	PolicyVersion     uint32    `json:"policy_version"`
+	Path              string    `json:"path,omitempty"`
+	Language          string    `json:"lang,omitempty"`
+	Country           string    `json:"country,omitempty"`
+	Device            string    `json:"device,omitempty"`
+	GPC               bool      `json:"gpc"`
+	UndeclaredCookies []string  `json:"undeclared_cookies,omitempty"`
+}

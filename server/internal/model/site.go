@@ -1,0 +1,179 @@
+package model
+
+import (
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Consent lifetime and other site limits.
+const (
+	DefaultConsentLifetimeDays = 182 // about 6 months, CNIL's good practice
+	MaxConsentLifetimeDays     = 395 // 13 months
+	DefaultRetentionMonths     = 25
+	DefaultConsentRetention    = 36
+	DefaultK                   = 5
+	MinK                       = 2
+)
+
+// DefaultSearchParams are the query parameters read as site-search terms
+// unless a site names its own.
+var DefaultSearchParams = []string{"q", "s", "search", "query"}
+
+// Site is one website that embeds Crumb, with its consent configuration.
+type Site struct {
+	ID                     string
+	Domain                 string
+	Name                   string
+	ExtraDomains           []string
+	PolicyVersion          uint32
+	ConsentLifetimeDays    int
+	RetentionMonths        int
+	ConsentRetentionMonths int
+	K                      int
+	SearchParams           []string
+	AnonymousCounting      bool
+	Banner                 Banner
+	CreatedAt              time.Time
+	UpdatedAt              time.Time
+}
+
+// Banner is a site's banner configuration: which optional categories it
+// asks for, their texts and cookies, and text overrides per language.
+type Banner struct {
+	// Categories lists the optional categories in display order; a category
+	// that is left out is never asked for. Nil means all three.
+	Categories []CategoryConfig `json:"categories,omitempty"`
+	// PolicyURL links the site's privacy policy from the banner.
+	PolicyURL string `json:"policy_url,omitempty"`
+	// Texts overrides the built-in banner texts, per language ("en", "de"…)
+	// and text key ("title", "body", "accept_all"…).
+	Texts map[string]map[string]string `json:"texts,omitempty"`
+	// NecessaryCookies lists the cookies the site declares strictly necessary.
+	NecessaryCookies []Cookie `json:"necessary_cookies,omitempty"`
+}
+
+// CategoryConfig is one optional consent category as a site configures it.
+type CategoryConfig struct {
+	ID string `json:"id"` // performance, functionality or targeting
+	// Title and Description override the built-in texts, per language.
+	Title       map[string]string `json:"title,omitempty"`
+	Description map[string]string `json:"description,omitempty"`
+	Cookies     []Cookie          `json:"cookies,omitempty"`
+}
+
+// Cookie is a cookie a site declares, shown in the banner and deleted on
+// withdrawal of its category.
+type Cookie struct {
+	Name     string `json:"name"`
+	Provider string `json:"provider,omitempty"`
+	Purpose  string `json:"purpose,omitempty"`
+	Duration string `json:"duration,omitempty"`
+}
+
+// OptionalCategories are the categories a visitor can grant or refuse.
+var OptionalCategories = []string{"performance", "functionality", "targeting"}
+
+// NewSite returns a site for domain with every setting at its default.
+func NewSite(id, domain, name string, now time.Time) Site {
+	if name == "" {
+		name = domain
+	}
+	return Site{
+		ID:                     id,
+		Domain:                 domain,
+		Name:                   name,
+		PolicyVersion:          1,
+		ConsentLifetimeDays:    DefaultConsentLifetimeDays,
+		RetentionMonths:        DefaultRetentionMonths,
+		ConsentRetentionMonths: DefaultConsentRetention,
+		K:                      DefaultK,
+		SearchParams:           slices.Clone(DefaultSearchParams),
+		CreatedAt:              now,
+		UpdatedAt:              now,
+	}
+}
+
+// EnabledCategories returns the optional categories the site asks for.
+func (s *Site) EnabledCategories() []CategoryConfig {
+	if s.Banner.Categories == nil {
+		out := make([]CategoryConfig, len(OptionalCategories))
+		for i, id := range OptionalCategories {
+			out[i] = CategoryConfig{ID: id}
+		}
+		return out
+	}
+	return s.Banner.Categories
+}
+
+// Validate checks a site's settings against Crumb's limits.
+func (s *Site) Validate() error {
+	if s.ID == "" {
+		return fmt.Errorf("site: empty id")
+	}
+	if err := ValidateDomain(s.Domain); err != nil {
+		return err
+	}
+	for _, d := range s.ExtraDomains {
+		if err := ValidateDomain(d); err != nil {
+			return err
+		}
+	}
+	if s.PolicyVersion == 0 {
+		return fmt.Errorf("site: policy version must be at least 1")
+	}
+	if s.ConsentLifetimeDays < 1 || s.ConsentLifetimeDays > MaxConsentLifetimeDays {
+		return fmt.Errorf("site: consent lifetime must be 1 to %d days (13 months)", MaxConsentLifetimeDays)
+	}
+	if s.RetentionMonths < 1 || s.RetentionMonths > 120 {
+		return fmt.Errorf("site: retention must be 1 to 120 months")
+	}
+	if s.ConsentRetentionMonths < 1 || s.ConsentRetentionMonths > 240 {
+		return fmt.Errorf("site: consent retention must be 1 to 240 months")
+	}
+	if s.K < MinK || s.K > 1000 {
+		return fmt.Errorf("site: k must be %d to 1000", MinK)
+	}
+	seen := map[string]bool{}
+	for _, c := range s.Banner.Categories {
+		if !slices.Contains(OptionalCategories, c.ID) {
+			return fmt.Errorf("site: unknown category %q (want performance, functionality or targeting)", c.ID)
+		}
+		if seen[c.ID] {
+			return fmt.Errorf("site: category %q listed twice", c.ID)
+		}
+		seen[c.ID] = true
+	}
+	return nil
+}
+
+// ValidateDomain checks that d is a bare host name such as "example.com".
+func ValidateDomain(d string) error {
+	if d == "" || strings.ContainsAny(d, "/:@ ?#") || d != strings.ToLower(d) {
+		return fmt.Errorf("site: %q is not a bare lower-case domain such as example.com", d)
+	}
+	if _, err := url.Parse("https://" + d); err != nil {
+		return fmt.Errorf("site: bad domain %q: %w", d, err)
+	}
+	return nil
+}
+
+// AllowsHost reports whether host (from an Origin header) belongs to the
+// site: its domain, one of its extra domains, or a subdomain of either.
+func (s *Site) AllowsHost(host string) bool {
+	host = strings.ToLower(host)
+	match := func(d string) bool {
+		return host == d || strings.HasSuffix(host, "."+d)
+	}
+	if match(s.Domain) {
+		return true
+	}
+	for _, d := range s.ExtraDomains {
+		if match(d) {
+			return true
+		}
+	}
+	return false
+}
