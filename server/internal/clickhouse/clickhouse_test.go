@@ -100,7 +100,7 @@ func TestInsertEvents_ExistingIDsAndVisitorData(t *testing.T) {
 		t.Fatal(err)
 	}
 	other := uuid.New()
-	found, err := db.ExistingIDs(ctx, clickhouse.EventsTable, []string{"s1"}, now, now, []uuid.UUID{events[0].ID, other, events[2].ID})
+	found, err := db.ExistingEventIDs(ctx, []string{"s1"}, now, now, []uuid.UUID{events[0].ID, other, events[2].ID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func TestInsertEvents_ExistingIDsAndVisitorData(t *testing.T) {
 	if len(got) != 0 || len(ds) != 0 {
 		t.Fatalf("after erase: %d events, %d decisions", len(got), len(ds))
 	}
-	found, _ = db.ExistingIDs(ctx, clickhouse.EventsTable, []string{"s1"}, now, now, []uuid.UUID{events[2].ID})
+	found, _ = db.ExistingEventIDs(ctx, []string{"s1"}, now, now, []uuid.UUID{events[2].ID})
 	if !found[events[2].ID] {
 		t.Fatal("erasure removed another visitor's event")
 	}
@@ -165,7 +165,7 @@ func TestEnforceRetention(t *testing.T) {
 		t.Fatalf("mutations = %d, %v", n, err)
 	}
 	waitMutations(t, db)
-	found, _ := db.ExistingIDs(ctx, clickhouse.EventsTable, []string{"s1", "s2"}, old, now, []uuid.UUID{events[0].ID, events[1].ID, events[2].ID})
+	found, _ := db.ExistingEventIDs(ctx, []string{"s1", "s2"}, old, now, []uuid.UUID{events[0].ID, events[1].ID, events[2].ID})
 	if found[events[0].ID] || !found[events[1].ID] || !found[events[2].ID] {
 		t.Fatalf("after retention: %v", found)
 	}

@@ -114,32 +114,24 @@ func insert(ctx context.Context, db *DB, table string, cols []string, n int, row
 	return nil
 }
 
-// IDTable names a table whose rows carry a unique ID, for ExistingIDs.
-type IDTable string
-
-// The tables the ingest buffer writes.
-const (
-	EventsTable      IDTable = "events"
-	DecisionsTable   IDTable = "consent_decisions"
-	ImpressionsTable IDTable = "consent_impressions"
-)
-
-func (t IDTable) idColumn() string {
-	switch t {
-	case EventsTable:
-		return "event_id"
-	case DecisionsTable:
-		return "decision_id"
-	case ImpressionsTable:
-		return "impression_id"
-	}
-	panic("clickhouse: unknown table " + string(t))
+// ExistingEventIDs returns which of ids are already stored in events, looking
+// only at the given sites and dates, so that a batch whose insert may or may
+// not have landed (a crash, a timeout) is written again without duplicates.
+func (db *DB) ExistingEventIDs(ctx context.Context, sites []string, from, to time.Time, ids []uuid.UUID) (map[uuid.UUID]bool, error) {
+	return db.existingIDs(ctx, "events", "event_id", sites, from, to, ids)
 }
 
-// ExistingIDs returns which of ids are already stored in table, looking only
-// at the given sites and dates, so that a batch whose insert may or may not
-// have landed (a crash, a timeout) is written again without duplicates.
-func (db *DB) ExistingIDs(ctx context.Context, table IDTable, sites []string, from, to time.Time, ids []uuid.UUID) (map[uuid.UUID]bool, error) {
+// ExistingDecisionIDs is ExistingEventIDs for consent decisions.
+func (db *DB) ExistingDecisionIDs(ctx context.Context, sites []string, from, to time.Time, ids []uuid.UUID) (map[uuid.UUID]bool, error) {
+	return db.existingIDs(ctx, "consent_decisions", "decision_id", sites, from, to, ids)
+}
+
+// ExistingImpressionIDs is ExistingEventIDs for banner impressions.
+func (db *DB) ExistingImpressionIDs(ctx context.Context, sites []string, from, to time.Time, ids []uuid.UUID) (map[uuid.UUID]bool, error) {
+	return db.existingIDs(ctx, "consent_impressions", "impression_id", sites, from, to, ids)
+}
+
+func (db *DB) existingIDs(ctx context.Context, table, col string, sites []string, from, to time.Time, ids []uuid.UUID) (map[uuid.UUID]bool, error) {
 	found := make(map[uuid.UUID]bool)
 	if len(ids) == 0 {
 		return found, nil
@@ -148,7 +140,6 @@ func (db *DB) ExistingIDs(ctx context.Context, table IDTable, sites []string, fr
 	for i, id := range ids {
 		strIDs[i] = id.String()
 	}
-	col := table.idColumn()
 	q := fmt.Sprintf(`SELECT %s FROM %s WHERE site_id IN (SELECT arrayJoin(?)) AND date >= toDate(?) AND date <= toDate(?) AND %s IN (SELECT toUUID(arrayJoin(?)))`,
 		col, table, col)
 	rows, err := db.conn.Query(ctx, q, sites, from.UTC(), to.UTC(), strIDs)

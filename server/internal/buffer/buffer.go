@@ -1,0 +1,449 @@
+// Package buffer is Crumb's durable ingest buffer: accepted records are
+// appended to a write-ahead log (github.com/tidwall/wal) before the request
+// is answered, and a writer inserts them into ClickHouse in batches, by size
+// and by time. Records survive a ClickHouse outage and a crash of the
+// process: on start-up the log is replayed, and a batch whose insert may
+// already have landed is checked against the stored IDs so that nothing is
+// written twice.
+package buffer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/tidwall/wal"
+
+	"github.com/crumbhq/crumb/server/internal/model"
+)
+
+// ErrFull is returned by Append when the buffer holds its maximum number of
+// records: the caller answers 503 and the client retries later.
+var ErrFull = errors.New("buffer: full")
+
+// ErrClosed is returned by Append after Close.
+var ErrClosed = errors.New("buffer: closed")
+
+// Record is one buffered item: exactly one of its fields is set.
+type Record struct {
+	Event      *model.Event      `json:"e,omitempty"`
+	Decision   *model.Decision   `json:"d,omitempty"`
+	Impression *model.Impression `json:"i,omitempty"`
+}
+
+// Sink is where batches go: the ClickHouse writer.
+type Sink interface {
+	InsertEvents(ctx context.Context, events []model.Event) error
+	InsertDecisions(ctx context.Context, ds []model.Decision) error
+	InsertImpressions(ctx context.Context, ims []model.Impression) error
+	ExistingEventIDs(ctx context.Context, sites []string, from, to time.Time, ids []uuid.UUID) (map[uuid.UUID]bool, error)
+	ExistingDecisionIDs(ctx context.Context, sites []string, from, to time.Time, ids []uuid.UUID) (map[uuid.UUID]bool, error)
+	ExistingImpressionIDs(ctx context.Context, sites []string, from, to time.Time, ids []uuid.UUID) (map[uuid.UUID]bool, error)
+}
+
+// Observer is told what the buffer does, for metrics. Any method may be
+// called from several goroutines.
+type Observer interface {
+	Depth(n int)
+	Inserted(table string, rows int, took time.Duration)
+	InsertFailed(table string)
+	Deduplicated(table string, rows int)
+}
+
+// Options configure a Buffer.
+type Options struct {
+	// Dir holds the write-ahead log.
+	Dir string
+	// BatchSize is the most records one insert carries; default 5000.
+	BatchSize int
+	// FlushInterval is the longest a record waits for a full batch; default 1 s.
+	FlushInterval time.Duration
+	// SyncInterval is how often the log is fsynced; default 1 s. A record
+	// acknowledged since the last sync survives a crash of the process but
+	// not a power loss.
+	SyncInterval time.Duration
+	// MaxRecords is how many unwritten records the buffer holds before
+	// Append answers ErrFull; default 1,000,000.
+	MaxRecords int
+	// RetryMax bounds the back-off between failed inserts; default 5 s.
+	RetryMax time.Duration
+	Log      *slog.Logger
+	Observer Observer
+}
+
+// Buffer is the durable ingest buffer.
+type Buffer struct {
+	opts Options
+	sink Sink
+	log  *slog.Logger
+	obs  Observer
+	wal  *wal.Log
+	lock *os.File // held while open, so that two processes never share a log
+
+	mu     sync.Mutex // serialises appends and guards closed
+	closed bool
+	batch  wal.Batch
+
+	last    atomic.Uint64 // index of the newest appended record
+	flushed atomic.Uint64 // every record up to here is in ClickHouse
+	// suspect is the newest index whose insert may already have landed: the
+	// records replayed at start-up, and any batch after a failed insert.
+	suspect uint64
+
+	wake    chan struct{}
+	stop    chan struct{}
+	stopped chan struct{}
+	flushMu sync.Mutex
+}
+
+// Open opens (or creates) the log in opts.Dir, and starts the writer.
+func Open(opts Options, sink Sink) (*Buffer, error) {
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = 5000
+	}
+	if opts.FlushInterval <= 0 {
+		opts.FlushInterval = time.Second
+	}
+	if opts.SyncInterval <= 0 {
+		opts.SyncInterval = time.Second
+	}
+	if opts.MaxRecords <= 0 {
+		opts.MaxRecords = 1_000_000
+	}
+	if opts.RetryMax <= 0 {
+		opts.RetryMax = 5 * time.Second
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Observer == nil {
+		opts.Observer = nopObserver{}
+	}
+	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("buffer: %w", err)
+	}
+	lock, err := lockDir(opts.Dir)
+	if err != nil {
+		return nil, err
+	}
+	l, err := wal.Open(opts.Dir, &wal.Options{
+		NoSync:           true, // synced every SyncInterval instead
+		SegmentSize:      8 << 20,
+		SegmentCacheSize: 2,
+		AllowEmpty:       true,
+		DirPerms:         0o700,
+		FilePerms:        0o600,
+	})
+	if err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("buffer: open log %s: %w", opts.Dir, err)
+	}
+	first, err1 := l.FirstIndex()
+	last, err2 := l.LastIndex()
+	if err := errors.Join(err1, err2); err != nil {
+		l.Close()
+		lock.Close()
+		return nil, fmt.Errorf("buffer: %w", err)
+	}
+	b := &Buffer{
+		opts: opts, sink: sink, log: opts.Log, obs: opts.Observer, wal: l, lock: lock,
+		wake: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{}),
+	}
+	b.last.Store(last)
+	b.flushed.Store(first - 1)
+	b.suspect = last
+	if n := last - (first - 1); n > 0 {
+		b.log.Info("replaying buffered records", "records", n)
+	}
+	b.obs.Depth(b.Depth())
+	go b.run()
+	return b, nil
+}
+
+// Depth is the number of records not yet written to ClickHouse.
+func (b *Buffer) Depth() int { return int(b.last.Load() - b.flushed.Load()) }
+
+// Full reports whether Append would answer ErrFull.
+func (b *Buffer) Full() bool { return b.Depth() >= b.opts.MaxRecords }
+
+// Append writes records to the log as one unit. When it returns nil they are
+// durable against a crash of the process and will reach ClickHouse.
+func (b *Buffer) Append(recs ...Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	datas := make([][]byte, len(recs))
+	for i := range recs {
+		d, err := json.Marshal(&recs[i])
+		if err != nil {
+			return fmt.Errorf("buffer: encode: %w", err)
+		}
+		datas[i] = d
+	}
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return ErrClosed
+	}
+	if b.Depth()+len(recs) > b.opts.MaxRecords {
+		b.mu.Unlock()
+		return ErrFull
+	}
+	idx := b.last.Load()
+	b.batch.Clear()
+	for _, d := range datas {
+		idx++
+		b.batch.Write(idx, d)
+	}
+	if err := b.wal.WriteBatch(&b.batch); err != nil {
+		b.mu.Unlock()
+		return fmt.Errorf("buffer: write log: %w", err)
+	}
+	b.last.Store(idx)
+	depth := b.Depth()
+	b.mu.Unlock()
+	b.obs.Depth(depth)
+	if depth >= b.opts.BatchSize {
+		select {
+		case b.wake <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+
+// Flush writes every buffered record to ClickHouse now, retrying until ctx
+// ends.
+func (b *Buffer) Flush(ctx context.Context) error {
+	for b.Depth() > 0 {
+		if err := b.flushBatch(ctx); err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("buffer: flush: %w (last error: %v)", ctx.Err(), err)
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("buffer: flush: %w", ctx.Err())
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}
+
+// Close stops accepting records, writes what is buffered (until ctx ends;
+// what is left stays in the log for the next start) and closes the log.
+func (b *Buffer) Close(ctx context.Context) error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil
+	}
+	b.closed = true
+	b.mu.Unlock()
+	close(b.stop)
+	<-b.stopped
+	ferr := b.Flush(ctx)
+	if ferr != nil {
+		b.log.Warn("buffer closed with records left in the log; they are written at the next start", "records", b.Depth(), "err", ferr)
+	}
+	return errors.Join(ferr, b.wal.Sync(), b.wal.Close(), b.lock.Close())
+}
+
+// run is the writer: it inserts a batch when BatchSize records wait or the
+// oldest has waited FlushInterval, and syncs the log every SyncInterval.
+func (b *Buffer) run() {
+	defer close(b.stopped)
+	flushTick := time.NewTicker(b.opts.FlushInterval)
+	syncTick := time.NewTicker(b.opts.SyncInterval)
+	defer flushTick.Stop()
+	defer syncTick.Stop()
+	backoff := 100 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-b.stop
+		cancel()
+	}()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case <-syncTick.C:
+			if err := b.wal.Sync(); err != nil {
+				b.log.Error("buffer: sync log", "err", err)
+			}
+			continue
+		case <-flushTick.C:
+		case <-b.wake:
+		}
+		for b.Depth() > 0 {
+			if err := b.flushBatch(ctx); err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				b.log.Warn("buffer: insert failed; retrying", "err", err, "in", backoff, "buffered", b.Depth())
+				select {
+				case <-b.stop:
+					return
+				case <-time.After(backoff):
+				}
+				backoff = min(backoff*2, b.opts.RetryMax)
+				continue
+			}
+			backoff = 100 * time.Millisecond
+			if b.Depth() < b.opts.BatchSize {
+				break // wait for the next tick for a fuller batch
+			}
+		}
+	}
+}
+
+// flushBatch writes the oldest batch of records to the sink and drops them
+// from the log.
+func (b *Buffer) flushBatch(ctx context.Context) error {
+	b.flushMu.Lock()
+	defer b.flushMu.Unlock()
+	from := b.flushed.Load() + 1
+	to := min(b.last.Load(), from+uint64(b.opts.BatchSize)-1)
+	if to < from {
+		return nil
+	}
+	var (
+		events      []model.Event
+		decisions   []model.Decision
+		impressions []model.Impression
+	)
+	for i := from; i <= to; i++ {
+		data, err := b.wal.Read(i)
+		if err != nil {
+			return fmt.Errorf("buffer: read log entry %d: %w", i, err)
+		}
+		var r Record
+		if err := json.Unmarshal(data, &r); err != nil {
+			b.log.Error("buffer: skipping undecodable log entry", "index", i, "err", err)
+			continue
+		}
+		switch {
+		case r.Event != nil:
+			events = append(events, *r.Event)
+		case r.Decision != nil:
+			decisions = append(decisions, *r.Decision)
+		case r.Impression != nil:
+			impressions = append(impressions, *r.Impression)
+		}
+	}
+	suspect := from <= b.suspect
+	err := errors.Join(
+		write(ctx, b, "events", suspect, events, eventKey, b.sink.ExistingEventIDs, b.sink.InsertEvents),
+		write(ctx, b, "consent_decisions", suspect, decisions, decisionKey, b.sink.ExistingDecisionIDs, b.sink.InsertDecisions),
+		write(ctx, b, "consent_impressions", suspect, impressions, impressionKey, b.sink.ExistingImpressionIDs, b.sink.InsertImpressions),
+	)
+	if err != nil {
+		// Part of the batch may have landed: check IDs when it is retried.
+		b.suspect = max(b.suspect, to)
+		return err
+	}
+	b.flushed.Store(to)
+	if err := b.wal.TruncateFront(to + 1); err != nil {
+		b.log.Error("buffer: truncate log", "err", err)
+	}
+	b.obs.Depth(b.Depth())
+	return nil
+}
+
+type key struct {
+	id   uuid.UUID
+	site string
+	ts   time.Time
+}
+
+func eventKey(e *model.Event) key           { return key{e.ID, e.SiteID, e.Time} }
+func decisionKey(d *model.Decision) key     { return key{d.ID, d.SiteID, d.Time} }
+func impressionKey(i *model.Impression) key { return key{i.ID, i.SiteID, i.Time} }
+
+type existingFunc func(ctx context.Context, sites []string, from, to time.Time, ids []uuid.UUID) (map[uuid.UUID]bool, error)
+
+// write inserts rows into one table. For a suspect batch it first drops the
+// rows whose IDs are already stored.
+func write[T any](ctx context.Context, b *Buffer, table string, suspect bool, rows []T, keyOf func(*T) key,
+	existing existingFunc, insert func(context.Context, []T) error) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	if suspect {
+		var (
+			ids      []uuid.UUID
+			sites    []string
+			seen     = map[string]bool{}
+			from, to time.Time
+		)
+		for i := range rows {
+			k := keyOf(&rows[i])
+			ids = append(ids, k.id)
+			if !seen[k.site] {
+				seen[k.site] = true
+				sites = append(sites, k.site)
+			}
+			if from.IsZero() || k.ts.Before(from) {
+				from = k.ts
+			}
+			if k.ts.After(to) {
+				to = k.ts
+			}
+		}
+		found, err := existing(ctx, sites, from, to, ids)
+		if err != nil {
+			return err
+		}
+		if len(found) > 0 {
+			kept := rows[:0:0]
+			for i := range rows {
+				if !found[keyOf(&rows[i]).id] {
+					kept = append(kept, rows[i])
+				}
+			}
+			b.obs.Deduplicated(table, len(rows)-len(kept))
+			rows = kept
+		}
+		if len(rows) == 0 {
+			return nil
+		}
+	}
+	start := time.Now()
+	if err := insert(ctx, rows); err != nil {
+		b.obs.InsertFailed(table)
+		return err
+	}
+	b.obs.Inserted(table, len(rows), time.Since(start))
+	return nil
+}
+
+type nopObserver struct{}
+
+func (nopObserver) Depth(int)                           {}
+func (nopObserver) Inserted(string, int, time.Duration) {}
+func (nopObserver) InsertFailed(string)                 {}
+func (nopObserver) Deduplicated(string, int)            {}
+
+// lockDir takes an exclusive lock on dir, released when the returned file
+// is closed or the process dies.
+func lockDir(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, "LOCK"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("buffer: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("buffer: %s is in use by another crumb process (each node needs a data folder of its own): %w", dir, err)
+	}
+	return f, nil
+}

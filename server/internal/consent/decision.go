@@ -1,0 +1,63 @@
+package consent
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+
+	"github.com/crumbhq/crumb/server/internal/model"
+)
+
+// Granted returns the categories a decision grants on site: every category
+// the site asks for on "accept all", none on "reject all" and "withdraw",
+// and the visitor's own choice, limited to the site's categories, on
+// "custom".
+func Granted(site *model.Site, action model.Action, chosen []string) (model.Categories, error) {
+	enabled := map[string]bool{}
+	for _, c := range site.EnabledCategories() {
+		enabled[c.ID] = true
+	}
+	var g model.Categories
+	switch action {
+	case model.AcceptAll:
+		g = model.Categories{Performance: enabled["performance"], Functionality: enabled["functionality"], Targeting: enabled["targeting"]}
+	case model.RejectAll, model.Withdraw:
+	case model.Customize:
+		for _, c := range chosen {
+			if c == "necessary" {
+				continue
+			}
+			if !slices.Contains(model.OptionalCategories, c) {
+				return g, fmt.Errorf("unknown category %q", c)
+			}
+			if !enabled[c] {
+				return g, fmt.Errorf("category %q is not offered by this site", c)
+			}
+			switch c {
+			case "performance":
+				g.Performance = true
+			case "functionality":
+				g.Functionality = true
+			case "targeting":
+				g.Targeting = true
+			}
+		}
+	default:
+		return g, fmt.Errorf("unknown action %q", action)
+	}
+	return g, nil
+}
+
+// TextsHash identifies the banner a visitor saw: a hash over the site's
+// policy version and banner configuration, stored with each decision as
+// part of its proof.
+func TextsHash(site *model.Site) string {
+	b, _ := json.Marshal(struct {
+		Policy uint32       `json:"policy_version"`
+		Banner model.Banner `json:"banner"`
+	}{site.PolicyVersion, site.Banner})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
+}

@@ -1,0 +1,125 @@
+// Package consent proves a visitor's consent between crumb nodes: a recorded
+// decision that grants categories is answered with a token signed with the
+// secret all nodes share, and events carrying a visitor ID are accepted only
+// with a valid token for the site's current policy version.
+package consent
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/crumbhq/crumb/server/internal/model"
+)
+
+// Claims is what a consent token states.
+type Claims struct {
+	SiteID        string
+	ConsentID     uuid.UUID
+	PolicyVersion uint32
+	Granted       model.Categories
+	IssuedAt      time.Time
+	ExpiresAt     time.Time
+}
+
+// Errors returned by Verify.
+var (
+	ErrMalformed = errors.New("consent token malformed")
+	ErrSignature = errors.New("consent token signature invalid")
+	ErrExpired   = errors.New("consent token expired")
+)
+
+const (
+	tokenVersion = 1
+	macLen       = 16
+	fixedLen     = 1 + 16 + 4 + 1 + 8 + 8
+)
+
+// Signer signs and verifies consent tokens with a shared secret.
+type Signer struct {
+	key []byte
+}
+
+// NewSigner returns a signer for secret, which must be at least 32 bytes.
+func NewSigner(secret []byte) (*Signer, error) {
+	if len(secret) < 32 {
+		return nil, fmt.Errorf("consent: secret must be at least 32 bytes, have %d", len(secret))
+	}
+	// Derive a key of its own so the secret can serve other purposes too.
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte("crumb consent token v1"))
+	return &Signer{key: m.Sum(nil)}, nil
+}
+
+// Sign returns the token for c.
+func (s *Signer) Sign(c Claims) string {
+	buf := make([]byte, fixedLen, fixedLen+len(c.SiteID))
+	buf[0] = tokenVersion
+	copy(buf[1:17], c.ConsentID[:])
+	binary.BigEndian.PutUint32(buf[17:21], c.PolicyVersion)
+	buf[21] = categoryBits(c.Granted)
+	binary.BigEndian.PutUint64(buf[22:30], uint64(c.IssuedAt.Unix()))
+	binary.BigEndian.PutUint64(buf[30:38], uint64(c.ExpiresAt.Unix()))
+	buf = append(buf, c.SiteID...)
+	enc := base64.RawURLEncoding
+	return enc.EncodeToString(buf) + "." + enc.EncodeToString(s.mac(buf))
+}
+
+// Verify checks the token's signature and expiry and returns its claims.
+func (s *Signer) Verify(token string, now time.Time) (Claims, error) {
+	payloadStr, macStr, ok := strings.Cut(token, ".")
+	if !ok || len(token) > 512 {
+		return Claims{}, ErrMalformed
+	}
+	enc := base64.RawURLEncoding
+	payload, err1 := enc.DecodeString(payloadStr)
+	sig, err2 := enc.DecodeString(macStr)
+	if err1 != nil || err2 != nil || len(payload) < fixedLen || payload[0] != tokenVersion {
+		return Claims{}, ErrMalformed
+	}
+	if !hmac.Equal(sig, s.mac(payload)) {
+		return Claims{}, ErrSignature
+	}
+	var c Claims
+	copy(c.ConsentID[:], payload[1:17])
+	c.PolicyVersion = binary.BigEndian.Uint32(payload[17:21])
+	c.Granted = bitsCategories(payload[21])
+	c.IssuedAt = time.Unix(int64(binary.BigEndian.Uint64(payload[22:30])), 0).UTC()
+	c.ExpiresAt = time.Unix(int64(binary.BigEndian.Uint64(payload[30:38])), 0).UTC()
+	c.SiteID = string(payload[fixedLen:])
+	if !now.Before(c.ExpiresAt) {
+		return c, ErrExpired
+	}
+	return c, nil
+}
+
+func (s *Signer) mac(payload []byte) []byte {
+	m := hmac.New(sha256.New, s.key)
+	m.Write(payload)
+	return m.Sum(nil)[:macLen]
+}
+
+func categoryBits(c model.Categories) byte {
+	var b byte
+	if c.Performance {
+		b |= 1
+	}
+	if c.Functionality {
+		b |= 2
+	}
+	if c.Targeting {
+		b |= 4
+	}
+	return b
+}
+
+func bitsCategories(b byte) model.Categories {
+	return model.Categories{Performance: b&1 != 0, Functionality: b&2 != 0, Targeting: b&4 != 0}
+}
