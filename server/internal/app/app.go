@@ -1,0 +1,130 @@
+// Package app wires Crumb's parts into one server: the site registry, the
+// enrichment, the durable buffer, the ingest pipeline, the privacy service
+// and the HTTP edge, with background jobs and an orderly shutdown. The
+// command and the end-to-end tests build the same thing through it.
+package app
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/crumbhq/crumb/server/internal/buffer"
+	"github.com/crumbhq/crumb/server/internal/clickhouse"
+	"github.com/crumbhq/crumb/server/internal/config"
+	"github.com/crumbhq/crumb/server/internal/consent"
+	"github.com/crumbhq/crumb/server/internal/geoip"
+	"github.com/crumbhq/crumb/server/internal/httpapi"
+	"github.com/crumbhq/crumb/server/internal/ingest"
+	"github.com/crumbhq/crumb/server/internal/metrics"
+	"github.com/crumbhq/crumb/server/internal/privacy"
+	"github.com/crumbhq/crumb/server/internal/referrer"
+	"github.com/crumbhq/crumb/server/internal/sites"
+	"github.com/crumbhq/crumb/server/internal/useragent"
+)
+
+// App is a running Crumb server.
+type App struct {
+	HTTP    *fiber.App
+	Buffer  *buffer.Buffer
+	Sites   *sites.Registry
+	Metrics *metrics.Metrics
+	Privacy *privacy.Service
+
+	db        *clickhouse.DB
+	bufferDir string
+	geo       *geoip.Resolver
+	log       *slog.Logger
+	cancel    context.CancelFunc
+}
+
+// New builds the server on an open, migrated database. secret signs
+// consent tokens.
+func New(ctx context.Context, cfg *config.Serve, db *clickhouse.DB, secret []byte, log *slog.Logger) (*App, error) {
+	signer, err := consent.NewSigner(secret)
+	if err != nil {
+		return nil, err
+	}
+	m := metrics.New()
+	registry := sites.NewRegistry(db, cfg.SitesRefresh, log)
+	if err := registry.Load(ctx); err != nil {
+		return nil, err
+	}
+	refs, err := referrer.New()
+	if err != nil {
+		return nil, err
+	}
+	geo := geoip.Open(cfg.GeoIPCity, cfg.GeoIPASN, log)
+	bufferDir := filepath.Join(cfg.DataDir, "buffer")
+	buf, err := buffer.Open(buffer.Options{
+		Dir: bufferDir, BatchSize: cfg.BatchSize, FlushInterval: cfg.FlushInterval,
+		SyncInterval: cfg.SyncInterval, MaxRecords: cfg.BufferMax, Log: log, Observer: m,
+	}, db)
+	if err != nil {
+		geo.Close()
+		return nil, err
+	}
+	pipeline := ingest.New(ingest.Deps{
+		Sites: registry, Signer: signer, Geo: geo, Agents: useragent.New(20000), Referrers: refs,
+		Buffer: buf, Counter: m, Log: log,
+	})
+	priv := privacy.New(db, registry, log)
+	a := &App{Buffer: buf, Sites: registry, Metrics: m, Privacy: priv, db: db, bufferDir: bufferDir, geo: geo, log: log}
+	a.HTTP = httpapi.New(httpapi.Deps{
+		Pipeline: pipeline, Privacy: priv, Sites: registry, Metrics: m, Ready: a.ready,
+		TrustedProxies: cfg.TrustedProxies, RateLimit: cfg.RateLimit, Log: log,
+	})
+	bg, cancel := context.WithCancel(context.Background())
+	a.cancel = cancel
+	go registry.Run(bg)
+	go priv.RunRetention(bg, 24*time.Hour)
+	return a, nil
+}
+
+func (a *App) ready(ctx context.Context) error {
+	if err := a.db.Ping(ctx); err != nil {
+		return errors.New("clickhouse unreachable")
+	}
+	if a.Buffer.Full() {
+		return errors.New("buffer full")
+	}
+	return nil
+}
+
+// Serve answers HTTP on ln until ctx ends or the listener fails, then shuts
+// down in order: stop taking requests, flush the buffer. The caller closes
+// ClickHouse afterwards.
+func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- a.HTTP.Listener(ln) }()
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-serveErr:
+		a.log.Error("http server stopped", "err", err)
+	}
+	a.log.Info("shutting down")
+	if serr := a.HTTP.ShutdownWithTimeout(10 * time.Second); serr != nil {
+		a.log.Warn("http shutdown", "err", serr)
+	}
+	return errors.Join(err, a.Close())
+}
+
+// Close stops the background jobs and flushes the buffer (for up to 30 s;
+// what is left stays in the log for the next start).
+func (a *App) Close() error {
+	a.cancel()
+	fctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := a.Buffer.Close(fctx)
+	a.geo.Close()
+	return err
+}
+
+// BufferDir is the folder of the durable buffer.
+func (a *App) BufferDir() string { return a.bufferDir }

@@ -1,0 +1,70 @@
+// Package auth holds the credentials of the dashboards: password hashing
+// and API tokens, which are shown once and stored only as a hash.
+package auth
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// HashPassword returns the bcrypt hash of a password of at least 10
+// characters.
+func HashPassword(pw string) (string, error) {
+	if len(pw) < 10 {
+		return "", fmt.Errorf("auth: password must be at least 10 characters")
+	}
+	if len(pw) > 72 {
+		return "", fmt.Errorf("auth: password must be at most 72 bytes")
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte(pw), 12)
+	if err != nil {
+		return "", fmt.Errorf("auth: %w", err)
+	}
+	return string(h), nil
+}
+
+// CheckPassword reports whether pw matches hash.
+func CheckPassword(hash, pw string) bool {
+	return bcrypt.CompareHashAndPassword([]byte(hash), []byte(pw)) == nil
+}
+
+// NewToken returns a new API token "crumb_<id>_<secret>", its ID and the hash
+// to store.
+func NewToken() (token, id, hash string) {
+	id = randomString(8)
+	token = "crumb_" + id + "_" + randomString(32)
+	return token, id, HashToken(token)
+}
+
+// HashToken is the stored form of a token.
+func HashToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// TokenID returns the ID part of a token, or "" if it is not one.
+func TokenID(token string) string {
+	parts := strings.Split(token, "_")
+	if len(parts) != 3 || parts[0] != "crumb" || len(parts[1]) != 8 {
+		return ""
+	}
+	return parts[1]
+}
+
+// RandomPassword returns a random password for generated logins.
+func RandomPassword() string { return randomString(20) }
+
+func randomString(n int) string {
+	const alphabet = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b)
+}

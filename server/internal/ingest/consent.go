@@ -1,0 +1,202 @@
+package ingest
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/crumbhq/crumb/server/internal/buffer"
+	"github.com/crumbhq/crumb/server/internal/consent"
+	"github.com/crumbhq/crumb/server/internal/model"
+	"github.com/crumbhq/crumb/server/internal/useragent"
+)
+
+// consentPayload is the body of POST /api/consent.
+type consentPayload struct {
+	Site          string   `json:"site"`
+	ConsentID     string   `json:"consent_id"`
+	PolicyVersion uint32   `json:"policy_version"`
+	Action        string   `json:"action"`
+	Categories    []string `json:"categories"` // granted categories, for "custom"
+	GPC           bool     `json:"gpc"`
+	URL           string   `json:"url"`
+	Language      string   `json:"lang"`
+}
+
+// ConsentResult is the answer to a recorded decision. Token is set when the
+// decision grants performance under the site's current policy version; the
+// tracker sends it back with events.
+type ConsentResult struct {
+	Token         string     `json:"token,omitempty"`
+	ExpiresAt     *time.Time `json:"expires_at,omitempty"`
+	PolicyVersion uint32     `json:"policy_version"`
+	Granted       model.Categories
+	Dropped       string `json:"-"`
+}
+
+type consentState struct {
+	req      *Request
+	now      time.Time
+	payload  consentPayload
+	site     *model.Site
+	agent    useragent.Agent
+	decision model.Decision
+}
+
+var consentSteps = []step[*consentState]{
+	{"decode", func(_ *Pipeline, _ context.Context, s *consentState) error {
+		if err := decodeStrict(s.req.Body, &s.payload); err != nil {
+			return err
+		}
+		pl := &s.payload
+		id, err := uuid.Parse(pl.ConsentID)
+		if err != nil || id == uuid.Nil {
+			return invalid("consent_id must be a UUID")
+		}
+		if !model.Action(pl.Action).Valid() {
+			return invalid("action must be accept_all, reject_all, custom or withdraw")
+		}
+		if pl.PolicyVersion == 0 {
+			return invalid("missing policy_version")
+		}
+		if len(pl.Categories) > 10 || len(pl.URL) > MaxURLLength || len(pl.Language) > MaxLanguageLength {
+			return invalid("field over its length limit")
+		}
+		s.decision = model.Decision{ID: uuid.New(), Time: s.now, ConsentID: id, PolicyVersion: pl.PolicyVersion,
+			Action: model.Action(pl.Action), GPC: pl.GPC, Path: pathOf(pl.URL), Language: normalizeLanguage(pl.Language)}
+		return nil
+	}},
+	{"site", func(p *Pipeline, ctx context.Context, s *consentState) (err error) {
+		s.site, err = p.checkSite(ctx, s.payload.Site, s.req.Origin)
+		if err != nil {
+			return err
+		}
+		s.decision.SiteID = s.site.ID
+		s.decision.Granted, err = consent.Granted(s.site, s.decision.Action, s.payload.Categories)
+		if err != nil {
+			return invalid("%s", err)
+		}
+		if s.decision.PolicyVersion == s.site.PolicyVersion {
+			s.decision.TextsHash = consent.TextsHash(s.site)
+		}
+		return nil
+	}},
+	{"bot", func(p *Pipeline, _ context.Context, s *consentState) error {
+		s.agent = p.agents.Parse(s.req.UserAgent)
+		if s.agent.Bot {
+			p.count.Drop(ReasonBot, 1)
+			return errDropped
+		}
+		return nil
+	}},
+	{"enrich", func(p *Pipeline, _ context.Context, s *consentState) error {
+		s.decision.Country = p.geo.Lookup(s.req.IP).Country
+		s.decision.Device = s.agent.Device
+		return nil
+	}},
+	{"forget_ip", func(_ *Pipeline, _ context.Context, s *consentState) error {
+		s.req.IP, s.req.UserAgent = forgetIP, ""
+		return nil
+	}},
+	{"buffer", func(p *Pipeline, _ context.Context, s *consentState) error {
+		return p.appendRecords("decision", []buffer.Record{{Decision: &s.decision}})
+	}},
+}
+
+// Consent runs POST /api/consent: it records the decision as proof and,
+// once it is durable, returns a token if the decision grants performance.
+func (p *Pipeline) Consent(ctx context.Context, req *Request) (ConsentResult, error) {
+	s := &consentState{req: req, now: p.now().UTC()}
+	dropped, err := runSteps(ctx, p, consentSteps, s, func() int { return 1 })
+	if err != nil {
+		return ConsentResult{}, err
+	}
+	res := ConsentResult{PolicyVersion: s.site.PolicyVersion, Granted: s.decision.Granted, Dropped: dropped}
+	d := s.decision
+	if dropped == "" && d.Granted.Performance && d.PolicyVersion == s.site.PolicyVersion {
+		exp := d.Time.Add(time.Duration(s.site.ConsentLifetimeDays) * 24 * time.Hour)
+		res.Token = p.signer.Sign(consent.Claims{SiteID: d.SiteID, ConsentID: d.ConsentID, PolicyVersion: d.PolicyVersion,
+			Granted: d.Granted, IssuedAt: d.Time, ExpiresAt: exp})
+		res.ExpiresAt = &exp
+	}
+	return res, nil
+}
+
+// impressionPayload is the body of POST /api/impressions.
+type impressionPayload struct {
+	Site              string   `json:"site"`
+	PolicyVersion     uint32   `json:"policy_version"`
+	URL               string   `json:"url"`
+	Language          string   `json:"lang"`
+	GPC               bool     `json:"gpc"`
+	UndeclaredCookies []string `json:"undeclared_cookies"`
+}
+
+type impressionState struct {
+	req        *Request
+	now        time.Time
+	payload    impressionPayload
+	site       *model.Site
+	agent      useragent.Agent
+	impression model.Impression
+}
+
+var impressionSteps = []step[*impressionState]{
+	{"decode", func(_ *Pipeline, _ context.Context, s *impressionState) error {
+		if err := decodeStrict(s.req.Body, &s.payload); err != nil {
+			return err
+		}
+		pl := &s.payload
+		if len(pl.URL) > MaxURLLength || len(pl.Language) > MaxLanguageLength {
+			return invalid("field over its length limit")
+		}
+		if len(pl.UndeclaredCookies) > MaxCookieNames {
+			return invalid("more than %d cookie names", MaxCookieNames)
+		}
+		for _, c := range pl.UndeclaredCookies {
+			if c == "" || len(c) > MaxCookieName {
+				return invalid("cookie names must be 1 to %d bytes", MaxCookieName)
+			}
+		}
+		s.impression = model.Impression{ID: uuid.New(), Time: s.now, PolicyVersion: pl.PolicyVersion, Path: pathOf(pl.URL),
+			Language: normalizeLanguage(pl.Language), GPC: pl.GPC, UndeclaredCookies: pl.UndeclaredCookies}
+		return nil
+	}},
+	{"site", func(p *Pipeline, ctx context.Context, s *impressionState) (err error) {
+		s.site, err = p.checkSite(ctx, s.payload.Site, s.req.Origin)
+		if err == nil {
+			s.impression.SiteID = s.site.ID
+			if s.impression.PolicyVersion == 0 {
+				s.impression.PolicyVersion = s.site.PolicyVersion
+			}
+		}
+		return err
+	}},
+	{"bot", func(p *Pipeline, _ context.Context, s *impressionState) error {
+		s.agent = p.agents.Parse(s.req.UserAgent)
+		if s.agent.Bot {
+			p.count.Drop(ReasonBot, 1)
+			return errDropped
+		}
+		return nil
+	}},
+	{"enrich", func(p *Pipeline, _ context.Context, s *impressionState) error {
+		s.impression.Country = p.geo.Lookup(s.req.IP).Country
+		s.impression.Device = s.agent.Device
+		return nil
+	}},
+	{"forget_ip", func(_ *Pipeline, _ context.Context, s *impressionState) error {
+		s.req.IP, s.req.UserAgent = forgetIP, ""
+		return nil
+	}},
+	{"buffer", func(p *Pipeline, _ context.Context, s *impressionState) error {
+		return p.appendRecords("impression", []buffer.Record{{Impression: &s.impression}})
+	}},
+}
+
+// Impression runs POST /api/impressions: one showing of the banner, with no ID.
+func (p *Pipeline) Impression(ctx context.Context, req *Request) (dropped string, err error) {
+	s := &impressionState{req: req, now: p.now().UTC()}
+	return runSteps(ctx, p, impressionSteps, s, func() int { return 1 })
+}

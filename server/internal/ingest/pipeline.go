@@ -1,0 +1,167 @@
+// Package ingest turns what browsers send into stored records. Each request
+// goes through named steps — decode and validate, site and origin check,
+// consent check, bot drop, enrichment, IP removal, buffer — and every record
+// a step drops is counted under a named reason.
+package ingest
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/netip"
+	"time"
+
+	"github.com/crumbhq/crumb/server/internal/buffer"
+	"github.com/crumbhq/crumb/server/internal/consent"
+	"github.com/crumbhq/crumb/server/internal/geoip"
+	"github.com/crumbhq/crumb/server/internal/model"
+	"github.com/crumbhq/crumb/server/internal/referrer"
+	"github.com/crumbhq/crumb/server/internal/useragent"
+)
+
+// Sites finds a configured site.
+type Sites interface {
+	Get(ctx context.Context, id string) (*model.Site, bool)
+}
+
+// Buffer takes accepted records.
+type Buffer interface {
+	Append(recs ...buffer.Record) error
+}
+
+// Geo resolves an IP address to a location.
+type Geo interface {
+	Lookup(ip netip.Addr) geoip.Location
+}
+
+// Agents parses user agents.
+type Agents interface {
+	Parse(ua string) useragent.Agent
+}
+
+// Referrers classifies referrers into sources and channels.
+type Referrers interface {
+	Classify(referrerURL, pageHost, utmSource, utmMedium string) referrer.Source
+}
+
+// Counter counts accepted and dropped records.
+type Counter interface {
+	Accept(kind string, n int)
+	Drop(reason string, n int)
+}
+
+// Request is what the HTTP layer hands to the pipeline. IP and UserAgent are
+// used for enrichment and then forgotten: no step after "forget_ip" sees them.
+type Request struct {
+	Body      []byte
+	Origin    string // the Origin header, if any
+	UserAgent string
+	IP        netip.Addr
+}
+
+// Pipeline is the ingest pipeline.
+type Pipeline struct {
+	sites  Sites
+	signer *consent.Signer
+	geo    Geo
+	agents Agents
+	refs   Referrers
+	buf    Buffer
+	count  Counter
+	log    *slog.Logger
+	now    func() time.Time
+}
+
+// Deps are what the pipeline needs.
+type Deps struct {
+	Sites     Sites
+	Signer    *consent.Signer
+	Geo       Geo
+	Agents    Agents
+	Referrers Referrers
+	Buffer    Buffer
+	Counter   Counter
+	Log       *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// New returns a pipeline.
+func New(d Deps) *Pipeline {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Pipeline{sites: d.Sites, signer: d.Signer, geo: d.Geo, agents: d.Agents, refs: d.Referrers,
+		buf: d.Buffer, count: d.Counter, log: d.Log, now: d.Now}
+}
+
+// step is one named stage of a pipeline run over state S.
+type step[S any] struct {
+	name string
+	run  func(p *Pipeline, ctx context.Context, s S) error
+}
+
+// errDropped ends a run early without an error for the client: the records
+// were dropped on purpose (bots) and counted.
+var errDropped = errors.New("dropped")
+
+// runSteps runs steps in order; pending reports how many records a refusal
+// drops at that point.
+func runSteps[S any](ctx context.Context, p *Pipeline, steps []step[S], s S, pending func() int) (dropped string, err error) {
+	for _, st := range steps {
+		if err := st.run(p, ctx, s); err != nil {
+			var ie *Error
+			switch {
+			case errors.Is(err, errDropped):
+				return ReasonBot, nil
+			case errors.As(err, &ie):
+				p.count.Drop(ie.Reason, max(pending(), 1))
+				return "", ie
+			default:
+				p.log.Error("ingest step failed", "step", st.name, "err", err)
+				return "", err
+			}
+		}
+	}
+	return "", nil
+}
+
+// appendRecords is the "buffer" step shared by every pipeline.
+func (p *Pipeline) appendRecords(kind string, recs []buffer.Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	switch err := p.buf.Append(recs...); {
+	case err == nil:
+		p.count.Accept(kind, len(recs))
+		return nil
+	case errors.Is(err, buffer.ErrFull):
+		return &Error{Code: Unavailable, Reason: ReasonBufferFull, Message: "buffer full, retry later"}
+	case errors.Is(err, buffer.ErrClosed):
+		return &Error{Code: Unavailable, Reason: ReasonShuttingDown, Message: "server shutting down, retry later"}
+	default:
+		return err
+	}
+}
+
+// checkSite is the "site" step: the site must exist and, when the request
+// has an Origin, the origin must be one of the site's domains.
+func (p *Pipeline) checkSite(ctx context.Context, id, origin string) (*model.Site, error) {
+	if id == "" {
+		return nil, invalid("missing site")
+	}
+	site, ok := p.sites.Get(ctx, id)
+	if !ok {
+		return nil, forbidden(ReasonUnknownSite, "unknown site %q", truncate(id, 40))
+	}
+	if origin != "" && origin != "null" {
+		host := originHost(origin)
+		if host == "" || !site.AllowsHost(host) {
+			return nil, forbidden(ReasonForeignOrigin, "origin %q is not one of the site's domains", truncate(origin, 100))
+		}
+	}
+	return site, nil
+}

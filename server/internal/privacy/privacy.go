@@ -1,0 +1,166 @@
+// Package privacy carries out visitors' rights and the sites' retention
+// promises: a visitor can see the data stored under their random ID and have
+// it erased, and each site's events and consent records are deleted once
+// they are older than its retention setting.
+package privacy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/crumbhq/crumb/server/internal/model"
+)
+
+// Store is the storage the service reads and deletes from.
+type Store interface {
+	VisitorEvents(ctx context.Context, site string, visitor uuid.UUID, limit int) ([]model.Event, error)
+	VisitorConsentIDs(ctx context.Context, site string, visitor uuid.UUID) ([]uuid.UUID, error)
+	ConsentDecisions(ctx context.Context, site string, consentIDs []uuid.UUID) ([]model.Decision, error)
+	EraseVisitor(ctx context.Context, site string, visitor uuid.UUID, consentIDs []uuid.UUID) error
+	EnforceRetention(ctx context.Context, site string, eventsBefore, consentBefore time.Time) (int, error)
+}
+
+// Sites lists and finds sites.
+type Sites interface {
+	Get(ctx context.Context, id string) (*model.Site, bool)
+	All() []*model.Site
+}
+
+// ErrBadRequest wraps a client mistake: a missing or malformed ID.
+var ErrBadRequest = errors.New("bad request")
+
+// ErrUnknownSite is returned for a site that does not exist.
+var ErrUnknownSite = errors.New("unknown site")
+
+// MaxExportEvents bounds how many events an export lists, newest first.
+const MaxExportEvents = 10000
+
+// Service answers visitors' requests and enforces retention.
+type Service struct {
+	store Store
+	sites Sites
+	log   *slog.Logger
+	now   func() time.Time
+}
+
+// New returns a service.
+func New(store Store, sites Sites, log *slog.Logger) *Service {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Service{store: store, sites: sites, log: log, now: time.Now}
+}
+
+// Export is everything stored under one visitor's IDs.
+type Export struct {
+	Site      string           `json:"site"`
+	Visitor   string           `json:"visitor,omitempty"`
+	Events    []model.Event    `json:"events"`
+	Decisions []model.Decision `json:"consent_decisions"`
+	Truncated bool             `json:"truncated,omitempty"`
+}
+
+// ids parses the visitor and consent IDs; at least one is needed.
+func (s *Service) ids(ctx context.Context, site, visitor, consentID string) (uuid.UUID, []uuid.UUID, error) {
+	if _, ok := s.sites.Get(ctx, site); !ok {
+		return uuid.Nil, nil, ErrUnknownSite
+	}
+	if visitor == "" && consentID == "" {
+		return uuid.Nil, nil, fmt.Errorf("%w: send the X-Crumb-Visitor (or X-Crumb-Consent) header", ErrBadRequest)
+	}
+	var v uuid.UUID
+	var consents []uuid.UUID
+	var err error
+	if visitor != "" {
+		if v, err = uuid.Parse(visitor); err != nil || v == uuid.Nil {
+			return uuid.Nil, nil, fmt.Errorf("%w: visitor must be a UUID", ErrBadRequest)
+		}
+		if consents, err = s.store.VisitorConsentIDs(ctx, site, v); err != nil {
+			return uuid.Nil, nil, err
+		}
+	}
+	if consentID != "" {
+		c, err := uuid.Parse(consentID)
+		if err != nil || c == uuid.Nil {
+			return uuid.Nil, nil, fmt.Errorf("%w: consent ID must be a UUID", ErrBadRequest)
+		}
+		consents = append(consents, c)
+	}
+	return v, consents, nil
+}
+
+// Export returns a visitor's own events and consent records.
+func (s *Service) Export(ctx context.Context, site, visitor, consentID string) (Export, error) {
+	v, consents, err := s.ids(ctx, site, visitor, consentID)
+	if err != nil {
+		return Export{}, err
+	}
+	out := Export{Site: site, Visitor: visitor, Events: []model.Event{}, Decisions: []model.Decision{}}
+	if v != uuid.Nil {
+		evs, err := s.store.VisitorEvents(ctx, site, v, MaxExportEvents+1)
+		if err != nil {
+			return Export{}, err
+		}
+		if len(evs) > MaxExportEvents {
+			evs, out.Truncated = evs[:MaxExportEvents], true
+		}
+		out.Events = append(out.Events, evs...)
+	}
+	ds, err := s.store.ConsentDecisions(ctx, site, consents)
+	if err != nil {
+		return Export{}, err
+	}
+	out.Decisions = append(out.Decisions, ds...)
+	return out, nil
+}
+
+// Erase deletes a visitor's events and consent records. ClickHouse applies
+// the deletion in the background, within seconds to minutes.
+func (s *Service) Erase(ctx context.Context, site, visitor, consentID string) error {
+	v, consents, err := s.ids(ctx, site, visitor, consentID)
+	if err != nil {
+		return err
+	}
+	s.log.Info("visitor erasure requested", "site", site)
+	return s.store.EraseVisitor(ctx, site, v, consents)
+}
+
+// EnforceRetention deletes what every site keeps longer than it promised.
+func (s *Service) EnforceRetention(ctx context.Context) error {
+	now := s.now().UTC()
+	var errs []error
+	for _, site := range s.sites.All() {
+		eventsBefore := now.AddDate(0, -site.RetentionMonths, 0)
+		consentBefore := now.AddDate(0, -site.ConsentRetentionMonths, 0)
+		n, err := s.store.EnforceRetention(ctx, site.ID, eventsBefore, consentBefore)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("site %s: %w", site.ID, err))
+			continue
+		}
+		if n > 0 {
+			s.log.Info("retention enforced", "site", site.ID, "events_before", eventsBefore.Format(time.DateOnly),
+				"consent_before", consentBefore.Format(time.DateOnly))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// RunRetention enforces retention once at start and then every day, until
+// ctx ends.
+func (s *Service) RunRetention(ctx context.Context, every time.Duration) {
+	for {
+		if err := s.EnforceRetention(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("retention failed; retrying at the next run", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(every):
+		}
+	}
+}
