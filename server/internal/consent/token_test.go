@@ -59,7 +59,7 @@ func TestGranted(t *testing.T) {
 		want    model.Categories
 		wantErr bool
 	}{
-		{"accept all", site, model.AcceptAll, nil, model.Categories{true, true, true}, false},
+		{"accept all", site, model.AcceptAll, nil, model.Categories{Performance: true, Functionality: true, Targeting: true}, false},
 		{"accept all, site asks performance only", noTargeting, model.AcceptAll, nil, model.Categories{Performance: true}, false},
 		{"reject all ignores choices", site, model.RejectAll, []string{"performance"}, model.Categories{}, false},
 		{"withdraw", site, model.Withdraw, nil, model.Categories{}, false},

@@ -370,4 +370,3 @@ func jsonKind(goKind string) string {
 	}
 	return "number"
 }
-
