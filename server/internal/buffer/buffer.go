@@ -9,12 +9,13 @@ package buffer
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -35,9 +36,49 @@ var ErrClosed = errors.New("buffer: closed")
 
 // Record is one buffered item: exactly one of its fields is set.
 type Record struct {
-	Event      *model.Event      `json:"e,omitempty"`
-	Decision   *model.Decision   `json:"d,omitempty"`
-	Impression *model.Impression `json:"i,omitempty"`
+	Event      *model.Event
+	Decision   *model.Decision
+	Impression *model.Impression
+}
+
+// A record's log entry is one kind byte and the record in MessagePack.
+const (
+	kindEvent      = 'e'
+	kindDecision   = 'd'
+	kindImpression = 'i'
+)
+
+func (r *Record) encode() ([]byte, error) {
+	switch {
+	case r.Event != nil:
+		return r.Event.MarshalMsg(append(make([]byte, 0, 1+r.Event.Msgsize()), kindEvent))
+	case r.Decision != nil:
+		return r.Decision.MarshalMsg(append(make([]byte, 0, 1+r.Decision.Msgsize()), kindDecision))
+	case r.Impression != nil:
+		return r.Impression.MarshalMsg(append(make([]byte, 0, 1+r.Impression.Msgsize()), kindImpression))
+	}
+	return nil, errors.New("empty record")
+}
+
+func (r *Record) decode(data []byte) error {
+	if len(data) == 0 {
+		return errors.New("empty log entry")
+	}
+	var err error
+	switch data[0] {
+	case kindEvent:
+		r.Event = new(model.Event)
+		_, err = r.Event.UnmarshalMsg(data[1:])
+	case kindDecision:
+		r.Decision = new(model.Decision)
+		_, err = r.Decision.UnmarshalMsg(data[1:])
+	case kindImpression:
+		r.Impression = new(model.Impression)
+		_, err = r.Impression.UnmarshalMsg(data[1:])
+	default:
+		err = fmt.Errorf("unknown record kind %q", data[0])
+	}
+	return err
 }
 
 // Sink is where batches go: the ClickHouse writer.
@@ -95,6 +136,15 @@ type Buffer struct {
 
 	last    atomic.Uint64 // index of the newest appended record
 	flushed atomic.Uint64 // every record up to here is in ClickHouse
+
+	// mem holds the newest records, decoded, for indexes memStart onwards,
+	// so that the writer reads the log only when replaying or after more
+	// than memCap records piled up. Guarded by mu.
+	mem      []Record
+	memStart uint64
+	memCap   int
+
+	lastTruncate time.Time
 	// suspect is the newest index whose insert may already have landed: the
 	// records replayed at start-up, and any batch after a failed insert.
 	suspect uint64
@@ -159,9 +209,15 @@ func Open(opts Options, sink Sink) (*Buffer, error) {
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{}),
 	}
 	b.last.Store(last)
-	b.flushed.Store(first - 1)
+	flushed := first - 1
+	if cp, ok := readCheckpoint(opts.Dir); ok && cp > flushed && cp <= last {
+		flushed = cp
+	}
+	b.flushed.Store(flushed)
 	b.suspect = last
-	if n := last - (first - 1); n > 0 {
+	b.memCap = 4 * opts.BatchSize
+	b.memStart = last + 1
+	if n := last - flushed; n > 0 {
 		b.log.Info("replaying buffered records", "records", n)
 	}
 	b.obs.Depth(b.Depth())
@@ -183,7 +239,7 @@ func (b *Buffer) Append(recs ...Record) error {
 	}
 	datas := make([][]byte, len(recs))
 	for i := range recs {
-		d, err := json.Marshal(&recs[i])
+		d, err := recs[i].encode()
 		if err != nil {
 			return fmt.Errorf("buffer: encode: %w", err)
 		}
@@ -209,6 +265,11 @@ func (b *Buffer) Append(recs ...Record) error {
 		return fmt.Errorf("buffer: write log: %w", err)
 	}
 	b.last.Store(idx)
+	if b.memStart+uint64(len(b.mem)) == idx-uint64(len(recs))+1 && len(b.mem)+len(recs) <= b.memCap {
+		b.mem = append(b.mem, recs...)
+	} else if len(b.mem) == 0 {
+		b.memStart = idx + 1 // the reader takes these from the log
+	}
 	depth := b.Depth()
 	b.mu.Unlock()
 	b.obs.Depth(depth)
@@ -322,15 +383,22 @@ func (b *Buffer) flushBatch(ctx context.Context) error {
 		decisions   []model.Decision
 		impressions []model.Impression
 	)
+	b.mu.Lock()
+	mem, memStart := b.mem, b.memStart
+	b.mu.Unlock()
 	for i := from; i <= to; i++ {
-		data, err := b.wal.Read(i)
-		if err != nil {
-			return fmt.Errorf("buffer: read log entry %d: %w", i, err)
-		}
 		var r Record
-		if err := json.Unmarshal(data, &r); err != nil {
-			b.log.Error("buffer: skipping undecodable log entry", "index", i, "err", err)
-			continue
+		if i >= memStart && i < memStart+uint64(len(mem)) {
+			r = mem[i-memStart]
+		} else {
+			data, err := b.wal.Read(i)
+			if err != nil {
+				return fmt.Errorf("buffer: read log entry %d: %w", i, err)
+			}
+			if err := r.decode(data); err != nil {
+				b.log.Error("buffer: skipping undecodable log entry", "index", i, "err", err)
+				continue
+			}
 		}
 		switch {
 		case r.Event != nil:
@@ -353,11 +421,56 @@ func (b *Buffer) flushBatch(ctx context.Context) error {
 		return err
 	}
 	b.flushed.Store(to)
-	if err := b.wal.TruncateFront(to + 1); err != nil {
-		b.log.Error("buffer: truncate log", "err", err)
+	if err := writeCheckpoint(b.opts.Dir, to); err != nil {
+		b.log.Error("buffer: write checkpoint", "err", err)
 	}
+	b.mu.Lock()
+	if b.memStart <= to {
+		drop := min(int(to-b.memStart+1), len(b.mem))
+		clear(b.mem[:drop])
+		b.mem = b.mem[drop:]
+		b.memStart = to + 1
+	}
+	b.mu.Unlock()
+	b.truncate(to)
 	b.obs.Depth(b.Depth())
 	return nil
+}
+
+// truncate drops written records from the log. Dropping everything is
+// cheap; dropping the front of a segment rewrites the rest of it, so that is
+// done at most every truncateEvery, the checkpoint covering the meantime.
+func (b *Buffer) truncate(to uint64) {
+	if to < b.last.Load() && time.Since(b.lastTruncate) < truncateEvery {
+		return
+	}
+	if err := b.wal.TruncateFront(to + 1); err != nil {
+		b.log.Error("buffer: truncate log", "err", err)
+		return
+	}
+	b.lastTruncate = time.Now()
+}
+
+const truncateEvery = 30 * time.Second
+
+const checkpointFile = "FLUSHED"
+
+// writeCheckpoint records that every record up to index is in ClickHouse.
+func writeCheckpoint(dir string, index uint64) error {
+	tmp := filepath.Join(dir, checkpointFile+".tmp")
+	if err := os.WriteFile(tmp, []byte(strconv.FormatUint(index, 10)), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(dir, checkpointFile))
+}
+
+func readCheckpoint(dir string) (uint64, bool) {
+	b, err := os.ReadFile(filepath.Join(dir, checkpointFile))
+	if err != nil {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	return n, err == nil
 }
 
 type key struct {

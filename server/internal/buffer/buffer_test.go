@@ -3,6 +3,7 @@ package buffer_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -186,4 +187,53 @@ func TestBuffer_FullAndOutage(t *testing.T) {
 	if n, d := count(t, db, "events"); n != 90 || d != 90 {
 		t.Fatalf("events = %d (%d distinct), want 90", n, d)
 	}
+}
+
+func TestRecord_RoundTrip(t *testing.T) {
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	recs := []buffer.Record{
+		{Event: &model.Event{ID: uuid.New(), SiteID: "s", Time: now, Type: model.Custom, VisitorID: uuid.New(), Name: "signup",
+			PropKeys: []string{"plan"}, PropValues: []string{"pro"}, Country: "DE", ASN: 3320, DurationMS: 5, Status: 404}},
+		{Decision: &model.Decision{ID: uuid.New(), SiteID: "s", Time: now, ConsentID: uuid.New(), PolicyVersion: 2,
+			Action: model.Customize, Granted: model.Categories{Performance: true}, GPC: true}},
+		{Impression: &model.Impression{ID: uuid.New(), SiteID: "s", Time: now, UndeclaredCookies: []string{"_ga"}}},
+	}
+	for _, r := range recs {
+		data, err := buffer.EncodeForTest(&r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := buffer.DecodeForTest(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprintf("%+v %+v %+v", derefE(got.Event), derefD(got.Decision), derefI(got.Impression)) !=
+			fmt.Sprintf("%+v %+v %+v", derefE(r.Event), derefD(r.Decision), derefI(r.Impression)) {
+			t.Fatalf("round trip changed the record:\n got %+v\nwant %+v", got, r)
+		}
+	}
+	if _, err := buffer.DecodeForTest([]byte("x")); err == nil {
+		t.Fatal("unknown kind decoded")
+	}
+}
+
+func derefE(e *model.Event) model.Event {
+	if e == nil {
+		return model.Event{}
+	}
+	return *e
+}
+
+func derefD(d *model.Decision) model.Decision {
+	if d == nil {
+		return model.Decision{}
+	}
+	return *d
+}
+
+func derefI(i *model.Impression) model.Impression {
+	if i == nil {
+		return model.Impression{}
+	}
+	return *i
 }

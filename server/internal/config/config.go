@@ -98,6 +98,7 @@ type Serve struct {
 	FlushInterval  time.Duration
 	SyncInterval   time.Duration
 	SitesRefresh   time.Duration
+	MemoryLimitMB  int
 	Demo           bool
 }
 
@@ -116,6 +117,7 @@ func (s *Serve) Register(fs *flag.FlagSet) {
 	fs.DurationVar(&s.FlushInterval, "flush-interval", time.Second, "longest a record waits in the buffer for a full batch")
 	fs.DurationVar(&s.SyncInterval, "sync-interval", time.Second, "how often the buffer is fsynced: what a power loss can cost at most")
 	fs.DurationVar(&s.SitesRefresh, "sites-refresh", 5*time.Second, "how often site settings are re-read from ClickHouse")
+	fs.IntVar(&s.MemoryLimitMB, "memory-limit-mb", 120, "soft limit of the Go heap in MB: the collector works harder near it (0: none; GOMEMLIMIT wins)")
 	fs.BoolVar(&s.Demo, "demo", false, "create a demo site for localhost and an admin login if there are none")
 }
 

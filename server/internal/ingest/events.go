@@ -1,14 +1,13 @@
 package ingest
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"net/url"
 	"strings"
 	"time"
 
+	"github.com/goccy/go-json"
 	"github.com/google/uuid"
 
 	"github.com/crumbhq/crumb/server/internal/buffer"
@@ -341,18 +340,15 @@ func (p *Pipeline) enrichEvents(_ context.Context, s *eventsState) error {
 	return nil
 }
 
-// decodeStrict decodes JSON into v, reporting a short, client-safe message.
+// decodeStrict decodes one JSON value into v, reporting a short,
+// client-safe message.
 func decodeStrict(data []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(v); err != nil {
+	if err := json.Unmarshal(data, v); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
 			return invalid("field %q must be a %s", te.Field, jsonKind(te.Type.Kind().String()))
 		}
 		return invalid("malformed JSON: %s", truncate(strings.TrimPrefix(err.Error(), "json: "), 100))
-	}
-	if dec.More() {
-		return invalid("malformed JSON: data after the object")
 	}
 	return nil
 }
