@@ -523,7 +523,7 @@ func TestRateLimit_429(t *testing.T) {
 func TestSiteConfigAndHealth(t *testing.T) {
 	f := newFixture(t, nil)
 	res := f.do("GET", "/api/sites/site1/config", nil)
-	if res.code != 200 || res.body["policy_version"] != float64(1) || len(res.body["categories"].([]any)) != 3 {
+	if res.code != 200 || res.body["policy_version"] != float64(1) || len(res.body["categories"].([]any)) != 4 {
 		t.Fatalf("config: %d %s", res.code, res.raw)
 	}
 	if res := f.do("GET", "/api/sites/nope/config", nil); res.code != 404 {

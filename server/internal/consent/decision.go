@@ -1,9 +1,6 @@
 package consent
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"slices"
 
@@ -48,16 +45,4 @@ func Granted(site *model.Site, action model.Action, chosen []string) (model.Cate
 		return g, fmt.Errorf("unknown action %q", action)
 	}
 	return g, nil
-}
-
-// TextsHash identifies the banner a visitor saw: a hash over the site's
-// policy version and banner configuration, stored with each decision as
-// part of its proof.
-func TextsHash(site *model.Site) string {
-	b, _ := json.Marshal(struct {
-		Policy uint32       `json:"policy_version"`
-		Banner model.Banner `json:"banner"`
-	}{site.PolicyVersion, site.Banner})
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:16])
 }

@@ -3,8 +3,8 @@ package httpapi
 import (
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/crumbhq/crumb/server/internal/banner"
 	"github.com/crumbhq/crumb/server/internal/ingest"
-	"github.com/crumbhq/crumb/server/internal/model"
 )
 
 // request copies what the pipeline needs out of Fiber's reused buffers.
@@ -68,37 +68,17 @@ func (h *handlers) deleteMe(c *fiber.Ctx) error {
 }
 
 // siteConfig answers GET /api/sites/{site}/config: the banner's public
-// configuration.
+// configuration in the visitor's language (?lang=, else Accept-Language).
 func (h *handlers) siteConfig(c *fiber.Ctx) error {
 	site, ok := h.Sites.Get(c.UserContext(), c.Params("site"))
 	if !ok {
 		return fiber.NewError(fiber.StatusNotFound, "unknown site")
 	}
+	lang := c.Query("lang")
+	if lang == "" {
+		lang = c.Get(fiber.HeaderAcceptLanguage)
+	}
 	c.Set(fiber.HeaderCacheControl, "public, max-age=60")
-	return c.JSON(publicConfig(site))
-}
-
-// PublicConfig is the banner configuration every visitor may read.
-type PublicConfig struct {
-	Site                string                       `json:"site"`
-	PolicyVersion       uint32                       `json:"policy_version"`
-	ConsentLifetimeDays int                          `json:"consent_lifetime_days"`
-	Categories          []model.CategoryConfig       `json:"categories"`
-	NecessaryCookies    []model.Cookie               `json:"necessary_cookies"`
-	PolicyURL           string                       `json:"policy_url,omitempty"`
-	Texts               map[string]map[string]string `json:"texts,omitempty"`
-	SearchParams        []string                     `json:"search_params"`
-	AnonymousCounting   bool                         `json:"anonymous_counting"`
-}
-
-func publicConfig(s *model.Site) PublicConfig {
-	nc := s.Banner.NecessaryCookies
-	if nc == nil {
-		nc = []model.Cookie{}
-	}
-	return PublicConfig{
-		Site: s.ID, PolicyVersion: s.PolicyVersion, ConsentLifetimeDays: s.ConsentLifetimeDays,
-		Categories: s.EnabledCategories(), NecessaryCookies: nc, PolicyURL: s.Banner.PolicyURL,
-		Texts: s.Banner.Texts, SearchParams: s.SearchParams, AnonymousCounting: s.AnonymousCounting,
-	}
+	c.Set(fiber.HeaderVary, "Accept-Language, Origin")
+	return c.JSON(banner.Resolve(site, lang))
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/crumbhq/crumb/server/internal/banner"
 	"github.com/crumbhq/crumb/server/internal/buffer"
 	"github.com/crumbhq/crumb/server/internal/consent"
 	"github.com/crumbhq/crumb/server/internal/model"
@@ -78,7 +79,7 @@ var consentSteps = []step[*consentState]{
 			return invalid("%s", err)
 		}
 		if s.decision.PolicyVersion == s.site.PolicyVersion {
-			s.decision.TextsHash = consent.TextsHash(s.site)
+			s.decision.TextsHash = banner.Hash(s.site, s.decision.Language)
 		}
 		return nil
 	}},

@@ -1,0 +1,2 @@
+// placeholder
+window.crumb = window.crumb || {};
