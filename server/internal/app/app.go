@@ -25,7 +25,9 @@ import (
 	"github.com/crumbhq/crumb/server/internal/privacy"
 	"github.com/crumbhq/crumb/server/internal/referrer"
 	"github.com/crumbhq/crumb/server/internal/sites"
+	"github.com/crumbhq/crumb/server/internal/tracker"
 	"github.com/crumbhq/crumb/server/internal/useragent"
+	trackerjs "github.com/crumbhq/crumb/tracker-js"
 )
 
 // App is a running Crumb server.
@@ -74,10 +76,20 @@ func New(ctx context.Context, cfg *config.Serve, db *clickhouse.DB, secret []byt
 		Buffer: buf, Counter: m, Log: log,
 	})
 	priv := privacy.New(db, registry, log)
+	script, err := tracker.Build(trackerjs.Source)
+	if err != nil {
+		buf.Close(ctx)
+		geo.Close()
+		return nil, err
+	}
 	a := &App{Buffer: buf, Sites: registry, Metrics: m, Privacy: priv, db: db, bufferDir: bufferDir, geo: geo, log: log}
 	a.HTTP = httpapi.New(httpapi.Deps{
 		Pipeline: pipeline, Privacy: priv, Sites: registry, Metrics: m, Ready: a.ready,
 		TrustedProxies: cfg.TrustedProxies, RateLimit: cfg.RateLimit, Log: log,
+		Mount: []func(*fiber.App){
+			script.Mount,
+			func(app *fiber.App) { script.MountDemo(app, trackerjs.Demo, registry.Demo) },
+		},
 	})
 	bg, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel

@@ -56,4 +56,3 @@ func TestServer_RestartsAfterACrashAndStops(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
-

@@ -8,10 +8,11 @@ import (
 )
 
 // Granted returns the categories a decision grants on site: every category
-// the site asks for on "accept all", none on "reject all" and "withdraw",
-// and the visitor's own choice, limited to the site's categories, on
-// "custom".
-func Granted(site *model.Site, action model.Action, chosen []string) (model.Categories, error) {
+// the site asks for on "accept all" — but targeting when the browser sends
+// Global Privacy Control, which only an explicit custom choice overrides —
+// none on "reject all" and "withdraw", and the visitor's own choice, limited
+// to the site's categories, on "custom".
+func Granted(site *model.Site, action model.Action, chosen []string, gpc bool) (model.Categories, error) {
 	enabled := map[string]bool{}
 	for _, c := range site.EnabledCategories() {
 		enabled[c.ID] = true
@@ -19,7 +20,7 @@ func Granted(site *model.Site, action model.Action, chosen []string) (model.Cate
 	var g model.Categories
 	switch action {
 	case model.AcceptAll:
-		g = model.Categories{Performance: enabled["performance"], Functionality: enabled["functionality"], Targeting: enabled["targeting"]}
+		g = model.Categories{Performance: enabled["performance"], Functionality: enabled["functionality"], Targeting: enabled["targeting"] && !gpc}
 	case model.RejectAll, model.Withdraw:
 	case model.Customize:
 		for _, c := range chosen {

@@ -51,26 +51,30 @@ func TestGranted(t *testing.T) {
 	site := model.NewSite("s", "example.com", "", time.Now())
 	noTargeting := site
 	noTargeting.Banner.Categories = []model.CategoryConfig{{ID: "performance"}}
+	all := model.Categories{Performance: true, Functionality: true, Targeting: true}
 	tests := []struct {
 		name    string
 		site    model.Site
 		action  model.Action
 		chosen  []string
+		gpc     bool
 		want    model.Categories
 		wantErr bool
 	}{
-		{"accept all", site, model.AcceptAll, nil, model.Categories{Performance: true, Functionality: true, Targeting: true}, false},
-		{"accept all, site asks performance only", noTargeting, model.AcceptAll, nil, model.Categories{Performance: true}, false},
-		{"reject all ignores choices", site, model.RejectAll, []string{"performance"}, model.Categories{}, false},
-		{"withdraw", site, model.Withdraw, nil, model.Categories{}, false},
-		{"custom", site, model.Customize, []string{"necessary", "performance"}, model.Categories{Performance: true}, false},
-		{"custom unknown category", site, model.Customize, []string{"marketing"}, model.Categories{}, true},
-		{"custom category not offered", noTargeting, model.Customize, []string{"targeting"}, model.Categories{}, true},
-		{"unknown action", site, "maybe", nil, model.Categories{}, true},
+		{"accept all", site, model.AcceptAll, nil, false, all, false},
+		{"accept all with GPC keeps targeting off", site, model.AcceptAll, nil, true, model.Categories{Performance: true, Functionality: true}, false},
+		{"custom with GPC may turn targeting on", site, model.Customize, []string{"targeting"}, true, model.Categories{Targeting: true}, false},
+		{"accept all, site asks performance only", noTargeting, model.AcceptAll, nil, false, model.Categories{Performance: true}, false},
+		{"reject all ignores choices", site, model.RejectAll, []string{"performance"}, false, model.Categories{}, false},
+		{"withdraw", site, model.Withdraw, nil, false, model.Categories{}, false},
+		{"custom", site, model.Customize, []string{"necessary", "performance"}, false, model.Categories{Performance: true}, false},
+		{"custom unknown category", site, model.Customize, []string{"marketing"}, false, model.Categories{}, true},
+		{"custom category not offered", noTargeting, model.Customize, []string{"targeting"}, false, model.Categories{}, true},
+		{"unknown action", site, "maybe", nil, false, model.Categories{}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := Granted(&tt.site, tt.action, tt.chosen)
+			got, err := Granted(&tt.site, tt.action, tt.chosen, tt.gpc)
 			if (err != nil) != tt.wantErr || got != tt.want {
 				t.Fatalf("Granted = %+v, %v; want %+v (err %v)", got, err, tt.want, tt.wantErr)
 			}

@@ -74,7 +74,7 @@ var consentSteps = []step[*consentState]{
 			return err
 		}
 		s.decision.SiteID = s.site.ID
-		s.decision.Granted, err = consent.Granted(s.site, s.decision.Action, s.payload.Categories)
+		s.decision.Granted, err = consent.Granted(s.site, s.decision.Action, s.payload.Categories, s.payload.GPC)
 		if err != nil {
 			return invalid("%s", err)
 		}

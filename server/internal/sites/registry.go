@@ -110,6 +110,17 @@ func (r *Registry) All() []*model.Site {
 	return out
 }
 
+// Demo returns the demo site: the oldest site for localhost.
+func (r *Registry) Demo() (*model.Site, bool) {
+	var demo *model.Site
+	for _, s := range r.All() {
+		if s.Domain == "localhost" && (demo == nil || s.CreatedAt.Before(demo.CreatedAt)) {
+			demo = s
+		}
+	}
+	return demo, demo != nil
+}
+
 // NewID returns a random site ID: 12 characters of lower-case letters and
 // digits, safe in URLs and script tags.
 func NewID() string {
