@@ -10,14 +10,17 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/crumbhq/crumb/dashboards"
 	"github.com/crumbhq/crumb/server/internal/buffer"
 	"github.com/crumbhq/crumb/server/internal/clickhouse"
 	"github.com/crumbhq/crumb/server/internal/config"
 	"github.com/crumbhq/crumb/server/internal/consent"
+	"github.com/crumbhq/crumb/server/internal/dashboard"
 	"github.com/crumbhq/crumb/server/internal/geoip"
 	"github.com/crumbhq/crumb/server/internal/httpapi"
 	"github.com/crumbhq/crumb/server/internal/ingest"
@@ -27,6 +30,7 @@ import (
 	"github.com/crumbhq/crumb/server/internal/sites"
 	"github.com/crumbhq/crumb/server/internal/tracker"
 	"github.com/crumbhq/crumb/server/internal/useragent"
+	"github.com/crumbhq/crumb/server/internal/webauth"
 	trackerjs "github.com/crumbhq/crumb/tracker-js"
 )
 
@@ -38,6 +42,7 @@ type App struct {
 	Metrics *metrics.Metrics
 	Privacy *privacy.Service
 
+	auth      *webauth.Auth
 	db        *clickhouse.DB
 	bufferDir string
 	geo       *geoip.Resolver
@@ -82,13 +87,26 @@ func New(ctx context.Context, cfg *config.Serve, db *clickhouse.DB, secret []byt
 		geo.Close()
 		return nil, err
 	}
-	a := &App{Buffer: buf, Sites: registry, Metrics: m, Privacy: priv, db: db, bufferDir: bufferDir, geo: geo, log: log}
+	webAuth := webauth.New(db, secret, strings.HasPrefix(cfg.PublicURL, "https://"), log)
+	if err := webAuth.Reload(ctx); err != nil {
+		buf.Close(ctx)
+		geo.Close()
+		return nil, err
+	}
+	dash, err := dashboard.New(dashboards.Web, webAuth, registry, strings.HasPrefix(cfg.PublicURL, "https://"))
+	if err != nil {
+		buf.Close(ctx)
+		geo.Close()
+		return nil, err
+	}
+	a := &App{auth: webAuth, Buffer: buf, Sites: registry, Metrics: m, Privacy: priv, db: db, bufferDir: bufferDir, geo: geo, log: log}
 	a.HTTP = httpapi.New(httpapi.Deps{
 		Pipeline: pipeline, Privacy: priv, Sites: registry, Metrics: m, Ready: a.ready,
 		TrustedProxies: cfg.TrustedProxies, RateLimit: cfg.RateLimit, Log: log,
 		Mount: []func(*fiber.App){
 			script.Mount,
 			func(app *fiber.App) { script.MountDemo(app, trackerjs.Demo, registry.Demo) },
+			func(app *fiber.App) { dash.Mount(app, nil) },
 		},
 	})
 	bg, cancel := context.WithCancel(context.Background())
@@ -140,3 +158,6 @@ func (a *App) Close() error {
 
 // BufferDir is the folder of the durable buffer.
 func (a *App) BufferDir() string { return a.bufferDir }
+
+// ReloadAuth re-reads users, API tokens and share links now.
+func (a *App) ReloadAuth(ctx context.Context) error { return a.auth.Reload(ctx) }

@@ -179,3 +179,44 @@ func (db *DB) Tokens(ctx context.Context) ([]Token, error) {
 	}
 	return out, rows.Err()
 }
+
+// ShareLink is a public, read-only link to one site's dashboard.
+type ShareLink struct {
+	ID        string
+	SiteID    string
+	Name      string
+	Revoked   bool
+	CreatedAt time.Time
+}
+
+// PutShareLink stores a new version of a share link.
+func (db *DB) PutShareLink(ctx context.Context, s ShareLink) error {
+	now := time.Now().UTC()
+	if s.CreatedAt.IsZero() {
+		s.CreatedAt = now
+	}
+	return insert(ctx, db, "share_links", []string{"share_id", "version", "revoked", "site_id", "name", "created_at", "updated_at"}, 1,
+		func(int) []any {
+			return []any{s.ID, version(now), boolU8(s.Revoked), s.SiteID, s.Name, s.CreatedAt.UTC(), now}
+		})
+}
+
+// ShareLinks returns every share link, revoked ones included.
+func (db *DB) ShareLinks(ctx context.Context) ([]ShareLink, error) {
+	rows, err := db.conn.Query(ctx, `SELECT share_id, site_id, name, revoked, created_at FROM share_links FINAL ORDER BY created_at`)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: share links: %w", err)
+	}
+	defer rows.Close()
+	var out []ShareLink
+	for rows.Next() {
+		var s ShareLink
+		var revoked uint8
+		if err := rows.Scan(&s.ID, &s.SiteID, &s.Name, &revoked, &s.CreatedAt); err != nil {
+			return nil, fmt.Errorf("clickhouse: share links: %w", err)
+		}
+		s.Revoked = revoked == 1
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}

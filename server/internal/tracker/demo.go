@@ -19,6 +19,9 @@ type DemoSite func() (*model.Site, bool)
 // {{SITE}} replaced by the demo site's ID and {{VERSION}} by the script's.
 func (s *Script) MountDemo(app *fiber.App, fsys fs.FS, site DemoSite) {
 	app.Get("/demo/*", func(c *fiber.Ctx) error {
+		if c.Path() == "/demo" {
+			return c.Redirect("/demo/", fiber.StatusMovedPermanently)
+		}
 		name := strings.TrimPrefix(path.Clean("/"+c.Params("*")), "/")
 		if name == "" || strings.HasSuffix(c.Path(), "/") {
 			name = path.Join(name, "index.html")
@@ -41,5 +44,4 @@ func (s *Script) MountDemo(app *fiber.App, fsys fs.FS, site DemoSite) {
 		}
 		return c.Send(data)
 	})
-	app.Get("/demo", func(c *fiber.Ctx) error { return c.Redirect("/demo/", fiber.StatusMovedPermanently) })
 }
