@@ -304,6 +304,67 @@ func runToken(ctx context.Context, args []string, w io.Writer) error {
 	})
 }
 
+func runShare(ctx context.Context, args []string, w io.Writer) error {
+	return subcommand(args, "share", map[string]func([]string) error{
+		"add": func(args []string) error {
+			var site, name, publicURL string
+			return withStore(ctx, "share add", "Usage: crumb share add --site ID [--name N]\n\nCreates a public read-only link to a site's dashboards.", args,
+				func(fs *flag.FlagSet) {
+					fs.StringVar(&site, "site", "", "the site ID")
+					fs.StringVar(&name, "name", "", "what the link is for")
+					fs.StringVar(&publicURL, "public-url", "http://localhost:8080", "where crumb is reached, for the printed link")
+				},
+				func(db *clickhouse.DB) error {
+					if site == "" {
+						return errors.New("--site is required")
+					}
+					id := auth.RandomPassword()
+					if err := db.PutShareLink(ctx, clickhouse.ShareLink{ID: id, SiteID: site, Name: name}); err != nil {
+						return err
+					}
+					fmt.Fprintf(w, "share link %s: %s/share/%s\n", id, strings.TrimRight(publicURL, "/"), id)
+					return nil
+				})
+		},
+		"list": func(args []string) error {
+			return withStore(ctx, "share list", "Usage: crumb share list", args, nil, func(db *clickhouse.DB) error {
+				links, err := db.ShareLinks(ctx)
+				if err != nil {
+					return err
+				}
+				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "ID\tSITE\tNAME\tREVOKED")
+				for _, l := range links {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%v\n", l.ID, l.SiteID, l.Name, l.Revoked)
+				}
+				return tw.Flush()
+			})
+		},
+		"revoke": func(args []string) error {
+			var id string
+			return withStore(ctx, "share revoke", "Usage: crumb share revoke --id ID", args,
+				func(fs *flag.FlagSet) { fs.StringVar(&id, "id", "", "the share link ID") },
+				func(db *clickhouse.DB) error {
+					links, err := db.ShareLinks(ctx)
+					if err != nil {
+						return err
+					}
+					for _, l := range links {
+						if l.ID == id {
+							l.Revoked = true
+							if err := db.PutShareLink(ctx, l); err != nil {
+								return err
+							}
+							fmt.Fprintf(w, "share link %s revoked\n", id)
+							return nil
+						}
+					}
+					return fmt.Errorf("no share link with id %q", id)
+				})
+		},
+	})
+}
+
 func runUser(ctx context.Context, args []string, w io.Writer) error {
 	return subcommand(args, "user", map[string]func([]string) error{
 		"add": func(args []string) error {

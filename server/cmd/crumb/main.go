@@ -30,6 +30,7 @@ func commands() []command {
 		{"site", "manage sites: site add|list|update", runSite},
 		{"token", "manage API tokens: token add|list|revoke", runToken},
 		{"user", "manage dashboard logins: user add|list", runUser},
+		{"share", "manage public read-only dashboard links: share add|list|revoke", runShare},
 		{"geoip", "build GeoIP City/ASN files from the npm data: geoip build --src DIR --out DIR", runGeoIP},
 		{"version", "print the version", func(_ context.Context, _ []string, w io.Writer) error {
 			fmt.Fprintln(w, "crumb", version)
