@@ -139,14 +139,22 @@ func (n *node) post(client *http.Client, site, path string) (bool, int) {
 	return resp.StatusCode == 202, resp.StatusCode
 }
 
-func anonymousSite(t *testing.T, db *clickhouse.DB) string {
+// anonymousDatabase returns a new migrated database with one site that
+// counts anonymously, a connection to read it, and the site's ID.
+func anonymousDatabase(t *testing.T) (url string, reader *clickhouse.DB, site string) {
 	t.Helper()
-	s := model.NewSite("e2esite", "example.com", "E2E", time.Now())
-	s.AnonymousCounting = true
-	if err := db.PutSite(context.Background(), s); err != nil {
+	url = chtest.NewDatabaseURL(t)
+	reader, err := clickhouse.Open(context.Background(), url, nil)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return s.ID
+	t.Cleanup(func() { reader.Close() })
+	s := model.NewSite("e2esite", "example.com", "E2E", time.Now())
+	s.AnonymousCounting = true
+	if err := reader.PutSite(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	return url, reader, s.ID
 }
 
 // storedPaths returns how many times each path is stored.
@@ -238,13 +246,7 @@ func TestClickHouseOutage_NoAcknowledgedEventLost(t *testing.T) {
 	if srv == nil {
 		t.Skip("needs the local test ClickHouse to stop it")
 	}
-	url := chtest.NewDatabaseURL(t)
-	reader, err := clickhouse.Open(context.Background(), url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reader.Close()
-	site := anonymousSite(t, reader)
+	url, reader, site := anonymousDatabase(t)
 	n := startNode(t, t.TempDir(), "CRUMB_CLICKHOUSE_URL="+url)
 
 	stop := make(chan struct{})
@@ -269,13 +271,7 @@ func TestClickHouseOutage_NoAcknowledgedEventLost(t *testing.T) {
 }
 
 func TestKill9_RestartReplaysWithoutDuplicates(t *testing.T) {
-	url := chtest.NewDatabaseURL(t)
-	reader, err := clickhouse.Open(context.Background(), url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reader.Close()
-	site := anonymousSite(t, reader)
+	url, reader, site := anonymousDatabase(t)
 	dataDir := t.TempDir()
 	// A long flush interval keeps most records in the buffer at the kill.
 	n := startNode(t, dataDir, "CRUMB_CLICKHOUSE_URL="+url, "CRUMB_FLUSH_INTERVAL=2s", "CRUMB_BATCH_SIZE=700")

@@ -69,16 +69,14 @@ func screenClass(w int) string {
 	}
 }
 
+// deviceFromScreen guesses the device type from the screen class when the
+// user agent did not tell.
 func deviceFromScreen(w int) string {
-	switch {
-	case w <= 0:
-		return ""
-	case w < 576:
-		return "mobile"
-	case w < 992:
-		return "tablet"
-	default:
+	switch c := screenClass(w); c {
+	case "laptop":
 		return "desktop"
+	default:
+		return c
 	}
 }
 
