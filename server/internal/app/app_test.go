@@ -538,6 +538,18 @@ func TestSiteConfigAndHealth(t *testing.T) {
 	if pre.code != 204 || pre.header.Get("Access-Control-Allow-Origin") != "https://example.com" {
 		t.Fatalf("preflight: %d %v", pre.code, pre.header)
 	}
+	for _, tc := range []struct{ path, origin, want string }{
+		{"/api/events", "https://evil.example", ""},
+		{"/api/me?site=site1", "https://www.example.com", "https://www.example.com"},
+		{"/api/me?site=site1", "https://other.org", ""},
+		{"/api/sites/site1/config", "https://example.com", "https://example.com"},
+		{"/api/sites/site1/config", "https://example.com.evil.org", ""},
+	} {
+		res := f.do("OPTIONS", tc.path, nil, "Origin", tc.origin, "Access-Control-Request-Method", "GET")
+		if got := res.header.Get("Access-Control-Allow-Origin"); got != tc.want {
+			t.Errorf("CORS %s from %s: allow-origin %q, want %q", tc.path, tc.origin, got, tc.want)
+		}
+	}
 }
 
 func TestIngest_BodyOverLimitGets413OverRealHTTP(t *testing.T) {

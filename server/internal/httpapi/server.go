@@ -8,7 +8,9 @@ import (
 	"errors"
 	"log/slog"
 	"net/netip"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -23,9 +25,11 @@ import (
 	"github.com/crumbhq/crumb/server/internal/privacy"
 )
 
-// Sites finds a configured site.
+// Sites finds configured sites.
 type Sites interface {
 	Get(ctx context.Context, id string) (*model.Site, bool)
+	// AnyAllowsHost reports whether host belongs to any site.
+	AnyAllowsHost(host string) bool
 }
 
 // Deps are what the HTTP edge needs.
@@ -71,7 +75,7 @@ func New(d Deps) *fiber.App {
 	app.Get("/readyz", h.readyz)
 	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(d.Metrics.Registry, promhttp.HandlerOpts{})))
 
-	api := app.Group("/api", cors)
+	api := app.Group("/api", h.cors)
 	api.Get("/sites/:site/config", h.siteConfig)
 	ingestRoutes := api.Group("", h.rateLimit())
 	ingestRoutes.Post("/events", h.events)
@@ -120,15 +124,16 @@ func (h *handlers) readyz(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"status": "ready"})
 }
 
-// cors lets any page call the public API; the ingest pipeline checks the
-// Origin against the site's domains itself.
-func cors(c *fiber.Ctx) error {
+// cors answers cross-origin requests exactly: an Origin is allowed only
+// when it is one of the sites' domains (the site named in the URL when there
+// is one). The ingest pipeline checks the Origin against the body's site too.
+func (h *handlers) cors(c *fiber.Ctx) error {
 	origin := c.Get(fiber.HeaderOrigin)
-	if origin != "" {
+	if origin != "" && h.originAllowed(c, origin) {
 		c.Set(fiber.HeaderAccessControlAllowOrigin, origin)
-		c.Set(fiber.HeaderVary, fiber.HeaderOrigin)
 		c.Set(fiber.HeaderAccessControlExposeHeaders, "X-Crumb-Dropped, Retry-After")
 	}
+	c.Set(fiber.HeaderVary, fiber.HeaderOrigin)
 	if c.Method() == fiber.MethodOptions {
 		c.Set(fiber.HeaderAccessControlAllowMethods, "GET, POST, DELETE, OPTIONS")
 		c.Set(fiber.HeaderAccessControlAllowHeaders, "Content-Type, X-Crumb-Visitor, X-Crumb-Consent")
@@ -136,6 +141,23 @@ func cors(c *fiber.Ctx) error {
 		return c.SendStatus(fiber.StatusNoContent)
 	}
 	return c.Next()
+}
+
+func (h *handlers) originAllowed(c *fiber.Ctx, origin string) bool {
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	host := u.Hostname()
+	id := c.Query("site")
+	if id == "" && strings.HasPrefix(c.Path(), "/api/sites/") {
+		id = strings.SplitN(strings.TrimPrefix(c.Path(), "/api/sites/"), "/", 2)[0]
+	}
+	if id != "" {
+		site, ok := h.Sites.Get(c.UserContext(), id)
+		return ok && site.AllowsHost(host)
+	}
+	return h.Sites.AnyAllowsHost(host)
 }
 
 func (h *handlers) rateLimit() fiber.Handler {

@@ -110,6 +110,18 @@ func (r *Registry) All() []*model.Site {
 	return out
 }
 
+// AnyAllowsHost reports whether host is a domain (or subdomain) of any site.
+func (r *Registry) AnyAllowsHost(host string) bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for _, s := range r.byID {
+		if s.AllowsHost(host) {
+			return true
+		}
+	}
+	return false
+}
+
 // Demo returns the demo site: the oldest site for localhost.
 func (r *Registry) Demo() (*model.Site, bool) {
 	var demo *model.Site
