@@ -41,6 +41,10 @@ need_clickhouse() {
 	command -v clickhouse-server >/dev/null || need_apt clickhouse-server clickhouse-client
 }
 
+need_chromium() {
+	[ -x /usr/bin/chromium ] || need_apt chromium
+}
+
 need_node() {
 	command -v npm >/dev/null || need_apt nodejs npm
 }

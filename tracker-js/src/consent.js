@@ -1,0 +1,167 @@
+// The visitor's decision: stored in the first-party cookie crumb_consent,
+// sent to the server as proof, and applied to Consent Mode, gated tags,
+// declared cookies and the tracker.
+import { S, CATS, d, uuid, clip } from './state.js';
+import { getCookie, setCookie, delCookie, cookieNames, matches } from './cookies.js';
+import { post, getJSON } from './net.js';
+import { gcmUpdate } from './gcm.js';
+import { gate } from './gate.js';
+import { mode } from './tracker.js';
+
+const KEY = 'crumb_consent';
+const lifetime = () => (S.cfg ? S.cfg.consent_lifetime_days : 182) * 864e5;
+
+/**
+ * A stored decision: {id: consent ID, v: policy version, c: granted
+ * categories, t: decision time (ms), g: GPC, a: action, k: consent token,
+ * p: 1 while the server has not confirmed it}.
+ */
+export function read() {
+  try {
+    const x = JSON.parse(decodeURIComponent(getCookie(KEY)));
+    return x && x.id && x.c ? x : null;
+  } catch (e) {
+    return null;
+  }
+}
+
+const save = (x) => setCookie(KEY, encodeURIComponent(JSON.stringify(x)), (x.t + lifetime() - Date.now()) / 1000);
+
+/** valid tells whether decision x still holds under the site's configuration. */
+export const valid = (x) => x && x.v == S.cfg.policy_version && x.t + lifetime() > Date.now();
+
+/** grants maps decision x to {performance, functionality, targeting}. */
+export function grants(x) {
+  const g = {};
+  for (const c of CATS) g[c] = !!(x && x.c.includes(c));
+  return g;
+}
+
+/** config loads the site's banner configuration in the browser's languages. */
+export const config = (fresh) =>
+  getJSON(`/api/sites/${S.site}/config?lang=${encodeURIComponent((navigator.languages || [navigator.language]).join(','))}`, fresh);
+
+/** get is crumb.consent.get(): the current state of consent. */
+export function get() {
+  const x = S.dec;
+  return {
+    decided: !!x,
+    necessary: true,
+    ...grants(x),
+    policyVersion: x ? x.v : S.cfg ? S.cfg.policy_version : 0,
+    consentId: x ? x.id : null,
+  };
+}
+
+function emit() {
+  const s = get();
+  for (const f of S.fns) {
+    try {
+      f(s);
+    } catch (e) {}
+  }
+  dispatchEvent(new CustomEvent('crumb:consent', { detail: s }));
+}
+
+/**
+ * apply puts decision x into effect. prev are the categories granted before:
+ * the cookies of each one no longer granted are deleted.
+ */
+export function apply(x, prev) {
+  const g = grants(x);
+  mode(g.performance && x.k);
+  for (const c of CATS) if (prev && prev[c] && !g[c]) clear(c);
+  gcmUpdate(g);
+  gate(g);
+  emit();
+}
+
+// clear deletes the cookies the site lists for category c; for performance
+// also the visitor and session IDs.
+function clear(c) {
+  const cat = S.cfg && S.cfg.categories.find((k) => k.id == c);
+  for (const k of cat ? cat.cookies : []) delCookie(k.name);
+  if (c == 'performance') ['crumb_vid', 'crumb_sid'].forEach(delCookie);
+}
+
+/**
+ * decide records the visitor's choice: action is accept_all, reject_all,
+ * custom (with the chosen categories) or withdraw.
+ */
+export function decide(action, chosen) {
+  const cfg = S.cfg;
+  const prev = S.dec || S.old;
+  const offered = cfg ? cfg.categories.map((k) => k.id).filter((c) => CATS.includes(c)) : [];
+  const c =
+    action == 'accept_all'
+      ? offered.filter((k) => !(S.gpc && k == 'targeting')) // GPC: targeting only by an explicit choice
+      : action == 'custom'
+        ? offered.filter((k) => chosen.includes(k))
+        : [];
+  const x = { id: prev ? prev.id : uuid(), v: cfg ? cfg.policy_version : prev ? prev.v : 0, c, t: Date.now(), g: S.gpc, a: action, p: 1 };
+  S.dec = x;
+  S.old = null;
+  save(x);
+  apply(x, grants(prev));
+  send(x);
+}
+
+/** send records decision x on the server; a token arrives if performance is granted. */
+export function send(x) {
+  post('/api/consent', {
+    site: S.site,
+    consent_id: x.id,
+    policy_version: x.v,
+    action: x.a,
+    categories: x.c,
+    gpc: x.g,
+    url: location.href,
+    lang: S.cfg ? S.cfg.lang : navigator.language,
+  }).then((r) => {
+    if (!r || S.dec != x || r.s == 429 || r.s > 499) return; // not recorded: sent again on a later page
+    x.p = 0;
+    if (r.s != 202) return save(x); // refused for good (bad site, origin…): no point in sending it again
+    x.k = r.j.token;
+    const c = CATS.filter((k) => r.j.Granted && r.j.Granted[k]);
+    const changed = c.join() != x.c.join();
+    const prev = grants(x);
+    x.c = c;
+    save(x);
+    if (changed) apply(x, prev);
+    else mode(x.c.includes('performance') && x.k);
+  }).catch(() => {});
+}
+
+/** impression counts one showing of the banner, with the names of undeclared cookies. */
+export function impression() {
+  const nec = S.cfg.categories.filter((k) => k.required).flatMap((k) => k.cookies.map((c) => c.name));
+  const names = cookieNames().filter((n) => !/^crumb_(consent|vid|sid)$/.test(n) && !nec.some((p) => matches(p, n)));
+  post('/api/impressions', {
+    site: S.site,
+    policy_version: S.cfg.policy_version,
+    url: location.href,
+    lang: S.cfg.lang,
+    gpc: S.gpc,
+    undeclared_cookies: names.slice(0, 50).map((n) => clip(n, 128)),
+  });
+}
+
+/**
+ * refused is called when the server refuses events (403: consent missing,
+ * invalid or under an older policy): stop, and ask again.
+ */
+export function refused() {
+  mode();
+  const x = S.dec;
+  if (!x) return;
+  // If the visitor ignores the banner, the next page asks the server for a
+  // fresh token under the same decision.
+  x.p = 1;
+  save(x);
+  S.old = x;
+  S.dec = null;
+  config(true).then((cfg) => {
+    if (cfg) S.cfg = cfg;
+    S.ask(x.v != S.cfg.policy_version);
+  }).catch(() => {});
+}
