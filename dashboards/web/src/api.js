@@ -1,0 +1,72 @@
+// The stats API client: every request carries the dashboard state as query
+// parameters, the share link (if the page was opened through one) and, for
+// writes, the CSRF token of the session.
+import { state } from './state.js';
+
+let session = null;
+
+/** Loads who is logged in, their sites and the CSRF token. */
+export async function loadSession() {
+  session = await get('/dashboard/api/session');
+  return session;
+}
+
+export function shareID() {
+  return new URLSearchParams(location.search).get('share') || '';
+}
+
+function headers() {
+  const h = { Accept: 'application/json' };
+  if (shareID()) h['X-Crumb-Share'] = shareID();
+  if (session && session.csrf) h['X-CSRF-Token'] = session.csrf;
+  return h;
+}
+
+export class APIError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+export async function get(path) {
+  const res = await fetch(path, { headers: headers(), credentials: 'same-origin' });
+  if (res.status === 401) {
+    location.href = '/login?next=' + encodeURIComponent(location.pathname + location.search);
+    throw new APIError(401, 'log in');
+  }
+  const body = await res.json().catch(() => ({}));
+  if (!res.ok) throw new APIError(res.status, body.error || res.statusText);
+  return body;
+}
+
+export async function post(path) {
+  const res = await fetch(path, { method: 'POST', headers: headers(), credentials: 'same-origin' });
+  return res.ok;
+}
+
+/** The query string of the current state, plus extra parameters. */
+export function query(extra = {}) {
+  const p = new URLSearchParams();
+  p.set('period', state.period);
+  if (state.period === 'custom') {
+    p.set('from', state.from);
+    p.set('to', state.to);
+  }
+  if (state.compare) p.set('compare', 'previous_period');
+  for (const f of state.filters) p.append('filter', `${f.dimension}:${f.op}:${f.value}`);
+  for (const [k, v] of Object.entries(extra)) if (v !== undefined && v !== '') p.set(k, v);
+  return p;
+}
+
+/** GET /api/v1/stats/{site}/{path}?{state}. */
+export function stats(path, extra) {
+  return get(`/api/v1/stats/${encodeURIComponent(state.site)}/${path}?${query(extra)}`);
+}
+
+/** The URL of the same request as CSV, for export links. */
+export function csvURL(path, extra = {}) {
+  const p = query({ ...extra, format: 'csv' });
+  if (shareID()) p.set('share', shareID());
+  return `/api/v1/stats/${encodeURIComponent(state.site)}/${path}?${p}`;
+}

@@ -1,0 +1,73 @@
+// The dashboard's state lives in the URL, so that every view can be shared,
+// bookmarked and reloaded: site, period (or from/to), comparison, filters
+// and the open view.
+export const state = {
+  site: '',
+  view: 'overview',
+  period: '30d',
+  from: '',
+  to: '',
+  compare: false,
+  filters: [],
+  page: '', // the page of the paths view
+};
+
+const listeners = [];
+
+export function onChange(fn) {
+  listeners.push(fn);
+}
+
+export function readURL() {
+  const p = new URLSearchParams(location.search);
+  state.site = p.get('site') || state.site;
+  state.view = p.get('view') || 'overview';
+  state.period = p.get('period') || '30d';
+  state.from = p.get('from') || '';
+  state.to = p.get('to') || '';
+  state.compare = p.get('compare') === '1';
+  state.page = p.get('page') || '';
+  state.filters = p.getAll('filter').map((raw) => {
+    const [dimension, op, ...rest] = raw.split(':');
+    return { dimension, op, value: rest.join(':') };
+  }).filter((f) => f.dimension && f.op);
+}
+
+function writeURL() {
+  const p = new URLSearchParams();
+  const share = new URLSearchParams(location.search).get('share');
+  if (share) p.set('share', share);
+  p.set('site', state.site);
+  if (state.view !== 'overview') p.set('view', state.view);
+  p.set('period', state.period);
+  if (state.period === 'custom') {
+    p.set('from', state.from);
+    p.set('to', state.to);
+  }
+  if (state.compare) p.set('compare', '1');
+  if (state.page) p.set('page', state.page);
+  for (const f of state.filters) p.append('filter', `${f.dimension}:${f.op}:${f.value}`);
+  history.pushState(null, '', '/dashboard/?' + p);
+}
+
+/** Changes the state, records it in the URL and re-renders. */
+export function update(changes) {
+  Object.assign(state, changes);
+  writeURL();
+  listeners.forEach((fn) => fn());
+}
+
+export function addFilter(dimension, value, op = 'is') {
+  const filters = state.filters.filter((f) => f.dimension !== dimension);
+  filters.push({ dimension, op, value });
+  update({ filters });
+}
+
+export function removeFilter(i) {
+  update({ filters: state.filters.filter((_, j) => j !== i) });
+}
+
+window.addEventListener('popstate', () => {
+  readURL();
+  listeners.forEach((fn) => fn());
+});
