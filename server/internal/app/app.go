@@ -27,7 +27,9 @@ import (
 	"github.com/crumbhq/crumb/server/internal/metrics"
 	"github.com/crumbhq/crumb/server/internal/privacy"
 	"github.com/crumbhq/crumb/server/internal/referrer"
+	"github.com/crumbhq/crumb/server/internal/report"
 	"github.com/crumbhq/crumb/server/internal/sites"
+	"github.com/crumbhq/crumb/server/internal/statsapi"
 	"github.com/crumbhq/crumb/server/internal/tracker"
 	"github.com/crumbhq/crumb/server/internal/useragent"
 	"github.com/crumbhq/crumb/server/internal/webauth"
@@ -93,6 +95,7 @@ func New(ctx context.Context, cfg *config.Serve, db *clickhouse.DB, secret []byt
 		geo.Close()
 		return nil, err
 	}
+	stats := statsapi.New(report.New(db.Conn(), registry, report.Options{Log: log}), webAuth, statsapi.Options{Log: log})
 	dash, err := dashboard.New(dashboards.Web, webAuth, registry, strings.HasPrefix(cfg.PublicURL, "https://"))
 	if err != nil {
 		buf.Close(ctx)
@@ -106,7 +109,9 @@ func New(ctx context.Context, cfg *config.Serve, db *clickhouse.DB, secret []byt
 		Mount: []func(*fiber.App){
 			script.Mount,
 			func(app *fiber.App) { script.MountDemo(app, trackerjs.Demo, registry.Demo) },
-			func(app *fiber.App) { dash.Mount(app, nil) },
+			func(app *fiber.App) {
+				dash.Mount(app, func(v1 fiber.Router) { stats.Routes(v1.Group("/stats")) })
+			},
 		},
 	})
 	bg, cancel := context.WithCancel(context.Background())

@@ -287,8 +287,7 @@ func (a *Auth) Require(c *fiber.Ctx) error {
 	return c.Next()
 }
 
-// SiteAccess refuses a request whose principal may not read site. Proof of
-// consent (which carries consent IDs) is not open to share links.
+// SiteAccess refuses a request whose principal may not read site.
 func (a *Auth) SiteAccess(c *fiber.Ctx, site string) error {
 	p, err := a.Identify(c)
 	if err != nil {
@@ -297,8 +296,17 @@ func (a *Auth) SiteAccess(c *fiber.Ctx, site string) error {
 	if !p.CanRead(site) {
 		return ErrForbidden
 	}
-	if p.Kind == KindShare && strings.Contains(c.Path(), "/proof") {
-		return ErrForbidden
+	return nil
+}
+
+// ProofAccess is SiteAccess for proof of consent, which carries consent
+// IDs: it is open to logins and API tokens of the site, never to share links.
+func (a *Auth) ProofAccess(c *fiber.Ctx, site string) error {
+	if err := a.SiteAccess(c, site); err != nil {
+		return err
+	}
+	if p, _ := a.Identify(c); p.Kind == KindShare {
+		return fiber.NewError(fiber.StatusForbidden, "share links do not open the proof of consent")
 	}
 	return nil
 }
