@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/crumbhq/crumb/server/internal/app"
+	"github.com/crumbhq/crumb/server/internal/auth"
 	"github.com/crumbhq/crumb/server/internal/chtest"
 	"github.com/crumbhq/crumb/server/internal/clickhouse"
 	"github.com/crumbhq/crumb/server/internal/config"
@@ -28,6 +29,32 @@ type (
 	Cookie         = model.Cookie
 	CategoryConfig = model.CategoryConfig
 	Script         = tracker.Script
+
+	// For the dashboards' browser tests: fixture rows and logins.
+	Event      = model.Event
+	EventType  = model.EventType
+	Decision   = model.Decision
+	Action     = model.Action
+	Categories = model.Categories
+	Impression = model.Impression
+	User       = clickhouse.User
+	ShareLink  = clickhouse.ShareLink
+)
+
+// The event types and consent actions, for fixtures.
+const (
+	Pageview   = model.Pageview
+	Engagement = model.Engagement
+	Search     = model.Search
+	Outbound   = model.Outbound
+	Download   = model.Download
+	Custom     = model.Custom
+	Error      = model.Error
+
+	AcceptAll = model.AcceptAll
+	RejectAll = model.RejectAll
+	Customize = model.Customize
+	Withdraw  = model.Withdraw
 )
 
 // Main runs the package's tests and stops the ClickHouse server it started.
@@ -46,3 +73,21 @@ func NewApp(ctx context.Context, cfg *Config, db *DB, secret []byte, log *slog.L
 
 // Build bundles and minifies t.js as the server does at start-up.
 func Build(src fs.FS) (*Script, error) { return tracker.Build(src) }
+
+// AddUser stores a dashboard login with a bcrypt-hashed password (at least
+// 10 characters), as `crumb user add` does. role is "admin" (every site) or
+// "viewer" of sites. Call App.ReloadAuth to use it at once.
+func AddUser(ctx context.Context, db *DB, email, password, role string, sites ...string) error {
+	hash, err := auth.HashPassword(password)
+	if err != nil {
+		return err
+	}
+	u := User{Email: email, PasswordHash: hash, Role: role}
+	if len(sites) > 0 {
+		u.SiteRoles = map[string]string{}
+		for _, s := range sites {
+			u.SiteRoles[s] = "viewer"
+		}
+	}
+	return db.PutUser(ctx, u)
+}

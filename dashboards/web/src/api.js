@@ -31,6 +31,7 @@ export class APIError extends Error {
 
 export async function get(path) {
   const res = await fetch(path, { headers: headers(), credentials: 'same-origin' });
+  if (res.status === 401 && shareID()) throw new APIError(401, 'This share link is not valid (any more).');
   if (res.status === 401) {
     location.href = '/login?next=' + encodeURIComponent(location.pathname + location.search);
     throw new APIError(401, 'log in');
@@ -45,8 +46,14 @@ export async function post(path) {
   return res.ok;
 }
 
-/** The query string of the current state, plus extra parameters. */
-export function query(extra = {}) {
+/** The dimensions consent analytics can be filtered by. */
+export const CONSENT_FILTERS = new Set(['country', 'device', 'page', 'language']);
+
+/**
+ * The query string of the current state, plus extra parameters. Consent
+ * requests (consent: true) carry only the filters consent analytics know.
+ */
+export function query(extra = {}, { consent = false } = {}) {
   const p = new URLSearchParams();
   p.set('period', state.period);
   if (state.period === 'custom') {
@@ -54,19 +61,25 @@ export function query(extra = {}) {
     p.set('to', state.to);
   }
   if (state.compare) p.set('compare', 'previous_period');
-  for (const f of state.filters) p.append('filter', `${f.dimension}:${f.op}:${f.value}`);
+  for (const f of state.filters) {
+    if (!consent || CONSENT_FILTERS.has(f.dimension)) p.append('filter', `${f.dimension}:${f.op}:${f.value}`);
+  }
   for (const [k, v] of Object.entries(extra)) if (v !== undefined && v !== '') p.set(k, v);
   return p;
 }
 
+function consentPath(path) {
+  return path.startsWith('consent/');
+}
+
 /** GET /api/v1/stats/{site}/{path}?{state}. */
 export function stats(path, extra) {
-  return get(`/api/v1/stats/${encodeURIComponent(state.site)}/${path}?${query(extra)}`);
+  return get(`/api/v1/stats/${encodeURIComponent(state.site)}/${path}?${query(extra, { consent: consentPath(path) })}`);
 }
 
 /** The URL of the same request as CSV, for export links. */
 export function csvURL(path, extra = {}) {
-  const p = query({ ...extra, format: 'csv' });
+  const p = query({ ...extra, format: 'csv' }, { consent: consentPath(path) });
   if (shareID()) p.set('share', shareID());
   return `/api/v1/stats/${encodeURIComponent(state.site)}/${path}?${p}`;
 }

@@ -1,148 +1,310 @@
 // The dashboard app: one page, its state in the URL, every number from the
 // stats API (aggregates only).
-import { h, clear, fmt, labels } from './dom.js';
-import { state, readURL, update, onChange, removeFilter } from './state.js';
-import { loadSession, stats, csvURL, post, shareID } from './api.js';
-import { drawSeries } from './chart.js';
-import { PANELS, panel, rowsTable } from './panels.js';
+import { h, clear, fmt, labels, display, isoDay, fmtRange } from './dom.js';
+import { state, readURL, update, onChange, removeFilter, href } from './state.js';
+import { loadSession, stats, csvURL, post } from './api.js';
+import { drawChart, prune } from './chart.js';
+import { PANELS, DIMENSIONS, panel, rowsTable } from './panels.js';
 import { consentView, proofView } from './consent.js';
 
 const root = document.getElementById('app');
 let session;
 let realtimeTimer;
+let focusHint = '';
 
 const PERIODS = [['today', 'Today'], ['7d', 'Last 7 days'], ['30d', 'Last 30 days'], ['month', 'This month'],
   ['last_month', 'Last month'], ['12mo', 'Last 12 months'], ['custom', 'Custom range']];
-const VIEWS = [['overview', 'Overview'], ['paths', 'Paths'], ['consent', 'Consent'], ['proof', 'Proof of consent']];
-const KPIS = ['visitors', 'visits', 'pageviews', 'views_per_visit', 'bounce_rate', 'visit_duration'];
+const VIEWS = [['overview', 'Overview'], ['paths', 'Paths'], ['consent', 'Consent'], ['proof', 'Proof of consent', 'Proof']];
+const KPIS = ['visitors', 'visits', 'pageviews', 'views_per_visit', 'bounce_rate', 'visit_duration', 'time_on_page'];
+const OPS = { is: 'is', is_not: 'is not', contains: 'contains' };
+
+/** Moves the focus, after the next render, to the element with data-focus=key. */
+export function focusAfterRender(key) {
+  focusHint = key;
+}
 
 async function main() {
   readURL();
   try {
     session = await loadSession();
   } catch (e) {
-    clear(root).append(h('p', { class: 'error' }, e.message));
+    clear(root).append(h('main', { class: 'wrap' }, h('p', { class: 'notice error', role: 'alert' }, e.message)));
     return;
   }
   if (!session.sites.length) {
-    clear(root).append(h('p', { class: 'loading' }, 'No site yet. Add one with: crumb site add --domain example.com'));
+    clear(root).append(h('main', { class: 'wrap' }, h('p', { class: 'notice' },
+      'No site yet. Add one with: ', h('code', {}, 'crumb site add --domain example.com'))));
     return;
   }
-  if (!session.sites.some((s) => s.id === state.site)) state.site = session.sites[0].id;
+  // The server lists sites in no particular order.
+  session.sites.sort((a, b) => (a.name || a.domain).localeCompare(b.name || b.domain, undefined, { sensitivity: 'base' }) || a.id.localeCompare(b.id));
+  if (!session.sites.some((s) => s.id === state.site)) {
+    const last = safeStorage('crumb.site');
+    state.site = session.sites.some((s) => s.id === last) ? last : session.sites[0].id;
+  }
   onChange(render);
+  matchMedia('(prefers-color-scheme: dark)').addEventListener('change', render);
   render();
+}
+
+/** Reads (or, given a value, writes) localStorage, which may be unavailable. */
+function safeStorage(key, value) {
+  try {
+    if (value === undefined) return localStorage.getItem(key);
+    localStorage.setItem(key, value);
+  } catch {
+    // private mode or storage disabled: nothing to remember
+  }
+  return null;
+}
+
+function isShare() {
+  return session.kind === 'share';
 }
 
 function render() {
   clearInterval(realtimeTimer);
-  const content = h('main', { id: 'content' });
-  clear(root).append(header(), content, footer());
+  const active = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.focus : '';
+  const want = focusHint || active;
+  focusHint = '';
+  const content = h('main', { id: 'content', class: 'wrap', tabindex: '-1' });
+  clear(root).append(topbar(), toolbar(), content, footer());
+  prune();
   const views = { overview, paths: pathsView, consent: consentView, proof: proofView };
   let view = views[state.view] ? state.view : 'overview';
-  if (view === 'proof' && session.kind === 'share') view = 'overview';
-  views[view](content);
+  if (view === 'proof' && isShare()) view = 'overview';
+  const site = session.sites.find((s) => s.id === state.site);
+  document.title = `${site ? site.name || site.domain : state.site} · ${VIEWS.find(([v]) => v === view)[1]} · Crumb`;
+  views[view](content, { filtersBar, share: isShare() });
+  if (want) {
+    const el = root.querySelector(`[data-focus="${CSS.escape(want)}"]`);
+    if (el) el.focus();
+    else if (want.startsWith('filter')) content.focus();
+  }
   startRealtime();
 }
 
-function header() {
-  const siteSelect = h('select', { 'aria-label': 'Site', onchange: (e) => update({ site: e.target.value, filters: [] }) },
-    ...session.sites.map((s) => h('option', { value: s.id, selected: s.id === state.site }, s.name || s.domain)));
-  const period = h('select', { 'aria-label': 'Date range', onchange: (e) => {
+function topbar() {
+  const bar = h('div', { class: 'wrap topbar-inner' },
+    h('a', { class: 'brand', href: href({ view: 'overview', filters: [], page: '' }) },
+      h('span', { class: 'logo', 'aria-hidden': 'true' }), h('span', { class: 'brand-name' }, 'Crumb')));
+  if (session.sites.length > 1) {
+    bar.append(h('label', { class: 'sr-only', for: 'site' }, 'Site'),
+      h('select', { id: 'site', class: 'site-picker', 'data-focus': 'site', onchange: (e) => {
+        safeStorage('crumb.site', e.target.value);
+        update({ site: e.target.value, filters: [], page: '' });
+      } },
+        ...session.sites.map((s) => h('option', { value: s.id, selected: s.id === state.site }, s.name || s.domain))));
+  } else {
+    const s = session.sites[0];
+    bar.append(h('span', { class: 'site-name' }, s.name || s.domain));
+  }
+  bar.append(h('span', { class: 'realtime', title: 'Visitors in the last 5 minutes' },
+    h('span', { class: 'pulse', 'aria-hidden': 'true' }), h('span', { id: 'realtime', 'aria-live': 'off' }, '\u2026')),
+  h('span', { class: 'spacer' }));
+  if (isShare()) {
+    bar.append(h('span', { class: 'badge' }, 'Shared dashboard \u00b7 read-only'));
+  } else {
+    bar.append(h('span', { class: 'user', title: session.email }, session.email),
+      h('button', { type: 'button', class: 'btn ghost', onclick: logout }, 'Log out'));
+  }
+  return h('header', { class: 'topbar' }, bar);
+}
+
+async function logout() {
+  try {
+    await post('/logout');
+  } finally {
+    location.href = '/login';
+  }
+}
+
+/** The date range of a period, as the stats API counts it (UTC days). */
+function rangeOf(period) {
+  const today = isoDay();
+  const [y, m] = today.split('-').map(Number);
+  const first = (yy, mm) => new Date(Date.UTC(yy, mm - 1, 1)).toISOString().slice(0, 10);
+  switch (period) {
+    case 'today': return [today, today];
+    case '7d': return [isoDay(-6), today];
+    case '30d': return [isoDay(-29), today];
+    case 'month': return [first(y, m), today];
+    case 'last_month': return [first(y, m - 1), new Date(Date.UTC(y, m - 1, 0)).toISOString().slice(0, 10)];
+    case '12mo': return [first(y, m - 11), today];
+    default: return [state.from, state.to];
+  }
+}
+
+function toolbar() {
+  const views = VIEWS.filter(([v]) => !(v === 'proof' && isShare()));
+  const current = views.some(([v]) => v === state.view) ? state.view : 'overview';
+  const nav = h('nav', { class: 'views', 'aria-label': 'Views' }, ...views.map(([v, l, short]) => h('a', {
+    href: href({ view: v }), 'aria-current': v === current ? 'page' : null, 'data-focus': `view-${v}`,
+    onclick: (e) => {
+      if (e.ctrlKey || e.metaKey || e.shiftKey || e.button !== 0) return;
+      e.preventDefault();
+      focusAfterRender(`view-${v}`);
+      update({ view: v });
+    },
+  }, short ? [h('span', { class: 'long' }, l), h('span', { class: 'short' }, short)] : l)));
+
+  const period = h('select', { id: 'period', 'data-focus': 'period', onchange: (e) => {
     const p = e.target.value;
     if (p === 'custom') {
-      const to = new Date().toISOString().slice(0, 10);
-      const from = new Date(Date.now() - 13 * 864e5).toISOString().slice(0, 10);
+      const [from, to] = rangeOf(state.period);
       update({ period: p, from: state.from || from, to: state.to || to });
-    } else update({ period: p });
+    } else update({ period: p, from: '', to: '' });
   } }, ...PERIODS.map(([v, l]) => h('option', { value: v, selected: v === state.period }, l)));
-  const controls = h('div', { class: 'controls' }, siteSelect, period);
+  const range = h('div', { class: 'range' }, h('label', { class: 'sr-only', for: 'period' }, 'Date range'), period);
   if (state.period === 'custom') {
-    controls.append(
-      h('label', { class: 'sr-only', for: 'from' }, 'From'),
-      h('input', { id: 'from', type: 'date', value: state.from, onchange: (e) => update({ from: e.target.value }) }),
-      h('label', { class: 'sr-only', for: 'to' }, 'To'),
-      h('input', { id: 'to', type: 'date', value: state.to, onchange: (e) => update({ to: e.target.value }) }));
+    const setDates = (changes) => {
+      let { from, to } = { from: state.from, to: state.to, ...changes };
+      if (!from || !to) return;
+      if (from > to) [from, to] = [to, from];
+      update({ from, to });
+    };
+    range.append(h('span', { class: 'dates' },
+      h('label', { for: 'from' }, 'From'),
+      h('input', { id: 'from', type: 'date', value: state.from, max: isoDay(), 'data-focus': 'from', onchange: (e) => setDates({ from: e.target.value }) }),
+      h('label', { for: 'to' }, 'to'),
+      h('input', { id: 'to', type: 'date', value: state.to, max: isoDay(), 'data-focus': 'to', onchange: (e) => setDates({ to: e.target.value }) })));
+  } else {
+    const [from, to] = rangeOf(state.period);
+    range.append(h('span', { class: 'range-text muted' }, fmtRange(from, to)));
   }
-  controls.append(h('label', { class: 'chip' },
-    h('input', { type: 'checkbox', checked: state.compare, onchange: (e) => update({ compare: e.target.checked }) }),
-    'Compare with previous period'));
-  const nav = h('nav', { class: 'tabs', 'aria-label': 'Views' }, ...VIEWS
-    .filter(([v]) => !(v === 'proof' && session.kind === 'share'))
-    .map(([v, l]) => h('a', { href: '#', 'aria-current': v === state.view ? 'page' : null,
-      onclick: (e) => { e.preventDefault(); update({ view: v }); } }, l)));
-  const right = h('div', { class: 'controls' }, h('span', { class: 'realtime', id: 'realtime', 'aria-live': 'polite' }, '…'));
-  if (session.kind === 'session') {
-    right.append(h('span', { class: 'muted' }, session.email),
-      h('button', { type: 'button', onclick: async () => { await post('/logout'); location.href = '/login'; } }, 'Log out'));
+  if (state.view === 'overview') {
+    range.append(h('label', { class: 'switch' },
+      h('input', { type: 'checkbox', role: 'switch', checked: state.compare, 'data-focus': 'compare',
+        onchange: (e) => update({ compare: e.target.checked }) }),
+      h('span', { class: 'track', 'aria-hidden': 'true' }), 'Compare'));
   }
-  return h('header', { class: 'top' }, h('h1', {}, h('span', { class: 'logo', 'aria-hidden': 'true' }, '● '), 'Crumb'),
-    nav, controls, h('span', { class: 'spacer' }), right);
+  // The proof of consent has its own dates.
+  return h('div', { class: 'toolbar' }, h('div', { class: 'wrap toolbar-inner' }, nav, current === 'proof' ? '' : range));
 }
 
 function footer() {
   return h('footer', { class: 'credits' },
-    'Aggregates only: rows with fewer visitors than the site\u2019s k are folded into \u201c(other)\u201d. ',
-    h('a', { href: 'https://db-ip.com' }, 'IP Geolocation by DB-IP'), ' \u00b7 AS data: ',
-    h('a', { href: 'https://www.routeviews.org/routeviews/' }, 'RouteViews'), ', ',
-    h('a', { href: 'https://www.nro.net/' }, 'NRO'), ' (',
-    h('a', { href: 'https://creativecommons.org/licenses/by/4.0/' }, 'CC BY 4.0'), ')');
+    h('p', {}, 'Aggregates only: rows with fewer visitors than the site\u2019s k are folded into \u201c(other)\u201d. Times are UTC.'),
+    h('p', {}, h('a', { href: 'https://db-ip.com' }, 'IP Geolocation by DB-IP'), ' \u00b7 AS data: ',
+      h('a', { href: 'https://www.routeviews.org/routeviews/' }, 'RouteViews'), ', ',
+      h('a', { href: 'https://www.nro.net/' }, 'NRO'), ' (',
+      h('a', { href: 'https://creativecommons.org/licenses/by/4.0/' }, 'CC BY 4.0'), ')'));
 }
 
-function filtersBar() {
+/** The active filters as chips; ignored lists filters the view does not apply. */
+function filtersBar(ignored = []) {
   if (!state.filters.length) return '';
-  return h('div', { class: 'filters', 'aria-label': 'Filters' }, ...state.filters.map((f, i) =>
-    h('span', { class: 'chip' }, `${f.dimension} ${f.op === 'is' ? '=' : f.op === 'is_not' ? '\u2260' : '\u2248'} ${f.value}`,
-      h('button', { type: 'button', 'aria-label': `Remove filter ${f.dimension}`, onclick: () => removeFilter(i) }, '\u00d7'))));
+  const bar = h('div', { class: 'filters', role: 'group', 'aria-label': 'Filters' },
+    ...state.filters.map((f, i) => {
+      const name = DIMENSIONS[f.dimension] || f.dimension;
+      const off = ignored.includes(f.dimension);
+      return h('span', { class: 'chip' + (off ? ' off' : ''), title: off ? 'Does not apply to this view' : null },
+        h('span', {}, h('span', { class: 'dim' }, name), ` ${OPS[f.op] || f.op} `, h('strong', {}, display(f.dimension, f.value))),
+        h('button', { type: 'button', class: 'remove', 'aria-label': `Remove filter ${name} ${OPS[f.op] || f.op} ${display(f.dimension, f.value)}`,
+          'data-focus': `filter-${f.dimension}`, onclick: () => {
+            const next = state.filters[i + 1] || state.filters[i - 1];
+            focusAfterRender(next ? `filter-${next.dimension}` : 'filters-cleared');
+            removeFilter(i);
+          } }, '\u00d7'));
+    }));
+  if (state.filters.length > 1) {
+    bar.append(h('button', { type: 'button', class: 'btn link', onclick: () => { focusAfterRender('filters-cleared'); update({ filters: [] }); } }, 'Clear all'));
+  }
+  return bar;
 }
 
 async function overview(el) {
-  const kpis = h('div', { class: 'kpis' });
+  const kpis = h('div', { class: 'kpis', role: 'group', 'aria-label': 'Metrics: choose one for the chart' });
   const chartBox = h('div', { class: 'chart' });
   let metric = 'visitors';
-  el.append(filtersBar(), kpis, chartBox, h('div', { class: 'grid' }, ...PANELS.map(panel)),
-    h('p', {}, h('a', { class: 'export', href: csvURL('overview'), download: 'overview.csv' }, 'Export the totals as CSV'), ' \u00b7 ',
-      h('a', { class: 'export', href: csvURL('timeseries', { metrics: KPIS.join(',') }), download: 'timeseries.csv' }, 'the time series as CSV')));
-  const drawChart = async () => {
+  el.append(filtersBar(),
+    h('section', { class: 'card top', 'aria-label': 'Totals' }, kpis, chartBox),
+    h('div', { class: 'grid' }, ...PANELS.map((def) => panel({ ...def, pick: pickFilter }))),
+    h('p', { class: 'exports' }, 'Download: ',
+      h('a', { class: 'export', href: csvURL('overview'), download: `${state.site}-overview.csv` }, 'Totals (CSV)'), ' \u00b7 ',
+      h('a', { class: 'export', href: csvURL('timeseries', { metrics: KPIS.join(',') }), download: `${state.site}-timeseries.csv` }, 'Time series (CSV)')));
+  const drawMetric = async () => {
+    chartBox.setAttribute('aria-busy', 'true');
     try {
       const ts = await stats('timeseries', { metrics: metric });
-      drawSeries(chartBox, ts.points, ts.previous, metric);
+      drawChart(chartBox, { points: ts.points, interval: ts.interval, metric,
+        series: [{ key: metric, label: labels[metric] }, ...(ts.previous ? [{ key: metric, label: 'Previous period', color: '--muted', dash: true, points: ts.previous }] : [])] });
     } catch (e) {
       clear(chartBox).append(h('p', { class: 'error' }, e.message));
     }
+    chartBox.removeAttribute('aria-busy');
   };
+  for (const m of KPIS) {
+    kpis.append(h('button', { type: 'button', class: 'kpi', 'data-metric': m, 'aria-pressed': String(m === metric),
+      onclick: (e) => {
+        metric = m;
+        for (const t of kpis.children) t.setAttribute('aria-pressed', String(t === e.currentTarget));
+        drawMetric();
+      } }, h('span', { class: 'label' }, labels[m]), h('span', { class: 'value' }, '\u2013'), h('span', { class: 'delta' })));
+  }
+  drawMetric();
   try {
     const o = await stats('overview');
-    for (const m of KPIS) {
-      const change = o.change && o.change[m];
-      const tile = h('button', { type: 'button', class: 'kpi', 'aria-pressed': String(m === metric),
-        onclick: () => { metric = m; for (const t of kpis.children) t.setAttribute('aria-pressed', String(t === tile)); drawChart(); } },
-      h('div', { class: 'label' }, labels[m]), h('div', { class: 'value' }, fmt(m, o.metrics[m])),
-      change !== undefined && change !== null ? h('div', { class: 'delta ' + ((m === 'bounce_rate' ? -change : change) >= 0 ? 'up' : 'down') },
-        `${change > 0 ? '+' : ''}${fmt('rate', change)}${m === 'bounce_rate' ? ' pts' : ''} vs previous`) : '');
-      kpis.append(tile);
-    }
-    if (o.metrics.anonymous_pageviews) {
-      kpis.append(h('div', { class: 'kpi' }, h('div', { class: 'label' }, 'Page views without consent'),
-        h('div', { class: 'value' }, fmt('pageviews', o.metrics.anonymous_pageviews))));
+    for (const tile of kpis.children) {
+      const m = tile.dataset.metric;
+      tile.querySelector('.value').textContent = fmt(m, o.metrics[m]);
+      const d = tile.querySelector('.delta');
+      const change = o.change ? o.change[m] : undefined;
+      if (o.previous) {
+        tile.title = `Previous period: ${fmt(m, o.previous[m])}`;
+        if (change === null || change === undefined) {
+          d.textContent = 'new';
+        } else {
+          const good = m === 'bounce_rate' ? change <= 0 : change >= 0;
+          d.className = 'delta ' + (change === 0 ? 'flat' : good ? 'up' : 'down');
+          d.textContent = `${change > 0 ? '\u2191' : change < 0 ? '\u2193' : ''} ${fmt(m === 'bounce_rate' ? 'views_per_visit' : 'rate', Math.abs(change))}${m === 'bounce_rate' ? ' pts' : ''}`;
+          d.append(h('span', { class: 'sr-only' }, ' compared with the previous period'));
+        }
+      }
+      if (m === 'pageviews' && o.metrics.anonymous_pageviews) {
+        tile.append(h('span', { class: 'note', title: 'Counted anonymously, without consent: in page views, never in visitors or visits' },
+          `${fmt('pageviews', o.metrics.anonymous_pageviews)} without consent`));
+      }
     }
   } catch (e) {
-    kpis.append(h('p', { class: 'error' }, e.message));
+    kpis.after(h('p', { class: 'error' }, e.message));
   }
-  drawChart();
+}
+
+function pickFilter(dim, value) {
+  focusAfterRender(`filter-${dim}`);
+  update({ filters: [...state.filters.filter((f) => f.dimension !== dim), { dimension: dim, op: 'is', value }] });
 }
 
 async function pathsView(el) {
-  const input = h('input', { id: 'path-page', type: 'text', value: state.page || '/', 'aria-label': 'Page path', size: 40 });
-  const out = h('div', { class: 'grid' });
-  const form = h('form', { class: 'controls', onsubmit: (e) => { e.preventDefault(); update({ page: input.value }); } },
-    h('label', { for: 'path-page' }, 'Paths through'), input, h('button', { type: 'submit' }, 'Show'));
-  el.append(filtersBar(), form, out);
+  const page = state.page || '/';
+  const input = h('input', { id: 'path-page', type: 'text', value: page, list: 'path-pages', autocomplete: 'off',
+    spellcheck: 'false', 'data-focus': 'path-page' });
+  const pages = h('datalist', { id: 'path-pages' });
+  const out = h('div', { class: 'grid paths' });
+  const form = h('form', { class: 'paths-form', onsubmit: (e) => {
+    e.preventDefault();
+    const v = input.value.trim() || '/';
+    update({ page: v.startsWith('/') ? v : '/' + v });
+  } }, h('label', { for: 'path-page' }, 'Paths through'), input, pages, h('button', { type: 'submit', class: 'btn primary' }, 'Show'));
+  el.append(filtersBar(), h('section', { class: 'card paths-head' }, form,
+    h('p', { class: 'muted' }, 'Within each visit: the page viewed just before ', h('code', {}, page),
+      ' and the one just after. Click a page to follow the path.')), out);
+  stats('breakdown/page', { limit: 50 }).then((b) => {
+    for (const r of b.rows || []) pages.append(h('option', { value: r.value }));
+  }).catch(() => {});
   try {
-    const p = await stats('paths', { page: state.page || '/' });
-    const list = (title, rows, other) => h('section', { class: 'panel' }, h('header', {}, h('h2', {}, title)),
-      rowsTable('page', { metrics: ['visitors', 'transitions'], rows, other, k: p.k }));
-    out.append(list('Came from', p.previous || [], p.previous_other), list('Went next', p.next || [], p.next_other));
-    out.append(h('p', {}, h('a', { class: 'export', href: csvURL('paths', { page: state.page || '/' }), download: 'paths.csv' }, 'Export as CSV')));
+    const p = await stats('paths', { page });
+    const follow = (r) => { focusAfterRender('path-page'); update({ page: r.value }); };
+    const real = (r) => r.value.startsWith('/');
+    const list = (title, dir, rows, other) => h('section', { class: 'panel', 'aria-label': title },
+      h('header', {}, h('h2', {}, title, ' ', h('code', {}, page))),
+      rowsTable('page', { metrics: ['visitors', 'transitions'], rows, other, k: p.k },
+        { pick: follow, canPick: real, label: dir }));
+    out.append(list('Came to', 'Previous page', p.previous || [], p.previous_other),
+      list('Went on from', 'Next page', p.next || [], p.next_other));
+    el.append(h('p', { class: 'exports' }, 'Download: ',
+      h('a', { class: 'export', href: csvURL('paths', { page }), download: `${state.site}-paths.csv` }, 'Paths (CSV)')));
   } catch (e) {
     out.append(h('p', { class: 'error' }, e.message));
   }
@@ -153,9 +315,8 @@ function startRealtime() {
     const el = document.getElementById('realtime');
     if (!el) return;
     try {
-      const r = await stats('realtime');
-      el.textContent = `${fmt('visitors', r.visitors)} visitor${r.visitors === 1 ? '' : 's'} now`;
-      el.title = `Visitors in the last ${r.minutes} minutes`;
+      const r = await stats('realtime', { limit: 1 });
+      el.textContent = `${fmt('visitors', r.visitors)} current visitor${r.visitors === 1 ? '' : 's'}`;
     } catch {
       el.textContent = '';
     }

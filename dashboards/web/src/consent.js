@@ -1,124 +1,172 @@
 // The consent views: how visitors answer the banner, how much traffic is
 // measured with consent, where undeclared cookies appear before consent, and
 // the proof of consent (history of one consent ID, export of decisions).
-import { h, clear, fmt } from './dom.js';
-import { stats, csvURL, get } from './api.js';
-import { state, addFilter } from './state.js';
-import { drawSeries } from './chart.js';
+import { h, clear, fmt, display, isoDay, fmtTime } from './dom.js';
+import { stats, csvURL, get, CONSENT_FILTERS } from './api.js';
+import { state, update } from './state.js';
+import { drawChart } from './chart.js';
+import { rowsTable } from './panels.js';
 
-const CATS = [['opt_in_performance', 'Performance'], ['opt_in_functionality', 'Functionality'], ['opt_in_targeting', 'Targeting']];
+const CATS = [['opt_in_performance', 'Performance', '--accent'], ['opt_in_functionality', 'Functionality', '--accent-2'],
+  ['opt_in_targeting', 'Targeting', '--accent-3']];
+const ACTIONS = { accept_all: 'Accept all', reject_all: 'Reject all', custom: 'Custom', withdraw: 'Withdrawal' };
 
-function tile(label, value) {
-  return h('div', { class: 'kpi' }, h('div', { class: 'label' }, label), h('div', { class: 'value' }, value));
+function tile(label, value, note) {
+  return h('div', { class: 'kpi static' }, h('span', { class: 'label' }, label), h('span', { class: 'value' }, value),
+    note ? h('span', { class: 'note' }, note) : '');
 }
 
-export async function consentView(el) {
+export async function consentView(el, { filtersBar }) {
+  const ignored = state.filters.filter((f) => !CONSENT_FILTERS.has(f.dimension)).map((f) => f.dimension);
   const tiles = h('div', { class: 'kpis' });
-  const rates = h('div', { class: 'consent-rates' });
+  const mix = h('div', { class: 'mix' });
   const chartBox = h('div', { class: 'chart' });
   const grid = h('div', { class: 'grid' });
-  el.append(h('h2', {}, 'Consent'), tiles, rates, h('h3', {}, 'Performance opt-in rate over time'), chartBox, grid,
-    h('p', {}, h('a', { class: 'export', href: csvURL('consent/overview'), download: 'consent.csv' }, 'Export as CSV')));
+  el.append(filtersBar(ignored));
+  if (ignored.length) {
+    el.append(h('p', { class: 'notice' }, 'Consent analytics can be filtered by country, device, page and language; the other filters do not apply here.'));
+  }
+  el.append(
+    h('section', { class: 'card top', 'aria-label': 'Consent totals' }, tiles, mix,
+      h('h2', { class: 'chart-title' }, 'Opt-in rate by category'), chartBox),
+    grid,
+    h('p', { class: 'exports' }, 'Download: ',
+      h('a', { class: 'export', href: csvURL('consent/overview'), download: `${state.site}-consent.csv` }, 'Totals (CSV)'), ' \u00b7 ',
+      h('a', { class: 'export', href: csvURL('consent/timeseries'), download: `${state.site}-consent-timeseries.csv` }, 'Time series (CSV)')));
+  for (const [dim, title, pickable] of [['country', 'By country', true], ['device', 'By device', true], ['page', 'By page', true],
+    ['language', 'By language', false], ['policy_version', 'By policy version', false]]) {
+    grid.append(consentPanel(dim, title, pickable));
+  }
+  grid.append(cookiesPanel());
+
+  stats('consent/timeseries').then((ts) => {
+    drawChart(chartBox, { points: ts.points, interval: ts.interval, metric: 'rate', max: 100,
+      series: CATS.map(([key, label, color]) => ({ key, label, color })) });
+  }).catch((e) => clear(chartBox).append(h('p', { class: 'error' }, e.message)));
+
   try {
     const o = await stats('consent/overview');
+    const measured = o.measured_share === null || o.measured_share === undefined
+      ? tile('Coverage', fmt('rate', o.estimated_coverage), 'est. share measured')
+      : tile('Measured', fmt('rate', o.measured_share), 'of page views');
     tiles.append(
-      tile('Banner impressions', fmt('n', o.impressions)),
-      tile('Decisions', fmt('n', o.decisions)),
-      tile('Interaction rate', fmt('rate', o.interaction_rate)),
-      tile('Accept all / reject all / custom', `${fmt('n', o.accept_all)} / ${fmt('n', o.reject_all)} / ${fmt('n', o.custom)}`),
-      tile('Withdrawals', fmt('n', o.withdraw)),
-      tile('Page views measured with consent', o.measured_share === null || o.measured_share === undefined ? '–' : fmt('rate', o.measured_share)),
-      tile('GPC share (decisions)', fmt('rate', o.gpc_share_decisions)),
+      tile('Impressions', fmt('n', o.impressions), 'banner showings'),
+      tile('Decisions', fmt('n', o.decisions), `${fmt('rate', o.interaction_rate)} of impressions`),
+      ...CATS.map(([k, label]) => tile(label, fmt('rate', o[k]), 'opt-in rate')),
+      measured,
+      tile('GPC', fmt('rate', o.gpc_share_decisions), 'of decisions sent it'),
     );
-    for (const [k, label] of CATS) rates.append(tile(`Opt-in: ${label}`, fmt('rate', o[k])));
+    mix.append(decisionMix(o));
   } catch (e) {
     tiles.append(h('p', { class: 'error' }, e.message));
   }
-  try {
-    const ts = await stats('consent/timeseries');
-    drawSeries(chartBox, ts.points, null, 'opt_in_performance');
-  } catch (e) {
-    chartBox.append(h('p', { class: 'error' }, e.message));
-  }
-  for (const [dim, title] of [['country', 'By country'], ['device', 'By device'], ['page', 'By page'], ['policy_version', 'By policy version']]) {
-    grid.append(await consentPanel(dim, title));
-  }
-  grid.append(await cookiesPanel());
 }
 
-async function consentPanel(dim, title) {
-  const body = h('div');
-  const el = h('section', { class: 'panel' }, h('header', {}, h('h2', {}, title),
-    h('a', { class: 'export', href: csvURL('consent/breakdown/' + dim), download: `consent-${dim}.csv` }, 'CSV')), body);
-  try {
-    const b = await stats('consent/breakdown/' + dim, { limit: 10 });
-    const rows = [...b.rows];
-    if (b.other) rows.push({ ...b.other, _other: true });
-    if (!rows.length) {
-      body.append(h('p', { class: 'empty' }, 'No decisions in this period.'));
-      return el;
-    }
-    body.append(h('table', { class: 'rows' },
-      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, dim.replace('_', ' ')), h('th', { scope: 'col', class: 'num' }, 'Decisions'),
-        ...CATS.map(([, l]) => h('th', { scope: 'col', class: 'num' }, l)))),
-      h('tbody', {}, ...rows.map((r) => h('tr', {},
-        h('td', {}, r._other || dim === 'policy_version'
-          ? h('span', { class: 'rowbtn' }, h('span', {}, r.value))
-          : h('button', { type: 'button', class: 'rowbtn', onclick: () => addFilter(dim === 'page' ? 'page' : dim, r.value) }, h('span', {}, r.value))),
-        h('td', { class: 'num' }, fmt('n', r.decisions)),
-        ...CATS.map(([k]) => h('td', { class: 'num' }, fmt('rate', r[k]))))))));
-  } catch (e) {
-    body.append(h('p', { class: 'error' }, e.message));
+function decisionMix(o) {
+  const parts = [['accept_all', 'Accepted all'], ['custom', 'Customised'], ['reject_all', 'Rejected all'], ['withdraw', 'Withdrew']];
+  const total = parts.reduce((a, [k]) => a + (o[k] || 0), 0);
+  if (!total) return h('p', { class: 'empty' }, 'No decisions in this period.');
+  const bar = h('div', { class: 'mix-bar', 'aria-hidden': 'true' });
+  for (const [k] of parts) {
+    const seg = h('span', { class: `seg ${k}` });
+    seg.style.width = `${(100 * (o[k] || 0)) / total}%`;
+    bar.append(seg);
   }
+  return h('div', {}, bar, h('ul', { class: 'mix-legend' }, ...parts.map(([k, label]) =>
+    h('li', {}, h('span', { class: `swatch-box ${k}`, 'aria-hidden': 'true' }), `${label} `,
+      h('strong', {}, fmt('n', o[k] || 0)), h('span', { class: 'muted' }, ` (${fmt('rate', (100 * (o[k] || 0)) / total)})`)))));
+}
+
+function consentPanel(dim, title, pickable) {
+  const body = h('div', { class: 'panel-body' }, h('p', { class: 'empty loading' }, 'Loading…'));
+  const el = h('section', { class: 'panel', 'aria-label': title }, h('header', {}, h('h2', {}, title),
+    h('a', { class: 'export', href: csvURL('consent/breakdown/' + dim, { limit: 100 }), download: `${state.site}-consent-${dim}.csv` }, 'CSV')), body);
+  stats('consent/breakdown/' + dim, { limit: 10 }).then((b) => {
+    clear(body).append(rowsTable(dim, { ...b, metrics: ['decisions', ...CATS.map(([k]) => k)] }, {
+      metrics: ['decisions', ...CATS.map(([k]) => k)],
+      canPick: () => pickable,
+      pick: (r) => update({ filters: [...state.filters.filter((f) => f.dimension !== dim), { dimension: dim, op: 'is', value: r.value }] }),
+      label: dim === 'policy_version' ? 'Version' : undefined,
+      max: 4,
+      dense: true,
+    }));
+  }).catch((e) => clear(body).append(h('p', { class: 'error' }, e.message)));
   return el;
 }
 
-async function cookiesPanel() {
-  const body = h('div');
-  const el = h('section', { class: 'panel' }, h('header', {}, h('h2', {}, 'Undeclared cookies before consent'),
-    h('a', { class: 'export', href: csvURL('consent/cookies', { by: 'page' }), download: 'undeclared-cookies.csv' }, 'CSV')), body);
-  try {
-    const c = await stats('consent/cookies', { by: 'page', limit: 10 });
+function cookiesPanel() {
+  const body = h('div', { class: 'panel-body' }, h('p', { class: 'empty loading' }, 'Loading…'));
+  const el = h('section', { class: 'panel', 'aria-label': 'Undeclared cookies' }, h('header', {}, h('h2', {}, 'Undeclared cookies before consent'),
+    h('a', { class: 'export', href: csvURL('consent/cookies', { by: 'page' }), download: `${state.site}-undeclared-cookies.csv` }, 'CSV')), body);
+  stats('consent/cookies', { by: 'page', limit: 10 }).then((c) => {
     const rows = [...c.rows];
     if (c.other) rows.push(c.other);
-    body.append(rows.length
+    clear(body).append(rows.length
       ? h('table', { class: 'rows' }, h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Page'), h('th', { scope: 'col' }, 'Cookie'),
-        h('th', { scope: 'col', class: 'num' }, 'Impressions'))),
-      h('tbody', {}, ...rows.map((r) => h('tr', {}, h('td', {}, h('span', { class: 'rowbtn' }, h('span', {}, r.page || '(other)'))),
-        h('td', {}, h('code', {}, r.cookie)), h('td', { class: 'num' }, fmt('n', r.impressions))))))
+        h('th', { scope: 'col', class: 'num m1' }, 'Impressions'))),
+      h('tbody', {}, ...rows.map((r) => h('tr', {}, h('td', { class: 'label' }, h('span', { class: 'rowbtn static' }, h('span', { class: 'text' }, r.page || '(other)'))),
+        h('td', {}, h('code', {}, r.cookie)), h('td', { class: 'num m1' }, fmt('n', r.impressions))))))
       : h('p', { class: 'empty' }, 'None seen: no page set an undeclared cookie before consent.'));
-  } catch (e) {
-    body.append(h('p', { class: 'error' }, e.message));
-  }
+  }).catch((e) => clear(body).append(h('p', { class: 'error' }, e.message)));
   return el;
 }
 
 export function proofView(el) {
-  const idInput = h('input', { id: 'consent-id', type: 'text', size: 38, placeholder: '00000000-0000-4000-8000-000000000000' });
-  const out = h('div');
-  const today = new Date().toISOString().slice(0, 10);
-  const monthAgo = new Date(Date.now() - 30 * 864e5).toISOString().slice(0, 10);
-  const from = h('input', { id: 'export-from', type: 'date', value: monthAgo });
-  const to = h('input', { id: 'export-to', type: 'date', value: today });
   const base = `/api/v1/stats/${encodeURIComponent(state.site)}/proof`;
-  const exportLink = (format) => h('a', { class: 'export', href: '#', onclick: (e) => {
-    e.currentTarget.href = `${base}/export?from=${from.value}&to=${to.value}&format=${format}`;
-  }, download: `consent-decisions.${format}` }, format.toUpperCase());
-  el.append(h('h2', {}, 'Proof of consent'),
-    h('p', { class: 'muted' }, 'What a visitor decided, when, and under which banner (policy version and texts hash). Consent IDs are in the visitor\u2019s crumb_consent cookie.'),
-    h('form', { class: 'proof', onsubmit: async (e) => {
-      e.preventDefault();
-      clear(out);
-      try {
-        const r = await get(`${base}/${encodeURIComponent(idInput.value.trim())}`);
-        out.append(h('pre', { class: 'history' }, JSON.stringify(r, null, 2)));
-      } catch (err) {
-        out.append(h('p', { class: 'error', role: 'alert' }, err.message));
-      }
-    } }, h('label', { for: 'consent-id' }, 'Consent ID', idInput), h('button', { type: 'submit' }, 'Look up')),
-    out,
-    h('h3', {}, 'Export decisions'),
-    h('form', { class: 'proof', onsubmit: (e) => e.preventDefault() },
-      h('label', { for: 'export-from' }, 'From', from), h('label', { for: 'export-to' }, 'To', to),
-      exportLink('csv'), exportLink('json')));
+  const idInput = h('input', { id: 'consent-id', type: 'text', size: 38, spellcheck: 'false', autocomplete: 'off',
+    placeholder: '00000000-0000-4000-8000-000000000000', 'data-focus': 'consent-id' });
+  const out = h('div', { class: 'proof-result', 'aria-live': 'polite' });
+  const from = h('input', { id: 'export-from', type: 'date', value: isoDay(-30), max: isoDay() });
+  const to = h('input', { id: 'export-to', type: 'date', value: isoDay(), max: isoDay() });
+  const links = ['csv', 'json'].map((format) => h('a', { class: 'btn', download: `consent-decisions.${format}` }, `Download ${format.toUpperCase()}`));
+  const setLinks = () => {
+    for (const a of links) {
+      const format = a.getAttribute('download').split('.').pop();
+      a.href = `${base}/export?${new URLSearchParams({ from: from.value, to: to.value, format })}`;
+    }
+  };
+  from.addEventListener('change', setLinks);
+  to.addEventListener('change', setLinks);
+  setLinks();
+  const lookup = async (e) => {
+    e.preventDefault();
+    const id = idInput.value.trim();
+    if (!id) return;
+    clear(out).append(h('p', { class: 'empty loading' }, 'Looking up…'));
+    try {
+      const r = await get(`${base}/${encodeURIComponent(id)}`);
+      clear(out).append(history(r));
+    } catch (err) {
+      clear(out).append(h('p', { class: 'error', role: 'alert' }, err.status === 404 ? 'No decisions are recorded under this consent ID.' : err.message));
+    }
+  };
+  el.append(
+    h('section', { class: 'card pad' },
+      h('h2', {}, 'Proof of consent'),
+      h('p', { class: 'muted' }, 'What a visitor decided, when, and under which banner (policy version and hash of its texts). ',
+        'The consent ID is in the visitor\u2019s ', h('code', {}, 'crumb_consent'), ' cookie and in the banner\u2019s \u201cCookie settings\u201d.'),
+      h('form', { class: 'inline-form', onsubmit: lookup },
+        h('label', { for: 'consent-id' }, 'Consent ID'), idInput, h('button', { type: 'submit', class: 'btn primary' }, 'Look up')),
+      out),
+    h('section', { class: 'card pad' },
+      h('h2', {}, 'Export decisions'),
+      h('p', { class: 'muted' }, 'Every decision of a date range (UTC), with consent IDs: keep it as your record of consent.'),
+      h('div', { class: 'inline-form' }, h('label', { for: 'export-from' }, 'From'), from, h('label', { for: 'export-to' }, 'to'), to, ...links)));
+}
+
+function history(r) {
+  const ds = r.decisions || [];
+  const granted = (d) => {
+    const g = ['performance', 'functionality', 'targeting'].filter((c) => d.granted && d.granted[c]);
+    return g.length ? g.join(', ') : 'necessary only';
+  };
+  return h('div', {},
+    h('p', {}, `${ds.length} decision${ds.length === 1 ? '' : 's'} under `, h('code', {}, r.consent_id), ':'),
+    h('div', { class: 'table-scroll' }, h('table', { class: 'history' },
+      h('thead', {}, h('tr', {}, ...['Time', 'Decision', 'Granted', 'Policy', 'Texts', 'GPC', 'Page', 'Country', 'Device']
+        .map((c) => h('th', { scope: 'col' }, c)))),
+      h('tbody', {}, ...ds.map((d) => h('tr', {},
+        h('td', {}, fmtTime(d.ts)), h('td', {}, h('span', { class: `tag ${d.action}` }, ACTIONS[d.action] || d.action)),
+        h('td', {}, granted(d)), h('td', { class: 'num' }, `v${d.policy_version}`), h('td', {}, h('code', {}, d.texts_hash)),
+        h('td', {}, d.gpc ? 'yes' : 'no'), h('td', {}, d.path), h('td', {}, display('country', d.country)), h('td', {}, d.device)))))));
 }

@@ -1,81 +1,152 @@
 // Breakdown panels: a table of the top rows of a dimension, each row a
 // button that filters the whole dashboard by its value.
-import { h, clear, fmt, labels } from './dom.js';
+import { h, clear, fmt, columns, labels, display } from './dom.js';
 import { stats, csvURL } from './api.js';
-import { addFilter } from './state.js';
+import { state, addFilter, update } from './state.js';
 
 /** The panels of the overview, each with its tabs (dimensions). */
 export const PANELS = [
   { title: 'Sources', tabs: [['channel', 'Channels'], ['source', 'Sources'], ['referrer', 'Referrers'],
-    ['utm_source', 'UTM source'], ['utm_medium', 'UTM medium'], ['utm_campaign', 'UTM campaign']] },
+    ['utm_source', 'Campaigns', [['utm_source', 'UTM source'], ['utm_medium', 'UTM medium'], ['utm_campaign', 'UTM campaign']]]] },
   { title: 'Pages', tabs: [['page', 'Top pages'], ['entry_page', 'Entry pages'], ['exit_page', 'Exit pages']] },
-  { title: 'Locations', tabs: [['country', 'Countries'], ['region', 'Regions'], ['city', 'Cities'], ['provider', 'Providers']] },
+  { title: 'Locations', tabs: [['country', 'Countries'], ['region', 'Regions'], ['city', 'Cities'], ['provider', 'Networks']] },
   { title: 'Devices', tabs: [['browser', 'Browsers'], ['browser_version', 'Versions'], ['os', 'OS'], ['device', 'Devices'],
     ['screen', 'Screens'], ['language', 'Languages']] },
-  { title: 'Goals', tabs: [['event', 'Custom events'], ['outbound', 'Outbound links'], ['download', 'Downloads'],
+  { title: 'Goals', wide: true, tabs: [['event', 'Custom events'], ['outbound', 'Outbound links'], ['download', 'Downloads'],
     ['search', 'Site search'], ['error_page', 'Error pages']] },
 ];
 
+/** Names of dimensions, singular, for filter chips and table headers. */
+export const DIMENSIONS = {
+  page: 'Page', entry_page: 'Entry page', exit_page: 'Exit page', hostname: 'Hostname', channel: 'Channel',
+  source: 'Source', referrer: 'Referrer', utm_source: 'UTM source', utm_medium: 'UTM medium', utm_campaign: 'UTM campaign',
+  utm_content: 'UTM content', utm_term: 'UTM term', country: 'Country', region: 'Region', city: 'City',
+  provider: 'Network', browser: 'Browser', browser_version: 'Browser version', os: 'OS', os_version: 'OS version',
+  device: 'Device', screen: 'Screen', language: 'Language', event: 'Event', event_prop: 'Event property',
+  outbound: 'Outbound link', download: 'Download', search: 'Search term', error_page: 'Error page',
+  policy_version: 'Policy version',
+};
+
+const PAGE_DIMS = new Set(['page', 'entry_page', 'exit_page']);
+
+let panelSeq = 0;
+
 /** Renders one panel into a new element and loads its first tab. */
 export function panel(def) {
+  const id = `panel-${++panelSeq}`;
   const body = h('div', { class: 'panel-body' });
-  const tabs = h('div', { class: 'tabs-small', role: 'group', 'aria-label': def.title });
-  const exportLink = h('a', { class: 'export', href: '#' }, 'CSV');
-  const el = h('section', { class: 'panel', 'aria-label': def.title },
-    h('header', {}, h('h2', {}, def.title), tabs), body, h('p', {}, exportLink));
+  const tabs = h('div', { class: 'tabs-small', role: 'group', 'aria-label': `${def.title}: show` });
+  const exportLink = h('a', { class: 'export', href: '#', title: 'Download up to 100 rows as CSV' }, 'CSV');
+  const el = h('section', { class: 'panel' + (def.wide ? ' wide' : ''), 'aria-labelledby': id },
+    h('header', {}, h('h2', { id }, def.title), exportLink), tabs, body);
   let current = def.tabs[0][0];
-  const load = async (dim) => {
+  let seq = 0;
+  // The tab that shows dim, directly or as one of its sub-tabs.
+  const tabOf = (dim) => def.tabs.find(([d, , sub]) => d === dim || (sub && sub.some(([x]) => x === dim)));
+  // drill: a custom event's properties ({event}) or one property's values
+  // ({event, property}), shown in the tab of custom events.
+  const load = async (dim, drill = null) => {
     current = dim;
-    for (const b of tabs.children) b.setAttribute('aria-pressed', String(b.dataset.dim === dim));
-    exportLink.href = csvURL('breakdown/' + dim, { limit: 100 });
-    exportLink.setAttribute('download', `${dim}.csv`);
-    clear(body).append(h('p', { class: 'empty' }, 'Loading…'));
-    try {
-      const data = await stats('breakdown/' + dim, { limit: 10 });
-      clear(body).append(rowsTable(dim, data));
-    } catch (e) {
-      clear(body).append(h('p', { class: 'error' }, e.message));
+    const mine = ++seq;
+    const [top, , sub] = tabOf(drill ? 'event' : dim);
+    for (const b of tabs.children) b.setAttribute('aria-pressed', String(b.dataset.dim === top));
+    const path = 'breakdown/' + (drill ? 'event_prop' : dim);
+    const extra = drill ? { event: drill.event, property: drill.property } : {};
+    exportLink.href = csvURL(path, { ...extra, limit: 100 });
+    exportLink.setAttribute('download', `${state.site}-${drill ? 'event-properties' : dim}.csv`);
+    body.setAttribute('aria-busy', 'true');
+    if (!body.firstChild) body.append(h('p', { class: 'empty loading' }, 'Loading…'));
+    const above = sub
+      ? h('div', { class: 'subtabs', role: 'group', 'aria-label': 'Campaign parameter' },
+        ...sub.map(([d, l]) => h('button', { type: 'button', 'aria-pressed': String(d === dim), onclick: () => load(d) }, l)))
+      : drill ? crumbs(drill, (d) => load('event', d)) : '';
+    let opts = {
+      pick: def.pick ? (r) => def.pick(dim, r.value) : undefined,
+      action: PAGE_DIMS.has(dim) ? (r) => pathsButton(r.value)
+        : dim === 'event' && !drill ? (r) => propsButton(r.value, () => load('event', { event: r.value })) : null,
+    };
+    if (drill && !drill.property) {
+      opts = { pick: (r) => load('event', { ...drill, property: r.value }), label: 'Property' };
+    } else if (drill) {
+      opts = { pick: (r) => (def.pick || ((d, v) => addFilter(d, v)))('event_prop', `${drill.property}=${r.value}`), label: drill.property };
     }
+    try {
+      const data = await stats(path, { ...extra, limit: 10 });
+      if (mine !== seq) return;
+      clear(body).append(above, rowsTable(drill ? 'event_prop' : dim, data, opts));
+    } catch (e) {
+      if (mine !== seq) return;
+      clear(body).append(above, h('p', { class: 'error' }, e.message));
+    }
+    body.removeAttribute('aria-busy');
   };
   for (const [dim, label] of def.tabs) {
     tabs.append(h('button', { type: 'button', 'data-dim': dim, 'aria-pressed': 'false', onclick: () => load(dim) }, label));
   }
-  el.reload = () => load(current);
   load(current);
   return el;
 }
 
-/** A breakdown as a table; rows filter on click, "(other)" does not. */
-export function rowsTable(dim, data) {
-  const metrics = (data.metrics || ['visitors']).slice(0, 3);
+function propsButton(event, open) {
+  return h('button', { type: 'button', class: 'rowaction', title: `Properties of ${event}`,
+    'aria-label': `Properties of ${event}`, onclick: open }, '…');
+}
+
+/** The way back from a custom event's properties: Custom events › signup › plan. */
+function crumbs(drill, go) {
+  const nav = h('nav', { class: 'crumbs', 'aria-label': 'Custom event properties' },
+    h('button', { type: 'button', class: 'btn link', onclick: () => go(null) }, 'Custom events'), ' › ');
+  if (drill.property) {
+    nav.append(h('button', { type: 'button', class: 'btn link', onclick: () => go({ event: drill.event }) }, drill.event), ' › ',
+      h('strong', { 'aria-current': 'location' }, drill.property));
+  } else {
+    nav.append(h('strong', { 'aria-current': 'location' }, drill.event));
+  }
+  return nav;
+}
+
+function pathsButton(page) {
+  return h('button', { type: 'button', class: 'rowaction', title: `Where visitors of ${page} came from and went next`,
+    'aria-label': `Paths through ${page}`, onclick: () => update({ view: 'paths', page }) }, '\u21c4');
+}
+
+/**
+ * A breakdown as a table. Rows are buttons that call pick (default: filter
+ * by the row's value); "(other)" and the rows canPick refuses are text.
+ * action(row) may add a second, small button to a row.
+ */
+export function rowsTable(dim, data, { metrics, pick, canPick, action, label, max: most = 3, dense = false } = {}) {
+  metrics = (metrics || data.metrics || ['visitors']).slice(0, most);
   const rows = [...(data.rows || [])];
   if (data.other) rows.push({ ...data.other, _other: true });
   if (!rows.length) return h('p', { class: 'empty' }, 'Nothing in this period.');
   const max = Math.max(1, ...rows.map((r) => r[metrics[0]] || 0));
-  return h('table', { class: 'rows' },
-    h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, label(dim)),
-      ...metrics.map((m) => h('th', { scope: 'col', class: 'num' }, labels[m] || m)))),
+  pick = pick || ((r) => addFilter(dim, r.value));
+  canPick = canPick || (() => true);
+  return h('table', { class: dense ? 'rows dense' : 'rows' },
+    h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, label || DIMENSIONS[dim] || dim),
+      ...metrics.map((m, i) => h('th', { scope: 'col', class: `num m${i + 1}`, title: labels[m] || null }, columns[m] || m)))),
     h('tbody', {}, ...rows.map((r) => h('tr', {},
-      h('td', {}, r._other
-        ? h('span', { class: 'rowbtn', title: `Rows under ${data.k} visitors, folded together` },
-          h('span', { class: 'bar', style: null }), h('span', {}, r.value))
-        : rowButton(dim, r, metrics[0], max)),
-      ...metrics.map((m) => h('td', { class: 'num' }, fmt(m, r[m])))))));
+      h('td', { class: 'label' }, h('div', { class: 'cell' },
+        r._other || !canPick(r) ? rowText(dim, r, metrics[0], max, data.k) : rowButton(dim, r, metrics[0], max, pick),
+        !r._other && action ? action(r) : '')),
+      ...metrics.map((m, i) => h('td', { class: `num m${i + 1}` }, fmt(m, r[m])))))));
 }
 
-function rowButton(dim, r, metric, max) {
-  const bar = h('span', { class: 'bar' });
-  bar.style.width = `${Math.round(((r[metric] || 0) / max) * 100)}%`;
-  return h('button', { type: 'button', class: 'rowbtn', title: `Filter by ${r.value}`,
-    onclick: () => addFilter(filterDim(dim), r.value) }, bar, h('span', {}, r.value || '(none)'));
+function bar(r, metric, max) {
+  const b = h('span', { class: 'bar', 'aria-hidden': 'true' });
+  b.style.width = `${Math.max(1, Math.round(((r[metric] || 0) / max) * 100))}%`;
+  return b;
 }
 
-// Entry and exit pages filter like pages of the visit.
-function filterDim(dim) {
-  return dim;
+function rowButton(dim, r, metric, max, pick) {
+  const text = display(dim, r.value);
+  const title = text === r.value ? `Filter by ${text}` : `Filter by ${text} (${r.value})`;
+  return h('button', { type: 'button', class: 'rowbtn', title, onclick: () => pick(r) },
+    bar(r, metric, max), h('span', { class: 'text' }, text));
 }
 
-function label(dim) {
-  for (const p of PANELS) for (const [d, l] of p.tabs) if (d === dim) return l;
-  return dim;
+function rowText(dim, r, metric, max, k) {
+  return h('span', { class: 'rowbtn static', title: r._other ? `Values with fewer than ${k} visitors, folded together` : null },
+    bar(r, metric, max), h('span', { class: 'text' }, display(dim, r.value)));
 }

@@ -1,6 +1,6 @@
 // The dashboard's state lives in the URL, so that every view can be shared,
-// bookmarked and reloaded: site, period (or from/to), comparison, filters
-// and the open view.
+// bookmarked and reloaded: site, period (or from/to), comparison, filters,
+// the open view and the page of the paths view.
 export const state = {
   site: '',
   view: 'overview',
@@ -33,27 +33,29 @@ export function readURL() {
   }).filter((f) => f.dimension && f.op);
 }
 
-function writeURL() {
+/** The dashboard's URL for the state with changes applied. */
+export function href(changes = {}) {
+  const s = { ...state, ...changes };
   const p = new URLSearchParams();
   const share = new URLSearchParams(location.search).get('share');
   if (share) p.set('share', share);
-  p.set('site', state.site);
-  if (state.view !== 'overview') p.set('view', state.view);
-  p.set('period', state.period);
-  if (state.period === 'custom') {
-    p.set('from', state.from);
-    p.set('to', state.to);
+  p.set('site', s.site);
+  if (s.view !== 'overview') p.set('view', s.view);
+  p.set('period', s.period);
+  if (s.period === 'custom') {
+    p.set('from', s.from);
+    p.set('to', s.to);
   }
-  if (state.compare) p.set('compare', '1');
-  if (state.page) p.set('page', state.page);
-  for (const f of state.filters) p.append('filter', `${f.dimension}:${f.op}:${f.value}`);
-  history.pushState(null, '', '/dashboard/?' + p);
+  if (s.compare) p.set('compare', '1');
+  if (s.page && s.view === 'paths') p.set('page', s.page);
+  for (const f of s.filters) p.append('filter', `${f.dimension}:${f.op}:${f.value}`);
+  return '/dashboard/?' + p;
 }
 
 /** Changes the state, records it in the URL and re-renders. */
 export function update(changes) {
   Object.assign(state, changes);
-  writeURL();
+  history.pushState(null, '', href());
   listeners.forEach((fn) => fn());
 }
 

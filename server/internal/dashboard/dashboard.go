@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"sort"
 	"strings"
 	"time"
 
@@ -128,7 +129,7 @@ func (d *Dashboard) requirePage(c *fiber.Ctx) error {
 			next := url.QueryEscape(c.OriginalURL())
 			c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
 			c.Set("Refresh", "0; url=/login?next="+next)
-			return c.Status(fiber.StatusUnauthorized).SendString(`<!doctype html><title>Log in</title><p><a href="/login?next=` + next + `">Log in</a> to see the dashboards.</p>`)
+			return c.Status(fiber.StatusUnauthorized).SendString(`<!doctype html><title>Log in</title><link rel="icon" href="data:,"><p><a href="/login?next=` + next + `">Log in</a> to see the dashboards.</p>`)
 		}
 		return err
 	}
@@ -187,6 +188,10 @@ func (d *Dashboard) session(c *fiber.Ctx) error {
 			info.Sites = append(info.Sites, SiteInfo{ID: s.ID, Name: s.Name, Domain: s.Domain})
 		}
 	}
+	sort.Slice(info.Sites, func(i, j int) bool {
+		a, b := info.Sites[i], info.Sites[j]
+		return a.Name < b.Name || a.Name == b.Name && a.ID < b.ID
+	})
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.JSON(info)
 }

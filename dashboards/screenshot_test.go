@@ -1,0 +1,67 @@
+package dashboards_test
+
+import (
+	"os"
+	"testing"
+)
+
+// TestScreenshots writes PNGs of the dashboard to screenshots/: the
+// overview (light and dark, desktop; 360 px), a filtered overview, the
+// paths and consent views and the login page.
+//
+//	CRUMB_UPDATE_SCREENSHOTS=1 go test -run TestScreenshots ./dashboards/
+func TestScreenshots(t *testing.T) {
+	if os.Getenv("CRUMB_UPDATE_SCREENSHOTS") != "1" {
+		t.Skip("set CRUMB_UPDATE_SCREENSHOTS=1 to write the screenshots")
+	}
+	h := newHarness(t)
+	if err := os.MkdirAll("screenshots", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// ready waits until every panel and the chart have loaded.
+	ready := func(tb *tab) {
+		tb.waitJS("the dashboard", `document.querySelector('.kpi .value') && [...document.querySelectorAll('.kpi .value')].every(v => /\d/.test(v.innerText)) && !document.querySelector('.loading') && document.querySelector('.chart canvas')`)
+		tb.waitJS("the panels", `[...document.querySelectorAll('.panel')].every(p => p.querySelector('table, .empty:not(.loading)'))`)
+	}
+	open := func(w, ht int64, scheme, path string) *tab {
+		tb := h.newTab(t, loggedIn, viewport(w, ht, scheme))
+		tb.open(path)
+		ready(tb)
+		return tb
+	}
+	overview := func(name string, w, ht int64, scheme, path string) {
+		open(w, ht, scheme, path).shot(name)
+	}
+	overview("overview-desktop-light.png", 1280, 2000, "light", "/dashboard/")
+	overview("overview-desktop-dark.png", 1280, 2000, "dark", "/dashboard/")
+	overview("overview-mobile-light.png", 360, 1600, "light", "/dashboard/")
+	overview("overview-filtered.png", 1280, 1400, "light", "/dashboard/?site=shop&period=30d&filter=country%3Ais%3ADE")
+	// Comparison, with the tooltip of a day.
+	tb := open(1280, 900, "light", "/dashboard/?site=shop&period=7d&compare=1")
+	tb.waitText(".chart-legend", "Previous period")
+	box := eval[[]float64](tb, `(() => { const r = document.querySelector('.chart .u-over').getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; })()`)
+	tb.shotAt("overview-compare.png", box[0]+box[2]*0.7, box[1]+box[3]*0.6)
+
+	tb = h.newTab(t, loggedIn, viewport(1280, 900, "light"))
+	tb.open("/dashboard/?site=shop&view=paths&period=30d&page=%2Fpricing")
+	tb.waitJS("the paths", `document.querySelectorAll('.panel table').length >= 2`)
+	tb.shot("paths.png")
+
+	tb = h.newTab(t, loggedIn, viewport(1280, 1400, "light"))
+	tb.open("/dashboard/?site=shop&view=consent&period=30d")
+	tb.waitJS("the consent view", `document.querySelectorAll('.panel table').length >= 4 && document.querySelector('.chart canvas')`)
+	tb.shot("consent.png")
+
+	tb = h.newTab(t, loggedIn, viewport(1280, 800, "dark"))
+	tb.open("/dashboard/?site=shop&view=proof")
+	tb.waitJS("the form", `document.querySelector('#consent-id')`)
+	tb.do(`document.querySelector('#consent-id').value = '` + h.fx.Consent.String() + `'`)
+	tb.click(`document.querySelector('form.inline-form button')`)
+	tb.waitJS("the history", `document.querySelector('table.history')`)
+	tb.shot("proof-dark.png")
+
+	tb = h.newTab(t, viewport(1280, 800, "light"))
+	tb.open("/login")
+	tb.waitJS("the form", `document.querySelector('form#login')`)
+	tb.shot("login.png")
+}

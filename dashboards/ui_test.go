@@ -1,0 +1,603 @@
+package dashboards_test
+
+// Browser tests of the dashboard UI: headless Chromium against the real
+// crumb server and ClickHouse with the fixture of fixture_test.go. They
+// check what a user sees (text in the page) and where the page went.
+
+import (
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+)
+
+func TestDashboard(t *testing.T) {
+	h := newHarness(t)
+	for _, tc := range []struct {
+		name string
+		run  func(*testing.T, *harness)
+	}{
+		{"LoginForm", testLogin},
+		{"Overview", testOverview},
+		{"DateRange", testDateRange},
+		{"FilterByClick", testFilter},
+		{"Keyboard", testKeyboard},
+		{"Paths", testPaths},
+		{"Consent", testConsent},
+		{"Proof", testProof},
+		{"ExportCSV", testExport},
+		{"Logout", testLogout},
+		{"ShareLink", testShare},
+		{"NarrowAndDark", testNarrowAndDark},
+	} {
+		t.Run(tc.name, func(t *testing.T) { tc.run(t, h) })
+	}
+}
+
+// dashboard opens the overview of the fixture's site, logged in, and
+// waits until its numbers are in.
+func (h *harness) dashboard(t *testing.T, query string, opts ...tabOption) *tab {
+	t.Helper()
+	tb := h.newTab(t, append([]tabOption{loggedIn}, opts...)...)
+	tb.open("/dashboard/?site=" + siteID + query)
+	return tb
+}
+
+// kpi waits for the overview's tile of metric to show a number and returns it.
+func (tb *tab) kpi(metric string) int {
+	tb.t.Helper()
+	sel := fmt.Sprintf(`.kpi[data-metric=%q] .value`, metric)
+	tb.waitJS("the "+metric+" tile", fmt.Sprintf(`document.querySelector(%q) && /\d/.test(document.querySelector(%q).innerText)`, sel, sel))
+	return number(tb.t, tb.text(sel))
+}
+
+// number reads the integer a tile shows ("1,234").
+func number(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(strings.NewReplacer(",", "", "\u202f", "", " ", "").Replace(s))
+	if err != nil {
+		t.Fatalf("%q is not a whole number", s)
+	}
+	return n
+}
+
+// query returns the parameters of the page's address.
+func (tb *tab) query() url.Values {
+	tb.t.Helper()
+	u, err := url.Parse(tb.url())
+	if err != nil {
+		tb.t.Fatal(err)
+	}
+	return u.Query()
+}
+
+// choose picks value in the <select> sel, as a user does.
+func (tb *tab) choose(sel, value string) {
+	tb.t.Helper()
+	tb.do(fmt.Sprintf(`(() => { const s = document.querySelector(%q); s.focus(); s.value = %q; s.dispatchEvent(new Event('change', {bubbles: true})); })()`, sel, value))
+}
+
+// setInput sets an <input> (a date) and fires its change event.
+func (tb *tab) setInput(sel, value string) {
+	tb.t.Helper()
+	tb.do(fmt.Sprintf(`(() => { const i = document.querySelector(%q); i.value = %q; i.dispatchEvent(new Event('change', {bubbles: true})); })()`, sel, value))
+}
+
+// panelRow is a JS expression for the row button showing text in the panel titled title.
+func panelRow(title, text string) string {
+	return fmt.Sprintf(`[...[...document.querySelectorAll('section.panel')].find(p => p.querySelector('h2').innerText.startsWith(%q))`+
+		`.querySelectorAll('button.rowbtn')].find(b => b.innerText.trim() == %q)`, title, text)
+}
+
+// panelRows returns the row labels of the panel titled title.
+func (tb *tab) panelRows(title string) []string {
+	tb.t.Helper()
+	return eval[[]string](tb, fmt.Sprintf(`[...[...document.querySelectorAll('section.panel')].find(p => p.querySelector('h2').innerText.startsWith(%q))`+
+		`.querySelectorAll('td.label .text')].map(e => e.innerText.trim())`, title))
+}
+
+func testLogin(t *testing.T, h *harness) {
+	tb := h.newTab(t)
+	tb.open("/dashboard/?site=" + siteID + "&period=7d")
+	tb.waitJS("the login page", `location.pathname == '/login' && document.querySelector('form#login')`)
+	if next := tb.text("h1"); next != "Crumb" {
+		t.Errorf("login page heading %q", next)
+	}
+	// A wrong password: the page says so and keeps where the user was going.
+	type field struct{ sel, val string }
+	fill := func(pw string) {
+		for _, f := range []field{{"#email", email}, {"#password", pw}} {
+			tb.do(fmt.Sprintf(`document.querySelector(%q).value = ''`, f.sel))
+			if err := chromedp.Do(tb.ctx, chromedp.SendKeys(chromedp.CSS(f.sel), f.val)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	fill("not the password")
+	tb.click(`document.querySelector('form#login button[type=submit]')`)
+	tb.waitText("#error", "wrong e-mail or password")
+	if got := eval[string](tb, `document.querySelector('#next').value`); got != "/dashboard/?site="+siteID+"&period=7d" {
+		t.Errorf("after a failed login the form goes to %q", got)
+	}
+	// The right one: the dashboard the user asked for.
+	fill(password)
+	tb.key(kb.Enter)
+	tb.waitJS("the dashboard", `location.pathname == '/dashboard/'`)
+	if q := tb.query(); q.Get("period") != "7d" {
+		t.Errorf("after the login the page is %s", tb.url())
+	}
+	if n := tb.kpi("visitors"); n == 0 {
+		t.Error("no visitors on the dashboard")
+	}
+	tb.waitText(".topbar", email)
+	tb.noPageErrors(`401`, `favicon.ico`) // the server's 401 page asks for a favicon
+}
+
+func testOverview(t *testing.T, h *harness) {
+	tb := h.dashboard(t, "")
+	visitors := tb.kpi("visitors")
+	if visitors < h.fx.Visitors*9/10 || visitors > h.fx.Visitors*11/10 {
+		t.Errorf("the tile shows %d visitors, the fixture has %d", visitors, h.fx.Visitors)
+	}
+	if pv := tb.kpi("pageviews"); pv <= visitors {
+		t.Errorf("%d page views for %d visitors", pv, visitors)
+	}
+	labels := tb.texts(".kpi .label")
+	for _, want := range []string{"Unique visitors", "Visits", "Page views", "Views per visit", "Bounce rate", "Visit duration", "Time on page"} {
+		if !containsFold(labels, want) {
+			t.Errorf("no %q tile among %q", want, labels)
+		}
+	}
+	tb.waitText(".kpi[data-metric=pageviews] .note", "without consent")
+	tb.waitText(".kpi[data-metric=bounce_rate] .value", "%")
+	// The chart shows visitors; choosing another tile charts that.
+	tb.waitJS("the chart", `document.querySelector('.chart canvas')`)
+	if got := eval[string](tb, `document.querySelector('.chart').getAttribute('aria-label')`); !strings.HasPrefix(got, "Unique visitors over time: 30 points") {
+		t.Errorf("chart label %q", got)
+	}
+	tb.click(`document.querySelector('.kpi[data-metric=pageviews]')`)
+	tb.waitJS("the page views chart", `(document.querySelector('.chart').getAttribute('aria-label') || '').startsWith('Page views over time')`)
+	if got := eval[string](tb, `document.querySelector('.kpi[aria-pressed=true] .label').innerText`); !strings.EqualFold(got, "Page views") {
+		t.Errorf("pressed tile %q", got)
+	}
+	// Realtime: the fixture's visitors of the last minutes.
+	tb.waitText("#realtime", "current visitors")
+	if n := number(t, strings.Fields(tb.text("#realtime"))[0]); n != 7 {
+		t.Errorf("realtime shows %q", tb.text("#realtime"))
+	}
+	// Every panel has rows, over k visitors each.
+	tb.waitJS("the panels", `[...document.querySelectorAll('.panel')].every(p => p.querySelector('table'))`)
+	for panel, want := range map[string]string{"Sources": "Organic Search", "Pages": "/pricing", "Locations": "Germany", "Devices": "Chrome", "Goals": "signup"} {
+		if rows := tb.panelRows(panel); !slicesContains(rows, want) {
+			t.Errorf("panel %s shows %q, not %q", panel, rows, want)
+		}
+	}
+	// A tab shows another dimension.
+	tb.click(`[...document.querySelectorAll('.panel .tabs-small button')].find(b => b.innerText == 'Devices')`)
+	tb.waitJS("the device rows", `[...document.querySelectorAll('.panel td.label')].some(td => td.innerText == 'mobile')`)
+	if got := eval[string](tb, `[...document.querySelectorAll('.panel .tabs-small button')].find(b => b.innerText == 'Devices').getAttribute('aria-pressed')`); got != "true" {
+		t.Errorf("the Devices tab is aria-pressed=%s", got)
+	}
+	// Campaigns have their own parameter tabs.
+	tb.click(`[...document.querySelectorAll('.panel .tabs-small button')].find(b => b.innerText == 'Campaigns')`)
+	tb.waitJS("the UTM sources", `[...document.querySelectorAll('.panel td.label')].some(td => td.innerText == 'newsletter')`)
+	tb.click(`[...document.querySelectorAll('.subtabs button')].find(b => b.innerText == 'UTM campaign')`)
+	tb.waitJS("the UTM campaigns", `[...document.querySelectorAll('.panel td.label')].some(td => td.innerText == 'spring-launch')`)
+	// A custom event's properties, then one property's values, filter by "key=value".
+	tb.click(`document.querySelector('button.rowaction[aria-label="Properties of signup"]')`)
+	tb.waitJS("the properties of signup", `document.querySelector('nav.crumbs') && [...document.querySelectorAll('.panel.wide td.label .text')].some(e => e.innerText == 'plan')`)
+	tb.click(panelRow("Goals", "plan"))
+	tb.waitJS("the plans", `[...document.querySelectorAll('.panel.wide td.label .text')].some(e => e.innerText == 'pro')`)
+	if plans := tb.panelRows("Goals"); !slicesContains(plans, "free") {
+		t.Errorf("plans %q", plans)
+	}
+	tb.waitText("nav.crumbs", "signup")
+	tb.click(panelRow("Goals", "pro"))
+	tb.waitText(".filters .chip", "Event property is plan=pro")
+	if sign := tb.kpi("visitors"); sign >= visitors || sign < 5 {
+		t.Errorf("%d visitors chose the pro plan, of %d", sign, visitors)
+	}
+	// The footer credits the geolocation data.
+	tb.waitText("footer", "IP Geolocation by DB-IP")
+	tb.noPageErrors()
+}
+
+func testDateRange(t *testing.T, h *harness) {
+	tb := h.dashboard(t, "")
+	month := tb.kpi("visitors")
+	tb.choose("#period", "7d")
+	tb.waitJS("period=7d in the address", `location.search.includes('period=7d')`)
+	week := tb.kpi("visitors")
+	if week >= month {
+		t.Errorf("%d visitors in 7 days, %d in 30", week, month)
+	}
+	from7 := time.Now().UTC().AddDate(0, 0, -6)
+	tb.waitText(".range-text", from7.Format("Jan 2"))
+	if pts := eval[string](tb, `document.querySelector('.chart').getAttribute('aria-label')`); !strings.Contains(pts, "7 points") {
+		t.Errorf("7-day chart: %q", pts)
+	}
+
+	// A custom range: the 30 days before the last 30.
+	tb.choose("#period", "custom")
+	tb.waitJS("the date inputs", `document.querySelector('input#from') && document.querySelector('input#to')`)
+	from, to := time.Now().UTC().AddDate(0, 0, -59).Format("2006-01-02"), time.Now().UTC().AddDate(0, 0, -30).Format("2006-01-02")
+	tb.setInput("#from", from)
+	tb.waitJS("from in the address", fmt.Sprintf(`location.search.includes('from=%s')`, from))
+	tb.setInput("#to", to)
+	tb.waitJS("to in the address", fmt.Sprintf(`location.search.includes('to=%s')`, to))
+	q := tb.query()
+	if q.Get("period") != "custom" || q.Get("from") != from || q.Get("to") != to {
+		t.Errorf("custom range address %s", tb.url())
+	}
+	tb.waitJS("the custom chart", `(document.querySelector('.chart').getAttribute('aria-label') || '').includes('30 points')`)
+	if before := tb.kpi("visitors"); before == 0 || before == month {
+		t.Errorf("%d visitors in the custom range, %d in the last 30 days", before, month)
+	}
+	// Dates the wrong way round are swapped, not refused.
+	tb.setInput("#from", time.Now().UTC().Format("2006-01-02"))
+	tb.waitJS("the swapped range", fmt.Sprintf(`location.search.includes('from=%s')`, to))
+	if tb.text(".kpis ~ .error, .chart .error") != "" {
+		t.Errorf("error: %s", tb.text(".chart .error"))
+	}
+
+	// Comparison with the previous period: deltas on the tiles, a dashed series.
+	tb.choose("#period", "30d")
+	tb.click(`document.querySelector('.switch input')`)
+	tb.waitJS("compare=1", `location.search.includes('compare=1')`)
+	tb.waitJS("the deltas", `/[↑↓]|new/.test(document.querySelector('.kpi[data-metric=visitors] .delta').innerText)`)
+	tb.waitText(".chart-legend", "Previous period")
+	tb.noPageErrors()
+}
+
+func testFilter(t *testing.T, h *harness) {
+	tb := h.dashboard(t, "")
+	all := tb.kpi("visitors")
+	allViews := tb.kpi("pageviews")
+	tb.waitJS("the countries", panelRow("Locations", "Germany"))
+	tb.click(panelRow("Locations", "Germany"))
+	tb.waitText(".filters .chip", "Country is Germany")
+	if f := tb.query()["filter"]; len(f) != 1 || f[0] != "country:is:DE" {
+		t.Errorf("address %s holds filters %q", tb.url(), f)
+	}
+	de := tb.kpi("visitors")
+	if de >= all || de < h.fx.VisitorsDE*9/10 || de > h.fx.VisitorsDE*11/10 {
+		t.Errorf("Germany: %d visitors (fixture %d), everyone %d", de, h.fx.VisitorsDE, all)
+	}
+	if views := tb.kpi("pageviews"); views >= allViews {
+		t.Errorf("Germany: %d page views, everyone %d", views, allViews)
+	}
+	tb.waitJS("the filtered countries", `document.querySelector('section.panel[aria-labelledby] table') && `+
+		`[...document.querySelectorAll('section.panel')].find(p => p.querySelector('h2').innerText == 'Locations').querySelectorAll('tbody tr').length == 1`)
+	// The filter survives a reload: it is in the address.
+	tb.open(strings.TrimPrefix(tb.url(), h.base))
+	tb.waitText(".filters .chip", "Country is Germany")
+	if again := tb.kpi("visitors"); again != de {
+		t.Errorf("after a reload %d visitors, before %d", again, de)
+	}
+	// A second filter from another panel, then remove the first.
+	tb.waitJS("the channels", panelRow("Sources", "Direct"))
+	tb.click(panelRow("Sources", "Direct"))
+	tb.waitText(".filters", "Channel is Direct")
+	if f := tb.query()["filter"]; len(f) != 2 {
+		t.Errorf("filters %q", f)
+	}
+	tb.click(`document.querySelector('.chip button.remove[aria-label^="Remove filter Country"]')`)
+	tb.waitJS("the country filter gone", `!document.querySelector('.filters').innerText.includes('Germany')`)
+	tb.click(`document.querySelector('.chip button.remove')`)
+	tb.waitJS("no filters", `!document.querySelector('.filters')`)
+	if f := tb.query()["filter"]; len(f) != 0 {
+		t.Errorf("filters left in the address: %q", f)
+	}
+	if back := tb.kpi("visitors"); back != all {
+		t.Errorf("without filters %d visitors, at first %d", back, all)
+	}
+	// The browser's back button restores the filter.
+	if err := chromedp.Do(tb.ctx, chromedp.NavigateBack()); err != nil {
+		t.Fatal(err)
+	}
+	tb.waitText(".filters", "Channel is Direct")
+	tb.noPageErrors()
+}
+
+func testKeyboard(t *testing.T, h *harness) {
+	tb := h.dashboard(t, "")
+	tb.kpi("visitors")
+	tb.waitJS("the rows", `document.querySelector('button.rowbtn')`)
+	// Tab from the top of the page to the first row: every control on the
+	// way is reachable, and the focus is visible.
+	tb.do(`document.activeElement && document.activeElement.blur()`)
+	var focused string
+	for i := 0; i < 60; i++ {
+		tb.key(kb.Tab)
+		focused = eval[string](tb, `document.activeElement.className + '|' + document.activeElement.innerText`)
+		if strings.HasPrefix(focused, "rowbtn|") {
+			break
+		}
+	}
+	if !strings.HasPrefix(focused, "rowbtn|") {
+		t.Fatalf("tabbing never reached a row; focus is on %q", focused)
+	}
+	if outline := eval[string](tb, `getComputedStyle(document.activeElement).outlineStyle`); outline == "none" {
+		t.Error("the focused row shows no outline")
+	}
+	value := strings.TrimPrefix(focused, "rowbtn|")
+	tb.key(kb.Enter)
+	tb.waitText(".filters .chip", "is "+value)
+	// The focus moved to the new filter's remove button: Enter removes it.
+	if got := eval[string](tb, `document.activeElement.getAttribute('aria-label') || ''`); !strings.HasPrefix(got, "Remove filter") {
+		t.Fatalf("after filtering the focus is on %q", got)
+	}
+	tb.key(kb.Enter)
+	tb.waitJS("no filters", `!document.querySelector('.filters')`)
+	// Panel tabs are buttons that say which is pressed.
+	tb.do(`[...document.querySelectorAll('.tabs-small button')].find(b => b.innerText == 'Entry pages').focus()`)
+	tb.key(kb.Enter)
+	tb.waitJS("entry pages", `[...document.querySelectorAll('.tabs-small button')].find(b => b.innerText == 'Entry pages').getAttribute('aria-pressed') == 'true'`)
+	tb.waitJS("the entry page rows", `[...document.querySelectorAll('th')].some(th => th.innerText.toLowerCase() == 'entry page')`)
+	tb.noPageErrors()
+}
+
+func testPaths(t *testing.T, h *harness) {
+	tb := h.dashboard(t, "")
+	tb.click(`[...document.querySelectorAll('nav.views a')].find(a => a.innerText == 'Paths')`)
+	tb.waitJS("the paths form", `document.querySelector('#path-page')`)
+	if q := tb.query(); q.Get("view") != "paths" {
+		t.Errorf("paths view address %s", tb.url())
+	}
+	tb.do(`document.querySelector('#path-page').value = ''`)
+	if err := chromedp.Do(tb.ctx, chromedp.SendKeys(chromedp.CSS("#path-page"), "/pricing")); err != nil {
+		t.Fatal(err)
+	}
+	tb.key(kb.Enter)
+	tb.waitText("section.panel h2", "Came to /pricing")
+	tb.waitJS("the previous pages", `document.querySelectorAll('section.panel table').length == 2`)
+	came, went := tb.panelRows("Came to"), tb.panelRows("Went on from")
+	for _, want := range []string{"/docs", "/features", "(entrance)"} {
+		if !slicesContains(came, want) {
+			t.Errorf("came to /pricing from %q, not %q", came, want)
+		}
+	}
+	for _, want := range []string{"/signup", "(exit)"} {
+		if !slicesContains(went, want) {
+			t.Errorf("went on from /pricing to %q, not %q", went, want)
+		}
+	}
+	if q := tb.query(); q.Get("page") != "/pricing" {
+		t.Errorf("address %s", tb.url())
+	}
+	// A next page leads on along the path; (entrance) and (exit) are not links.
+	if n := eval[int](tb, `[...document.querySelectorAll('button.rowbtn')].filter(b => b.innerText.startsWith('(')).length`); n != 0 {
+		t.Errorf("%d buttons for (entrance), (exit) or (other)", n)
+	}
+	tb.click(panelRow("Went on from", "/signup"))
+	tb.waitText("section.panel h2", "Came to /signup")
+	tb.waitJS("the signup paths", `document.querySelectorAll('section.panel table').length >= 1`)
+	if came := tb.panelRows("Came to"); !slicesContains(came, "/pricing") {
+		t.Errorf("came to /signup from %q", came)
+	}
+	// From the overview: a page row's paths button.
+	tb.open("/dashboard/?site=" + siteID)
+	tb.waitJS("the paths buttons", `document.querySelector('button.rowaction[aria-label="Paths through /docs"]')`)
+	tb.click(`document.querySelector('button.rowaction[aria-label="Paths through /docs"]')`)
+	tb.waitText("section.panel h2", "Went on from /docs")
+	tb.waitJS("the docs paths", `document.querySelectorAll('section.panel table').length == 2`)
+	if went := tb.panelRows("Went on from"); !slicesContains(went, "/docs/install") {
+		t.Errorf("went on from /docs to %q", went)
+	}
+	tb.noPageErrors()
+}
+
+func testConsent(t *testing.T, h *harness) {
+	tb := h.dashboard(t, "")
+	tb.click(`[...document.querySelectorAll('nav.views a')].find(a => a.innerText == 'Consent')`)
+	tb.waitJS("the consent tiles", `document.querySelectorAll('.kpi.static').length >= 6`)
+	tiles := map[string]string{}
+	for _, s := range tb.texts(".kpi.static") {
+		lines := strings.Split(s, "\n")
+		tiles[strings.ToLower(lines[0])] = strings.TrimSpace(lines[1])
+	}
+	for _, cat := range []string{"performance", "functionality", "targeting"} {
+		v := tiles[cat]
+		if !strings.HasSuffix(v, "%") || v == "0%" {
+			t.Errorf("opt-in rate of %s: %q (tiles %q)", cat, v, tiles)
+		}
+	}
+	if n := number(t, tiles["impressions"]); n < 200 {
+		t.Errorf("%d impressions", n)
+	}
+	tb.waitText(".mix-legend", "Accepted all")
+	tb.waitText(".mix-legend", "Rejected all")
+	tb.waitJS("the opt-in chart", `document.querySelector('.chart canvas')`)
+	tb.waitText(".chart-legend", "Targeting")
+	tb.waitJS("the consent panels", `document.querySelectorAll('section.panel table').length >= 5`)
+	if rows := tb.panelRows("By country"); !slicesContains(rows, "Germany") {
+		t.Errorf("by country: %q", rows)
+	}
+	tb.waitText("section.panel", "_hjSessionUser")
+	// Filter by a country from the consent view.
+	all := number(t, tiles["impressions"])
+	tb.click(panelRow("By country", "Germany"))
+	tb.waitText(".filters .chip", "Country is Germany")
+	tb.waitJS("the German tiles", `document.querySelectorAll('.kpi.static').length >= 6`)
+	if de := number(t, strings.Split(tb.texts(".kpi.static")[0], "\n")[1]); de >= all || de == 0 {
+		t.Errorf("%d impressions from Germany, %d in all", de, all)
+	}
+	// A filter consent analytics cannot apply is shown as such, not as an error.
+	tb.open("/dashboard/?site=" + siteID + "&view=consent&filter=channel%3Ais%3ADirect")
+	tb.waitText(".notice", "the other filters do not apply here")
+	tb.waitJS("the consent tiles", `document.querySelectorAll('.kpi.static').length >= 6`)
+	if n := eval[int](tb, `document.querySelectorAll('.error').length`); n != 0 {
+		t.Errorf("%d errors: %s", n, tb.text(".error"))
+	}
+	tb.noPageErrors()
+}
+
+func testProof(t *testing.T, h *harness) {
+	tb := h.dashboard(t, "&view=proof")
+	tb.waitJS("the lookup form", `document.querySelector('#consent-id')`)
+	if err := chromedp.Do(tb.ctx, chromedp.SendKeys(chromedp.CSS("#consent-id"), h.fx.Consent.String())); err != nil {
+		t.Fatal(err)
+	}
+	tb.click(byText("button", "Look up"))
+	tb.waitText(".proof-result", "Accept all")
+	res := tb.text(".proof-result")
+	for _, want := range []string{h.fx.Consent.String(), "performance, functionality", "v2", "c0ffee42"} {
+		if !strings.Contains(res, want) {
+			t.Errorf("the history lacks %q:\n%s", want, res)
+		}
+	}
+	// An unknown ID.
+	tb.do(`document.querySelector('#consent-id').value = '7b0f0c52-9a51-4b9e-8e0e-6f1d2f1a5c3d'`)
+	tb.click(byText("button", "Look up"))
+	tb.waitText(".proof-result", "No decisions are recorded under this consent ID.")
+	// The export links download every decision of the range.
+	href := eval[string](tb, `[...document.querySelectorAll('a')].find(a => a.innerText == 'Download CSV').href`)
+	body := eval[string](tb, fmt.Sprintf(`fetch(%q).then(r => r.text())`, href))
+	if !strings.HasPrefix(body, "decision_id,consent_id,ts,") || !strings.Contains(body, h.fx.Consent.String()) {
+		t.Errorf("proof export %s:\n%.300s", href, body)
+	}
+	tb.noPageErrors("404")
+}
+
+func testExport(t *testing.T, h *harness) {
+	tb := h.dashboard(t, "&filter=device%3Ais%3Adesktop")
+	tb.kpi("visitors")
+	tb.waitJS("the countries", panelRow("Locations", "Germany"))
+	fetch := func(link string) []string {
+		t.Helper()
+		href := eval[string](tb, link+`.href`)
+		if !strings.Contains(href, "format=csv") || !strings.Contains(href, "filter=device%3Ais%3Adesktop") {
+			t.Errorf("CSV link %s", href)
+		}
+		text := eval[string](tb, fmt.Sprintf(`fetch(%q).then(r => r.ok ? r.text() : 'HTTP ' + r.status)`, href))
+		return strings.Split(strings.TrimSpace(text), "\n")
+	}
+	lines := fetch(`[...document.querySelectorAll('section.panel')].find(p => p.querySelector('h2').innerText == 'Locations').querySelector('a.export')`)
+	if lines[0] != "country,visitors,visits,pageviews" {
+		t.Errorf("countries CSV header %q", lines[0])
+	}
+	var de []string
+	for _, l := range lines[1:] {
+		if strings.HasPrefix(l, "DE,") {
+			de = strings.Split(l, ",")
+		}
+	}
+	if len(de) != 4 {
+		t.Fatalf("no DE row in %q", lines)
+	}
+	if n, err := strconv.Atoi(de[1]); err != nil || n < 5 {
+		t.Errorf("DE row %q", de)
+	}
+	lines = fetch(byText("a.export", "Totals (CSV)"))
+	if lines[0] != "metric,value" || !strings.HasPrefix(lines[1], "visitors,") {
+		t.Errorf("totals CSV %q", lines)
+	}
+	v, _ := strconv.Atoi(strings.TrimPrefix(lines[1], "visitors,"))
+	if shown := tb.kpi("visitors"); v != shown {
+		t.Errorf("the CSV has %d visitors, the tile %d", v, shown)
+	}
+	tb.noPageErrors()
+}
+
+func testLogout(t *testing.T, h *harness) {
+	tb := h.dashboard(t, "")
+	tb.waitText(".topbar", email)
+	tb.click(byText("button", "Log out"))
+	tb.waitJS("the login page", `location.pathname == '/login' && document.querySelector('form#login')`)
+	// The session cookie is gone: the dashboard asks for a login again.
+	tb.open("/dashboard/?site=" + siteID)
+	tb.waitJS("the login page again", `location.pathname == '/login' && document.querySelector('#next').value.startsWith('/dashboard/')`)
+	tb.noPageErrors(`401`, `favicon.ico`) // the 401 page of the server asks for a favicon
+}
+
+func testShare(t *testing.T, h *harness) {
+	tb := h.newTab(t)
+	tb.open("/share/" + shareID)
+	tb.waitJS("the shared dashboard", `location.pathname == '/dashboard/' && document.querySelector('.kpi')`)
+	if n := tb.kpi("visitors"); n == 0 {
+		t.Error("no visitors on the shared dashboard")
+	}
+	tb.waitText(".topbar", "read-only")
+	if top := tb.text(".topbar"); strings.Contains(top, "Log out") || strings.Contains(top, email) {
+		t.Errorf("the shared dashboard's top bar: %q", top)
+	}
+	views := tb.texts("nav.views a")
+	if containsFold(views, "Proof of consent") || !containsFold(views, "Consent") {
+		t.Errorf("views of a share link: %q", views)
+	}
+	// Filtering works and keeps the share in the address.
+	tb.waitJS("the countries", panelRow("Locations", "Germany"))
+	tb.click(panelRow("Locations", "Germany"))
+	tb.waitText(".filters .chip", "Country is Germany")
+	if q := tb.query(); q.Get("share") != shareID || len(q["filter"]) != 1 {
+		t.Errorf("address %s", tb.url())
+	}
+	href := eval[string](tb, `document.querySelector('a.export').href`)
+	if csv := eval[string](tb, fmt.Sprintf(`fetch(%q).then(r => r.text())`, href)); !strings.Contains(strings.SplitN(csv, "\n", 2)[0], "visitors") {
+		t.Errorf("CSV through the share link: %.200s", csv)
+	}
+	// The proof view is not there, even when asked for.
+	tb.open("/dashboard/?share=" + shareID + "&view=proof")
+	tb.waitJS("the overview", `document.querySelector('.kpi')`)
+	if tb.text("#consent-id") != "" || eval[bool](tb, `!!document.querySelector('#consent-id')`) {
+		t.Error("the share link opened the proof view")
+	}
+	// The consent view is.
+	tb.click(`[...document.querySelectorAll('nav.views a')].find(a => a.innerText == 'Consent')`)
+	tb.waitJS("the consent tiles", `document.querySelectorAll('.kpi.static').length >= 6`)
+	tb.noPageErrors()
+}
+
+func testNarrowAndDark(t *testing.T, h *harness) {
+	tb := h.dashboard(t, "", viewport(360, 740, "dark"))
+	tb.kpi("visitors")
+	tb.waitJS("the panels", `[...document.querySelectorAll('.panel')].every(p => p.querySelector('table'))`)
+	if w := eval[int](tb, `document.documentElement.scrollWidth`); w > 360 {
+		t.Errorf("the page is %d px wide at 360 px", w)
+	}
+	if cols := eval[int](tb, `getComputedStyle(document.querySelector('.grid')).gridTemplateColumns.split(' ').length`); cols != 1 {
+		t.Errorf("%d panel columns at 360 px", cols)
+	}
+	if bg := eval[string](tb, `getComputedStyle(document.body).backgroundColor`); bg == "rgb(245, 246, 248)" || bg == "rgb(255, 255, 255)" {
+		t.Errorf("dark mode background %s", bg)
+	}
+	// The row labels still have room.
+	if w := eval[float64](tb, `document.querySelector('td.label').getBoundingClientRect().width`); w < 140 {
+		t.Errorf("row labels are %.0f px wide", w)
+	}
+	// No view is wider than the screen.
+	for _, view := range []string{"paths", "consent", "proof"} {
+		tb.click(fmt.Sprintf(`document.querySelector('nav.views a[href*="view=%s"]')`, view))
+		tb.waitJS(view, fmt.Sprintf(`location.search.includes('view=%s') && document.querySelector('main .card')`, view))
+		if view != "proof" {
+			tb.waitJS(view+" tables", `document.querySelector('main table')`)
+		}
+		if w := eval[int](tb, `document.documentElement.scrollWidth`); w > 360 {
+			t.Errorf("the %s view is %d px wide at 360 px", view, w)
+		}
+	}
+	tb.noPageErrors()
+}
+
+func containsFold(list []string, s string) bool {
+	for _, x := range list {
+		if strings.EqualFold(strings.TrimSpace(x), s) {
+			return true
+		}
+	}
+	return false
+}
+
+func slicesContains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
