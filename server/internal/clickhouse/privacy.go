@@ -99,9 +99,10 @@ func (db *DB) EraseVisitor(ctx context.Context, site string, visitor uuid.UUID, 
 	return nil
 }
 
-// EnforceRetention deletes a site's events before eventsBefore and its
-// consent records and impressions before consentBefore. Nothing is sent to
-// the server when there is nothing to delete.
+// EnforceRetention deletes a site's events and their pre-aggregated tables
+// before eventsBefore, and its consent records, impressions and their
+// pre-aggregated tables before consentBefore. Nothing is sent to the server
+// when there is nothing to delete.
 func (db *DB) EnforceRetention(ctx context.Context, site string, eventsBefore, consentBefore time.Time) (int, error) {
 	mutations := 0
 	for _, t := range []struct {
@@ -109,8 +110,12 @@ func (db *DB) EnforceRetention(ctx context.Context, site string, eventsBefore, c
 		before time.Time
 	}{
 		{"events", eventsBefore},
+		{"report_totals", eventsBefore},
+		{"report_dims", eventsBefore},
 		{"consent_decisions", consentBefore},
 		{"consent_impressions", consentBefore},
+		{"report_consent_decisions", consentBefore},
+		{"report_consent_impressions", consentBefore},
 	} {
 		var n uint64
 		row := db.conn.QueryRow(ctx, "SELECT count() FROM "+t.table+" WHERE site_id = ? AND date < toDate(?)", site, t.before.UTC())

@@ -1,0 +1,182 @@
+// Command crumb-seed fills a ClickHouse database with realistic traffic for
+// one site — visitors who see the consent banner and decide, sessions with
+// several page views, engagement, referrers and UTM campaigns, countries,
+// devices, site search, outbound links, downloads, custom events with
+// properties, error pages and anonymous page views — and measures the
+// dashboard queries of package report on it.
+//
+// Rows go through the normal tables (events, consent_decisions,
+// consent_impressions) with the storage layer's batch inserts, so the
+// materialized views of the report layer fill as they do in production.
+//
+//	crumb-seed --clickhouse-url clickhouse://127.0.0.1:9000/crumb_seed --site demo --events 10000000 --days 30
+//	crumb-seed --clickhouse-url … --site demo --events 0 --bench
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"time"
+
+	"github.com/crumbhq/crumb/migrations"
+	"github.com/crumbhq/crumb/server/internal/clickhouse"
+	"github.com/crumbhq/crumb/server/internal/model"
+)
+
+func main() {
+	fs := flag.NewFlagSet("crumb-seed", flag.ContinueOnError)
+	url := fs.String("clickhouse-url", envOr("CRUMB_CLICKHOUSE_URL", "clickhouse://127.0.0.1:9000/crumb_seed"), "ClickHouse database to fill (created and migrated if needed)")
+	site := fs.String("site", "demo", "site ID")
+	domain := fs.String("domain", "", "site domain (default SITE.example.com)")
+	events := fs.Int("events", 1_000_000, "event rows to insert (0: insert nothing)")
+	days := fs.Int("days", 30, "days of traffic, ending today")
+	end := fs.String("end", "", "last day of traffic, YYYY-MM-DD (default today, UTC; today's traffic stops now)")
+	seed := fs.Uint64("seed", 1, "random seed; the same seed gives the same data")
+	nPages := fs.Int("pages", 3000, "distinct pages")
+	batchSize := fs.Int("batch", 100_000, "events per insert")
+	anon := fs.Bool("anonymous-counting", true, "store page views of visitors without consent anonymously")
+	k := fs.Int("k", model.DefaultK, "the site's k (minimum visitors per breakdown row)")
+	bench := fs.Bool("bench", false, "after seeding, measure the default dashboard")
+	runs := fs.Int("bench-runs", 30, "dashboard loads to measure")
+	cases := fs.String("bench-cases", "", "comma-separated cases to measure: default, compare, country, source (default all)")
+	noMigrate := fs.Bool("no-migrate", false, "do not apply migrations first")
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if *domain == "" {
+		*domain = *site + ".example.com"
+	}
+	now := time.Now().UTC()
+	endDay := now.Truncate(24 * time.Hour)
+	if *end != "" {
+		d, err := time.Parse("2006-01-02", *end)
+		if err != nil {
+			fatal(fmt.Errorf("--end: %w", err))
+		}
+		endDay = d
+		if endDay.Before(now.Truncate(24 * time.Hour)) {
+			now = endDay.Add(24*time.Hour - time.Second)
+		}
+	}
+	if *days < 1 || *events < 0 || *batchSize < 1 {
+		fatal(errors.New("--days and --batch must be positive, --events not negative"))
+	}
+
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	db, err := clickhouse.Open(ctx, *url, log)
+	if err != nil {
+		fatal(err)
+	}
+	defer db.Close()
+	migs, err := clickhouse.LoadMigrations(migrations.FS)
+	if err != nil {
+		fatal(err)
+	}
+	if !*noMigrate {
+		if _, err := db.Migrate(ctx, migs); err != nil {
+			fatal(err)
+		}
+	}
+	s := model.NewSite(*site, *domain, "", now)
+	s.AnonymousCounting = *anon
+	s.K = *k
+	if err := s.Validate(); err != nil {
+		fatal(err)
+	}
+	if err := db.PutSite(ctx, s); err != nil {
+		fatal(err)
+	}
+
+	if *events > 0 {
+		if err := seedData(ctx, db, genOptions{
+			Site: *site, Domain: *domain, Events: *events, Days: *days, End: endDay, Now: now,
+			Seed: *seed, Pages: *nPages, AnonymousCounting: *anon,
+		}, *batchSize); err != nil {
+			fatal(err)
+		}
+	}
+	if *bench {
+		if err := runBench(ctx, db, *site, now, *runs, *cases); err != nil {
+			fatal(err)
+		}
+	}
+}
+
+// seedData generates in one goroutine and inserts in another.
+func seedData(ctx context.Context, db *clickhouse.DB, o genOptions, batchSize int) error {
+	start := time.Now()
+	batches := make(chan batch, 2)
+	genDone := make(chan struct{})
+	go func() {
+		defer close(genDone)
+		defer close(batches)
+		g := newGenerator(o, batchSize, func(b batch) {
+			select {
+			case batches <- b:
+			case <-ctx.Done():
+			}
+		})
+		g.run()
+	}()
+	var nEvents, nDecisions, nImpressions int
+	var insertTime time.Duration
+	lastReport := time.Now()
+	for b := range batches {
+		if ctx.Err() != nil {
+			break
+		}
+		t := time.Now()
+		if err := db.InsertEvents(ctx, b.events); err != nil {
+			return err
+		}
+		if os.Getenv("SEED_DEBUG") != "" {
+			fmt.Println("events insert", len(b.events), time.Since(t))
+		}
+		if err := db.InsertDecisions(ctx, b.decisions); err != nil {
+			return err
+		}
+		if err := db.InsertImpressions(ctx, b.impressions); err != nil {
+			return err
+		}
+		insertTime += time.Since(t)
+		nEvents += len(b.events)
+		nDecisions += len(b.decisions)
+		nImpressions += len(b.impressions)
+		if time.Since(lastReport) > 10*time.Second {
+			lastReport = time.Now()
+			el := time.Since(start)
+			fmt.Printf("  %d/%d events (%.0f/s), %d decisions, %d impressions, %s\n",
+				nEvents, o.Events, float64(nEvents)/el.Seconds(), nDecisions, nImpressions, el.Round(time.Second))
+		}
+	}
+	<-genDone
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	el := time.Since(start)
+	fmt.Printf("seeded site %s: %d events, %d consent decisions, %d banner impressions over %d days in %s (%.0f events/s; %s inserting)\n",
+		o.Site, nEvents, nDecisions, nImpressions, o.Days, el.Round(time.Second), float64(nEvents)/el.Seconds(), insertTime.Round(time.Second))
+	return nil
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func fatal(err error) {
+	fmt.Fprintln(os.Stderr, "crumb-seed:", err)
+	os.Exit(1)
+}

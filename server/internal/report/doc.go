@@ -1,0 +1,60 @@
+// Package report is Crumb's aggregate query layer: it turns a validated
+// Query into a plan (which tables, which sample), the plan into SQL (built
+// in sql.go only, from Go constants and bound parameters) and the rows
+// into typed results for the dashboards and the stats API. It only reads,
+// and it never returns a visitor, session or consent ID, an IP or a single
+// event — except the proof-of-consent functions (ConsentHistory,
+// ExportDecisions), which exist to show them.
+//
+// # Definitions
+//
+//   - Visitors: distinct visitor IDs with any event in the period. Visits:
+//     distinct session IDs (a session ends after 30 minutes without an
+//     event, in the tracker). Page views without consent (anonymous
+//     counting, stored with the zero UUID) count in page views and events,
+//     never in visitors, visits or any visit metric.
+//   - Views per visit: consented page views per visit.
+//   - Bounce rate: the percentage of visits (with a page view in the
+//     period) that had exactly one page view and less than 10 s
+//     (BounceEngagementMS) of engagement in total.
+//   - Visit duration: the mean time from a visit's first to its last event;
+//     engagement events are sent when a page is left, so the time on the
+//     last page counts. A bounce with no engagement event lasts 0 s.
+//   - Time on page: engaged time (engagement events' durations) per
+//     consented page view, in seconds; for a page, of that page's views.
+//   - Returning visitors: visitors with more than one visit in the period.
+//   - Entry and exit pages: the first and last page viewed in a visit.
+//   - Navigation paths: for each view of a page within a visit, the page
+//     viewed just before ("(entrance)" if none) and just after ("(exit)").
+//   - Sources: channel, source and referrer come from page views whose
+//     referrer was not the site itself; UTM dimensions from tagged page
+//     views. A filter on them keeps the visits that arrived that way.
+//   - Filters: page-view attributes (page, country, browser…) keep the
+//     events that have the value; acquisition, event and entry/exit filters
+//     keep whole visits that have (is, contains) or lack (is_not) a
+//     matching event. Visit metrics cover the visits that have at least one
+//     event matching every page-view filter.
+//
+// # Privacy
+//
+// Every breakdown row covers at least the site's k distinct visitors
+// (counted exactly for k up to ExactK); smaller rows fold into one
+// "(other)" row, which is left out when it too covers fewer than k.
+// Totals cover every row. Consent rows count distinct consent IDs, and
+// undeclared-cookie rows impressions (which carry no ID).
+//
+// # Speed
+//
+// Queries without filters read pre-aggregated tables (report_daily,
+// report_totals, report_dims, report_consent_*) that materialized views
+// fill on every insert (migrations 0010 and 0011). Visitor counts there are HyperLogLog
+// sketches (uniqHLL12: exact to 16, about 1.6% error above) merged across
+// days; a breakdown first reads every value's sums and exact small visitor
+// count, then merges the sketches of only the rows it shows. Visit metrics
+// and filtered queries read events; when a range holds more events than
+// Options.SessionSampleEvents (or FilterSampleEvents), they read a
+// contiguous range of visitor IDs holding 1/2^n of the visitors — the
+// primary key (site_id, date, visitor_id, ts) skips the rest — and scale
+// counts up; SampleRate in every result says so. Every query carries
+// max_execution_time.
+package report

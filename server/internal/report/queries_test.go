@@ -1,0 +1,347 @@
+package report
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/crumbhq/crumb/server/internal/chtest"
+	"github.com/crumbhq/crumb/server/internal/report/reporttest"
+)
+
+// TestDimensions_MVMatchesRaw checks that the materialized views and the
+// queries on events compute every dimension alike: the same column
+// expressions, the same metrics, the same folding.
+func TestDimensions_MVMatchesRaw(t *testing.T) {
+	db := chtest.DB(t)
+	f := reporttest.Load(t, db)
+	sites := reporttest.Sites{f.Site.ID: &f.Site}
+	clock := Options{Now: func() time.Time { return reporttest.Now }}
+	mv := New(db.Conn(), sites, clock)
+	raw := New(db.Conn(), sites, clock)
+	raw.forceRaw = true
+	ctx := context.Background()
+	q := current()
+	q.Compare = true
+
+	om, err := mv.Overview(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	or, err := raw.Overview(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dump(t, om) != dump(t, or) {
+		t.Errorf("overview:\nMV  %s\nraw %s", dump(t, om), dump(t, or))
+	}
+	tm, err := mv.Timeseries(ctx, q, TimeseriesMetrics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := raw.Timeseries(ctx, q, TimeseriesMetrics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dump(t, tm) != dump(t, tr) {
+		t.Errorf("timeseries:\nMV  %s\nraw %s", dump(t, tm), dump(t, tr))
+	}
+
+	type tc struct {
+		dim  Dimension
+		opts BreakdownOptions
+	}
+	var cases []tc
+	for _, d := range dimensions {
+		if d.kind == kindSession {
+			continue
+		}
+		if d.name == DimEventProp {
+			cases = append(cases, tc{d.name, BreakdownOptions{Event: "signup"}}, tc{d.name, BreakdownOptions{Event: "signup", Property: "plan"}})
+			continue
+		}
+		cases = append(cases, tc{d.name, BreakdownOptions{}})
+	}
+	for _, c := range cases {
+		t.Run(string(c.dim)+c.opts.Property, func(t *testing.T) {
+			bm, err := mv.Breakdown(ctx, current(), c.dim, c.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			br, err := raw.Breakdown(ctx, current(), c.dim, c.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if dump(t, rowsOf(bm)) != dump(t, rowsOf(br)) || bm.More != br.More {
+				t.Errorf("MV:\n%s\nraw:\n%s", dump(t, rowsOf(bm)), dump(t, rowsOf(br)))
+			}
+			if len(bm.Rows)+len(rowsOf(bm)) == 1 && c.dim != DimOutbound {
+				t.Logf("%s has no rows at all", c.dim)
+			}
+		})
+	}
+
+	cm, err := mv.ConsentOverview(ctx, current())
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw2 := New(db.Conn(), sites, clock)
+	raw2.forceRaw = true
+	cr, err := raw2.ConsentOverview(ctx, current())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dump(t, cm) != dump(t, cr) {
+		t.Errorf("consent overview:\nMV  %s\nraw %s", dump(t, cm), dump(t, cr))
+	}
+	for _, d := range ConsentDimensions {
+		bm, err := mv.ConsentBreakdown(ctx, current(), d, Page{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		br, err := raw.ConsentBreakdown(ctx, current(), d, Page{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if dump(t, bm) != dump(t, br) {
+			t.Errorf("consent by %s:\nMV  %s\nraw %s", d, dump(t, bm), dump(t, br))
+		}
+	}
+	for _, byPage := range []bool{false, true} {
+		a, err := mv.UndeclaredCookies(ctx, current(), byPage, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := raw.UndeclaredCookies(ctx, current(), byPage, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if dump(t, a) != dump(t, b) {
+			t.Errorf("cookies (by page %v):\nMV  %s\nraw %s", byPage, dump(t, a), dump(t, b))
+		}
+	}
+}
+
+// job is one call of the report API.
+type job struct {
+	name string
+	run  func() error
+}
+
+// everyQuery lists every report query the API can make — every breakdown
+// under every filter dimension and operator, every time series metric and
+// interval, paths, realtime, consent, proof — on the fixture.
+func everyQuery(ctx context.Context, svc *Service, f reporttest.Fixture) []job {
+	var filters [][]string
+	values := map[Dimension]string{DimEventProp: "plan=pro", DimPage: "/", DimEntryPage: "/", DimExitPage: "/", DimCountry: "DE",
+		DimSource: "Google", DimEvent: "signup", DimChannel: "Direct", DimRegion: "(none)"}
+	for _, d := range dimensions {
+		v := values[d.name]
+		if v == "" {
+			v = "x'\\\"%_" // quotes, a backslash and LIKE wildcards must stay data
+		}
+		for _, op := range []Op{Is, IsNot, Contains} {
+			if op == Contains && v == None {
+				continue
+			}
+			filters = append(filters, []string{fmt.Sprintf("%s:%s:%s", d.name, op, v)})
+		}
+	}
+	filters = append(filters, nil, []string{"country:is:DE", "source:is:Google", "page:is_not:/", "event:contains:sign", "entry_page:is:/"})
+
+	var jobs []job
+	for i, fl := range filters {
+		q := current(fl...)
+		q.Compare = i%4 == 0 // the same statements on other dates; a quarter suffices
+		name := fmt.Sprint(fl)
+		jobs = append(jobs,
+			job{name + " overview", func() error { _, err := svc.Overview(ctx, q); return err }},
+			job{name + " timeseries", func() error { _, err := svc.Timeseries(ctx, q, TimeseriesMetrics); return err }},
+			job{name + " paths", func() error { _, err := svc.Paths(ctx, q, "/", 10); return err }},
+		)
+		for _, d := range dimensions {
+			opts := BreakdownOptions{Page: Page{Limit: 5, Number: 1}}
+			if d.name == DimEventProp {
+				opts.Event, opts.Property = "signup", "plan"
+			}
+			jobs = append(jobs, job{name + " breakdown " + string(d.name), func() error { _, err := svc.Breakdown(ctx, q, d.name, opts); return err }})
+			if d.name == DimEventProp {
+				jobs = append(jobs, job{name + " breakdown event_prop keys", func() error {
+					_, err := svc.Breakdown(ctx, q, d.name, BreakdownOptions{Event: "signup"})
+					return err
+				}})
+			}
+		}
+		cq := q
+		cq.Filters = nil
+		for _, fi := range q.Filters {
+			if _, ok := consentFilterColumns[fi.Dimension]; ok {
+				cq.Filters = append(cq.Filters, fi)
+			}
+		}
+		jobs = append(jobs, job{name + " consent", func() error {
+			if _, err := svc.ConsentOverview(ctx, cq); err != nil {
+				return err
+			}
+			if _, err := svc.ConsentTimeseries(ctx, cq); err != nil {
+				return err
+			}
+			for _, d := range ConsentDimensions {
+				if _, err := svc.ConsentBreakdown(ctx, cq, d, Page{}); err != nil {
+					return err
+				}
+			}
+			if _, err := svc.UndeclaredCookies(ctx, cq, false, 10); err != nil {
+				return err
+			}
+			_, err := svc.UndeclaredCookies(ctx, cq, true, 10)
+			return err
+		}})
+	}
+	for _, iv := range []Interval{Hour, Day, Week, Month} {
+		q := current("country:is:DE")
+		q.Interval = iv
+		jobs = append(jobs, job{"interval " + string(iv), func() error {
+			if _, err := svc.Timeseries(ctx, q, TimeseriesMetrics); err != nil {
+				return err
+			}
+			_, err := svc.ConsentTimeseries(ctx, q)
+			return err
+		}})
+		q2 := current()
+		q2.Interval = iv
+		jobs = append(jobs, job{"interval MV " + string(iv), func() error {
+			if _, err := svc.Timeseries(ctx, q2, TimeseriesMetrics); err != nil {
+				return err
+			}
+			_, err := svc.ConsentTimeseries(ctx, q2)
+			return err
+		}})
+	}
+	jobs = append(jobs,
+		job{"realtime", func() error { _, err := svc.Realtime(ctx, reporttest.Site, 10); return err }},
+		job{"proof", func() error { _, err := svc.ConsentHistory(ctx, reporttest.Site, f.Consent1.String()); return err }},
+		job{"export", func() error {
+			return svc.ExportDecisions(ctx, reporttest.Site, reporttest.From, reporttest.To, func(ProofDecision) error { return nil })
+		}},
+	)
+	return jobs
+}
+
+// runJobs runs jobs on n goroutines and reports their errors.
+func runJobs(t *testing.T, jobs []job, n int) {
+	work := make(chan job)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range work {
+				if err := j.run(); err != nil {
+					mu.Lock()
+					t.Errorf("%s: %v", j.name, err)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for _, j := range jobs {
+		work <- j
+	}
+	close(work)
+	wg.Wait()
+}
+
+// TestQueries_EveryDimensionAndFilter runs every query on the test server
+// (ClickHouse 18.16 here), so that none is refused.
+func TestQueries_EveryDimensionAndFilter(t *testing.T) {
+	db := chtest.DB(t)
+	f := reporttest.Load(t, db)
+	svc := New(db.Conn(), reporttest.Sites{f.Site.ID: &f.Site}, Options{Now: func() time.Time { return reporttest.Now }})
+	jobs := everyQuery(context.Background(), svc, f)
+	runJobs(t, jobs, 4)
+	t.Logf("%d query sets on ClickHouse", len(jobs))
+}
+
+// TestService_Sampling checks the sampled path on the fixture: with a
+// budget of one event, queries read a range of visitor IDs and say so.
+func TestService_Sampling(t *testing.T) {
+	db := chtest.DB(t)
+	f := reporttest.Load(t, db)
+	svc := New(db.Conn(), reporttest.Sites{f.Site.ID: &f.Site}, Options{
+		Now: func() time.Time { return reporttest.Now }, SessionSampleEvents: 1, FilterSampleEvents: 1})
+	ctx := context.Background()
+	o, err := svc.Overview(ctx, current("country:is:DE"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.SampleRate >= 1 || o.SampleRate <= 0 {
+		t.Errorf("sample rate = %v", o.SampleRate)
+	}
+	// Anonymous page views are never sampled.
+	if o.Metrics.AnonymousPageviews != 1 {
+		t.Errorf("anonymous page views = %d, want 1", o.Metrics.AnonymousPageviews)
+	}
+	for _, d := range []Dimension{DimEntryPage, DimPage} {
+		if _, err := svc.Breakdown(ctx, current("country:is:DE"), d, BreakdownOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The range holds about its share of random visitor IDs.
+	s, err := svc.sampleRange(ctx, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var in, all uint64
+	err = svc.queryRow(ctx, new(stmt).add("SELECT toUInt64(countIf(u >= toUUID(?) AND u < toUUID(?))), toUInt64(count()) FROM (SELECT generateUUIDv4() AS u FROM system.numbers LIMIT 80000)", s.lo, s.hi), &in, &all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if share := float64(in) / float64(all); share < 0.115 || share > 0.135 {
+		t.Errorf("range %s…%s holds %.3f of random UUIDs, want 1/8", s.lo, s.hi, share)
+	}
+}
+
+// TestQueries_LargeK runs the breakdowns of a site whose k is above
+// ExactK, where rows are checked with the visitor estimate: the fixture's
+// rows all fold, and no (other) row is shown.
+func TestQueries_LargeK(t *testing.T) {
+	db := chtest.DB(t)
+	f := reporttest.Load(t, db)
+	site := f.Site
+	site.K = 30
+	svc := New(db.Conn(), reporttest.Sites{site.ID: &site}, Options{Now: func() time.Time { return reporttest.Now }})
+	ctx := context.Background()
+	for _, fl := range [][]string{nil, {"country:is_not:FR"}} {
+		for _, d := range dimensions {
+			opts := BreakdownOptions{Event: "signup", Property: "plan"}
+			b, err := svc.Breakdown(ctx, current(fl...), d.name, opts)
+			if err != nil {
+				t.Fatalf("%s %v: %v", d.name, fl, err)
+			}
+			if len(b.Rows) != 0 || b.Other != nil {
+				t.Errorf("%s %v: rows %v other %v with k = 30", d.name, fl, b.Rows, b.Other)
+			}
+		}
+		for _, d := range ConsentDimensions {
+			cq := current()
+			if fl != nil {
+				cq = current("country:is_not:FR")
+			}
+			b, err := svc.ConsentBreakdown(ctx, cq, d, Page{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(b.Rows) != 0 || b.Other != nil {
+				t.Errorf("consent %s: rows %v with k = 30", d, b.Rows)
+			}
+		}
+		p, err := svc.Paths(ctx, current(fl...), "/", 10)
+		if err != nil || len(p.Previous)+len(p.Next) != 0 {
+			t.Errorf("paths: %v %v", p, err)
+		}
+	}
+}

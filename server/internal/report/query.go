@@ -1,0 +1,353 @@
+package report
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Interval is the width of a time-series bucket.
+type Interval string
+
+// The intervals.
+const (
+	Hour  Interval = "hour"
+	Day   Interval = "day"
+	Week  Interval = "week"
+	Month Interval = "month"
+)
+
+// Op is how a filter compares a dimension with its value.
+type Op string
+
+// The filter operators.
+const (
+	Is       Op = "is"
+	IsNot    Op = "is_not"
+	Contains Op = "contains"
+)
+
+// Filter keeps the events whose dimension compares with Value by Op. The
+// value "(none)" stands for an empty value (direct traffic, unknown
+// country…). For DimEventProp the value is "key=value".
+type Filter struct {
+	Dimension Dimension `json:"dimension"`
+	Op        Op        `json:"op"`
+	Value     string    `json:"value"`
+}
+
+// Query is a validated report request: one site, a range of whole UTC days
+// (From and To inclusive, both at midnight), a time-series interval,
+// filters, and whether to compare with the previous period of equal
+// length.
+type Query struct {
+	Site     string
+	From, To time.Time
+	Interval Interval
+	Filters  []Filter
+	Compare  bool
+}
+
+// Limits of a query.
+const (
+	MaxDays        = 3 * 366 // longest date range
+	MaxHourlyDays  = 31      // longest range with hourly buckets
+	MaxFilters     = 10
+	MaxFilterValue = 2048 // bytes
+	MaxSiteID      = 128
+)
+
+// None is how an empty dimension value is shown and filtered for.
+const None = "(none)"
+
+// Other labels the row into which rows of fewer than k visitors fold.
+const Other = "(other)"
+
+// QueryError is a request the report layer refuses; the HTTP layer answers
+// it with 400 and its message.
+type QueryError struct {
+	Param string // the offending parameter, if any
+	Msg   string
+}
+
+func (e *QueryError) Error() string {
+	if e.Param == "" {
+		return e.Msg
+	}
+	return e.Param + ": " + e.Msg
+}
+
+func badParam(param, format string, args ...any) error {
+	return &QueryError{Param: param, Msg: fmt.Sprintf(format, args...)}
+}
+
+// ErrUnknownSite is returned for a site that is not configured.
+var ErrUnknownSite = errors.New("report: unknown site")
+
+// ErrNotFound is returned when a requested record (a consent ID) has no
+// data.
+var ErrNotFound = errors.New("report: not found")
+
+// ErrTimeout is returned when ClickHouse stopped a query at the server-side
+// time limit.
+var ErrTimeout = errors.New("report: the query took too long; choose a shorter date range or fewer filters")
+
+const dateLayout = "2006-01-02"
+
+// ParseQuery reads a Query from URL parameters, relative to now:
+//
+//	site      the site ID
+//	period    today | 7d | 30d (default) | month | last_month | 12mo | custom
+//	from, to  YYYY-MM-DD, both inclusive, with period=custom (or alone)
+//	interval  hour | day | week | month (default: hour for today, month for 12mo, else day)
+//	filter    DIMENSION:OP:VALUE, repeatable; OP is is, is_not or contains
+//	compare   previous_period (or true/1): also the previous period of equal length
+//
+// Periods end today: 7d and 30d are the last 7 and 30 days including
+// today, month is this month so far, 12mo the last 12 calendar months
+// including this one. Every error is a *QueryError.
+func ParseQuery(v url.Values, now time.Time) (Query, error) {
+	now = now.UTC()
+	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+	q := Query{Site: v.Get("site")}
+
+	period := v.Get("period")
+	if period == "" {
+		period = "30d"
+		if v.Get("from") != "" || v.Get("to") != "" {
+			period = "custom"
+		}
+	}
+	switch period {
+	case "today":
+		q.From, q.To = today, today
+	case "7d":
+		q.From, q.To = today.AddDate(0, 0, -6), today
+	case "30d":
+		q.From, q.To = today.AddDate(0, 0, -29), today
+	case "month":
+		q.From, q.To = time.Date(today.Year(), today.Month(), 1, 0, 0, 0, 0, time.UTC), today
+	case "last_month":
+		first := time.Date(today.Year(), today.Month(), 1, 0, 0, 0, 0, time.UTC)
+		q.From, q.To = first.AddDate(0, -1, 0), first.AddDate(0, 0, -1)
+	case "12mo":
+		first := time.Date(today.Year(), today.Month(), 1, 0, 0, 0, 0, time.UTC)
+		q.From, q.To = first.AddDate(0, -11, 0), today
+	case "custom":
+		var err error
+		if q.From, err = parseDate("from", v.Get("from")); err != nil {
+			return Query{}, err
+		}
+		if q.To, err = parseDate("to", v.Get("to")); err != nil {
+			return Query{}, err
+		}
+	default:
+		return Query{}, badParam("period", "must be today, 7d, 30d, month, last_month, 12mo or custom")
+	}
+	if period != "custom" && (v.Get("from") != "" || v.Get("to") != "") {
+		return Query{}, badParam("period", "from and to go with period=custom")
+	}
+
+	switch iv := v.Get("interval"); iv {
+	case "":
+		switch {
+		case period == "today" || q.To.Equal(q.From):
+			q.Interval = Hour
+		case period == "12mo" || q.To.Sub(q.From) > 180*24*time.Hour:
+			q.Interval = Month
+		default:
+			q.Interval = Day
+		}
+	default:
+		q.Interval = Interval(iv)
+	}
+
+	for _, raw := range v["filter"] {
+		f, err := parseFilter(raw)
+		if err != nil {
+			return Query{}, err
+		}
+		q.Filters = append(q.Filters, f)
+	}
+
+	switch c := v.Get("compare"); c {
+	case "", "false", "0", "off":
+	case "previous_period", "true", "1", "on":
+		q.Compare = true
+	default:
+		return Query{}, badParam("compare", "must be previous_period or false")
+	}
+	if err := q.Validate(); err != nil {
+		return Query{}, err
+	}
+	return q, nil
+}
+
+func parseDate(param, s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, badParam(param, "missing; give a date as YYYY-MM-DD")
+	}
+	t, err := time.Parse(dateLayout, s)
+	if err != nil {
+		return time.Time{}, badParam(param, "%q is not a date as YYYY-MM-DD", clip(s, 40))
+	}
+	return t, nil
+}
+
+// parseFilter reads DIMENSION:OP:VALUE; the value may hold colons.
+func parseFilter(raw string) (Filter, error) {
+	parts := strings.SplitN(raw, ":", 3)
+	if len(parts) != 3 {
+		return Filter{}, badParam("filter", "%q is not DIMENSION:OP:VALUE, such as country:is:DE", clip(raw, 60))
+	}
+	return Filter{Dimension: Dimension(parts[0]), Op: Op(parts[1]), Value: parts[2]}, nil
+}
+
+// Validate checks a query built in code or parsed from a request.
+func (q Query) Validate() error {
+	if q.Site == "" {
+		return badParam("site", "missing")
+	}
+	if len(q.Site) > MaxSiteID || !utf8.ValidString(q.Site) {
+		return badParam("site", "not a site ID")
+	}
+	if err := checkDay("from", q.From); err != nil {
+		return err
+	}
+	if err := checkDay("to", q.To); err != nil {
+		return err
+	}
+	if q.To.Before(q.From) {
+		return badParam("to", "is before from")
+	}
+	days := q.Days()
+	if days > MaxDays {
+		return badParam("to", "the range is longer than %d days", MaxDays)
+	}
+	switch q.Interval {
+	case Hour:
+		if days > MaxHourlyDays {
+			return badParam("interval", "hour needs a range of at most %d days", MaxHourlyDays)
+		}
+	case Day, Week, Month:
+	default:
+		return badParam("interval", "must be hour, day, week or month")
+	}
+	if len(q.Filters) > MaxFilters {
+		return badParam("filter", "at most %d filters", MaxFilters)
+	}
+	for _, f := range q.Filters {
+		if err := f.validate(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (f Filter) validate() error {
+	d, ok := lookupDimension(f.Dimension)
+	if !ok {
+		return badParam("filter", "unknown dimension %q", clip(string(f.Dimension), 40))
+	}
+	switch f.Op {
+	case Is, IsNot, Contains:
+	default:
+		return badParam("filter", "unknown operator %q (want is, is_not or contains)", clip(string(f.Op), 20))
+	}
+	if len(f.Value) > MaxFilterValue || !utf8.ValidString(f.Value) {
+		return badParam("filter", "value longer than %d bytes or not UTF-8", MaxFilterValue)
+	}
+	if f.Op == Contains && (f.Value == "" || f.Value == None) {
+		return badParam("filter", "contains needs a value")
+	}
+	if d.name == DimEventProp {
+		k, _, ok := strings.Cut(f.Value, "=")
+		if !ok || k == "" {
+			return badParam("filter", "an event_prop filter's value is KEY=VALUE, such as plan=pro")
+		}
+	}
+	return nil
+}
+
+func checkDay(param string, t time.Time) error {
+	if t.IsZero() {
+		return badParam(param, "missing")
+	}
+	if t.Location() != time.UTC || t.Hour() != 0 || t.Minute() != 0 || t.Second() != 0 || t.Nanosecond() != 0 {
+		return badParam(param, "must be a whole UTC day")
+	}
+	if t.Year() < 2000 || t.Year() > 2100 {
+		return badParam(param, "must be between 2000 and 2100")
+	}
+	return nil
+}
+
+// Days is the number of days in the range.
+func (q Query) Days() int { return int(q.To.Sub(q.From)/(24*time.Hour)) + 1 }
+
+// Previous returns the query for the period of equal length just before.
+func (q Query) Previous() Query {
+	p := q
+	n := q.Days()
+	p.From, p.To = q.From.AddDate(0, 0, -n), q.From.AddDate(0, 0, -1)
+	p.Compare = false
+	return p
+}
+
+// Page selects a slice of a breakdown's rows.
+type Page struct {
+	Limit  int // rows per page, 1 to MaxLimit
+	Number int // 1-based
+}
+
+// Breakdown paging limits.
+const (
+	DefaultLimit = 10
+	MaxLimit     = 1000
+	maxRowOffset = 10000
+)
+
+// ParsePage reads limit (default 10) and page (default 1).
+func ParsePage(v url.Values) (Page, error) {
+	p := Page{Limit: DefaultLimit, Number: 1}
+	if s := v.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > MaxLimit {
+			return Page{}, badParam("limit", "must be 1 to %d", MaxLimit)
+		}
+		p.Limit = n
+	}
+	if s := v.Get("page"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			return Page{}, badParam("page", "must be a positive number")
+		}
+		p.Number = n
+	}
+	return p, p.validate()
+}
+
+func (p Page) validate() error {
+	if p.Limit < 1 || p.Limit > MaxLimit || p.Number < 1 {
+		return badParam("limit", "must be 1 to %d, page at least 1", MaxLimit)
+	}
+	if (p.Number-1)*p.Limit > maxRowOffset {
+		return badParam("page", "beyond the first %d rows", maxRowOffset)
+	}
+	return nil
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	s = s[:n]
+	for len(s) > 0 && !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s + "…"
+}

@@ -1,0 +1,492 @@
+package report
+
+import (
+	"context"
+	"encoding/json"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/crumbhq/crumb/server/internal/chtest"
+	"github.com/crumbhq/crumb/server/internal/model"
+	"github.com/crumbhq/crumb/server/internal/report/reporttest"
+)
+
+func TestMain(m *testing.M) { chtest.Main(m) }
+
+// setup loads the fixture into a new database once per test.
+func setup(t *testing.T) (*Service, reporttest.Fixture) {
+	t.Helper()
+	db := chtest.DB(t)
+	f := reporttest.Load(t, db)
+	svc := New(db.Conn(), reporttest.Sites{f.Site.ID: &f.Site}, Options{Now: func() time.Time { return reporttest.Now }})
+	return svc, f
+}
+
+// current is the fixture's period, 2026-03-08 … 10, with filters.
+func current(filters ...string) Query {
+	v := url.Values{"site": {reporttest.Site}, "period": {"custom"}, "from": {"2026-03-08"}, "to": {"2026-03-10"}, "filter": filters}
+	q, err := ParseQuery(v, reporttest.Now)
+	if err != nil {
+		panic(err)
+	}
+	return q
+}
+
+func dump(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestService_Overview(t *testing.T) {
+	svc, _ := setup(t)
+	ctx := context.Background()
+	q := current()
+	q.Compare = true
+	o, err := svc.Overview(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Worked out from the fixture's table (reporttest): 8 visitors V1…V8,
+	// 9 visits S1…S9, 14 consented + 3 anonymous page views, bounces S2,
+	// S5, S9 (S3 and S7 have ≥ 10 s of engagement), durations 55+5+40+60+
+	// 0+40+12+25+0 = 237 s, engagement 30+20+5+40+10+12 = 117 s, V1
+	// returned, 27 consented events + 3 anonymous.
+	want := Metrics{Visitors: 8, ReturningVisitors: 1, Visits: 9, Pageviews: 17, AnonymousPageviews: 3,
+		ViewsPerVisit: 1.56, BounceRate: 33.3, VisitDuration: 26.3, TimeOnPage: 8.4, Events: 30}
+	if o.Metrics != want {
+		t.Errorf("metrics = %+v\nwant      %+v", o.Metrics, want)
+	}
+	// Previous period: V9, V10, V1; S11 and S12 bounce; 20 s of
+	// engagement on 3 consented page views; one anonymous page view.
+	prev := Metrics{Visitors: 3, ReturningVisitors: 0, Visits: 3, Pageviews: 4, AnonymousPageviews: 1,
+		ViewsPerVisit: 1, BounceRate: 66.7, VisitDuration: 6.7, TimeOnPage: 6.7, Events: 5}
+	if o.Previous == nil || *o.Previous != prev {
+		t.Errorf("previous = %+v\nwant       %+v", o.Previous, prev)
+	}
+	for m, want := range map[Metric]float64{MetricVisitors: 166.7, MetricVisits: 200, MetricPageviews: 325, MetricBounceRate: -33.4, MetricEvents: 500} {
+		if got := o.Change[m]; got == nil || *got != want {
+			t.Errorf("change[%s] = %v, want %v", m, got, want)
+		}
+	}
+	if o.Change[MetricReturningVisitors] != nil {
+		t.Errorf("change of returning visitors from 0 = %v, want null", *o.Change[MetricReturningVisitors])
+	}
+	if o.SampleRate != 1 {
+		t.Errorf("sample rate = %v", o.SampleRate)
+	}
+}
+
+func TestService_OverviewFilters(t *testing.T) {
+	svc, _ := setup(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		filter string
+		want   Metrics
+	}{
+		// DE: V1 (S1, S4), V2 (S2), V7 (S8) and A1. Visit metrics over S1,
+		// S2, S4, S8: S2 bounces; 55+5+60+25 s; 50+5+10 s engaged on 8 views.
+		{"country:is:DE", Metrics{Visitors: 3, ReturningVisitors: 1, Visits: 4, Pageviews: 9, AnonymousPageviews: 1,
+			ViewsPerVisit: 2, BounceRate: 25, VisitDuration: 36.3, TimeOnPage: 8.1, Events: 17}},
+		// Events on /pricing: S1, S4, S6, S8 (page views, engagement,
+		// signups, the outbound click) and A2; visits S1, S4, S6, S8 whole.
+		{"page:is:/pricing", Metrics{Visitors: 3, ReturningVisitors: 1, Visits: 4, Pageviews: 5, AnonymousPageviews: 1,
+			ViewsPerVisit: 1, BounceRate: 0, VisitDuration: 45, TimeOnPage: 7.5, Events: 11}},
+		// Visits that arrived from Google: S1, S3, S6, S8 whole, and A2.
+		{"source:is:Google", Metrics{Visitors: 4, ReturningVisitors: 0, Visits: 4, Pageviews: 8, AnonymousPageviews: 1,
+			ViewsPerVisit: 1.75, BounceRate: 0, VisitDuration: 40, TimeOnPage: 12.9, Events: 16}},
+		// Everything but Google's visits: S2, S4, S5, S7, S9, A1, A3.
+		{"source:is_not:Google", Metrics{Visitors: 5, ReturningVisitors: 0, Visits: 5, Pageviews: 9, AnonymousPageviews: 2,
+			ViewsPerVisit: 1.4, BounceRate: 60, VisitDuration: 15.4, TimeOnPage: 3.9, Events: 14}},
+		{"page:contains:PRI", Metrics{Visitors: 3, ReturningVisitors: 1, Visits: 4, Pageviews: 5, AnonymousPageviews: 1,
+			ViewsPerVisit: 1, BounceRate: 0, VisitDuration: 45, TimeOnPage: 7.5, Events: 11}},
+		// Visits with a signup: S1, S6, S8.
+		{"event:is:signup", Metrics{Visitors: 3, ReturningVisitors: 0, Visits: 3, Pageviews: 6, AnonymousPageviews: 0,
+			ViewsPerVisit: 2, BounceRate: 0, VisitDuration: 40, TimeOnPage: 8.3, Events: 13}},
+		// Visits that entered on /blog: S3, S4.
+		{"entry_page:is:/blog", Metrics{Visitors: 2, ReturningVisitors: 0, Visits: 2, Pageviews: 4, AnonymousPageviews: 0,
+			ViewsPerVisit: 2, BounceRate: 0, VisitDuration: 50, TimeOnPage: 12.5, Events: 7}},
+		// Direct visits have no source, "(none)": S2, S7, S9, A1, A3.
+		{"source:is:(none)", Metrics{Visitors: 3, ReturningVisitors: 0, Visits: 3, Pageviews: 5, AnonymousPageviews: 2,
+			ViewsPerVisit: 1, BounceRate: 66.7, VisitDuration: 5.7, TimeOnPage: 5.7, Events: 8}},
+	} {
+		t.Run(tc.filter, func(t *testing.T) {
+			o, err := svc.Overview(ctx, current(tc.filter))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o.Metrics != tc.want {
+				t.Errorf("metrics = %+v\nwant      %+v", o.Metrics, tc.want)
+			}
+		})
+	}
+}
+
+func rowsOf(b *Breakdown) []Row {
+	out := append([]Row(nil), b.Rows...)
+	if b.Other != nil {
+		out = append(out, *b.Other)
+	}
+	return append(out, b.Totals)
+}
+
+func TestService_Breakdown(t *testing.T) {
+	svc, _ := setup(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		dim    Dimension
+		opts   BreakdownOptions
+		filter string
+		want   []Row // rows, then (other) if shown, then totals
+	}{
+		// / and /pricing have ≥ 3 visitors; /blog (V3, V1) and /docs (V6)
+		// fold into (other) with exactly 3 visitors. Time on page: 35 s
+		// on 7 consented views of /, 30 s on 4 of /pricing, 52 s on 3.
+		{DimPage, BreakdownOptions{}, "", []Row{
+			{Value: "/", Visitors: 6, Visits: 7, Pageviews: 9, TimeOnPage: 5},
+			{Value: "/pricing", Visitors: 3, Visits: 4, Pageviews: 5, TimeOnPage: 7.5},
+			{Value: Other, Visitors: 3, Visits: 3, Pageviews: 3, TimeOnPage: 17.3},
+			{Value: "(total)", Visitors: 8, Visits: 9, Pageviews: 17, TimeOnPage: 8.4},
+		}},
+		// Entry pages: / for S1, S2, S5, S8, S9 (3 bounces); (other) is
+		// /blog (S3, S4), /pricing (S6), /docs (S7).
+		{DimEntryPage, BreakdownOptions{}, "", []Row{
+			{Value: "/", Visitors: 5, Visits: 5, BounceRate: 60, VisitDuration: 17},
+			{Value: Other, Visitors: 4, Visits: 4, BounceRate: 0, VisitDuration: 38},
+			{Value: "(total)", Visitors: 8, Visits: 9, BounceRate: 33.3, VisitDuration: 26.3},
+		}},
+		// Exit pages: / for S2, S5, S6, S9; /pricing (V1 twice, V7) has
+		// only 2 visitors and folds.
+		{DimExitPage, BreakdownOptions{}, "", []Row{
+			{Value: "/", Visitors: 4, Visits: 4, BounceRate: 75, VisitDuration: 11.3},
+			{Value: Other, Visitors: 4, Visits: 5, BounceRate: 0, VisitDuration: 38.4},
+			{Value: "(total)", Visitors: 8, Visits: 9, BounceRate: 33.3, VisitDuration: 26.3},
+		}},
+		// Channels from landing page views; Email (V1) and Referral (V4)
+		// fold into 2 visitors, fewer than k: no (other) row.
+		{DimChannel, BreakdownOptions{}, "", []Row{
+			{Value: "Organic Search", Visitors: 4, Visits: 4},
+			{Value: "Direct", Visitors: 3, Visits: 3},
+			{Value: "(total)", Visitors: 8, Visits: 9},
+		}},
+		{DimSource, BreakdownOptions{}, "", []Row{
+			{Value: "Google", Visitors: 4, Visits: 4},
+			{Value: None, Visitors: 3, Visits: 3},
+			{Value: "(total)", Visitors: 8, Visits: 9},
+		}},
+		{DimCountry, BreakdownOptions{}, "", []Row{
+			{Value: "DE", Visitors: 3, Visits: 4, Pageviews: 9},
+			{Value: "US", Visitors: 3, Visits: 3, Pageviews: 4},
+			{Value: "(total)", Visitors: 8, Visits: 9, Pageviews: 17},
+		}},
+		// Tablet (V6) and mobile (V2, V4, A1) fold into 3 visitors.
+		{DimDevice, BreakdownOptions{}, "", []Row{
+			{Value: "desktop", Visitors: 5, Visits: 6, Pageviews: 13},
+			{Value: Other, Visitors: 3, Visits: 3, Pageviews: 4},
+			{Value: "(total)", Visitors: 8, Visits: 9, Pageviews: 17},
+		}},
+		// Only the consented German visitors have a region.
+		{DimRegion, BreakdownOptions{}, "", []Row{
+			{Value: None, Visitors: 5, Visits: 5, Pageviews: 9},
+			{Value: "Bavaria, DE", Visitors: 3, Visits: 4, Pageviews: 8},
+			{Value: "(total)", Visitors: 8, Visits: 9, Pageviews: 17},
+		}},
+		// Signups: V1, V5, V7 of 8 visitors.
+		{DimEvent, BreakdownOptions{}, "", []Row{
+			{Value: "signup", Visitors: 3, Events: 3, ConversionRate: 37.5},
+			{Value: "(total)", Visitors: 3, Events: 3, ConversionRate: 37.5},
+		}},
+		// plan=pro (V1, V5) and plan=free (V7) fold into 3 visitors.
+		{DimEventProp, BreakdownOptions{Event: "signup", Property: "plan"}, "", []Row{
+			{Value: Other, Visitors: 3, Events: 3, ConversionRate: 37.5},
+			{Value: "(total)", Visitors: 3, Events: 3, ConversionRate: 37.5},
+		}},
+		{DimEventProp, BreakdownOptions{Event: "signup"}, "", []Row{
+			{Value: "plan", Visitors: 3, Events: 3, ConversionRate: 37.5},
+			{Value: "(total)", Visitors: 3, Events: 3, ConversionRate: 37.5},
+		}},
+		// One visitor each: everything folds, (other) has 1.
+		{DimOutbound, BreakdownOptions{}, "", []Row{{Value: "(total)", Visitors: 1, Events: 1, ConversionRate: 12.5}}},
+		{DimErrorPage, BreakdownOptions{}, "", []Row{{Value: "(total)", Visitors: 1, Events: 1, ConversionRate: 12.5}}},
+		// Filtered (from events): visits that arrived from Google (S1,
+		// S3, S6, S8) and A2. Ties break by page views, then by value.
+		{DimPage, BreakdownOptions{}, "source:is:Google", []Row{
+			{Value: "/", Visitors: 3, Visits: 3, Pageviews: 3, TimeOnPage: 10},
+			{Value: "/pricing", Visitors: 3, Visits: 3, Pageviews: 4, TimeOnPage: 6.7},
+			{Value: "(total)", Visitors: 4, Visits: 4, Pageviews: 8, TimeOnPage: 12.9},
+		}},
+		// Page-view filters keep events: DE page views by device.
+		{DimDevice, BreakdownOptions{}, "country:is:DE", []Row{
+			{Value: "desktop", Visitors: 2, Visits: 3, Pageviews: 7}, // fewer than k: folded…
+		}},
+	} {
+		name := string(tc.dim) + "/" + tc.filter + tc.opts.Property
+		t.Run(name, func(t *testing.T) {
+			b, err := svc.Breakdown(ctx, current(filterList(tc.filter)...), tc.dim, tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := rowsOf(b)
+			if name == "device/country:is:DE" {
+				// desktop (V1, V7) and mobile (V2, A1) both fold; (other)
+				// has 3 visitors.
+				tc.want = []Row{
+					{Value: Other, Visitors: 3, Visits: 4, Pageviews: 9},
+					{Value: "(total)", Visitors: 3, Visits: 4, Pageviews: 9},
+				}
+			}
+			if len(got) != len(tc.want) {
+				t.Fatalf("rows:\n%s\nwant\n%s", dump(t, got), dump(t, tc.want))
+			}
+			for i := range got {
+				if got[i] != tc.want[i] {
+					t.Errorf("row %d = %+v\nwant     %+v", i, got[i], tc.want[i])
+				}
+			}
+			if b.K != reporttest.K {
+				t.Errorf("k = %d", b.K)
+			}
+		})
+	}
+}
+
+func filterList(f string) []string {
+	if f == "" {
+		return nil
+	}
+	return []string{f}
+}
+
+func TestService_BreakdownPaging(t *testing.T) {
+	svc, _ := setup(t)
+	ctx := context.Background()
+	b, err := svc.Breakdown(ctx, current(), DimPage, BreakdownOptions{Page: Page{Limit: 1, Number: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Rows) != 1 || b.Rows[0].Value != "/" || !b.More {
+		t.Errorf("page 1 = %+v more=%v", b.Rows, b.More)
+	}
+	b, err = svc.Breakdown(ctx, current(), DimPage, BreakdownOptions{Page: Page{Limit: 1, Number: 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Rows) != 1 || b.Rows[0].Value != "/pricing" || b.More {
+		t.Errorf("page 2 = %+v more=%v", b.Rows, b.More)
+	}
+	if b.Other == nil || b.Other.Visitors != 3 || b.Totals.Visitors != 8 {
+		t.Errorf("other %+v totals %+v", b.Other, b.Totals)
+	}
+}
+
+func TestService_Timeseries(t *testing.T) {
+	svc, _ := setup(t)
+	ctx := context.Background()
+	q := current()
+	q.Compare = true
+	ts, err := svc.Timeseries(ctx, q, []Metric{MetricVisitors, MetricVisits, MetricPageviews, MetricBounceRate, MetricVisitDuration})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 03-08: V1, V2, V3 (S1, S2, S3), 4 page views + A1, S2 bounces,
+	// (55+5+40)/3 s. 03-09: V1, V4, V5 (S4, S5, S6), 6 + A2, S5 bounces,
+	// (60+0+40)/3. 03-10: V6, V7, V8 (S7, S8, S9), 4 + A3, S9 bounces,
+	// (12+25+0)/3.
+	want := []Metrics{
+		{Visitors: 3, Visits: 3, Pageviews: 5, BounceRate: 33.3, VisitDuration: 33.3},
+		{Visitors: 3, Visits: 3, Pageviews: 7, BounceRate: 33.3, VisitDuration: 33.3},
+		{Visitors: 3, Visits: 3, Pageviews: 5, BounceRate: 33.3, VisitDuration: 12.3},
+	}
+	if len(ts.Points) != 3 {
+		t.Fatalf("points: %s", dump(t, ts))
+	}
+	for i, p := range ts.Points {
+		if p.Time != reporttest.From.AddDate(0, 0, i) {
+			t.Errorf("point %d at %v", i, p.Time)
+		}
+		for _, m := range ts.Metrics {
+			if p.Metrics.get(m) != want[i].get(m) {
+				t.Errorf("point %d %s = %v, want %v", i, m, p.Metrics.get(m), want[i].get(m))
+			}
+		}
+	}
+	// Previous: 03-05 nothing; 03-06 V9 (+A4); 03-07 V10, V1.
+	prev := []Metrics{{}, {Visitors: 1, Visits: 1, Pageviews: 2, VisitDuration: 20}, {Visitors: 2, Visits: 2, Pageviews: 2, BounceRate: 100}}
+	for i, p := range ts.Previous {
+		for _, m := range ts.Metrics {
+			if p.Metrics.get(m) != prev[i].get(m) {
+				t.Errorf("previous %d %s = %v, want %v", i, m, p.Metrics.get(m), prev[i].get(m))
+			}
+		}
+	}
+	// Hourly buckets: 72 of them; S1 at 03-08 10:00.
+	q.Interval, q.Compare = Hour, false
+	ts, err = svc.Timeseries(ctx, q, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ts.Points) != 72 || ts.Points[10].Metrics.Visitors != 1 || ts.Points[10].Metrics.Pageviews != 2 {
+		t.Errorf("hourly: %d points, 10:00 = %+v", len(ts.Points), ts.Points[10].Metrics)
+	}
+}
+
+func TestService_Paths(t *testing.T) {
+	svc, _ := setup(t)
+	p, err := svc.Paths(context.Background(), current(), "/", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Views of /: S1 first, S2 only, S4 after /blog, S5 only, S6 after
+	// /pricing, S8 first, S9 only. Before: (entrance) for V1, V2, V4, V7,
+	// V8; /blog (V1) and /pricing (V5) fold into 2, fewer than k. After:
+	// (exit) for V2, V4, V5, V8; /pricing (V1 twice, V7) folds.
+	want := Paths{Previous: []PathRow{{"(entrance)", 5, 5}}, Next: []PathRow{{"(exit)", 4, 4}}}
+	if dump(t, p.Previous) != dump(t, want.Previous) || dump(t, p.Next) != dump(t, want.Next) || p.PreviousOther != nil || p.NextOther != nil {
+		t.Errorf("paths = %s", dump(t, p))
+	}
+	// From /pricing: before it / (S1, S4, S8: V1, V7) and entrance (S6:
+	// V5); after it / (S6, V5) and exit (S1, S4, S8).
+	p, err = svc.Paths(context.Background(), current(), "/pricing", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Previous) != 0 || p.PreviousOther == nil || p.PreviousOther.Visitors != 3 || p.PreviousOther.Transitions != 4 {
+		t.Errorf("previous of /pricing = %s", dump(t, p))
+	}
+	if len(p.Next) != 0 || p.NextOther == nil || p.NextOther.Visitors != 3 || p.NextOther.Transitions != 4 {
+		t.Errorf("next of /pricing = %s", dump(t, p))
+	}
+}
+
+func TestService_Realtime(t *testing.T) {
+	svc, _ := setup(t)
+	r, err := svc.Realtime(context.Background(), reporttest.Site, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 12:58–13:03 holds A3 only: one page view, no visitor.
+	if r.Visitors != 0 || r.Pageviews != 1 || len(r.Pages) != 0 || r.PageOther != nil {
+		t.Errorf("realtime = %s", dump(t, r))
+	}
+}
+
+func TestService_Consent(t *testing.T) {
+	svc, _ := setup(t)
+	ctx := context.Background()
+	o, err := svc.ConsentOverview(ctx, current())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 10 impressions (2 GPC, 4 with undeclared cookies), 10 decisions by
+	// 9 consent IDs: 6 accept_all, 1 reject_all, 2 custom, 1 withdraw;
+	// performance granted 8 times, functionality 7, targeting 5; GPC 2.
+	want := ConsentMetrics{Impressions: 10, Decisions: 10, Consents: 9, AcceptAll: 6, RejectAll: 1, Custom: 2, Withdraw: 1,
+		InteractionRate: 100, OptInPerformance: 80, OptInFunctionality: 70, OptInTargeting: 50,
+		GPCShareImpressions: 20, GPCShareDecisions: 20, UndeclaredImpressions: 4}
+	if o.ConsentMetrics != want {
+		t.Errorf("consent = %+v\nwant      %+v", o.ConsentMetrics, want)
+	}
+	if o.ConsentedPageviews != 14 || o.AnonymousPageviews != 3 || o.MeasuredShare == nil || *o.MeasuredShare != 82.4 || o.EstimatedCoverage != 80 {
+		t.Errorf("coverage = %s", dump(t, o))
+	}
+
+	b, err := svc.ConsentBreakdown(ctx, current(), ConsentCountry, Page{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// DE: D1, D2, D7, D9, D10 by C1, C2, C7, C9; impressions I1, I2, I7,
+	// I10. US: D3, D4, D8 by C3, C4, C8; impressions I3, I4, I8, I9. GB
+	// and FR (one consent ID each) fold into 2: no (other).
+	de := ConsentMetrics{Impressions: 4, Decisions: 5, Consents: 4, AcceptAll: 3, RejectAll: 1, Withdraw: 1,
+		InteractionRate: 125, OptInPerformance: 60, OptInFunctionality: 60, OptInTargeting: 60}
+	us := ConsentMetrics{Impressions: 4, Decisions: 3, Consents: 3, AcceptAll: 2, Custom: 1, InteractionRate: 75,
+		OptInPerformance: 100, OptInFunctionality: 66.7, OptInTargeting: 33.3, GPCShareImpressions: 50, GPCShareDecisions: 66.7}
+	if len(b.Rows) != 2 || b.Rows[0].Value != "DE" || b.Rows[0].ConsentMetrics != de || b.Rows[1].Value != "US" || b.Rows[1].ConsentMetrics != us || b.Other != nil {
+		t.Errorf("by country = %s", dump(t, b))
+	}
+	if b.Totals.Decisions != 10 || b.Totals.Consents != 9 || b.Totals.Impressions != 10 {
+		t.Errorf("totals = %+v", b.Totals)
+	}
+
+	c, err := svc.UndeclaredCookies(ctx, current(), false, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// _ga on I3, I7, I8; _hjSessionUser on I5 only (folded, 1 < k).
+	if len(c.Rows) != 1 || c.Rows[0] != (CookieRow{Cookie: "_ga", Impressions: 3}) || c.Other != nil {
+		t.Errorf("cookies = %s", dump(t, c))
+	}
+	c, err = svc.UndeclaredCookies(ctx, current(), true, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// By page every pair is seen fewer than 3 times: / _ga 2, /blog _ga
+	// 1, /pricing _hjSessionUser 1 — (other) 4.
+	if len(c.Rows) != 0 || c.Other == nil || c.Other.Impressions != 4 {
+		t.Errorf("cookies by page = %s", dump(t, c))
+	}
+
+	ts, err := svc.ConsentTimeseries(ctx, current())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 03-10: I6–I10 (I8 GPC), D6–D10: accept_all 3, reject 1, withdraw 1.
+	day := ts.Points[2].ConsentMetrics
+	if len(ts.Points) != 3 || day.Impressions != 5 || day.Decisions != 5 || day.AcceptAll != 3 || day.OptInPerformance != 60 || day.GPCShareImpressions != 20 {
+		t.Errorf("consent series = %s", dump(t, ts))
+	}
+
+	// Filtered (from the raw tables): DE.
+	o, err = svc.ConsentOverview(ctx, current("country:is:DE"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Impressions != 4 || o.Decisions != 5 || o.Consents != 4 || o.OptInPerformance != 60 || o.ConsentedPageviews != 8 || o.AnonymousPageviews != 1 {
+		t.Errorf("DE consent = %s", dump(t, o))
+	}
+	if _, err := svc.ConsentOverview(ctx, current("browser:is:Chrome")); !isQueryError(err) {
+		t.Errorf("browser filter on consent: err = %v, want a QueryError", err)
+	}
+}
+
+func isQueryError(err error) bool {
+	_, ok := err.(*QueryError)
+	return ok
+}
+
+func TestService_Proof(t *testing.T) {
+	svc, f := setup(t)
+	ctx := context.Background()
+	h, err := svc.ConsentHistory(ctx, reporttest.Site, f.Consent1.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h.Decisions) != 2 || h.Decisions[0].Action != model.AcceptAll || h.Decisions[1].Action != model.Withdraw ||
+		h.Decisions[1].Granted.Performance || h.Decisions[0].TextsHash != "fixture-texts-v1" {
+		t.Errorf("history = %s", dump(t, h))
+	}
+	if _, err := svc.ConsentHistory(ctx, reporttest.Site, "6f0c1d7e-1a2b-4c3d-8e4f-5a6b7c8d9e0f"); err != ErrNotFound {
+		t.Errorf("unknown consent ID: err = %v", err)
+	}
+	if _, err := svc.ConsentHistory(ctx, reporttest.Site, "not-a-uuid"); !isQueryError(err) {
+		t.Errorf("bad consent ID: err = %v", err)
+	}
+	var n int
+	err = svc.ExportDecisions(ctx, reporttest.Site, reporttest.From, reporttest.To, func(ProofDecision) error { n++; return nil })
+	if err != nil || n != 10 {
+		t.Errorf("export: %d decisions, err %v", n, err)
+	}
+}
+
+func TestService_UnknownSite(t *testing.T) {
+	svc, _ := setup(t)
+	q := current()
+	q.Site = "nope"
+	if _, err := svc.Overview(context.Background(), q); err != ErrUnknownSite {
+		t.Errorf("err = %v", err)
+	}
+}

@@ -1,0 +1,448 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"time"
+)
+
+// Table is a result as a header and rows of cells (string, int64 or
+// float64), for CSV. It holds the same numbers as the result's JSON.
+type Table struct {
+	Header []string
+	Rows   [][]any
+}
+
+// Tabler is a result that can be written as a table.
+type Tabler interface {
+	Table() Table
+}
+
+// field is one member of a JSON object written in order.
+type field struct {
+	key string
+	val any
+}
+
+// object is a JSON object whose members keep their order.
+type object []field
+
+// MarshalJSON writes the members in order.
+func (o object) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, f := range o {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		k, _ := json.Marshal(f.key)
+		b.Write(k)
+		b.WriteByte(':')
+		v, err := json.Marshal(f.val)
+		if err != nil {
+			return nil, err
+		}
+		b.Write(v)
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+// Metrics are the headline numbers of a period.
+type Metrics struct {
+	// Visitors counts distinct visitor IDs with any event; anonymous page
+	// views never count.
+	Visitors int64 `json:"visitors"`
+	// ReturningVisitors made more than one visit in the period.
+	ReturningVisitors int64 `json:"returning_visitors"`
+	// Visits counts distinct session IDs.
+	Visits int64 `json:"visits"`
+	// Pageviews counts every page view, anonymous ones included.
+	Pageviews int64 `json:"pageviews"`
+	// AnonymousPageviews were counted without consent (part of Pageviews).
+	AnonymousPageviews int64 `json:"anonymous_pageviews"`
+	// ViewsPerVisit is consented page views per visit.
+	ViewsPerVisit float64 `json:"views_per_visit"`
+	// BounceRate is the percentage of visits with one page view and less
+	// than 10 s of engagement.
+	BounceRate float64 `json:"bounce_rate"`
+	// VisitDuration is the mean time in seconds from a visit's first to
+	// its last event.
+	VisitDuration float64 `json:"visit_duration"`
+	// TimeOnPage is the mean engaged time in seconds per consented page
+	// view.
+	TimeOnPage float64 `json:"time_on_page"`
+	// Events counts every event, anonymous page views included.
+	Events int64 `json:"events"`
+}
+
+func (m Metrics) get(name Metric) float64 {
+	switch name {
+	case MetricVisitors:
+		return float64(m.Visitors)
+	case MetricReturningVisitors:
+		return float64(m.ReturningVisitors)
+	case MetricVisits:
+		return float64(m.Visits)
+	case MetricPageviews:
+		return float64(m.Pageviews)
+	case MetricAnonPageviews:
+		return float64(m.AnonymousPageviews)
+	case MetricViewsPerVisit:
+		return m.ViewsPerVisit
+	case MetricBounceRate:
+		return m.BounceRate
+	case MetricVisitDuration:
+		return m.VisitDuration
+	case MetricTimeOnPage:
+		return m.TimeOnPage
+	case MetricEvents:
+		return float64(m.Events)
+	}
+	return 0
+}
+
+// overviewMetrics is the order of the overview's metrics.
+var overviewMetrics = []Metric{MetricVisitors, MetricReturningVisitors, MetricVisits, MetricPageviews,
+	MetricAnonPageviews, MetricViewsPerVisit, MetricBounceRate, MetricVisitDuration, MetricTimeOnPage, MetricEvents}
+
+// Meta describes what a result covers.
+type Meta struct {
+	Site    string   `json:"site"`
+	From    string   `json:"from"` // YYYY-MM-DD
+	To      string   `json:"to"`
+	Filters []Filter `json:"filters"`
+	// SampleRate is 1 when every number is exact (up to the visitor
+	// sketches), else the share of visitors some numbers were estimated
+	// from.
+	SampleRate float64 `json:"sample_rate"`
+}
+
+func metaOf(q Query, rates ...float64) Meta {
+	f := q.Filters
+	if f == nil {
+		f = []Filter{}
+	}
+	rate := 1.0
+	for _, r := range rates {
+		rate = math.Min(rate, r)
+	}
+	return Meta{Site: q.Site, From: q.From.Format(dateLayout), To: q.To.Format(dateLayout), Filters: f, SampleRate: rate}
+}
+
+// Overview is the headline numbers of a period, and of the period before
+// when compared.
+type Overview struct {
+	Meta
+	Metrics  Metrics  `json:"metrics"`
+	Previous *Metrics `json:"previous,omitempty"`
+	// Change is the relative change in percent for counts and durations,
+	// the difference in percentage points for the bounce rate; null when
+	// the previous value is zero.
+	Change map[Metric]*float64 `json:"change,omitempty"`
+}
+
+// Table lists metric, value and, when compared, previous and change.
+func (o *Overview) Table() Table {
+	t := Table{Header: []string{"metric", "value"}}
+	if o.Previous != nil {
+		t.Header = append(t.Header, "previous", "change")
+	}
+	for _, m := range overviewMetrics {
+		row := []any{string(m), num(o.Metrics.get(m))}
+		if o.Previous != nil {
+			var ch any = ""
+			if c := o.Change[m]; c != nil {
+				ch = *c
+			}
+			row = append(row, num(o.Previous.get(m)), ch)
+		}
+		t.Rows = append(t.Rows, row)
+	}
+	return t
+}
+
+// num keeps whole numbers as int64 so both encodings print them alike.
+func num(f float64) any {
+	if f == math.Trunc(f) && math.Abs(f) < 1<<53 {
+		return int64(f)
+	}
+	return f
+}
+
+func change(m Metric, cur, prev float64) *float64 {
+	if m == MetricBounceRate {
+		d := round1(cur - prev)
+		return &d
+	}
+	if prev == 0 {
+		return nil
+	}
+	c := round1((cur - prev) / prev * 100)
+	return &c
+}
+
+// Point is one bucket of a time series.
+type Point struct {
+	Time    time.Time
+	Metrics Metrics
+}
+
+// Timeseries is metrics per bucket.
+type Timeseries struct {
+	Meta
+	Interval Interval
+	Metrics  []Metric
+	Points   []Point
+	// Previous holds the previous period's buckets, in the same order.
+	Previous []Point
+}
+
+func (ts *Timeseries) label(t time.Time) string {
+	if ts.Interval == Hour {
+		return t.UTC().Format(time.RFC3339)
+	}
+	return t.UTC().Format(dateLayout)
+}
+
+func (ts *Timeseries) points(ps []Point) []object {
+	out := make([]object, len(ps))
+	for i, p := range ps {
+		o := object{{"date", ts.label(p.Time)}}
+		for _, m := range ts.Metrics {
+			o = append(o, field{string(m), num(p.Metrics.get(m))})
+		}
+		out[i] = o
+	}
+	return out
+}
+
+// MarshalJSON writes {"site",…,"interval","metrics","points":[{"date",…}],"previous"}.
+func (ts *Timeseries) MarshalJSON() ([]byte, error) {
+	o := object{{"site", ts.Site}, {"from", ts.From}, {"to", ts.To}, {"filters", ts.Filters},
+		{"sample_rate", ts.SampleRate}, {"interval", ts.Interval}, {"metrics", ts.Metrics}, {"points", ts.points(ts.Points)}}
+	if ts.Previous != nil {
+		o = append(o, field{"previous", ts.points(ts.Previous)})
+	}
+	return o.MarshalJSON()
+}
+
+// Table has one row per bucket; with comparison, the previous period's
+// bucket and values follow in columns prefixed previous_.
+func (ts *Timeseries) Table() Table {
+	t := Table{Header: []string{"date"}}
+	for _, m := range ts.Metrics {
+		t.Header = append(t.Header, string(m))
+	}
+	if ts.Previous != nil {
+		t.Header = append(t.Header, "previous_date")
+		for _, m := range ts.Metrics {
+			t.Header = append(t.Header, "previous_"+string(m))
+		}
+	}
+	for i, p := range ts.Points {
+		row := []any{ts.label(p.Time)}
+		for _, m := range ts.Metrics {
+			row = append(row, num(p.Metrics.get(m)))
+		}
+		if ts.Previous != nil {
+			if i < len(ts.Previous) {
+				pp := ts.Previous[i]
+				row = append(row, ts.label(pp.Time))
+				for _, m := range ts.Metrics {
+					row = append(row, num(pp.Metrics.get(m)))
+				}
+			} else {
+				for range len(ts.Metrics) + 1 {
+					row = append(row, "")
+				}
+			}
+		}
+		t.Rows = append(t.Rows, row)
+	}
+	return t
+}
+
+// Row is one value of a breakdown; which metrics it shows depends on the
+// dimension (Breakdown.Metrics).
+type Row struct {
+	Value          string
+	Visitors       int64
+	Visits         int64
+	Pageviews      int64
+	Events         int64
+	TimeOnPage     float64 // seconds per consented page view
+	BounceRate     float64 // percent
+	VisitDuration  float64 // seconds
+	ConversionRate float64 // percent of the period's visitors
+}
+
+func (r Row) get(m Metric) float64 {
+	switch m {
+	case MetricVisitors:
+		return float64(r.Visitors)
+	case MetricVisits:
+		return float64(r.Visits)
+	case MetricPageviews:
+		return float64(r.Pageviews)
+	case MetricEvents:
+		return float64(r.Events)
+	case MetricTimeOnPage:
+		return r.TimeOnPage
+	case MetricBounceRate:
+		return r.BounceRate
+	case MetricVisitDuration:
+		return r.VisitDuration
+	case MetricConversionRate:
+		return r.ConversionRate
+	}
+	return 0
+}
+
+func (r Row) object(ms []Metric) object {
+	o := object{{"value", r.Value}}
+	for _, m := range ms {
+		o = append(o, field{string(m), num(r.get(m))})
+	}
+	return o
+}
+
+// Breakdown is a dimension's values, most visitors first. Values with fewer
+// than K visitors are folded into Other, which is left out when it too
+// has fewer than K; Totals cover every value.
+type Breakdown struct {
+	Meta
+	Dimension Dimension
+	// Event and Property narrow DimEventProp to one custom event and key.
+	Event, Property string
+	K               int
+	Metrics         []Metric
+	Rows            []Row
+	Other           *Row
+	Totals          Row
+	Page, Limit     int
+	More            bool // more rows on the next page
+}
+
+// MarshalJSON writes the rows as objects with the dimension's metrics.
+func (b *Breakdown) MarshalJSON() ([]byte, error) {
+	rows := make([]object, len(b.Rows))
+	for i, r := range b.Rows {
+		rows[i] = r.object(b.Metrics)
+	}
+	var other any
+	if b.Other != nil {
+		other = b.Other.object(b.Metrics)
+	}
+	o := object{{"site", b.Site}, {"from", b.From}, {"to", b.To}, {"filters", b.Filters}, {"sample_rate", b.SampleRate},
+		{"dimension", b.Dimension}}
+	if b.Dimension == DimEventProp {
+		o = append(o, field{"event", b.Event}, field{"property", b.Property})
+	}
+	o = append(o, field{"k", b.K}, field{"metrics", b.Metrics}, field{"rows", rows}, field{"other", other},
+		field{"totals", b.Totals.object(b.Metrics)}, field{"page", b.Page}, field{"limit", b.Limit}, field{"more", b.More})
+	return o.MarshalJSON()
+}
+
+// Table has the rows, then "(other)" when shown and "(total)".
+func (b *Breakdown) Table() Table {
+	t := Table{Header: append([]string{string(b.Dimension)}, metricNames(b.Metrics)...)}
+	add := func(r Row) {
+		row := []any{r.Value}
+		for _, m := range b.Metrics {
+			row = append(row, num(r.get(m)))
+		}
+		t.Rows = append(t.Rows, row)
+	}
+	for _, r := range b.Rows {
+		add(r)
+	}
+	if b.Other != nil {
+		add(*b.Other)
+	}
+	add(b.Totals)
+	return t
+}
+
+func metricNames(ms []Metric) []string {
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = string(m)
+	}
+	return out
+}
+
+// PathRow is a page visitors came from or went to.
+type PathRow struct {
+	Value string `json:"value"`
+	// Visitors who made the step, and how often it was made.
+	Visitors    int64 `json:"visitors"`
+	Transitions int64 `json:"transitions"`
+}
+
+// Paths is where the visitors of a page came from and went next, within
+// their visits: "(entrance)" when the page was the first of the visit,
+// "(exit)" when it was the last. Steps of fewer than K visitors fold into
+// "(other)".
+type Paths struct {
+	Meta
+	Page          string    `json:"page"`
+	K             int       `json:"k"`
+	Previous      []PathRow `json:"previous"`
+	PreviousOther *PathRow  `json:"previous_other"`
+	Next          []PathRow `json:"next"`
+	NextOther     *PathRow  `json:"next_other"`
+}
+
+// Table lists direction (previous or next), page, visitors, transitions.
+func (p *Paths) Table() Table {
+	t := Table{Header: []string{"direction", "page", "visitors", "transitions"}}
+	add := func(dir string, rows []PathRow, other *PathRow) {
+		for _, r := range rows {
+			t.Rows = append(t.Rows, []any{dir, r.Value, r.Visitors, r.Transitions})
+		}
+		if other != nil {
+			t.Rows = append(t.Rows, []any{dir, other.Value, other.Visitors, other.Transitions})
+		}
+	}
+	add("previous", p.Previous, p.PreviousOther)
+	add("next", p.Next, p.NextOther)
+	return t
+}
+
+// Realtime is the last minutes of traffic.
+type Realtime struct {
+	Site      string `json:"site"`
+	Minutes   int    `json:"minutes"`
+	Visitors  int64  `json:"visitors"`
+	Pageviews int64  `json:"pageviews"`
+	K         int    `json:"k"`
+	// Pages are the pages viewed, as PathRow with Transitions the number
+	// of page views.
+	Pages     []PathRow `json:"pages"`
+	PageOther *PathRow  `json:"pages_other"`
+}
+
+// Table lists the pages, then the totals as "(total)".
+func (r *Realtime) Table() Table {
+	t := Table{Header: []string{"page", "visitors", "pageviews"}}
+	for _, p := range r.Pages {
+		t.Rows = append(t.Rows, []any{p.Value, p.Visitors, p.Transitions})
+	}
+	if r.PageOther != nil {
+		t.Rows = append(t.Rows, []any{r.PageOther.Value, r.PageOther.Visitors, r.PageOther.Transitions})
+	}
+	t.Rows = append(t.Rows, []any{"(total)", r.Visitors, r.Pageviews})
+	return t
+}
+
+func round1(f float64) float64 { return math.Round(f*10) / 10 }
+func round2(f float64) float64 { return math.Round(f*100) / 100 }
+
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}

@@ -1,0 +1,262 @@
+package report
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"math/bits"
+	"sync"
+	"time"
+
+	ch "github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/google/uuid"
+
+	"github.com/crumbhq/crumb/server/internal/model"
+)
+
+// Sites finds a configured site, for its k.
+type Sites interface {
+	Get(ctx context.Context, id string) (*model.Site, bool)
+}
+
+// Options tune the service; the zero value is the default.
+type Options struct {
+	// MaxExecutionTime is the server-side limit of every query
+	// (ClickHouse's max_execution_time); default 20 s.
+	MaxExecutionTime time.Duration
+	// ExportTime is the server-side limit of a proof export; default 10 min.
+	ExportTime time.Duration
+	// SessionSampleEvents is how many events of a range a session query
+	// (bounce rate, visit duration, entry and exit pages, paths, returning
+	// visitors) reads before it samples visitors; default 250,000.
+	SessionSampleEvents uint64
+	// FilterSampleEvents is the same for filtered queries, which read
+	// events instead of the pre-aggregated tables; default 2,000,000.
+	FilterSampleEvents uint64
+	// Now is the clock (realtime); default time.Now.
+	Now func() time.Time
+	Log *slog.Logger
+}
+
+// Service answers report queries from ClickHouse. It only reads.
+type Service struct {
+	conn  driver.Conn
+	sites Sites
+	opts  Options
+
+	// forceRaw makes queries without filters read events too (tests
+	// compare both paths).
+	forceRaw bool
+	// trace, when set, sees every statement before it runs (tests).
+	trace func(sql string, args []any)
+
+	orderMu sync.Mutex
+	order   int // 0 unknown, 1 first half of a UUID is more significant, 2 second half
+}
+
+// New returns a report service reading through conn (a clickhouse-go v2
+// connection, such as clickhouse.DB.Conn()).
+func New(conn driver.Conn, sites Sites, opts Options) *Service {
+	if opts.MaxExecutionTime <= 0 {
+		opts.MaxExecutionTime = 20 * time.Second
+	}
+	if opts.ExportTime <= 0 {
+		opts.ExportTime = 10 * time.Minute
+	}
+	if opts.SessionSampleEvents == 0 {
+		opts.SessionSampleEvents = 250_000
+	}
+	if opts.FilterSampleEvents == 0 {
+		opts.FilterSampleEvents = 600_000
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Service{conn: conn, sites: sites, opts: opts}
+}
+
+// plan is how one query is answered: from which tables, on which sample.
+type plan struct {
+	site     string
+	from, to time.Time
+	filters  []Filter
+	k        int
+	mv       bool // read the pre-aggregated tables (no filters)
+	sample   sampling
+}
+
+func (p *plan) useMV() bool { return p.mv }
+
+// sampling is a contiguous range of visitor IDs holding about rate of them.
+type sampling struct {
+	rate   float64 // 1: every visitor
+	lo, hi string  // visitor_id >= lo AND visitor_id < hi
+}
+
+func (s sampling) sampled() bool { return s.rate < 1 }
+
+// scale estimates the whole from a count on the sample.
+func (s sampling) scale(n uint64) int64 {
+	if !s.sampled() {
+		return int64(n)
+	}
+	return int64(math.Round(float64(n) / s.rate))
+}
+
+type planKind int
+
+const (
+	planSums     planKind = iota // sums: pre-aggregated without filters, else events (sampled when large)
+	planSessions                 // sessions: always events, sampled when large
+)
+
+// newPlan validates q and decides how to answer it.
+func (s *Service) newPlan(ctx context.Context, q Query, kind planKind) (*plan, error) {
+	if err := q.Validate(); err != nil {
+		return nil, err
+	}
+	site, ok := s.sites.Get(ctx, q.Site)
+	if !ok {
+		return nil, ErrUnknownSite
+	}
+	p := &plan{site: q.Site, from: q.From, to: q.To, filters: q.Filters, k: siteK(site), mv: len(q.Filters) == 0 && !s.forceRaw, sample: sampling{rate: 1}}
+	budget := s.opts.SessionSampleEvents
+	switch {
+	case kind == planSessions:
+	case !p.mv:
+		budget = s.opts.FilterSampleEvents
+	default:
+		return p, nil
+	}
+	events, err := s.rangeEvents(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	if events > budget {
+		// The largest power-of-two share of visitors within the budget.
+		n := bits.Len64((events - 1) / budget)
+		if n > 20 {
+			n = 20
+		}
+		if p.sample, err = s.sampleRange(ctx, n); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// rangeEvents counts the site's events in the plan's days.
+func (s *Service) rangeEvents(ctx context.Context, p *plan) (uint64, error) {
+	var events uint64
+	if err := s.queryRow(ctx, sizeSQL(p), &events); err != nil {
+		return 0, err
+	}
+	return events, nil
+}
+
+// sampleRange returns the range of visitor IDs holding 1/2^n of random
+// (version 4) UUIDs, in this server's order of UUIDs.
+func (s *Service) sampleRange(ctx context.Context, n int) (sampling, error) {
+	s.orderMu.Lock()
+	defer s.orderMu.Unlock()
+	if s.order == 0 {
+		var firstHalf uint8
+		if err := s.queryRow(ctx, new(stmt).add(uuidOrderSQL), &firstHalf); err != nil {
+			return sampling{}, err
+		}
+		s.order = 2
+		if firstHalf == 1 {
+			s.order = 1
+		}
+	}
+	var lo, hi uuid.UUID
+	if s.order == 1 {
+		// Ordered as strings: random bits from the first byte on.
+		lo[15] = 1
+		binary.BigEndian.PutUint64(hi[:8], 1<<(64-n))
+	} else {
+		// Ordered by the second half first; its first two bits are the
+		// variant (10), the rest random.
+		binary.BigEndian.PutUint64(lo[8:], 1<<63)
+		binary.BigEndian.PutUint64(hi[8:], 1<<63+1<<(62-n))
+	}
+	return sampling{rate: 1 / float64(uint64(1)<<n), lo: lo.String(), hi: hi.String()}, nil
+}
+
+// ctx adds the server-side time limit to a query's context.
+func (s *Service) ctx(ctx context.Context) context.Context {
+	secs := int(math.Ceil(s.opts.MaxExecutionTime.Seconds()))
+	return ch.Context(ctx, ch.WithSettings(ch.Settings{"max_execution_time": secs}))
+}
+
+func (s *Service) query(ctx context.Context, st *stmt) (driver.Rows, error) {
+	if s.trace != nil {
+		s.trace(st.String(), st.args)
+	}
+	rows, err := s.conn.Query(s.ctx(ctx), st.String(), st.args...)
+	if err != nil {
+		return nil, s.wrap(ctx, err)
+	}
+	return rows, nil
+}
+
+func (s *Service) queryRow(ctx context.Context, st *stmt, dest ...any) error {
+	rows, err := s.query(ctx, st)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return s.wrap(ctx, err)
+		}
+		return s.wrap(ctx, errors.New("no result row"))
+	}
+	if err := rows.Scan(dest...); err != nil {
+		return s.wrap(ctx, err)
+	}
+	return s.wrap(ctx, rows.Err())
+}
+
+// wrap turns a ClickHouse time-limit error into ErrTimeout and prefixes
+// the others.
+func (s *Service) wrap(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	var ex *ch.Exception
+	if errors.As(err, &ex) && (ex.Code == 159 || ex.Code == 160) { // TIMEOUT_EXCEEDED, TOO_SLOW
+		return ErrTimeout
+	}
+	return fmt.Errorf("report: %w", err)
+}
+
+// parallel runs fns at once and returns the first error.
+func parallel(fns ...func() error) error {
+	errs := make([]error, len(fns))
+	var wg sync.WaitGroup
+	for i, fn := range fns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = fn()
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,741 @@
+package report
+
+// Every SQL statement of the report layer is built in this file, from Go
+// constants only: dimensions map to the column expressions below, and
+// every value from a request (site, dates, filter values, limits) is a
+// bound parameter (clickhouse-go binds ? on the client, which ClickHouse
+// 18.16 needs; it quotes and escapes each value). The statements run on
+// ClickHouse 18.16 and on current releases: explicit toUInt64 casts keep
+// result types stable, aliases never shadow a column name, dates are bound
+// as time.Time and wrapped in toDate().
+//
+// The expressions of page-view and event dimensions must equal those of the
+// materialized views in migrations/0010_report_traffic.up.sql;
+// TestDimensions_MVMatchesRaw compares the two paths on the same data.
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	ch "github.com/ClickHouse/clickhouse-go/v2"
+)
+
+// stmt is a statement being built and its bound arguments, in order.
+type stmt struct {
+	b    strings.Builder
+	args []any
+}
+
+func (s *stmt) add(sql string, args ...any) *stmt {
+	s.b.WriteString(sql)
+	s.args = append(s.args, args...)
+	return s
+}
+
+func (s *stmt) addStmt(o *stmt) *stmt {
+	s.b.WriteString(o.b.String())
+	s.args = append(s.args, o.args...)
+	return s
+}
+
+func (s *stmt) String() string { return s.b.String() }
+
+const zeroUUID = "toUUID('00000000-0000-0000-0000-000000000000')"
+
+// BounceEngagementMS is the engagement below which a one-page visit is a
+// bounce.
+const BounceEngagementMS = 10_000
+
+// dimSQL is how a dimension reads from an events row.
+type dimSQL struct {
+	expr    string // the dimension's value
+	rows    string // the rows that carry the dimension
+	primary string // the rows counted as the dimension's page views or events
+}
+
+const (
+	pageviewRows    = "type = 'pageview'"
+	acquisitionRows = "type = 'pageview' AND channel != 'Internal'"
+)
+
+var dimSQLs = map[Dimension]dimSQL{
+	DimPage:           {"path", "type IN ('pageview', 'engagement')", pageviewRows},
+	DimHostname:       {"hostname", pageviewRows, pageviewRows},
+	DimCountry:        {"country", pageviewRows, pageviewRows},
+	DimRegion:         {"if(region = '', '', concat(region, ', ', country))", pageviewRows, pageviewRows},
+	DimCity:           {"if(city = '', '', concat(city, ', ', if(region = '', country, concat(region, ', ', country))))", pageviewRows, pageviewRows},
+	DimProvider:       {"provider", pageviewRows, pageviewRows},
+	DimBrowser:        {"browser", pageviewRows, pageviewRows},
+	DimBrowserVersion: {"if(browser = '', '', concat(browser, ' ', browser_version))", pageviewRows, pageviewRows},
+	DimOS:             {"os", pageviewRows, pageviewRows},
+	DimOSVersion:      {"if(os = '', '', concat(os, ' ', os_version))", pageviewRows, pageviewRows},
+	DimDevice:         {"device", pageviewRows, pageviewRows},
+	DimScreen:         {"screen", pageviewRows, pageviewRows},
+	DimLanguage:       {"language", pageviewRows, pageviewRows},
+	DimChannel:        {"channel", acquisitionRows, acquisitionRows},
+	DimSource:         {"source", acquisitionRows, acquisitionRows},
+	DimReferrer:       {"concat(referrer_host, referrer_path)", acquisitionRows, acquisitionRows},
+	DimUTMSource:      {"utm_source", "type = 'pageview' AND utm_source != ''", "type = 'pageview' AND utm_source != ''"},
+	DimUTMMedium:      {"utm_medium", "type = 'pageview' AND utm_medium != ''", "type = 'pageview' AND utm_medium != ''"},
+	DimUTMCampaign:    {"utm_campaign", "type = 'pageview' AND utm_campaign != ''", "type = 'pageview' AND utm_campaign != ''"},
+	DimUTMContent:     {"utm_content", "type = 'pageview' AND utm_content != ''", "type = 'pageview' AND utm_content != ''"},
+	DimUTMTerm:        {"utm_term", "type = 'pageview' AND utm_term != ''", "type = 'pageview' AND utm_term != ''"},
+	DimEvent:          {"name", "type = 'custom'", "type = 'custom'"},
+	DimOutbound:       {"link_url", "type = 'outbound'", "type = 'outbound'"},
+	DimDownload:       {"link_url", "type = 'download'", "type = 'download'"},
+	DimSearch:         {"search_term", "type = 'search'", "type = 'search'"},
+	DimErrorPage:      {"concat(toString(status), ' ', path)", "type = 'error'", "type = 'error'"},
+	// Entry and exit pages are columns of the sessions subquery, and a
+	// page view that is the only one of an anonymous "visit" is its own
+	// entry and exit page.
+	DimEntryPage: {"path", pageviewRows, pageviewRows},
+	DimExitPage:  {"path", pageviewRows, pageviewRows},
+	// Custom event properties: the value of the key, from custom events.
+	DimEventProp: {"prop_values[indexOf(prop_keys, ?)]", "type = 'custom'", "type = 'custom'"},
+}
+
+// sessionColumn is the sessions-subquery column of a session dimension.
+var sessionColumn = map[Dimension]string{DimEntryPage: "entry_page", DimExitPage: "exit_page"}
+
+// propSep joins name, key and value of a custom event property in
+// report_dims (the unit separator).
+const propSep = "\x1f"
+
+// ---------------------------------------------------------------------------
+// Ranges, sampling and filters
+
+// rangeWhere restricts a table with site_id and date columns to the plan's
+// days.
+func rangeWhere(p *plan) *stmt {
+	return new(stmt).add("site_id = ? AND date >= toDate(?) AND date <= toDate(?)", p.site, p.from, p.to)
+}
+
+// eventsWhere restricts events to the plan's days and sample. With anon,
+// anonymous page views (the zero visitor) are kept whole beside the sample
+// of visitors; without, they are left out.
+func eventsWhere(p *plan, anon bool) *stmt {
+	s := rangeWhere(p)
+	if p.sample.sampled() {
+		if anon {
+			s.add(" AND (visitor_id = "+zeroUUID+" OR (visitor_id >= toUUID(?) AND visitor_id < toUUID(?)))", p.sample.lo, p.sample.hi)
+		} else {
+			s.add(" AND visitor_id >= toUUID(?) AND visitor_id < toUUID(?)", p.sample.lo, p.sample.hi)
+		}
+	} else if !anon {
+		s.add(" AND visitor_id != " + zeroUUID)
+	}
+	return s
+}
+
+// filterValue is a filter's value as stored ("(none)" is empty).
+func filterValue(f Filter) string {
+	if f.Value == None && f.Op != Contains {
+		return ""
+	}
+	return f.Value
+}
+
+// valueCond compares expr with the filter's value; with positive, is_not
+// compares as is (the caller negates).
+func valueCond(expr string, exprArgs []any, f Filter, positive bool) *stmt {
+	s := new(stmt)
+	v := filterValue(f)
+	switch {
+	case f.Op == Contains:
+		s.add("position(lowerUTF8("+expr+"), lowerUTF8(?)) > 0", append(append([]any{}, exprArgs...), v)...)
+	case f.Op == IsNot && !positive:
+		s.add(expr+" != ?", append(append([]any{}, exprArgs...), v)...)
+	default:
+		s.add(expr+" = ?", append(append([]any{}, exprArgs...), v)...)
+	}
+	return s
+}
+
+// matchCond is the condition an events row meets when it has the filter's
+// value (is and contains) or would have it (is_not).
+func matchCond(f Filter) *stmt {
+	d := dimSQLs[f.Dimension]
+	s := new(stmt).add("(" + d.rows + " AND ")
+	if f.Dimension == DimEventProp {
+		key, val, _ := strings.Cut(f.Value, "=")
+		pf := Filter{Dimension: f.Dimension, Op: f.Op, Value: val}
+		s.add("has(prop_keys, ?) AND ", key)
+		s.addStmt(valueCond(d.expr, []any{key}, pf, true))
+	} else {
+		s.addStmt(valueCond(d.expr, nil, f, true))
+	}
+	return s.add(")")
+}
+
+// filterWhere is the filters' condition on the rows of an events query:
+// page-view attributes apply to each event; acquisition, event and
+// session filters keep the visits that have (or, for is_not, lack) a
+// matching event, and anonymous page views by their own fields.
+func filterWhere(p *plan, sessionsOnly bool) *stmt {
+	s := new(stmt)
+	for _, f := range p.filters {
+		d, _ := lookupDimension(f.Dimension)
+		s.add(" AND ")
+		if d.kind == kindPage {
+			s.addStmt(valueCond(dimSQLs[f.Dimension].expr, nil, f, false))
+			continue
+		}
+		neg := ""
+		if f.Op == IsNot {
+			neg = "NOT "
+		}
+		sub := sessionsMatching(p, f)
+		if sessionsOnly {
+			s.add("session_id " + neg + "IN (").addStmt(sub).add(")")
+			continue
+		}
+		s.add("((session_id = " + zeroUUID + " AND " + neg).addStmt(matchCond(f)).
+			add(") OR (session_id != " + zeroUUID + " AND session_id " + neg + "IN (").addStmt(sub).add(")))")
+	}
+	return s
+}
+
+// sessionsMatching selects the sessions with an event matching f (for a
+// session dimension: whose first or last page matches).
+func sessionsMatching(p *plan, f Filter) *stmt {
+	s := new(stmt).add("SELECT session_id FROM events WHERE ").addStmt(eventsWhere(p, false))
+	if col, ok := sessionColumn[f.Dimension]; ok {
+		agg := "argMin(path, ts)"
+		if col == "exit_page" {
+			agg = "argMax(path, ts)"
+		}
+		return s.add(" AND type = 'pageview' GROUP BY session_id HAVING ").addStmt(valueCond(agg, nil, f, true))
+	}
+	return s.add(" AND ").addStmt(matchCond(f))
+}
+
+// sessionFilterWhere keeps the visits with at least one event that meets
+// every page-view filter, and that meet every other filter.
+func sessionFilterWhere(p *plan) *stmt {
+	s := new(stmt)
+	var pageFilters []Filter
+	for _, f := range p.filters {
+		if d, _ := lookupDimension(f.Dimension); d.kind == kindPage {
+			pageFilters = append(pageFilters, f)
+		}
+	}
+	if len(pageFilters) > 0 {
+		s.add(" AND session_id IN (SELECT session_id FROM events WHERE ").addStmt(eventsWhere(p, false))
+		for _, f := range pageFilters {
+			s.add(" AND ").addStmt(valueCond(dimSQLs[f.Dimension].expr, nil, f, false))
+		}
+		s.add(")")
+	}
+	rest := *p
+	rest.filters = nil
+	for _, f := range p.filters {
+		if d, _ := lookupDimension(f.Dimension); d.kind != kindPage {
+			rest.filters = append(rest.filters, f)
+		}
+	}
+	return s.addStmt(filterWhere(&rest, true))
+}
+
+// ---------------------------------------------------------------------------
+// Traffic sums: visitors, visits, consented and anonymous page views,
+// engagement time and count, consented events. Every sums query returns
+// these columns in this order (after its key columns).
+
+func mvTotalsSums() string {
+	return `toUInt64(uniqHLL12IfMerge(visitors)) AS t_visitors, toUInt64(uniqHLL12IfMerge(sessions)) AS t_visits,
+		toUInt64(sum(pageviews) - sum(anon_pageviews)) AS t_pv, toUInt64(sum(anon_pageviews)) AS t_apv,
+		toUInt64(sum(engaged_ms)) AS t_eng, toUInt64(sum(engagements)) AS t_engn,
+		toUInt64(sum(event_count) - sum(anon_pageviews)) AS t_ec`
+}
+
+func rawTotalsSums() string {
+	return `toUInt64(uniqHLL12If(visitor_id, visitor_id != ` + zeroUUID + `)) AS t_visitors,
+		toUInt64(uniqHLL12If(session_id, session_id != ` + zeroUUID + `)) AS t_visits,
+		toUInt64(countIf(type = 'pageview' AND visitor_id != ` + zeroUUID + `)) AS t_pv,
+		toUInt64(countIf(type = 'pageview' AND visitor_id = ` + zeroUUID + `)) AS t_apv,
+		toUInt64(sumIf(duration_ms, type = 'engagement')) AS t_eng, toUInt64(countIf(type = 'engagement')) AS t_engn,
+		toUInt64(countIf(visitor_id != ` + zeroUUID + `)) AS t_ec`
+}
+
+// totalsSQL sums the whole range.
+func totalsSQL(p *plan) *stmt {
+	if p.useMV() {
+		return new(stmt).add("SELECT " + mvTotalsSums() + " FROM report_daily WHERE ").addStmt(rangeWhere(p))
+	}
+	return new(stmt).add("SELECT " + rawTotalsSums() + " FROM events WHERE ").addStmt(eventsWhere(p, true)).addStmt(filterWhere(p, false))
+}
+
+// bucketExpr is a time-series bucket of the interval, from a Date column
+// and a DateTime('UTC') column.
+func bucketExpr(iv Interval, dateCol, timeCol string) string {
+	switch iv {
+	case Hour:
+		return "toStartOfHour(" + timeCol + ")"
+	case Week:
+		return "toDateTime(toMonday(" + dateCol + "), 'UTC')"
+	case Month:
+		return "toDateTime(toStartOfMonth(" + dateCol + "), 'UTC')"
+	default:
+		return "toDateTime(" + dateCol + ", 'UTC')"
+	}
+}
+
+// seriesSQL sums per bucket.
+func seriesSQL(p *plan, iv Interval) *stmt {
+	if p.useMV() {
+		table := "report_daily"
+		if iv == Hour {
+			table = "report_totals"
+		}
+		return new(stmt).add("SELECT " + bucketExpr(iv, "date", "hour") + " AS bucket, " + mvTotalsSums() +
+			" FROM " + table + " WHERE ").addStmt(rangeWhere(p)).add(" GROUP BY bucket ORDER BY bucket")
+	}
+	return new(stmt).add("SELECT " + bucketExpr(iv, "date", "ts") + " AS bucket, " + rawTotalsSums() + " FROM events WHERE ").
+		addStmt(eventsWhere(p, true)).addStmt(filterWhere(p, false)).add(" GROUP BY bucket ORDER BY bucket")
+}
+
+// ---------------------------------------------------------------------------
+// Breakdowns, folded to k visitors
+
+// ExactK is the largest k checked exactly (with uniqUpTo(25)); above it
+// the check uses the HyperLogLog estimate with a 5% margin.
+const ExactK = 25
+
+// aggCol is a column a fold sums or merges.
+type aggCol struct {
+	name  string // the inner query's column
+	merge string // "" to sum, else the -Merge function (uniqHLL12IfMerge)
+}
+
+// foldSQL groups inner (columns val, vk — a uniqUpTo(25) state of the
+// row's visitors — and cols) into its values, and the values with fewer
+// than k visitors into one folded row sorted first, with totals over all.
+// est names the cols state that estimates visitors when k > ExactK. Each
+// result row is folded (UInt8), label, then one r_ column per col. limit 0
+// means no limit.
+func foldSQL(inner *stmt, kMerge, est string, cols []aggCol, order []string, k, limit int) *stmt {
+	s := new(stmt)
+	if k <= ExactK {
+		s.add("SELECT toUInt8(finalizeAggregation(vk) < ?) AS folded", k)
+	} else {
+		s.add("SELECT toUInt8(finalizeAggregation("+est+") < ?) AS folded", k+(k+19)/20)
+	}
+	s.add(", if(folded = 1, '', val) AS label")
+	for _, c := range cols {
+		if c.merge != "" {
+			s.add(fmt.Sprintf(", toUInt64(%s(%s)) AS r_%s", c.merge, c.name, c.name))
+		} else {
+			s.add(fmt.Sprintf(", toUInt64(sum(%s)) AS r_%s", c.name, c.name))
+		}
+	}
+	s.add(", toUInt64(" + kMerge + "(vk)) AS r_k")
+	s.add(" FROM (").addStmt(inner).add(") GROUP BY folded, label WITH TOTALS ORDER BY folded DESC")
+	for _, o := range order {
+		s.add(", r_" + o + " DESC")
+	}
+	s.add(", label ASC")
+	if limit > 0 {
+		s.add(" LIMIT ?", limit)
+	}
+	return s
+}
+
+// The columns of a traffic breakdown: visitors, visits, consented and
+// anonymous page views, engagement time and count, consented events.
+var trafficCols = []aggCol{{"vs", "uniqHLL12IfMerge"}, {"ss", "uniqHLL12IfMerge"}, {"pv", ""}, {"apv", ""}, {"eng", ""}, {"engn", ""}, {"ec", ""}}
+
+// totalsDim is the dimension whose values hold every visitor of dim's rows
+// once each with few values: every page view has one device, every
+// acquisition page view one channel.
+func totalsDim(dim Dimension) Dimension {
+	d, _ := lookupDimension(dim)
+	switch {
+	case d.kind == kindPage:
+		return DimDevice
+	case dim == DimSource || dim == DimReferrer:
+		return DimChannel
+	}
+	return dim
+}
+
+// mvValue is the value column of a report_dims breakdown and the condition
+// on its rows: for event properties, the key or the value of one event's
+// properties.
+func mvValue(dim Dimension, event, key string) (value *stmt, cond *stmt) {
+	value, cond = new(stmt).add("value"), new(stmt)
+	if dim != DimEventProp {
+		return value, cond
+	}
+	if key == "" {
+		prefix := event + propSep
+		return new(stmt).add("splitByChar('\\x1F', value)[2]"), cond.add(" AND substring(value, 1, length(?)) = ?", prefix, prefix)
+	}
+	prefix := event + propSep + key + propSep
+	return new(stmt).add("substring(value, length(?) + 1)", prefix), cond.add(" AND substring(value, 1, length(?)) = ?", prefix, prefix)
+}
+
+// mvValuesSQL is the first step of a pre-aggregated breakdown: every value
+// with its exact visitor count up to 26 (and, when k > ExactK, its
+// estimate) and its sums, without merging the large visitor sketches.
+func mvValuesSQL(p *plan, dim Dimension, event, key string) *stmt {
+	value, cond := mvValue(dim, event, key)
+	s := new(stmt).add("SELECT ").addStmt(value).add(" AS val, toUInt64(uniqUpToIfMerge(25)(visitors_k)) AS r_k")
+	if p.k > ExactK {
+		s.add(", toUInt64(uniqHLL12IfMerge(visitors)) AS r_est")
+	} else {
+		s.add(", toUInt64(0) AS r_est")
+	}
+	return s.add(`, toUInt64(sum(pageviews) - sum(anon_pageviews)) AS r_pv, toUInt64(sum(anon_pageviews)) AS r_apv,
+		toUInt64(sum(engaged_ms)) AS r_eng, toUInt64(sum(engagements)) AS r_engn,
+		toUInt64(sum(event_count) - sum(anon_pageviews)) AS r_ec FROM report_dims WHERE `).
+		addStmt(rangeWhere(p)).add(" AND dim = ?", string(dim)).addStmt(cond).add(" GROUP BY val")
+}
+
+// mvVisitorsSQL is the second step: visitors and visits of the values
+// shown. The primary key finds their rows (sorted by value) alone.
+func mvVisitorsSQL(p *plan, dim Dimension, event, key string, values []string) *stmt {
+	value, cond := mvValue(dim, event, key)
+	s := new(stmt).add("SELECT ").addStmt(value).add(" AS val, toUInt64(uniqHLL12IfMerge(visitors)) AS r_vs, toUInt64(uniqHLL12IfMerge(sessions)) AS r_ss FROM report_dims WHERE ").
+		addStmt(rangeWhere(p)).add(" AND dim = ?", string(dim)).addStmt(cond)
+	if dim == DimEventProp {
+		s.add(" AND has(?, ", values).addStmt(value).add(")")
+	} else {
+		set := make([]any, len(values))
+		for i, v := range values {
+			set[i] = v
+		}
+		s.add(" AND value IN ?", ch.GroupSet{Value: set})
+	}
+	return s.add(" GROUP BY val")
+}
+
+// mvOtherSQL: visitors and visits of the values with fewer than k
+// visitors, together. The subquery finds those values from the small
+// exact counts; only their rows' sketches are read (by the primary key,
+// unless the value is derived, as for event properties).
+func mvOtherSQL(p *plan, dim Dimension, event, key string) *stmt {
+	value, cond := mvValue(dim, event, key)
+	having := new(stmt).add(" HAVING uniqUpToIfMerge(25)(visitors_k) < ?", p.k)
+	if p.k > ExactK {
+		having = new(stmt).add(" HAVING uniqHLL12IfMerge(visitors) < ?", p.k+(p.k+19)/20)
+	}
+	return new(stmt).add("SELECT toUInt64(uniqHLL12IfMerge(visitors)) AS r_vs, toUInt64(uniqHLL12IfMerge(sessions)) AS r_ss, "+
+		"toUInt64(uniqUpToIfMerge(25)(visitors_k)) AS r_k FROM report_dims WHERE ").
+		addStmt(rangeWhere(p)).add(" AND dim = ?", string(dim)).addStmt(cond).add(" AND ").addStmt(value).
+		add(" IN (SELECT ").addStmt(value).add(" AS small_val FROM report_dims WHERE ").addStmt(rangeWhere(p)).add(" AND dim = ?", string(dim)).addStmt(cond).
+		add(" GROUP BY small_val").addStmt(having).add(")")
+}
+
+// mvDimTotalsSQL: visitors and visits over every value of dim.
+func mvDimTotalsSQL(p *plan, dim Dimension, event, key string) *stmt {
+	_, cond := mvValue(dim, event, key)
+	td := totalsDim(dim)
+	if td != dim {
+		cond = new(stmt)
+	}
+	return new(stmt).add("SELECT toUInt64(uniqHLL12IfMerge(visitors)) AS r_vs, toUInt64(uniqHLL12IfMerge(sessions)) AS r_ss FROM report_dims WHERE ").
+		addStmt(rangeWhere(p)).add(" AND dim = ?", string(td)).addStmt(cond)
+}
+
+// rawBreakdownSQL breaks filtered traffic down, from events, folded in SQL.
+// For DimEventProp, event names the custom event and key the property
+// (empty: the rows are the event's property keys).
+func rawBreakdownSQL(p *plan, dim Dimension, event, key string, limit int) *stmt {
+	d := dimSQLs[dim]
+	from, expr, rows := "events", d.expr, d.rows
+	var rowArgs []any
+	if dim == DimEventProp {
+		from = "events ARRAY JOIN prop_keys AS p_key, prop_values AS p_value"
+		expr, rows, rowArgs = "p_value", "type = 'custom' AND name = ? AND p_key = ?", []any{event, key}
+		if key == "" {
+			expr, rows, rowArgs = "p_key", "type = 'custom' AND name = ?", []any{event}
+		}
+	}
+	vis := "visitor_id != " + zeroUUID + " AND " + d.primary
+	// Anonymous page views count only in the page views of page-view
+	// dimensions; leaving them out elsewhere spares reading them.
+	dk, _ := lookupDimension(dim)
+	inner := new(stmt).add("SELECT "+expr+" AS val, "+
+		"uniqUpToIfState(25)(visitor_id, "+vis+") AS vk, "+
+		"uniqHLL12IfState(visitor_id, "+vis+") AS vs, "+
+		"uniqHLL12IfState(session_id, session_id != "+zeroUUID+" AND "+d.primary+") AS ss, "+
+		"toUInt64(countIf(type = 'pageview' AND visitor_id != "+zeroUUID+")) AS pv, "+
+		"toUInt64(countIf(type = 'pageview' AND visitor_id = "+zeroUUID+")) AS apv, "+
+		"toUInt64(sumIf(duration_ms, type = 'engagement')) AS eng, toUInt64(countIf(type = 'engagement')) AS engn, "+
+		"toUInt64(countIf("+vis+")) AS ec FROM "+from+" WHERE ").
+		addStmt(eventsWhere(p, dk.kind == kindPage)).add(" AND ("+rows+")", rowArgs...).
+		addStmt(filterWhere(p, false)).add(" GROUP BY val")
+	return foldSQL(inner, "uniqUpToIfMerge(25)", "vs", trafficCols, []string{"vs", "ec", "pv"}, p.k, limit)
+}
+
+// ---------------------------------------------------------------------------
+// Sessions: bounce rate, visit duration, entry and exit pages, returning
+// visitors, navigation paths. Always from events, on a sample of visitors
+// when the range is large; never anonymous page views.
+
+// sessionsSQL is one row per visit with at least one page view in range.
+func sessionsSQL(p *plan) *stmt {
+	return new(stmt).add(`SELECT session_id AS sid, any(visitor_id) AS vis,
+		toUInt64(countIf(type = 'pageview')) AS s_pv,
+		toUInt64(sumIf(duration_ms, type = 'engagement')) AS s_eng,
+		min(ts) AS s_first, max(ts) AS s_last,
+		argMinIf(path, ts, type = 'pageview') AS entry_page,
+		argMaxIf(path, ts, type = 'pageview') AS exit_page
+		FROM events WHERE `).addStmt(eventsWhere(p, false)).add(" AND session_id != " + zeroUUID).
+		addStmt(sessionFilterWhere(p)).add(" GROUP BY session_id HAVING s_pv > 0")
+}
+
+const (
+	bounceExpr   = "s_pv = 1 AND s_eng < 10000"
+	durationExpr = "toUInt64(s_last) - toUInt64(s_first)"
+)
+
+// sessionStatsSQL: visitors, returning visitors (more than one visit),
+// visits, bounces and total duration (s).
+func sessionStatsSQL(p *plan) *stmt {
+	return new(stmt).add(`SELECT toUInt64(count()) AS n_vis, toUInt64(countIf(n_sess > 1)) AS n_ret,
+		toUInt64(sum(n_sess)) AS n_visits, toUInt64(sum(n_bounce)) AS n_bounces, toUInt64(sum(dur)) AS n_dur
+		FROM (SELECT vis, count() AS n_sess, countIf(` + bounceExpr + `) AS n_bounce, sum(` + durationExpr + `) AS dur
+		FROM (`).addStmt(sessionsSQL(p)).add(") GROUP BY vis)")
+}
+
+// sessionSeriesSQL: visits, bounces and duration per bucket of visit start.
+func sessionSeriesSQL(p *plan, iv Interval) *stmt {
+	return new(stmt).add("SELECT " + bucketExpr(iv, "toDate(s_first)", "s_first") + ` AS bucket,
+		toUInt64(count()) AS n_visits, toUInt64(countIf(` + bounceExpr + `)) AS n_bounces, toUInt64(sum(` + durationExpr + `)) AS n_dur
+		FROM (`).addStmt(sessionsSQL(p)).add(") GROUP BY bucket ORDER BY bucket")
+}
+
+var sessionCols = []aggCol{{"vs", "uniqHLL12IfMerge"}, {"n", ""}, {"nb", ""}, {"dur", ""}}
+
+// sessionBreakdownSQL: visits by entry or exit page.
+func sessionBreakdownSQL(p *plan, dim Dimension, limit int) *stmt {
+	inner := new(stmt).add("SELECT " + sessionColumn[dim] + ` AS val, uniqUpToIfState(25)(vis, toUInt8(1)) AS vk,
+		uniqHLL12IfState(vis, toUInt8(1)) AS vs, toUInt64(count()) AS n, toUInt64(countIf(` + bounceExpr + `)) AS nb,
+		toUInt64(sum(` + durationExpr + `)) AS dur FROM (`).addStmt(sessionsSQL(p)).add(") GROUP BY val")
+	return foldSQL(inner, "uniqUpToIfMerge(25)", "vs", sessionCols, []string{"vs", "n"}, p.k, limit)
+}
+
+var pathCols = []aggCol{{"vs", "uniqHLL12IfMerge"}, {"n", ""}}
+
+// pathsSQL: for every page view of page in a visit, the page before it
+// ("(entrance)" when it was the first) or after it ("(exit)").
+func pathsSQL(p *plan, page string, next bool, limit int) *stmt {
+	value := "if(idx = 1, '(entrance)', seq[idx - 1])"
+	if next {
+		value = "if(idx = length(seq), '(exit)', seq[idx + 1])"
+	}
+	inner := new(stmt).add("SELECT "+value+` AS val, uniqUpToIfState(25)(vis, toUInt8(1)) AS vk,
+		uniqHLL12IfState(vis, toUInt8(1)) AS vs, toUInt64(count()) AS n
+		FROM (SELECT any(visitor_id) AS vis, arrayMap(t -> t.2, arraySort(t -> t.1, groupArray((ts, path)))) AS seq
+		FROM events WHERE `).addStmt(eventsWhere(p, false)).
+		add(" AND session_id != "+zeroUUID+" AND type = 'pageview'").addStmt(sessionFilterWhere(p)).
+		add(" AND session_id IN (SELECT session_id FROM events WHERE ").addStmt(eventsWhere(p, false)).
+		add(" AND type = 'pageview' AND path = ?)", page).
+		add(" GROUP BY session_id) ARRAY JOIN arrayFilter(i -> seq[i] = ?, arrayEnumerate(seq)) AS idx GROUP BY val", page)
+	return foldSQL(inner, "uniqUpToIfMerge(25)", "vs", pathCols, []string{"vs", "n"}, p.k, limit)
+}
+
+// ---------------------------------------------------------------------------
+// Realtime: the last minutes, straight from events.
+
+func realtimeWhere(site string, since time.Time) *stmt {
+	return new(stmt).add("site_id = ? AND date >= toDate(?) AND ts >= ?", site, since, since)
+}
+
+func realtimeSQL(site string, since time.Time) *stmt {
+	return new(stmt).add("SELECT toUInt64(uniqHLL12If(visitor_id, visitor_id != " + zeroUUID + ")) AS t_visitors, " +
+		"toUInt64(countIf(type = 'pageview')) AS t_pv FROM events WHERE ").addStmt(realtimeWhere(site, since))
+}
+
+func realtimePagesSQL(site string, since time.Time, k, limit int) *stmt {
+	vis := "visitor_id != " + zeroUUID
+	inner := new(stmt).add("SELECT path AS val, uniqUpToIfState(25)(visitor_id, " + vis + ") AS vk, uniqHLL12IfState(visitor_id, " + vis + ") AS vs, " +
+		"toUInt64(count()) AS n FROM events WHERE ").addStmt(realtimeWhere(site, since)).
+		add(" AND type = 'pageview' GROUP BY val")
+	return foldSQL(inner, "uniqUpToIfMerge(25)", "vs", pathCols, []string{"vs", "n"}, k, limit)
+}
+
+// ---------------------------------------------------------------------------
+// Plan support
+
+// sizeSQL: events and visits of the range, to choose a sample.
+func sizeSQL(p *plan) *stmt {
+	return new(stmt).add("SELECT toUInt64(sum(event_count)) AS t_ec FROM report_daily WHERE ").addStmt(rangeWhere(p))
+}
+
+// uuidOrderSQL tells how this server orders UUIDs: 1 when the first half is
+// the more significant (as strings sort), 0 when the second half is
+// (ClickHouse 18.16).
+const uuidOrderSQL = "SELECT toUInt8(toUUID('00000000-0000-0000-0000-000000000001') < toUUID('00000000-0000-0001-0000-000000000000'))"
+
+// ---------------------------------------------------------------------------
+// Consent analytics
+
+// consentFilterColumns maps the dimensions consent analytics can be
+// filtered by to the columns of consent_decisions and consent_impressions.
+var consentFilterColumns = map[Dimension]string{
+	DimCountry: "country", DimDevice: "device", DimPage: "path", DimLanguage: "language",
+}
+
+// ConsentDimension is what consent analytics break down by.
+type ConsentDimension string
+
+// The consent dimensions.
+const (
+	ConsentCountry       ConsentDimension = "country"
+	ConsentDevice        ConsentDimension = "device"
+	ConsentPage          ConsentDimension = "page"
+	ConsentPolicyVersion ConsentDimension = "policy_version"
+	ConsentLanguage      ConsentDimension = "language"
+)
+
+var consentDimColumns = map[ConsentDimension]string{
+	ConsentCountry: "country", ConsentDevice: "device", ConsentPage: "path",
+	ConsentPolicyVersion: "toString(policy_version)", ConsentLanguage: "language",
+}
+
+func consentFilterWhere(p *plan) *stmt {
+	s := new(stmt)
+	for _, f := range p.filters {
+		s.add(" AND ").addStmt(valueCond(consentFilterColumns[f.Dimension], nil, f, false))
+	}
+	return s
+}
+
+const decisionSumsRaw = `toUInt64(count()) AS c_decisions, toUInt64(countIf(action = 'accept_all')) AS c_accept,
+	toUInt64(countIf(action = 'reject_all')) AS c_reject, toUInt64(countIf(action = 'custom')) AS c_custom,
+	toUInt64(countIf(action = 'withdraw')) AS c_withdraw, toUInt64(countIf(performance = 1)) AS c_perf,
+	toUInt64(countIf(functionality = 1)) AS c_func, toUInt64(countIf(targeting = 1)) AS c_tgt, toUInt64(countIf(gpc = 1)) AS c_gpc`
+
+const decisionSumsMV = `toUInt64(sum(n_decisions)) AS c_decisions, toUInt64(sum(n_accept_all)) AS c_accept,
+	toUInt64(sum(n_reject_all)) AS c_reject, toUInt64(sum(n_custom)) AS c_custom, toUInt64(sum(n_withdraw)) AS c_withdraw,
+	toUInt64(sum(n_performance)) AS c_perf, toUInt64(sum(n_functionality)) AS c_func, toUInt64(sum(n_targeting)) AS c_tgt,
+	toUInt64(sum(n_gpc)) AS c_gpc`
+
+const decisionColumns = 9
+
+// consentDecisionsSQL: distinct consent IDs and decision counts, per bucket
+// (iv set) or in total. Hourly buckets from the MV come as date and hour.
+func consentDecisionsSQL(p *plan, iv Interval) *stmt {
+	s := new(stmt)
+	if p.useMV() {
+		dim, key := "all", ""
+		switch iv {
+		case "":
+		case Hour:
+			dim, key = "hour", "toDateTime(date, 'UTC') + toUInt32(toUInt8(value)) * 3600 AS bucket, "
+		default:
+			key = bucketExpr(iv, "date", "") + " AS bucket, "
+		}
+		s.add("SELECT "+key+"toUInt64(uniqHLL12Merge(consents)) AS c_consents, "+decisionSumsMV+" FROM report_consent_decisions WHERE ").
+			addStmt(rangeWhere(p)).add(" AND dim = ?", dim)
+	} else {
+		key := ""
+		if iv != "" {
+			key = bucketExpr(iv, "date", "ts") + " AS bucket, "
+		}
+		s.add("SELECT " + key + "toUInt64(uniqHLL12(consent_id)) AS c_consents, " + decisionSumsRaw + " FROM consent_decisions WHERE ").
+			addStmt(rangeWhere(p)).addStmt(consentFilterWhere(p))
+	}
+	if iv != "" {
+		s.add(" GROUP BY bucket ORDER BY bucket")
+	}
+	return s
+}
+
+// consentImpressionsSQL: impressions, with GPC and with undeclared cookies.
+func consentImpressionsSQL(p *plan, iv Interval) *stmt {
+	s := new(stmt)
+	if p.useMV() {
+		dim, key := "all", ""
+		switch iv {
+		case "":
+		case Hour:
+			dim, key = "hour", "toDateTime(date, 'UTC') + toUInt32(toUInt8(value)) * 3600 AS bucket, "
+		default:
+			key = bucketExpr(iv, "date", "") + " AS bucket, "
+		}
+		s.add("SELECT "+key+"toUInt64(sum(n_impressions)) AS c_imp, toUInt64(sum(n_gpc)) AS c_imp_gpc, "+
+			"toUInt64(sum(n_undeclared)) AS c_undeclared FROM report_consent_impressions WHERE ").
+			addStmt(rangeWhere(p)).add(" AND dim = ?", dim)
+	} else {
+		key := ""
+		if iv != "" {
+			key = bucketExpr(iv, "date", "ts") + " AS bucket, "
+		}
+		s.add("SELECT " + key + "toUInt64(count()) AS c_imp, toUInt64(countIf(gpc = 1)) AS c_imp_gpc, " +
+			"toUInt64(countIf(notEmpty(undeclared_cookies))) AS c_undeclared FROM consent_impressions WHERE ").
+			addStmt(rangeWhere(p)).addStmt(consentFilterWhere(p))
+	}
+	if iv != "" {
+		s.add(" GROUP BY bucket ORDER BY bucket")
+	}
+	return s
+}
+
+var consentCols = []aggCol{{"vs", "uniqHLL12Merge"}, {"nd", ""}, {"na", ""}, {"nr", ""}, {"nc", ""}, {"nw", ""}, {"np", ""}, {"nf", ""}, {"nt", ""}, {"ng", ""}}
+
+// consentBreakdownSQL: decisions per value, folded to k consent IDs, with
+// no limit (the values are few; the caller pages).
+func consentBreakdownSQL(p *plan, dim ConsentDimension) *stmt {
+	inner := new(stmt)
+	if p.useMV() {
+		inner.add(`SELECT value AS val, uniqUpToMergeState(25)(consents_k) AS vk, uniqHLL12MergeState(consents) AS vs, sum(n_decisions) AS nd, sum(n_accept_all) AS na,
+			sum(n_reject_all) AS nr, sum(n_custom) AS nc, sum(n_withdraw) AS nw, sum(n_performance) AS np,
+			sum(n_functionality) AS nf, sum(n_targeting) AS nt, sum(n_gpc) AS ng FROM report_consent_decisions WHERE `).
+			addStmt(rangeWhere(p)).add(" AND dim = ? GROUP BY val", string(dim))
+	} else {
+		inner.add("SELECT " + consentDimColumns[dim] + ` AS val, uniqUpToState(25)(consent_id) AS vk, uniqHLL12State(consent_id) AS vs, count() AS nd,
+			countIf(action = 'accept_all') AS na, countIf(action = 'reject_all') AS nr, countIf(action = 'custom') AS nc,
+			countIf(action = 'withdraw') AS nw, countIf(performance = 1) AS np, countIf(functionality = 1) AS nf,
+			countIf(targeting = 1) AS nt, countIf(gpc = 1) AS ng FROM consent_decisions WHERE `).
+			addStmt(rangeWhere(p)).addStmt(consentFilterWhere(p)).add(" GROUP BY val")
+	}
+	return foldSQL(inner, "uniqUpToMerge(25)", "vs", consentCols, []string{"vs", "nd"}, p.k, 0)
+}
+
+// consentImpressionsByValueSQL: impressions per value of a consent
+// dimension (every value; the caller folds them like the decisions).
+func consentImpressionsByValueSQL(p *plan, dim ConsentDimension) *stmt {
+	if p.useMV() {
+		return new(stmt).add("SELECT value, toUInt64(sum(n_impressions)) AS c_imp, toUInt64(sum(n_gpc)) AS c_imp_gpc FROM report_consent_impressions WHERE ").
+			addStmt(rangeWhere(p)).add(" AND dim = ? GROUP BY value", string(dim))
+	}
+	return new(stmt).add("SELECT " + consentDimColumns[dim] + " AS value, toUInt64(count()) AS c_imp, toUInt64(countIf(gpc = 1)) AS c_imp_gpc FROM consent_impressions WHERE ").
+		addStmt(rangeWhere(p)).addStmt(consentFilterWhere(p)).add(" GROUP BY value")
+}
+
+// cookiesSQL: banner impressions on which each undeclared cookie (byPage:
+// each page and cookie, joined by the unit separator) was present.
+func cookiesSQL(p *plan, byPage bool) *stmt {
+	if p.useMV() {
+		dim := "cookie"
+		if byPage {
+			dim = "cookie_page"
+		}
+		return new(stmt).add("SELECT value, toUInt64(sum(n_impressions)) AS c_imp FROM report_consent_impressions WHERE ").
+			addStmt(rangeWhere(p)).add(" AND dim = ? GROUP BY value ORDER BY c_imp DESC, value", dim)
+	}
+	value := "cookie_name"
+	if byPage {
+		value = "concat(path, '\\x1F', cookie_name)"
+	}
+	return new(stmt).add("SELECT " + value + " AS value, toUInt64(count()) AS c_imp FROM consent_impressions ARRAY JOIN arrayDistinct(undeclared_cookies) AS cookie_name WHERE ").
+		addStmt(rangeWhere(p)).addStmt(consentFilterWhere(p)).add(" GROUP BY value ORDER BY c_imp DESC, value")
+}
+
+// ---------------------------------------------------------------------------
+// Proof of consent: the only statements that read consent IDs.
+
+const proofColumns = `decision_id, consent_id, ts, policy_version, texts_hash, toString(action) AS action_name,
+	performance, functionality, targeting, gpc, path, language, country, device`
+
+func proofHistorySQL(site, consentID string) *stmt {
+	return new(stmt).add("SELECT "+proofColumns+" FROM consent_decisions WHERE site_id = ? AND consent_id = toUUID(?) ORDER BY ts, decision_id", site, consentID)
+}
+
+func proofExportSQL(site string, from, to time.Time) *stmt {
+	return new(stmt).add("SELECT "+proofColumns+" FROM consent_decisions WHERE site_id = ? AND date >= toDate(?) AND date <= toDate(?) ORDER BY ts, decision_id", site, from, to)
+}

@@ -1,0 +1,722 @@
+package report
+
+import (
+	"context"
+	"math"
+	"slices"
+	"sort"
+	"time"
+)
+
+// sums are a traffic query's columns: visitors, visits, consented page
+// views, anonymous page views, engaged ms, engagements, consented events.
+type sums struct {
+	visitors, visits, pv, apv, eng, engn, ec uint64
+}
+
+func (t *sums) dest() []any {
+	return []any{&t.visitors, &t.visits, &t.pv, &t.apv, &t.eng, &t.engn, &t.ec}
+}
+
+// metrics turns sums (on a sample of visitors: anonymous page views are
+// never sampled) into metrics.
+func (t sums) metrics(smp sampling) Metrics {
+	m := Metrics{
+		Visitors:           smp.scale(t.visitors),
+		Visits:             smp.scale(t.visits),
+		AnonymousPageviews: int64(t.apv),
+		Pageviews:          smp.scale(t.pv) + int64(t.apv),
+		Events:             smp.scale(t.ec) + int64(t.apv),
+	}
+	m.ViewsPerVisit = round2(ratio(float64(t.pv), float64(t.visits)))
+	m.TimeOnPage = round1(ratio(float64(t.eng), float64(t.pv)) / 1000)
+	return m
+}
+
+// sessionStats are a session query's numbers, on its sample.
+type sessionStats struct {
+	visitors, returning, visits, bounces, duration uint64
+}
+
+func (st sessionStats) apply(m *Metrics, smp sampling) {
+	m.BounceRate = round1(100 * ratio(float64(st.bounces), float64(st.visits)))
+	m.VisitDuration = round1(ratio(float64(st.duration), float64(st.visits)))
+	if smp.sampled() {
+		m.ReturningVisitors = int64(math.Round(float64(m.Visitors) * ratio(float64(st.returning), float64(st.visitors))))
+	} else {
+		m.ReturningVisitors = int64(st.returning)
+	}
+}
+
+// Overview returns the headline numbers of q's period (and of the
+// previous period with q.Compare).
+func (s *Service) Overview(ctx context.Context, q Query) (*Overview, error) {
+	m, rates, err := s.periodMetrics(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	o := &Overview{Metrics: m}
+	if q.Compare {
+		prev, prates, err := s.periodMetrics(ctx, q.Previous())
+		if err != nil {
+			return nil, err
+		}
+		rates = append(rates, prates...)
+		o.Previous = &prev
+		o.Change = map[Metric]*float64{}
+		for _, name := range overviewMetrics {
+			o.Change[name] = change(name, m.get(name), prev.get(name))
+		}
+	}
+	o.Meta = metaOf(q, rates...)
+	return o, nil
+}
+
+func (s *Service) periodMetrics(ctx context.Context, q Query) (Metrics, []float64, error) {
+	var (
+		t      sums
+		st     sessionStats
+		p, ps  *plan
+		result Metrics
+	)
+	err := parallel(
+		func() (err error) {
+			if p, err = s.newPlan(ctx, q, planSums); err != nil {
+				return err
+			}
+			return s.queryRow(ctx, totalsSQL(p), t.dest()...)
+		},
+		func() (err error) {
+			if ps, err = s.newPlan(ctx, q, planSessions); err != nil {
+				return err
+			}
+			return s.queryRow(ctx, sessionStatsSQL(ps), &st.visitors, &st.returning, &st.visits, &st.bounces, &st.duration)
+		},
+	)
+	if err != nil {
+		return Metrics{}, nil, err
+	}
+	result = t.metrics(p.sample)
+	st.apply(&result, ps.sample)
+	return result, []float64{p.sample.rate, ps.sample.rate}, nil
+}
+
+// TimeseriesMetrics are the metrics a time series can show.
+var TimeseriesMetrics = []Metric{MetricVisitors, MetricVisits, MetricPageviews, MetricViewsPerVisit,
+	MetricBounceRate, MetricVisitDuration, MetricTimeOnPage, MetricEvents, MetricAnonPageviews}
+
+// DefaultTimeseriesMetrics are shown when none are asked for.
+var DefaultTimeseriesMetrics = []Metric{MetricVisitors, MetricVisits, MetricPageviews}
+
+// ParseMetrics reads a comma-separated list of time-series metrics.
+func ParseMetrics(list []string) ([]Metric, error) {
+	if len(list) == 0 {
+		return DefaultTimeseriesMetrics, nil
+	}
+	var out []Metric
+	for _, name := range list {
+		m := Metric(name)
+		if !slices.Contains(TimeseriesMetrics, m) {
+			return nil, badParam("metrics", "unknown metric %q", clip(name, 40))
+		}
+		if !slices.Contains(out, m) {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+// Timeseries returns metrics per bucket of q.Interval, every bucket of the
+// range present (zero when empty).
+func (s *Service) Timeseries(ctx context.Context, q Query, metrics []Metric) (*Timeseries, error) {
+	if len(metrics) == 0 {
+		metrics = DefaultTimeseriesMetrics
+	}
+	if _, err := ParseMetrics(metricNames(metrics)); err != nil {
+		return nil, err
+	}
+	ts := &Timeseries{Interval: q.Interval, Metrics: metrics}
+	points, rates, err := s.series(ctx, q, metrics)
+	if err != nil {
+		return nil, err
+	}
+	ts.Points = points
+	if q.Compare {
+		prev, prates, err := s.series(ctx, q.Previous(), metrics)
+		if err != nil {
+			return nil, err
+		}
+		ts.Previous = prev
+		rates = append(rates, prates...)
+	}
+	ts.Meta = metaOf(q, rates...)
+	return ts, nil
+}
+
+func (s *Service) series(ctx context.Context, q Query, metrics []Metric) ([]Point, []float64, error) {
+	needSessions := slices.ContainsFunc(metrics, sessionMetric)
+	bySums := map[time.Time]sums{}
+	bySessions := map[time.Time]sessionStats{}
+	var p, ps *plan
+	fns := []func() error{func() (err error) {
+		if p, err = s.newPlan(ctx, q, planSums); err != nil {
+			return err
+		}
+		rows, err := s.query(ctx, seriesSQL(p, q.Interval))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var b time.Time
+			var t sums
+			if err := rows.Scan(append([]any{&b}, t.dest()...)...); err != nil {
+				return s.wrap(ctx, err)
+			}
+			bySums[b.UTC()] = t
+		}
+		return s.wrap(ctx, rows.Err())
+	}}
+	if needSessions {
+		fns = append(fns, func() (err error) {
+			if ps, err = s.newPlan(ctx, q, planSessions); err != nil {
+				return err
+			}
+			rows, err := s.query(ctx, sessionSeriesSQL(ps, q.Interval))
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var b time.Time
+				var st sessionStats
+				if err := rows.Scan(&b, &st.visits, &st.bounces, &st.duration); err != nil {
+					return s.wrap(ctx, err)
+				}
+				bySessions[b.UTC()] = st
+			}
+			return s.wrap(ctx, rows.Err())
+		})
+	}
+	if err := parallel(fns...); err != nil {
+		return nil, nil, err
+	}
+	rates := []float64{p.sample.rate}
+	if ps != nil {
+		rates = append(rates, ps.sample.rate)
+	}
+	var out []Point
+	for _, b := range buckets(q) {
+		m := bySums[b].metrics(p.sample)
+		if ps != nil {
+			bySessions[b].apply(&m, ps.sample)
+		}
+		out = append(out, Point{Time: b, Metrics: m})
+	}
+	return out, rates, nil
+}
+
+// buckets lists the starts of every bucket of q's range.
+func buckets(q Query) []time.Time {
+	var out []time.Time
+	end := q.To.AddDate(0, 0, 1)
+	switch q.Interval {
+	case Hour:
+		for t := q.From; t.Before(end); t = t.Add(time.Hour) {
+			out = append(out, t)
+		}
+	case Week:
+		t := q.From.AddDate(0, 0, -((int(q.From.Weekday()) + 6) % 7))
+		for ; t.Before(end); t = t.AddDate(0, 0, 7) {
+			out = append(out, t)
+		}
+	case Month:
+		for t := time.Date(q.From.Year(), q.From.Month(), 1, 0, 0, 0, 0, time.UTC); t.Before(end); t = t.AddDate(0, 1, 0) {
+			out = append(out, t)
+		}
+	default:
+		for t := q.From; t.Before(end); t = t.AddDate(0, 0, 1) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// BreakdownOptions select a page of rows and, for DimEventProp, the
+// custom event (required) and the property key (empty: list the keys).
+type BreakdownOptions struct {
+	Page     Page
+	Event    string
+	Property string
+}
+
+// Breakdown returns the values of dim in q's period, most visitors first,
+// folded to the site's k.
+func (s *Service) Breakdown(ctx context.Context, q Query, dim Dimension, o BreakdownOptions) (*Breakdown, error) {
+	d, ok := lookupDimension(dim)
+	if !ok {
+		return nil, badParam("dimension", "unknown dimension %q", clip(string(dim), 40))
+	}
+	if o.Page == (Page{}) {
+		o.Page = Page{Limit: DefaultLimit, Number: 1}
+	}
+	if err := o.Page.validate(); err != nil {
+		return nil, err
+	}
+	if dim == DimEventProp {
+		if o.Event == "" {
+			return nil, badParam("event", "the event_prop breakdown needs event (a custom event name)")
+		}
+		if len(o.Event) > 200 || len(o.Property) > 200 {
+			return nil, badParam("event", "event and property are at most 200 bytes")
+		}
+	}
+	kind := planSums
+	if d.kind == kindSession {
+		kind = planSessions
+	}
+	p, err := s.newPlan(ctx, q, kind)
+	if err != nil {
+		return nil, err
+	}
+	b := &Breakdown{Dimension: dim, Event: o.Event, Property: o.Property, K: p.k, Metrics: d.rowMetrics(),
+		Page: o.Page.Number, Limit: o.Page.Limit}
+	if dim == DimEventProp && o.Property == "" {
+		b.Metrics = []Metric{MetricVisitors, MetricEvents, MetricConversionRate}
+	}
+	offset := (o.Page.Number - 1) * o.Page.Limit
+	want := offset + o.Page.Limit + 1 // one more tells whether there is a next page
+
+	var rows []Row
+	var total sums
+	var periodVisitors int64
+	fns := []func() error{func() (err error) {
+		switch {
+		case d.kind == kindSession:
+			rows, b.Other, b.Totals, err = s.sessionBreakdown(ctx, p, dim, want)
+		case p.useMV():
+			rows, b.Other, b.Totals, err = s.mvBreakdown(ctx, p, dim, o.Event, o.Property, want)
+		default:
+			rows, b.Other, b.Totals, err = s.rawBreakdown(ctx, p, dim, o.Event, o.Property, want)
+		}
+		return err
+	}}
+	if slices.Contains(b.Metrics, MetricConversionRate) {
+		fns = append(fns, func() error {
+			tp := *p
+			if err := s.queryRow(ctx, totalsSQL(&tp), total.dest()...); err != nil {
+				return err
+			}
+			periodVisitors = total.metrics(tp.sample).Visitors
+			return nil
+		})
+	}
+	if err := parallel(fns...); err != nil {
+		return nil, err
+	}
+	if periodVisitors > 0 {
+		conv := func(r *Row) { r.ConversionRate = round1(100 * float64(r.Visitors) / float64(periodVisitors)) }
+		for i := range rows {
+			conv(&rows[i])
+		}
+		if b.Other != nil {
+			conv(b.Other)
+		}
+		conv(&b.Totals)
+	}
+	// Rows carry only the dimension's metrics.
+	keep := func(r *Row) {
+		z := Row{Value: r.Value}
+		for _, m := range b.Metrics {
+			switch m {
+			case MetricVisitors:
+				z.Visitors = r.Visitors
+			case MetricVisits:
+				z.Visits = r.Visits
+			case MetricPageviews:
+				z.Pageviews = r.Pageviews
+			case MetricEvents:
+				z.Events = r.Events
+			case MetricTimeOnPage:
+				z.TimeOnPage = r.TimeOnPage
+			case MetricBounceRate:
+				z.BounceRate = r.BounceRate
+			case MetricVisitDuration:
+				z.VisitDuration = r.VisitDuration
+			case MetricConversionRate:
+				z.ConversionRate = r.ConversionRate
+			}
+		}
+		*r = z
+	}
+	for i := range rows {
+		keep(&rows[i])
+	}
+	if b.Other != nil {
+		keep(b.Other)
+	}
+	keep(&b.Totals)
+	if len(rows) > offset+o.Page.Limit {
+		b.More = true
+	}
+	if offset < len(rows) {
+		b.Rows = rows[offset:min(len(rows), offset+o.Page.Limit)]
+	}
+	if b.Rows == nil {
+		b.Rows = []Row{}
+	}
+	b.Meta = metaOf(q, p.sample.rate)
+	return b, nil
+}
+
+// foldRow is one result row of foldSQL.
+type foldRow struct {
+	folded bool
+	label  string
+	vals   []uint64
+	k      uint64
+}
+
+// readFold runs a foldSQL statement with ncols columns; it returns the
+// unfolded rows, the folded row (nil when there is none or it covers fewer
+// than k visitors) and the totals.
+func (s *Service) readFold(ctx context.Context, st *stmt, ncols, k int) (rows []foldRow, other *foldRow, totals foldRow, err error) {
+	rs, err := s.query(ctx, st)
+	if err != nil {
+		return nil, nil, foldRow{}, err
+	}
+	defer rs.Close()
+	scan := func(into func(dest ...any) error) (foldRow, error) {
+		var folded uint8
+		r := foldRow{vals: make([]uint64, ncols)}
+		dest := []any{&folded, &r.label}
+		for i := range r.vals {
+			dest = append(dest, &r.vals[i])
+		}
+		dest = append(dest, &r.k)
+		err := into(dest...)
+		r.folded = folded == 1
+		return r, err
+	}
+	for rs.Next() {
+		r, err := scan(rs.Scan)
+		if err != nil {
+			return nil, nil, foldRow{}, s.wrap(ctx, err)
+		}
+		if r.folded {
+			if enough(r, k) {
+				r.label = Other
+				other = &r
+			}
+			continue
+		}
+		rows = append(rows, r)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, nil, foldRow{}, s.wrap(ctx, err)
+	}
+	if totals, err = scan(rs.Totals); err != nil {
+		// No totals: no rows at all.
+		totals = foldRow{vals: make([]uint64, ncols)}
+	}
+	totals.label = "(total)"
+	return rows, other, totals, nil
+}
+
+// enough reports whether a folded row covers at least k visitors: its
+// exact count when k ≤ ExactK, else its estimate (vals[0]) with a margin.
+func enough(r foldRow, k int) bool {
+	if k <= ExactK {
+		return r.k >= uint64(k)
+	}
+	return r.vals[0] >= uint64(k+(k+19)/20)
+}
+
+func label(v string) string {
+	if v == "" {
+		return None
+	}
+	return v
+}
+
+func trafficRow(value string, t sums, smp sampling) Row {
+	m := t.metrics(smp)
+	return Row{Value: value, Visitors: m.Visitors, Visits: m.Visits, Pageviews: m.Pageviews, Events: m.Events, TimeOnPage: m.TimeOnPage}
+}
+
+func sumsOf(v []uint64) sums {
+	return sums{visitors: v[0], visits: v[1], pv: v[2], apv: v[3], eng: v[4], engn: v[5], ec: v[6]}
+}
+
+func (s *Service) rawBreakdown(ctx context.Context, p *plan, dim Dimension, event, key string, want int) ([]Row, *Row, Row, error) {
+	frs, other, totals, err := s.readFold(ctx, rawBreakdownSQL(p, dim, event, key, want+1), len(trafficCols), p.k)
+	if err != nil {
+		return nil, nil, Row{}, err
+	}
+	rows := make([]Row, len(frs))
+	for i, r := range frs {
+		rows[i] = trafficRow(label(r.label), sumsOf(r.vals), p.sample)
+	}
+	var o *Row
+	if other != nil {
+		r := trafficRow(Other, sumsOf(other.vals), p.sample)
+		o = &r
+	}
+	return rows, o, trafficRow(totals.label, sumsOf(totals.vals), p.sample), nil
+}
+
+// mvValue is one value of a pre-aggregated breakdown.
+type mvValueRow struct {
+	value string
+	k     uint64 // exact visitors up to 26
+	est   uint64 // estimated visitors, when k > ExactK
+	t     sums
+}
+
+func (v mvValueRow) small(k int) bool {
+	if k <= ExactK {
+		return v.k < uint64(k)
+	}
+	return v.est < uint64(k+(k+19)/20)
+}
+
+// mvBreakdown answers from report_dims in two steps: every value's exact
+// small visitor count and sums, then the visitor sketches of only the
+// values shown, of the small values together and of all.
+func (s *Service) mvBreakdown(ctx context.Context, p *plan, dim Dimension, event, key string, want int) ([]Row, *Row, Row, error) {
+	rs, err := s.query(ctx, mvValuesSQL(p, dim, event, key))
+	if err != nil {
+		return nil, nil, Row{}, err
+	}
+	var big []mvValueRow
+	var small, all sums
+	nSmall := 0
+	for rs.Next() {
+		var v mvValueRow
+		if err := rs.Scan(&v.value, &v.k, &v.est, &v.t.pv, &v.t.apv, &v.t.eng, &v.t.engn, &v.t.ec); err != nil {
+			rs.Close()
+			return nil, nil, Row{}, s.wrap(ctx, err)
+		}
+		all = add(all, v.t)
+		if v.small(p.k) {
+			small = add(small, v.t)
+			nSmall++
+			continue
+		}
+		big = append(big, v)
+	}
+	rs.Close()
+	if err := rs.Err(); err != nil {
+		return nil, nil, Row{}, s.wrap(ctx, err)
+	}
+	// Candidates by the count that bounds visitors from above (every
+	// visitor of a row has at least one of its page views or events).
+	bound := func(v mvValueRow) uint64 {
+		if v.t.ec > v.t.pv {
+			return v.t.ec
+		}
+		return v.t.pv
+	}
+	sort.Slice(big, func(i, j int) bool {
+		if bound(big[i]) != bound(big[j]) {
+			return bound(big[i]) > bound(big[j])
+		}
+		return big[i].value < big[j].value
+	})
+
+	var other *Row
+	var totalVis, totalVisits uint64
+	visitors := map[string][2]uint64{}
+	// Few values: merge them all at once; many: the likely top ones first.
+	m := len(big)
+	if m > 4*want+20 {
+		m = want + 5
+	}
+	for {
+		values := make([]string, m)
+		for i := range values {
+			values[i] = big[i].value
+		}
+		fns := []func() error{func() error {
+			if len(values) == 0 {
+				return nil
+			}
+			rows, err := s.query(ctx, mvVisitorsSQL(p, dim, event, key, values))
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var v string
+				var vs, ss uint64
+				if err := rows.Scan(&v, &vs, &ss); err != nil {
+					return s.wrap(ctx, err)
+				}
+				visitors[v] = [2]uint64{vs, ss}
+			}
+			return s.wrap(ctx, rows.Err())
+		}}
+		if other == nil && totalVis == 0 {
+			if nSmall > 0 {
+				fns = append(fns, func() error {
+					var vs, ss, k uint64
+					if err := s.queryRow(ctx, mvOtherSQL(p, dim, event, key), &vs, &ss, &k); err != nil {
+						return err
+					}
+					r := foldRow{vals: []uint64{vs}, k: k}
+					if enough(r, p.k) {
+						small.visitors, small.visits = vs, ss
+						row := trafficRow(Other, small, p.sample)
+						other = &row
+					}
+					return nil
+				})
+			}
+			fns = append(fns, func() error {
+				return s.queryRow(ctx, mvDimTotalsSQL(p, dim, event, key), &totalVis, &totalVisits)
+			})
+		}
+		if err := parallel(fns...); err != nil {
+			return nil, nil, Row{}, err
+		}
+		// The top rows are exact when no value left out could have more
+		// visitors than the last row wanted.
+		cands := big[:m]
+		for i := range cands {
+			vv := visitors[cands[i].value]
+			cands[i].t.visitors, cands[i].t.visits = vv[0], vv[1]
+		}
+		sorted := slices.Clone(cands)
+		sortByVisitors(sorted)
+		if m == len(big) || (len(sorted) >= want && sorted[want-1].t.visitors >= bound(big[m])) {
+			rows := make([]Row, min(len(sorted), want))
+			for i := range rows {
+				rows[i] = trafficRow(label(sorted[i].value), sorted[i].t, p.sample)
+			}
+			all.visitors, all.visits = totalVis, totalVisits
+			return rows, other, trafficRow("(total)", all, p.sample), nil
+		}
+		m = min(len(big), 4*m)
+	}
+}
+
+func sortByVisitors(vs []mvValueRow) {
+	sort.SliceStable(vs, func(i, j int) bool {
+		a, b := vs[i].t, vs[j].t
+		switch {
+		case a.visitors != b.visitors:
+			return a.visitors > b.visitors
+		case a.ec != b.ec:
+			return a.ec > b.ec
+		case a.pv != b.pv:
+			return a.pv > b.pv
+		}
+		return vs[i].value < vs[j].value
+	})
+}
+
+func add(a, b sums) sums {
+	return sums{a.visitors + b.visitors, a.visits + b.visits, a.pv + b.pv, a.apv + b.apv, a.eng + b.eng, a.engn + b.engn, a.ec + b.ec}
+}
+
+func (s *Service) sessionBreakdown(ctx context.Context, p *plan, dim Dimension, want int) ([]Row, *Row, Row, error) {
+	frs, other, totals, err := s.readFold(ctx, sessionBreakdownSQL(p, dim, want+1), len(sessionCols), p.k)
+	if err != nil {
+		return nil, nil, Row{}, err
+	}
+	conv := func(value string, v []uint64) Row {
+		return Row{Value: value, Visitors: p.sample.scale(v[0]), Visits: p.sample.scale(v[1]),
+			BounceRate: round1(100 * ratio(float64(v[2]), float64(v[1]))), VisitDuration: round1(ratio(float64(v[3]), float64(v[1])))}
+	}
+	rows := make([]Row, len(frs))
+	for i, r := range frs {
+		rows[i] = conv(label(r.label), r.vals)
+	}
+	var o *Row
+	if other != nil {
+		r := conv(Other, other.vals)
+		o = &r
+	}
+	return rows, o, conv(totals.label, totals.vals), nil
+}
+
+// Paths returns where the visitors of page came from and went next, at
+// most limit steps each way.
+func (s *Service) Paths(ctx context.Context, q Query, page string, limit int) (*Paths, error) {
+	if page == "" || len(page) > MaxFilterValue {
+		return nil, badParam("page", "give the page path, such as /pricing")
+	}
+	if limit < 1 || limit > MaxLimit {
+		return nil, badParam("limit", "must be 1 to %d", MaxLimit)
+	}
+	p, err := s.newPlan(ctx, q, planSessions)
+	if err != nil {
+		return nil, err
+	}
+	out := &Paths{Page: page, K: p.k}
+	read := func(next bool, rows *[]PathRow, other **PathRow) func() error {
+		return func() error {
+			frs, o, _, err := s.readFold(ctx, pathsSQL(p, page, next, limit), len(pathCols), p.k)
+			if err != nil {
+				return err
+			}
+			*rows = make([]PathRow, 0, len(frs))
+			for _, r := range frs[:min(len(frs), limit)] {
+				*rows = append(*rows, PathRow{Value: r.label, Visitors: p.sample.scale(r.vals[0]), Transitions: p.sample.scale(r.vals[1])})
+			}
+			if o != nil {
+				*other = &PathRow{Value: Other, Visitors: p.sample.scale(o.vals[0]), Transitions: p.sample.scale(o.vals[1])}
+			}
+			return nil
+		}
+	}
+	if err := parallel(read(false, &out.Previous, &out.PreviousOther), read(true, &out.Next, &out.NextOther)); err != nil {
+		return nil, err
+	}
+	out.Meta = metaOf(q, p.sample.rate)
+	return out, nil
+}
+
+// RealtimeWindow is how far back "realtime" looks.
+const RealtimeWindow = 5 * time.Minute
+
+// Realtime returns the visitors and page views of the last five minutes,
+// with the pages viewed (folded to k).
+func (s *Service) Realtime(ctx context.Context, site string, limit int) (*Realtime, error) {
+	q := Query{Site: site}
+	if len(site) == 0 || len(site) > MaxSiteID {
+		return nil, badParam("site", "not a site ID")
+	}
+	if limit < 1 || limit > MaxLimit {
+		return nil, badParam("limit", "must be 1 to %d", MaxLimit)
+	}
+	st, ok := s.sites.Get(ctx, q.Site)
+	if !ok {
+		return nil, ErrUnknownSite
+	}
+	k := siteK(st)
+	since := s.opts.Now().UTC().Add(-RealtimeWindow).Truncate(time.Second)
+	out := &Realtime{Site: site, Minutes: int(RealtimeWindow / time.Minute), K: k, Pages: []PathRow{}}
+	var vis, pv uint64
+	err := parallel(
+		func() error { return s.queryRow(ctx, realtimeSQL(site, since), &vis, &pv) },
+		func() error {
+			frs, o, _, err := s.readFold(ctx, realtimePagesSQL(site, since, k, limit), len(pathCols), k)
+			if err != nil {
+				return err
+			}
+			for _, r := range frs[:min(len(frs), limit)] {
+				out.Pages = append(out.Pages, PathRow{Value: r.label, Visitors: int64(r.vals[0]), Transitions: int64(r.vals[1])})
+			}
+			if o != nil {
+				out.PageOther = &PathRow{Value: Other, Visitors: int64(o.vals[0]), Transitions: int64(o.vals[1])}
+			}
+			return nil
+		},
+	)
+	if err != nil {
+		return nil, err
+	}
+	out.Visitors, out.Pageviews = int64(vis), int64(pv)
+	return out, nil
+}

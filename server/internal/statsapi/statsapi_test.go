@@ -1,0 +1,406 @@
+package statsapi_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"io"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/crumbhq/crumb/server/internal/chtest"
+	"github.com/crumbhq/crumb/server/internal/report"
+	"github.com/crumbhq/crumb/server/internal/report/reporttest"
+	"github.com/crumbhq/crumb/server/internal/statsapi"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
+
+func TestMain(m *testing.M) { chtest.Main(m) }
+
+// allow lets every request through; the tests of the Authorizer use their
+// own.
+var allow = statsapi.AuthorizerFuncs{
+	Site:  func(*fiber.Ctx, string) error { return nil },
+	Proof: func(*fiber.Ctx, string) error { return nil },
+}
+
+func newApp(t *testing.T, auth statsapi.Authorizer) (*fiber.App, reporttest.Fixture) {
+	t.Helper()
+	db := chtest.DB(t)
+	f := reporttest.Load(t, db)
+	now := func() time.Time { return reporttest.Now }
+	svc := report.New(db.Conn(), reporttest.Sites{f.Site.ID: &f.Site}, report.Options{Now: now})
+	app := fiber.New(fiber.Config{DisableStartupMessage: true})
+	statsapi.New(svc, auth, statsapi.Options{Now: now}).Mount(app)
+	return app, f
+}
+
+type response struct {
+	code int
+	body []byte
+	typ  string
+}
+
+func get(t *testing.T, app *fiber.App, path string) response {
+	t.Helper()
+	res, err := app.Test(httptest.NewRequest("GET", path, nil), -1)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return response{res.StatusCode, b, res.Header.Get("Content-Type")}
+}
+
+const base = "/api/v1/stats/" + reporttest.Site
+const period = "period=custom&from=2026-03-08&to=2026-03-10"
+
+// goldens are compared with testdata/golden; the report package's tests
+// check the same numbers by hand (see reporttest for the fixture).
+var goldens = []struct{ name, path string }{
+	{"overview", "/overview?" + period + "&compare=previous_period"},
+	{"overview_country_de", "/overview?" + period + "&filter=country:is:DE"},
+	{"overview_source_google", "/overview?" + period + "&filter=source:is:Google"},
+	{"timeseries", "/timeseries?" + period + "&compare=previous_period&metrics=visitors,visits,pageviews,bounce_rate,visit_duration,time_on_page"},
+	{"breakdown_page", "/breakdown/page?" + period},
+	{"breakdown_page_source_google", "/breakdown/page?" + period + "&filter=source:is:Google"},
+	{"breakdown_entry_page", "/breakdown/entry_page?" + period},
+	{"breakdown_exit_page", "/breakdown/exit_page?" + period},
+	{"breakdown_channel", "/breakdown/channel?" + period},
+	{"breakdown_source", "/breakdown/source?" + period},
+	{"breakdown_country", "/breakdown/country?" + period},
+	{"breakdown_device", "/breakdown/device?" + period},
+	{"breakdown_event", "/breakdown/event?" + period},
+	{"breakdown_event_prop", "/breakdown/event_prop?" + period + "&event=signup&property=plan"},
+	{"paths", "/paths?" + period + "&page=/"},
+	{"realtime", "/realtime"},
+	{"consent_overview", "/consent/overview?" + period},
+	{"consent_timeseries", "/consent/timeseries?" + period},
+	{"consent_country", "/consent/breakdown/country?" + period},
+	{"consent_cookies", "/consent/cookies?" + period},
+	{"consent_cookies_page", "/consent/cookies?" + period + "&by=page"},
+	{"proof", "/proof/CONSENT1"},
+	{"proof_export", "/proof/export?from=2026-03-08&to=2026-03-10"},
+	{"csv_overview", "/overview?" + period + "&compare=previous_period&format=csv"},
+	{"csv_breakdown_page", "/breakdown/page?" + period + "&format=csv"},
+	{"csv_consent_country", "/consent/breakdown/country?" + period + "&format=csv"},
+	{"csv_proof_export", "/proof/export?from=2026-03-08&to=2026-03-10&format=csv"},
+}
+
+func TestAPI_Golden(t *testing.T) {
+	app, f := newApp(t, allow)
+	for _, g := range goldens {
+		t.Run(g.name, func(t *testing.T) {
+			path := strings.ReplaceAll(base+g.path, "CONSENT1", f.Consent1.String())
+			res := get(t, app, path)
+			if res.code != 200 {
+				t.Fatalf("GET %s: %d %s", path, res.code, res.body)
+			}
+			got := res.body
+			ext := ".csv"
+			if !strings.HasPrefix(g.name, "csv_") {
+				ext = ".json"
+				var buf bytes.Buffer
+				if err := json.Indent(&buf, got, "", "  "); err != nil {
+					t.Fatalf("not JSON: %v\n%s", err, got)
+				}
+				got = append(buf.Bytes(), '\n')
+			}
+			file := filepath.Join("testdata", "golden", g.name+ext)
+			if *update {
+				if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(file, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatalf("%v (run go test -update to write it)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("GET %s differs from %s:\n%s", path, file, got)
+			}
+		})
+	}
+}
+
+// TestAPI_HandChecked ties the goldens to the hand-worked numbers of the
+// fixture (reporttest), independently of the golden files.
+func TestAPI_HandChecked(t *testing.T) {
+	app, _ := newApp(t, allow)
+	var o struct {
+		Metrics  map[string]float64  `json:"metrics"`
+		Previous map[string]float64  `json:"previous"`
+		Change   map[string]*float64 `json:"change"`
+	}
+	decode(t, get(t, app, base+"/overview?"+period+"&compare=previous_period"), &o)
+	for m, want := range map[string]float64{"visitors": 8, "returning_visitors": 1, "visits": 9, "pageviews": 17,
+		"anonymous_pageviews": 3, "views_per_visit": 1.56, "bounce_rate": 33.3, "visit_duration": 26.3, "time_on_page": 8.4, "events": 30} {
+		if o.Metrics[m] != want {
+			t.Errorf("%s = %v, want %v", m, o.Metrics[m], want)
+		}
+	}
+	if o.Previous["visitors"] != 3 || o.Previous["bounce_rate"] != 66.7 || *o.Change["visitors"] != 166.7 || o.Change["returning_visitors"] != nil {
+		t.Errorf("comparison: %+v %+v", o.Previous, o.Change)
+	}
+	var b struct {
+		Rows   []map[string]any `json:"rows"`
+		Other  map[string]any   `json:"other"`
+		Totals map[string]any   `json:"totals"`
+	}
+	decode(t, get(t, app, base+"/breakdown/page?"+period), &b)
+	if len(b.Rows) != 2 || b.Rows[0]["value"] != "/" || b.Rows[0]["visitors"] != 6.0 || b.Rows[0]["pageviews"] != 9.0 ||
+		b.Rows[1]["value"] != "/pricing" || b.Rows[1]["time_on_page"] != 7.5 || b.Other["visitors"] != 3.0 || b.Totals["visitors"] != 8.0 {
+		t.Errorf("pages: %+v other %+v totals %+v", b.Rows, b.Other, b.Totals)
+	}
+	// The CSV holds the same numbers.
+	csv := string(get(t, app, base+"/breakdown/page?"+period+"&format=csv").body)
+	for _, line := range []string{"page,visitors,visits,pageviews,time_on_page", "/,6,7,9,5", "/pricing,3,4,5,7.5", "(other),3,3,3,17.3", "(total),8,9,17,8.4"} {
+		if !strings.Contains(csv, line+"\n") {
+			t.Errorf("CSV lacks %q:\n%s", line, csv)
+		}
+	}
+}
+
+func decode(t *testing.T, r response, v any) {
+	t.Helper()
+	if r.code != 200 {
+		t.Fatalf("status %d: %s", r.code, r.body)
+	}
+	if err := json.Unmarshal(r.body, v); err != nil {
+		t.Fatalf("%v: %s", err, r.body)
+	}
+}
+
+// TestAPI_NoIDsNoSmallRows walks every aggregate endpoint — every
+// dimension, filters, comparison, both formats — and checks that no
+// response holds a stored visitor, session, consent, event, decision or
+// impression ID, and that no breakdown row covers fewer than k visitors
+// (consent IDs for consent rows, impressions for cookie rows). The proof
+// endpoints, which exist to show consent IDs, must show them.
+func TestAPI_NoIDsNoSmallRows(t *testing.T) {
+	app, f := newApp(t, allow)
+	var paths []string
+	queries := []string{period, period + "&filter=country:is:DE", period + "&filter=source:is:Google&compare=1", "period=7d", "period=today", "period=30d&filter=page:is_not:/"}
+	for _, q := range queries {
+		paths = append(paths, "/overview?"+q+"&compare=1", "/timeseries?"+q+"&metrics=visitors,visits,pageviews,views_per_visit,bounce_rate,visit_duration,time_on_page,events,anonymous_pageviews",
+			"/timeseries?"+q+"&interval=hour", "/paths?"+q+"&page=/", "/paths?"+q+"&page=/pricing", "/paths?"+q+"&page=/blog")
+		for _, d := range report.Dimensions() {
+			extra := ""
+			if d == report.DimEventProp {
+				extra = "&event=signup&property=plan"
+			}
+			paths = append(paths, "/breakdown/"+string(d)+"?"+q+extra, "/breakdown/"+string(d)+"?"+q+extra+"&limit=1&page=2")
+		}
+		if !strings.Contains(q, "source") && !strings.Contains(q, "page:") {
+			paths = append(paths, "/consent/overview?"+q, "/consent/timeseries?"+q, "/consent/cookies?"+q, "/consent/cookies?"+q+"&by=page")
+			for _, d := range report.ConsentDimensions {
+				paths = append(paths, "/consent/breakdown/"+string(d)+"?"+q)
+			}
+		}
+	}
+	paths = append(paths, "/realtime", "/breakdown/event_prop?"+period+"&event=signup")
+	var ids []string
+	for _, id := range f.IDs {
+		s := id.String()
+		ids = append(ids, s, strings.ToUpper(s), strings.ReplaceAll(s, "-", ""))
+	}
+	work := make(chan string)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for path := range work {
+				res := get(t, app, path)
+				if res.code != 200 {
+					t.Errorf("GET %s: %d %s", path, res.code, res.body)
+					continue
+				}
+				body := string(res.body)
+				for _, id := range ids {
+					if strings.Contains(body, id) {
+						t.Errorf("GET %s: the response holds the stored ID %s", path, id)
+					}
+				}
+				if !strings.Contains(path, "format=csv") {
+					checkRows(t, path, res.body)
+				}
+			}
+		}()
+	}
+	for _, p := range paths {
+		sep := "&"
+		if !strings.Contains(p, "?") {
+			sep = "?"
+		}
+		work <- base + p
+		work <- base + p + sep + "format=csv"
+	}
+	close(work)
+	wg.Wait()
+	// The proof of consent shows the consent ID.
+	for _, p := range []string{"/proof/" + f.Consent1.String(), "/proof/export?from=2026-03-08&to=2026-03-10", "/proof/export?from=2026-03-08&to=2026-03-10&format=csv"} {
+		res := get(t, app, base+p)
+		if res.code != 200 || !strings.Contains(string(res.body), f.Consent1.String()) {
+			t.Errorf("GET %s: %d, consent ID missing: %.300s", p, res.code, res.body)
+		}
+	}
+	t.Logf("%d responses checked", 2*len(paths))
+}
+
+// checkRows finds every breakdown row of a JSON response and checks it
+// covers at least k.
+func checkRows(t *testing.T, path string, body []byte) {
+	t.Helper()
+	var doc map[string]any
+	if err := json.Unmarshal(body, &doc); err != nil {
+		t.Errorf("GET %s: %v", path, err)
+		return
+	}
+	k := float64(reporttest.K)
+	check := func(key string, rows any) {
+		list, _ := rows.([]any)
+		if m, ok := rows.(map[string]any); ok {
+			list = []any{m}
+		}
+		for _, r := range list {
+			row := r.(map[string]any)
+			var n float64
+			switch {
+			case row["consents"] != nil:
+				n = row["consents"].(float64)
+			case row["visitors"] != nil:
+				n = row["visitors"].(float64)
+			case row["impressions"] != nil:
+				n = row["impressions"].(float64)
+			default:
+				t.Errorf("GET %s: %s row without a count: %v", path, key, row)
+				continue
+			}
+			if n < k {
+				t.Errorf("GET %s: %s row %v covers %v < k = %v", path, key, row["value"], n, k)
+			}
+		}
+	}
+	for _, key := range []string{"rows", "other", "previous_other", "next_other", "pages", "pages_other"} {
+		if v, ok := doc[key]; ok && v != nil {
+			check(key, v)
+		}
+	}
+	// Paths: previous and next are lists of rows there (not the previous
+	// period's metrics, which are an object).
+	for _, key := range []string{"previous", "next"} {
+		if v, ok := doc[key].([]any); ok && doc["page"] != nil {
+			check(key, v)
+		}
+	}
+}
+
+func TestAPI_Errors(t *testing.T) {
+	deny := statsapi.AuthorizerFuncs{
+		Site: func(c *fiber.Ctx, site string) error {
+			switch c.Get("Authorization") {
+			case "":
+				return fiber.NewError(fiber.StatusUnauthorized, "log in or give a token")
+			case "Bearer viewer", "Bearer owner":
+				return nil
+			}
+			return fiber.NewError(fiber.StatusForbidden, "no access to "+site)
+		},
+		Proof: func(c *fiber.Ctx, site string) error {
+			if c.Get("Authorization") == "Bearer owner" {
+				return nil
+			}
+			return fiber.NewError(fiber.StatusForbidden, "proof of consent is for the site's owners")
+		},
+	}
+	app, f := newApp(t, deny)
+	for _, tc := range []struct {
+		path, auth string
+		code       int
+	}{
+		{"/overview?" + period, "", 401},
+		{"/overview?" + period, "Bearer stranger", 403},
+		{"/overview?" + period, "Bearer viewer", 200},
+		{"/proof/" + f.Consent1.String(), "Bearer viewer", 403},
+		{"/proof/export?from=2026-03-08&to=2026-03-10", "Bearer viewer", 403},
+		{"/proof/" + f.Consent1.String(), "Bearer owner", 200},
+		{"/proof/6f0c1d7e-1a2b-4c3d-8e4f-5a6b7c8d9e0f", "Bearer owner", 404},
+		{"/proof/not-a-uuid", "Bearer owner", 400},
+		{"/proof/export?from=2026-03-08", "Bearer owner", 400},
+		{"/proof/export?from=2024-01-01&to=2026-03-10", "Bearer owner", 400},
+		{"/proof/export?from=2026-03-08&to=2026-03-10&format=xml", "Bearer owner", 400},
+		{"/overview?period=yesterday", "Bearer viewer", 400},
+		{"/overview?" + period + "&filter=colour:is:red", "Bearer viewer", 400},
+		{"/overview?" + period + "&filter=country", "Bearer viewer", 400},
+		{"/overview?" + period + "&format=xml", "Bearer viewer", 400},
+		{"/overview?%zz", "Bearer viewer", 400},
+		{"/timeseries?" + period + "&metrics=visitors,colour", "Bearer viewer", 400},
+		{"/timeseries?period=12mo&interval=hour", "Bearer viewer", 400},
+		{"/breakdown/colour?" + period, "Bearer viewer", 400},
+		{"/breakdown/page?" + period + "&limit=0", "Bearer viewer", 400},
+		{"/breakdown/page?" + period + "&page=-1", "Bearer viewer", 400},
+		{"/breakdown/event_prop?" + period, "Bearer viewer", 400},
+		{"/paths?" + period, "Bearer viewer", 400},
+		{"/realtime?limit=5000", "Bearer viewer", 400},
+		{"/consent/overview?" + period + "&filter=browser:is:Chrome", "Bearer viewer", 400},
+		{"/consent/breakdown/browser?" + period, "Bearer viewer", 400},
+		{"/consent/cookies?" + period + "&by=visitor", "Bearer viewer", 400},
+		{"/nothing-here", "Bearer viewer", 404},
+	} {
+		req := httptest.NewRequest("GET", base+tc.path, nil)
+		if tc.auth != "" {
+			req.Header.Set("Authorization", tc.auth)
+		}
+		res, err := app.Test(req, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != tc.code {
+			t.Errorf("GET %s (%s): %d %s, want %d", tc.path, tc.auth, res.StatusCode, body, tc.code)
+		}
+		if tc.code != 200 {
+			var e struct {
+				Error string `json:"error"`
+			}
+			if err := json.Unmarshal(body, &e); err != nil || e.Error == "" {
+				t.Errorf("GET %s: error body %q is not {\"error\": …}", tc.path, body)
+			}
+		}
+	}
+	// An unknown site is a 404 once the Authorizer lets the request in.
+	req := httptest.NewRequest("GET", "/api/v1/stats/nope/overview?"+period, nil)
+	req.Header.Set("Authorization", "Bearer viewer")
+	res, err := app.Test(req, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != 404 {
+		t.Errorf("unknown site: %d", res.StatusCode)
+	}
+}
+
+func TestCell(t *testing.T) {
+	for in, want := range map[any]string{
+		"=HYPERLINK(1)": "'=HYPERLINK(1)", "+1": "'+1", "@x": "'@x", "/page": "/page", "": "",
+		int64(-3): "-3", 33.3: "33.3", 1e21: "1e+21", 0.0000001: "1e-7", 12.0: "12",
+	} {
+		if got := statsapi.Cell(in); got != want {
+			t.Errorf("Cell(%v) = %q, want %q", in, got, want)
+		}
+	}
+}
