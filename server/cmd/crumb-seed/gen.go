@@ -39,7 +39,7 @@ type visitor struct {
 	geo         geo
 	agent       agent
 	gpc         bool
-	decided     bool  // a decision is stored for the current policy
+	decided     bool // a decision is stored for the current policy
 	policy      uint32
 	perf        bool // performance granted
 	withdrawn   bool

@@ -111,6 +111,7 @@ func (db *DB) EnforceRetention(ctx context.Context, site string, eventsBefore, c
 	}{
 		{"events", eventsBefore},
 		{"report_totals", eventsBefore},
+		{"report_daily", eventsBefore},
 		{"report_dims", eventsBefore},
 		{"consent_decisions", consentBefore},
 		{"consent_impressions", consentBefore},

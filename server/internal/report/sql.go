@@ -21,6 +21,15 @@ import (
 	ch "github.com/ClickHouse/clickhouse-go/v2"
 )
 
+// Tables derived from events and from the consent tables by materialized
+// views. Retention must cut them at the same dates as their sources (each
+// has site_id and date columns and is partitioned by toYYYYMM(date)); an
+// erasure of one visitor leaves them as they are, since they hold no ID.
+var (
+	EventAggregateTables   = []string{"report_totals", "report_daily", "report_dims"}
+	ConsentAggregateTables = []string{"report_consent_decisions", "report_consent_impressions"}
+)
+
 // stmt is a statement being built and its bound arguments, in order.
 type stmt struct {
 	b    strings.Builder
@@ -486,8 +495,8 @@ func sessionsSQL(p *plan) *stmt {
 		addStmt(sessionFilterWhere(p)).add(" GROUP BY session_id HAVING s_pv > 0")
 }
 
-const (
-	bounceExpr   = "s_pv = 1 AND s_eng < 10000"
+var (
+	bounceExpr   = fmt.Sprintf("s_pv = 1 AND s_eng < %d", BounceEngagementMS)
 	durationExpr = "toUInt64(s_last) - toUInt64(s_first)"
 )
 
