@@ -43,6 +43,9 @@ func (s *store) Close() {
 func openStore(ctx context.Context, c *config.Common, log *slog.Logger, doMigrate bool) (*store, error) {
 	st := &store{}
 	dsn := c.ClickHouseURL
+	if dsn == "" && c.Cluster != "" {
+		return nil, fmt.Errorf("cluster mode (%s) needs --clickhouse-url with the cluster's servers", c.Cluster)
+	}
 	if dsn == "" {
 		dir, err := filepath.Abs(filepath.Join(c.DataDir, "clickhouse"))
 		if err != nil {
@@ -53,12 +56,12 @@ func openStore(ctx context.Context, c *config.Common, log *slog.Logger, doMigrat
 			// Another crumb process of this data folder runs the server.
 			addr := strings.TrimSpace(string(b))
 			pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-			db, err := clickhouse.Open(pctx, "clickhouse://"+addr+"/"+database, log)
+			db, err := clickhouse.Open(pctx, "clickhouse://"+addr+"/"+database, log, clickhouse.WithCluster(c.Cluster))
 			cancel()
 			if err == nil {
 				st.db = db
 				if doMigrate {
-					err = migrate(ctx, db, log)
+					err = migrateOrCheck(ctx, db, log)
 				}
 				return st, err
 			}
@@ -77,19 +80,41 @@ func openStore(ctx context.Context, c *config.Common, log *slog.Logger, doMigrat
 		}
 		dsn = srv.URL(database)
 	}
-	db, err := openWithRetry(ctx, dsn, log)
+	db, err := openWithRetry(ctx, dsn, log, clickhouse.WithCluster(c.Cluster))
 	if err != nil {
 		st.closeServer()
 		return nil, err
 	}
 	st.db = db
 	if doMigrate {
-		if err := migrate(ctx, db, log); err != nil {
+		if err := migrateOrCheck(ctx, db, log); err != nil {
 			st.Close()
 			return nil, err
 		}
 	}
 	return st, nil
+}
+
+// migrateOrCheck migrates on one server. In cluster mode, where several
+// nodes start at once and a migration's backfill must run once, it only
+// checks that `crumb migrate --clickhouse-cluster` has been run.
+func migrateOrCheck(ctx context.Context, db *clickhouse.DB, log *slog.Logger) error {
+	if db.Cluster() == "" {
+		return migrate(ctx, db, log)
+	}
+	migs, err := clickhouse.LoadMigrations(migrations.FS)
+	if err != nil {
+		return err
+	}
+	st, err := db.MigrationState(ctx)
+	if err != nil {
+		return err
+	}
+	if latest := migs[len(migs)-1].Version; st.Version < latest || st.Dirty {
+		return fmt.Errorf("the cluster's schema is at version %d (dirty: %v), this crumb needs %d: run `crumb migrate --cluster %s` once first",
+			st.Version, st.Dirty, latest, db.Cluster())
+	}
+	return nil
 }
 
 func (s *store) closeServer() {
@@ -100,10 +125,10 @@ func (s *store) closeServer() {
 }
 
 // openWithRetry waits up to a minute for ClickHouse to answer.
-func openWithRetry(ctx context.Context, dsn string, log *slog.Logger) (*clickhouse.DB, error) {
+func openWithRetry(ctx context.Context, dsn string, log *slog.Logger, opts ...clickhouse.Option) (*clickhouse.DB, error) {
 	deadline := time.Now().Add(time.Minute)
 	for {
-		db, err := clickhouse.Open(ctx, dsn, log)
+		db, err := clickhouse.Open(ctx, dsn, log, opts...)
 		if err == nil {
 			return db, nil
 		}
@@ -164,8 +189,12 @@ func runMigrate(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
 	c.Register(fs)
 	force := fs.Int("force", 0, "record this migration version as applied (after repairing a failed one by hand), then migrate")
-	if err := parseFlags(fs, args, "Usage: crumb migrate [flags]\n\nApplies the embedded ClickHouse schema migrations; running it again is a no-op."); err != nil {
+	cluster := fs.String("cluster", "", "the same as --clickhouse-cluster")
+	if err := parseFlags(fs, args, "Usage: crumb migrate [flags]\n\nApplies the embedded ClickHouse schema migrations; running it again is a no-op.\nWith --cluster NAME every table is created ON CLUSTER NAME as replicated and\ndistributed tables; run it once, before starting the crumb nodes."); err != nil {
 		return err
+	}
+	if *cluster != "" {
+		c.Cluster = *cluster
 	}
 	log, err := newLogger(&c, os.Stderr)
 	if err != nil {

@@ -33,6 +33,15 @@ type Options struct {
 	ReadyTimeout time.Duration
 	// Log receives lifecycle messages; nil discards them.
 	Log *slog.Logger
+	// TCPPort and HTTPPort are the loopback ports to listen on; 0 picks
+	// free ones.
+	TCPPort, HTTPPort int
+	// InterserverPort, if set, enables replication between servers on
+	// this loopback port.
+	InterserverPort int
+	// ExtraConfig is XML added inside the server's configuration, such as
+	// macros, remote_servers and zookeeper for a cluster.
+	ExtraConfig string
 }
 
 // Server is a supervised clickhouse-server process. A server that dies is
@@ -77,6 +86,12 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	ports, err := freePorts(2)
 	if err != nil {
 		return nil, err
+	}
+	if opts.TCPPort != 0 {
+		ports[0] = opts.TCPPort
+	}
+	if opts.HTTPPort != 0 {
+		ports[1] = opts.HTTPPort
 	}
 	s := &Server{opts: opts, binary: bin, tcpPort: ports[0], httpPort: ports[1], log: log, resumed: make(chan struct{}, 1)}
 	if err := s.writeConfig(); err != nil {
@@ -134,6 +149,39 @@ func (s *Server) Pause() error {
 	cmd, exited := s.cmd, s.exited
 	s.mu.Unlock()
 	return terminate(cmd, exited)
+}
+
+// Crash kills the process with SIGKILL and keeps it down until Resume, as
+// a machine that went away. It is meant for tests.
+func (s *Server) Crash() error {
+	s.mu.Lock()
+	s.paused = true
+	cmd, exited := s.cmd, s.exited
+	s.mu.Unlock()
+	if cmd == nil || cmd.Process == nil {
+		return errors.New("chserver: not running")
+	}
+	_ = cmd.Process.Kill()
+	<-exited
+	return nil
+}
+
+// Abort ends supervision and kills the process at once, for throwaway
+// servers whose data does not matter.
+func (s *Server) Abort() {
+	s.mu.Lock()
+	if s.stopped {
+		s.mu.Unlock()
+		return
+	}
+	s.stopped = true
+	cmd, exited := s.cmd, s.exited
+	s.mu.Unlock()
+	close(s.resumed)
+	if cmd != nil && cmd.Process != nil {
+		_ = cmd.Process.Kill()
+		<-exited
+	}
 }
 
 // Resume starts the process again after Pause and waits until it answers.
@@ -322,6 +370,7 @@ func (s *Server) writeConfig() error {
 	}
 	vals := map[string]any{
 		"Dir": s.opts.Dir, "TCPPort": s.tcpPort, "HTTPPort": s.httpPort, "MaxMemory": s.opts.MaxMemoryBytes,
+		"InterserverPort": s.opts.InterserverPort, "Extra": s.opts.ExtraConfig,
 	}
 	for name, tmpl := range map[string]*template.Template{"config.xml": configTmpl, "users.xml": usersTmpl} {
 		f, err := os.Create(filepath.Join(s.opts.Dir, name))
@@ -365,6 +414,11 @@ var configTmpl = template.Must(template.New("config").Parse(`<?xml version="1.0"
   <max_concurrent_queries>100</max_concurrent_queries>
   <keep_alive_timeout>3</keep_alive_timeout>
   <mlock_executable>false</mlock_executable>
+{{- if .InterserverPort}}
+  <interserver_http_port>{{.InterserverPort}}</interserver_http_port>
+  <interserver_http_host>127.0.0.1</interserver_http_host>
+{{- end}}
+{{.Extra}}
 </yandex>
 `))
 

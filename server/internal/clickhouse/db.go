@@ -19,17 +19,31 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
-// DB is a connection pool to one ClickHouse database.
+// DB is a connection pool to one ClickHouse database, on one server or on a
+// cluster.
 type DB struct {
 	conn     driver.Conn
 	database string
+	cluster  string
 	log      *slog.Logger
 }
 
+// An Option changes how Open connects.
+type Option func(*DB)
+
+// WithCluster selects cluster mode: tables are created ON CLUSTER name as
+// replicated and distributed tables (see cluster.go). Empty means one server.
+func WithCluster(name string) Option { return func(db *DB) { db.cluster = name } }
+
 // Open connects to the ClickHouse server named by dsn
 // (clickhouse://user:password@host:port/database), creating the database if
-// it does not exist yet.
-func Open(ctx context.Context, dsn string, log *slog.Logger) (*DB, error) {
+// it does not exist yet. Several comma-separated host:port pairs are tried
+// in order, so a cluster node that is down is skipped.
+func Open(ctx context.Context, dsn string, log *slog.Logger, options ...Option) (*DB, error) {
+	d := &DB{}
+	for _, o := range options {
+		o(d)
+	}
 	opts, err := ch.ParseDSN(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: bad address %q: %w", redact(dsn), err)
@@ -54,7 +68,15 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*DB, error) {
 		if err != nil {
 			return nil, fmt.Errorf("clickhouse: %w", err)
 		}
-		err = conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+quoteIdent(db))
+		create := "CREATE DATABASE IF NOT EXISTS " + quoteIdent(db)
+		if d.cluster != "" {
+			if err = checkCluster(ctx, conn, d.cluster); err == nil {
+				create += " ON CLUSTER " + quoteIdent(d.cluster)
+			}
+		}
+		if err == nil {
+			err = conn.Exec(ctx, create)
+		}
 		conn.Close()
 		if err != nil {
 			return nil, fmt.Errorf("clickhouse: create database %s: %w", db, err)
@@ -68,7 +90,40 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*DB, error) {
 		conn.Close()
 		return nil, fmt.Errorf("clickhouse: ping %s: %w", strings.Join(opts.Addr, ","), err)
 	}
-	return &DB{conn: conn, database: db, log: log}, nil
+	if d.cluster != "" && db == "default" {
+		if err := checkCluster(ctx, conn, d.cluster); err != nil {
+			conn.Close()
+			return nil, err
+		}
+	}
+	d.conn, d.database, d.log = conn, db, log
+	return d, nil
+}
+
+// checkCluster fails unless the server knows the cluster.
+func checkCluster(ctx context.Context, conn driver.Conn, cluster string) error {
+	var n uint64
+	if err := conn.QueryRow(ctx, "SELECT count() FROM system.clusters WHERE cluster = ?", cluster).Scan(&n); err != nil {
+		return fmt.Errorf("clickhouse: cluster %s: %w", cluster, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("clickhouse: the server has no cluster named %q in its remote_servers configuration", cluster)
+	}
+	return nil
+}
+
+// Cluster is the cluster name in cluster mode, or "".
+func (db *DB) Cluster() string { return db.cluster }
+
+// insertContext makes inserts into Distributed tables synchronous: the
+// insert returns once every shard has stored its part, so that an
+// acknowledged batch is on the shards and a retried one can be checked
+// there for duplicates.
+func (db *DB) insertContext(ctx context.Context) context.Context {
+	if db.cluster == "" {
+		return ctx
+	}
+	return ch.Context(ctx, ch.WithSettings(ch.Settings{"insert_distributed_sync": 1}))
 }
 
 // Conn is the underlying driver connection, for the read-only query layer.
@@ -94,7 +149,11 @@ func (db *DB) ServerVersion(ctx context.Context) (string, error) {
 
 // DropDatabase removes the database and everything in it. Tests use it.
 func (db *DB) DropDatabase(ctx context.Context) error {
-	return db.conn.Exec(ctx, "DROP DATABASE IF EXISTS "+quoteIdent(db.database))
+	q := "DROP DATABASE IF EXISTS " + quoteIdent(db.database)
+	if db.cluster != "" {
+		q += " ON CLUSTER " + quoteIdent(db.cluster)
+	}
+	return db.conn.Exec(ctx, q)
 }
 
 func quoteIdent(s string) string { return "`" + strings.ReplaceAll(s, "`", "") + "`" }

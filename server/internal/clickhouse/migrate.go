@@ -83,7 +83,11 @@ const createMigrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
 
 // MigrationState returns the newest recorded migration (version 0 if none).
 func (db *DB) MigrationState(ctx context.Context) (MigrationState, error) {
-	if err := db.conn.Exec(ctx, createMigrationsTable); err != nil {
+	create, err := db.statements([]string{createMigrationsTable})
+	if err != nil {
+		return MigrationState{}, err
+	}
+	if err := db.conn.Exec(ctx, create[0]); err != nil {
 		return MigrationState{}, fmt.Errorf("migrate: %w", err)
 	}
 	rows, err := db.conn.Query(ctx, `SELECT version, dirty FROM schema_migrations ORDER BY version DESC, seq DESC LIMIT 1`)
@@ -122,8 +126,12 @@ func (db *DB) Migrate(ctx context.Context, migrations []Migration) ([]int, error
 		if err := db.recordMigration(ctx, m.Version, true); err != nil {
 			return applied, err
 		}
-		for _, stmt := range m.Statements() {
-			if err := db.conn.Exec(ctx, stmt); err != nil {
+		stmts, err := db.statements(m.Statements())
+		if err != nil {
+			return applied, fmt.Errorf("migrate: %04d_%s: %w", m.Version, m.Name, err)
+		}
+		for _, stmt := range stmts {
+			if err := db.conn.Exec(db.insertContext(ctx), stmt); err != nil {
 				return applied, fmt.Errorf("migrate: %04d_%s: %w", m.Version, m.Name, err)
 			}
 		}
@@ -136,6 +144,15 @@ func (db *DB) Migrate(ctx context.Context, migrations []Migration) ([]int, error
 	return applied, nil
 }
 
+// statements are stmts as this database runs them: unchanged on one
+// server, rewritten for the cluster in cluster mode.
+func (db *DB) statements(stmts []string) ([]string, error) {
+	if db.cluster == "" {
+		return stmts, nil
+	}
+	return ClusterStatements(stmts, db.cluster, db.database)
+}
+
 // ForceMigration records version as cleanly applied, after a failed
 // migration was repaired by hand.
 func (db *DB) ForceMigration(ctx context.Context, version int) error {
@@ -146,7 +163,7 @@ func (db *DB) ForceMigration(ctx context.Context, version int) error {
 }
 
 func (db *DB) recordMigration(ctx context.Context, version int, dirty bool) error {
-	b, err := db.conn.PrepareBatch(ctx, "INSERT INTO schema_migrations (version, dirty, seq, applied_at)")
+	b, err := db.conn.PrepareBatch(db.insertContext(ctx), "INSERT INTO schema_migrations (version, dirty, seq, applied_at)")
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}

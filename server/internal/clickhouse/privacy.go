@@ -2,10 +2,12 @@ package clickhouse
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
+	ch "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/google/uuid"
 
 	"github.com/crumbhq/crumb/server/internal/model"
@@ -87,12 +89,12 @@ func (db *DB) ConsentDecisions(ctx context.Context, site string, consentIDs []uu
 // accepted at once and applied in the background.
 func (db *DB) EraseVisitor(ctx context.Context, site string, visitor uuid.UUID, consentIDs []uuid.UUID) error {
 	if visitor != uuid.Nil {
-		if err := db.conn.Exec(ctx, `ALTER TABLE events DELETE WHERE site_id = ? AND visitor_id = toUUID(?)`, site, visitor.String()); err != nil {
+		if err := db.mutate(ctx, "events", `DELETE WHERE site_id = ? AND visitor_id = toUUID(?)`, site, visitor.String()); err != nil {
 			return fmt.Errorf("clickhouse: erase visitor events: %w", err)
 		}
 	}
 	if len(consentIDs) > 0 {
-		if err := db.conn.Exec(ctx, `ALTER TABLE consent_decisions DELETE WHERE site_id = ? AND consent_id IN (SELECT toUUID(arrayJoin(?)))`, site, uuidStrings(consentIDs)); err != nil {
+		if err := db.mutate(ctx, "consent_decisions", `DELETE WHERE site_id = ? AND consent_id IN (SELECT toUUID(arrayJoin(?)))`, site, uuidStrings(consentIDs)); err != nil {
 			return fmt.Errorf("clickhouse: erase consent records: %w", err)
 		}
 	}
@@ -126,12 +128,31 @@ func (db *DB) EnforceRetention(ctx context.Context, site string, eventsBefore, c
 		if n == 0 {
 			continue
 		}
-		if err := db.conn.Exec(ctx, "ALTER TABLE "+t.table+" DELETE WHERE site_id = ? AND date < toDate(?)", site, t.before.UTC()); err != nil {
+		if err := db.mutate(ctx, t.table, "DELETE WHERE site_id = ? AND date < toDate(?)", site, t.before.UTC()); err != nil {
 			return mutations, fmt.Errorf("clickhouse: retention %s: %w", t.table, err)
 		}
 		mutations++
 	}
 	return mutations, nil
+}
+
+// mutate runs ALTER TABLE table <mutation>. In cluster mode the mutation
+// goes to the shard-local tables ON CLUSTER; a server that is down applies it
+// from the distributed DDL queue when it is back, so a timeout waiting for
+// it is logged, not returned.
+func (db *DB) mutate(ctx context.Context, table, mutation string, args ...any) error {
+	if db.cluster == "" {
+		return db.conn.Exec(ctx, "ALTER TABLE "+table+" "+mutation, args...)
+	}
+	c := clusterSQL{cluster: db.cluster, db: db.database}
+	ctx = ch.Context(ctx, ch.WithSettings(ch.Settings{"distributed_ddl_task_timeout": 20}))
+	err := db.conn.Exec(ctx, "ALTER TABLE "+c.name(c.local(table))+c.onCluster()+" "+mutation, args...)
+	var ex *ch.Exception
+	if errors.As(err, &ex) && ex.Code == 159 { // TIMEOUT_EXCEEDED
+		db.log.Warn("mutation queued for servers that did not answer", "table", table, "err", err)
+		return nil
+	}
+	return err
 }
 
 // PendingMutations counts the mutations not yet applied, so that tests and

@@ -98,7 +98,7 @@ func insert(ctx context.Context, db *DB, table string, cols []string, n int, row
 	if n == 0 {
 		return nil
 	}
-	b, err := db.conn.PrepareBatch(ctx, "INSERT INTO "+table+" ("+joinCols(cols)+")")
+	b, err := db.conn.PrepareBatch(db.insertContext(ctx), "INSERT INTO "+table+" ("+joinCols(cols)+")")
 	if err != nil {
 		return fmt.Errorf("clickhouse: insert %s: %w", table, err)
 	}

@@ -71,14 +71,18 @@ func Usage(fs *flag.FlagSet, summary string) func() {
 type Common struct {
 	DataDir       string
 	ClickHouseURL string
-	LogLevel      string
-	LogFormat     string
+	// Cluster names the ClickHouse cluster (remote_servers) in cluster
+	// mode; empty for one server.
+	Cluster   string
+	LogLevel  string
+	LogFormat string
 }
 
 // Register adds the common flags to fs.
 func (c *Common) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.DataDir, "data-dir", "./crumb-data", "folder for the durable buffer, the embedded ClickHouse and the generated secret")
-	fs.StringVar(&c.ClickHouseURL, "clickhouse-url", "", "ClickHouse to use, clickhouse://user:password@host:9000/database; empty starts a private clickhouse-server in the data folder")
+	fs.StringVar(&c.ClickHouseURL, "clickhouse-url", "", "ClickHouse to use, clickhouse://user:password@host:9000/database; empty starts a private clickhouse-server in the data folder; several host:port pairs separated by commas are tried in order")
+	fs.StringVar(&c.Cluster, "clickhouse-cluster", "", "cluster mode: the cluster name of the servers' remote_servers; tables are replicated and distributed over it (see README, Cluster)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
 }
