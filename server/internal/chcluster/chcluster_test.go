@@ -138,6 +138,14 @@ func TestCluster_StorageLayer(t *testing.T) {
 	// Erasure leaves the anonymous aggregates alone.
 	waitCount(b, "SELECT sum(pageviews) FROM report_daily", 500)
 	t.Logf("replica down checked at %v", time.Since(start).Round(time.Millisecond))
+
+	// An erasure with a server down is queued for it and applied by the
+	// others at once.
+	if err := b.EraseVisitor(ctx, site.ID, first[1].VisitorID, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitCount(b, "SELECT count() FROM events", 498)
+	t.Logf("erased with a replica down at %v", time.Since(start).Round(time.Millisecond))
 }
 
 func waitFor(t *testing.T, within time.Duration, ok func() bool) {
