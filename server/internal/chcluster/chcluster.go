@@ -83,7 +83,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	}
 
 	n := opts.Shards * opts.Replicas
-	ports, err := freePorts(3 * n)
+	ports, err := chserver.FreePorts(3 * n)
 	if err != nil {
 		c.Stop()
 		return nil, err
@@ -260,7 +260,7 @@ func (c *Cluster) startZooKeeper(ctx context.Context) error {
 	if err := os.MkdirAll(filepath.Join(zkDir, "data"), 0o750); err != nil {
 		return err
 	}
-	ports, err := freePorts(1)
+	ports, err := chserver.FreePorts(1)
 	if err != nil {
 		return err
 	}
@@ -367,23 +367,4 @@ func (c *Cluster) serverConfig(shard, replica int, remote string) string {
     <path>/clickhouse/task_queue/ddl</path>
   </distributed_ddl>
 `, shard+1, replica+1, remote, c.zkPort)
-}
-
-func freePorts(n int) ([]int, error) {
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	ports := make([]int, n)
-	for i := range ports {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("chcluster: no free port: %w", err)
-		}
-		ls = append(ls, l)
-		ports[i] = l.Addr().(*net.TCPAddr).Port
-	}
-	return ports, nil
 }

@@ -83,7 +83,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("chserver: %w", err)
 	}
 	opts.Dir = dir
-	ports, err := freePorts(2)
+	ports, err := FreePorts(2)
 	if err != nil {
 		return nil, err
 	}
@@ -343,7 +343,8 @@ func findBinary(name string) (string, error) {
 	return "", errors.New("chserver: clickhouse-server not found on PATH (apt-get install clickhouse-server), or set CRUMB_CLICKHOUSE_URL")
 }
 
-func freePorts(n int) ([]int, error) {
+// FreePorts returns n distinct free TCP ports on loopback.
+func FreePorts(n int) ([]int, error) {
 	var ls []net.Listener
 	defer func() {
 		for _, l := range ls {
