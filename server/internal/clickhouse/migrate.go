@@ -109,8 +109,12 @@ func (db *DB) MigrationState(ctx context.Context) (MigrationState, error) {
 
 // Migrate applies every migration newer than the recorded state, each one
 // recorded dirty before it runs and clean after, since ClickHouse DDL is not
-// transactional. It returns the versions it applied; none is a no-op.
+// transactional. It returns the versions it applied; none is a no-op. A
+// server older than MinVersion is refused before anything changes.
 func (db *DB) Migrate(ctx context.Context, migrations []Migration) ([]int, error) {
+	if err := db.CheckVersion(); err != nil {
+		return nil, err
+	}
 	st, err := db.MigrationState(ctx)
 	if err != nil {
 		return nil, err

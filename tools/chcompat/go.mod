@@ -1,4 +1,4 @@
-module chdbcheck
+module github.com/crumbhq/crumb/tools/chcompat
 
 go 1.24
 
