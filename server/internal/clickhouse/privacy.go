@@ -94,7 +94,9 @@ func (db *DB) EraseVisitor(ctx context.Context, site string, visitor uuid.UUID, 
 		}
 	}
 	if len(consentIDs) > 0 {
-		if err := db.mutate(ctx, "consent_decisions", `DELETE WHERE site_id = ? AND consent_id IN (SELECT toUUID(arrayJoin(?)))`, site, uuidStrings(consentIDs)); err != nil {
+		// A literal list, not a subquery: replicated tables on current
+		// ClickHouse accept only deterministic mutations.
+		if err := db.mutate(ctx, "consent_decisions", `DELETE WHERE site_id = ? AND has(?, toString(consent_id))`, site, uuidStrings(consentIDs)); err != nil {
 			return fmt.Errorf("clickhouse: erase consent records: %w", err)
 		}
 	}

@@ -20,6 +20,7 @@ import (
 //	retention (EnforceRetention)        ALTER TABLE … DELETE    DELETE FROM (lightweight)    ALTER TABLE … DELETE
 //	configuration reads                 FINAL                   FINAL, is_deleted column     FINAL
 //	duplicate check, privacy reads      IN (SELECT arrayJoin)   the same                     IN (SELECT arrayJoin)
+//	erasure of consent records          has([…], id)            has([…], id)                 no subquery in a mutation
 //	dashboard queries (package report)  the same on both        the same                     one text
 //
 // A lightweight DELETE only marks rows deleted: on 26.5 the erased rows stay
