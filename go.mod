@@ -2,6 +2,8 @@ module github.com/crumbhq/crumb
 
 go 1.26.8
 
+toolchain go1.26.11
+
 require (
 	github.com/ClickHouse/clickhouse-go/v2 v2.50.0
 	github.com/goccy/go-json v0.12.0
@@ -12,7 +14,7 @@ require (
 	github.com/oschwald/maxminddb-golang/v2 v2.1.1
 	github.com/prometheus/client_golang v1.25.0
 	github.com/tidwall/wal v1.2.1
-	github.com/tinylib/msgp v1.2.5
+	github.com/tinylib/msgp v1.6.5
 	github.com/ua-parser/uap-go v0.0.0-20260529044130-17c35e68e58c
 	go4.org/netipx v0.0.0-20231129151722-fdeea329fbba
 	golang.org/x/crypto v0.58.0
@@ -37,7 +39,7 @@ require (
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
 	github.com/oschwald/maxminddb-golang v1.13.0 // indirect
 	github.com/paulmach/orb v0.13.0 // indirect
-	github.com/philhofer/fwd v1.1.3-0.20240916144458-20a13a1f6b7c // indirect
+	github.com/philhofer/fwd v1.2.0 // indirect
 	github.com/pierrec/lz4/v4 v4.1.27 // indirect
 	github.com/prometheus/client_model v0.6.3 // indirect
 	github.com/prometheus/common v0.72.0 // indirect

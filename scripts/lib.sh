@@ -98,7 +98,7 @@ GOVULNCHECK_VERSION=v1.9.0
 # need_govulncheck installs govulncheck from the Go module proxy once.
 need_govulncheck() {
 	need_go
-	if govulncheck -version 2>/dev/null | grep -q "govulncheck@$GOVULNCHECK_VERSION"; then return 0; fi
+	[[ "$(govulncheck -version 2>/dev/null)" == *"govulncheck@$GOVULNCHECK_VERSION"* ]] && return 0
 	say "installing govulncheck $GOVULNCHECK_VERSION"
 	go install "golang.org/x/vuln/cmd/govulncheck@$GOVULNCHECK_VERSION"
 }
@@ -119,7 +119,7 @@ vuln_check() {
 		sed -n "s/^v0\.0\.1-\(${line//./\\.}\.[0-9]*\)\.$(go env GOOS)-$(go env GOARCH)\$/\1/p" |
 		sort -V | tail -1) && [ -n "$newest" ]; then
 		if [ "$(printf '%s\n' "$have" "$newest" | sort -V | tail -1)" != "$have" ]; then
-			echo "toolchain $have lacks the fixes of $newest: set 'toolchain $newest' in go.mod" >&2
+			echo "toolchain $have lacks the fixes of $newest: set 'toolchain $newest' in go.mod (GOTOOLCHAIN unset or auto)" >&2
 			return 1
 		fi
 		echo "toolchain $have is the newest patch release of its line"

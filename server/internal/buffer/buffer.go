@@ -23,6 +23,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/tidwall/wal"
+	"github.com/tinylib/msgp/msgp"
 
 	"github.com/crumbhq/crumb/server/internal/model"
 )
@@ -63,6 +64,13 @@ func (r *Record) encode() ([]byte, error) {
 func (r *Record) decode(data []byte) error {
 	if len(data) == 0 {
 		return errors.New("empty log entry")
+	}
+	// The generated decoder allocates as many elements as an array header
+	// announces; in a damaged entry that may be billions. Checking first
+	// that the entry holds a whole MessagePack value bounds every length by
+	// the entry's size.
+	if _, err := msgp.Skip(data[1:]); err != nil {
+		return fmt.Errorf("damaged log entry: %w", err)
 	}
 	var err error
 	switch data[0] {

@@ -6,7 +6,7 @@ import "github.com/google/uuid"
 // github.com/tinylib/msgp (model_gen.go); run `go generate` after changing
 // Event, Decision or Impression.
 //
-//go:generate go run github.com/tinylib/msgp@v1.2.5 -file model.go -o model_gen.go -tests=false
+//go:generate go run github.com/tinylib/msgp@v1.6.5 -file model.go -o model_gen.go -tests=false
 
 func uuidToBytes(u uuid.UUID) []byte { return u[:] }
 

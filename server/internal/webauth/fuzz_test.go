@@ -1,0 +1,130 @@
+package webauth
+
+import (
+	"context"
+	"encoding/base64"
+	"maps"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/crumbhq/crumb/server/internal/auth"
+	"github.com/crumbhq/crumb/server/internal/clickhouse"
+)
+
+// fuzzStore is a fixed set of users, tokens and share links, some revoked.
+type fuzzStore struct{}
+
+// The fixed credentials of fuzzStore; the committed corpus holds them.
+const (
+	fuzzSecret    = "fuzz-secret-fuzz-secret-fuzz-secret"
+	fuzzToken     = "crumb_abcdefgh_0123456789abcdefghijkmnopqrstu"
+	fuzzRevoked   = "crumb_revoked0_0123456789abcdefghijkmnopqrstu"
+	fuzzShare     = "share-live"
+	fuzzShareGone = "share-gone"
+	fuzzAdmin     = "admin@example.com"
+	fuzzViewer    = "viewer@example.com"
+)
+
+func (fuzzStore) Users(context.Context) ([]clickhouse.User, error) {
+	return []clickhouse.User{
+		{Email: fuzzAdmin, PasswordHash: "$2a$12$admin", Role: "admin"},
+		{Email: fuzzViewer, PasswordHash: "$2a$12$viewer", Role: "viewer", SiteRoles: map[string]string{"site1": "viewer"}},
+	}, nil
+}
+
+func (fuzzStore) Tokens(context.Context) ([]clickhouse.Token, error) {
+	return []clickhouse.Token{
+		{ID: auth.TokenID(fuzzToken), Hash: auth.HashToken(fuzzToken), SiteID: "site1"},
+		{ID: auth.TokenID(fuzzRevoked), Hash: auth.HashToken(fuzzRevoked), Revoked: true},
+	}, nil
+}
+
+func (fuzzStore) ShareLinks(context.Context) ([]clickhouse.ShareLink, error) {
+	return []clickhouse.ShareLink{{ID: fuzzShare, SiteID: "site1"}, {ID: fuzzShareGone, SiteID: "site1", Revoked: true}}, nil
+}
+
+// fuzzAuth returns an Auth over fuzzStore, loaded.
+func fuzzAuth(t testing.TB) *Auth {
+	a := New(fuzzStore{}, []byte(fuzzSecret), true, nil)
+	if err := a.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// sessionFor is a session cookie of email that expires at exp.
+func (a *Auth) sessionFor(email string, exp time.Time) string {
+	a.mu.RLock()
+	u := a.users[email]
+	a.mu.RUnlock()
+	payload := email + "\x00" + strconv.FormatInt(exp.Unix(), 10) + "\x00" + fingerprint(u.PasswordHash)
+	enc := base64.RawURLEncoding
+	return enc.EncodeToString([]byte(payload)) + "." + enc.EncodeToString(a.mac("session", payload))
+}
+
+// FuzzCredentials feeds the three credentials a request can carry —
+// session cookie, API token and share link — to their parsers. None may
+// panic, and whatever is accepted must be a live credential of the store
+// with exactly its own rights.
+func FuzzCredentials(f *testing.F) {
+	a := fuzzAuth(f)
+	later := time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
+	f.Add(a.sessionFor(fuzzViewer, later), fuzzToken, fuzzShare)
+	f.Add(a.sessionFor(fuzzAdmin, later), fuzzRevoked, fuzzShareGone)
+	f.Add(a.sessionFor(fuzzViewer, time.Unix(1, 0)), "crumb__x", "")
+	f.Add(".", "Bearer "+fuzzToken, "share")
+	f.Fuzz(func(t *testing.T, cookie, token, share string) {
+		if p := a.bySession(cookie); p != nil {
+			checkSession(t, a, cookie, p)
+		}
+		if p := a.byToken(token); p != nil {
+			id := auth.TokenID(token)
+			tok, ok := a.tokens[id]
+			if !ok || tok.Revoked || tok.Hash != auth.HashToken(token) || p.Kind != KindToken {
+				t.Fatalf("token %q accepted as %+v", token, p)
+			}
+			if want := tok.SiteID; (want == "") != (p.Sites == nil) || (want != "" && !maps.Equal(p.Sites, map[string]bool{want: true})) {
+				t.Fatalf("token %q for site %q reads %v", token, want, p.Sites)
+			}
+		}
+		if p := a.byShare(share); p != nil {
+			s, ok := a.shares[share]
+			if !ok || s.Revoked || p.Kind != KindShare || !maps.Equal(p.Sites, map[string]bool{s.SiteID: true}) {
+				t.Fatalf("share link %q accepted as %+v", share, p)
+			}
+		}
+	})
+}
+
+// checkSession fails unless p is the principal of a live session of a
+// known user whose password is unchanged.
+func checkSession(t *testing.T, a *Auth, cookie string, p *Principal) {
+	t.Helper()
+	payloadStr, macStr, _ := strings.Cut(cookie, ".")
+	payload, err := base64.RawURLEncoding.DecodeString(payloadStr)
+	if err != nil {
+		t.Fatalf("session %q accepted with a payload that does not decode: %v", cookie, err)
+	}
+	sig, _ := base64.RawURLEncoding.DecodeString(macStr)
+	if string(sig) != string(a.mac("session", string(payload))) {
+		t.Fatalf("session %q accepted without its signature", cookie)
+	}
+	email, rest, _ := strings.Cut(string(payload), "\x00")
+	expStr, fp, _ := strings.Cut(rest, "\x00")
+	exp, err := strconv.ParseInt(expStr, 10, 64)
+	u, ok := a.users[email]
+	switch {
+	case !ok || p.Email != email || p.Kind != KindSession || p.Role != u.Role:
+		t.Fatalf("session %q accepted as %+v", cookie, p)
+	case err != nil || time.Now().Unix() >= exp:
+		t.Fatalf("session %q accepted with expiry %q", cookie, expStr)
+	case fp != fingerprint(u.PasswordHash):
+		t.Fatalf("session %q accepted after a password change", cookie)
+	case p.CSRF == "":
+		t.Fatalf("session %q has no CSRF token", cookie)
+	case u.Role == "admin" && p.Sites != nil, u.Role != "admin" && len(p.Sites) != len(u.SiteRoles):
+		t.Fatalf("session of %s (%s) reads %v", email, u.Role, p.Sites)
+	}
+}
