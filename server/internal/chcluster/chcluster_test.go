@@ -140,11 +140,18 @@ func TestCluster_StorageLayer(t *testing.T) {
 	t.Logf("replica down checked at %v", time.Since(start).Round(time.Millisecond))
 
 	// An erasure with a server down is queued for it and applied by the
-	// others at once.
-	if err := b.EraseVisitor(ctx, site.ID, first[1].VisitorID, nil); err != nil {
+	// others at once, consent records included.
+	consentID := uuid.New()
+	if err := b.InsertDecisions(ctx, []model.Decision{{ID: uuid.New(), SiteID: site.ID, Time: time.Now().UTC(),
+		ConsentID: consentID, PolicyVersion: 1, Action: model.AcceptAll}}); err != nil {
+		t.Fatal(err)
+	}
+	waitCount(b, "SELECT count() FROM consent_decisions", 1)
+	if err := b.EraseVisitor(ctx, site.ID, first[1].VisitorID, []uuid.UUID{consentID}); err != nil {
 		t.Fatal(err)
 	}
 	waitCount(b, "SELECT count() FROM events", 498)
+	waitCount(b, "SELECT count() FROM consent_decisions", 0)
 	t.Logf("erased with a replica down at %v", time.Since(start).Round(time.Millisecond))
 }
 
