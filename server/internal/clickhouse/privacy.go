@@ -147,7 +147,7 @@ func (db *DB) mutate(ctx context.Context, table, mutation string, args ...any) e
 		return db.conn.Exec(ctx, "ALTER TABLE "+table+" "+mutation, args...)
 	}
 	c := clusterSQL{cluster: db.cluster, db: db.database}
-	ctx = ch.Context(ctx, ch.WithSettings(ch.Settings{"distributed_ddl_task_timeout": 5}))
+	ctx = ch.Context(ctx, ch.WithSettings(ch.Settings{"distributed_ddl_task_timeout": db.signedSetting(5)}))
 	err := db.conn.Exec(ctx, "ALTER TABLE "+c.name(c.local(table))+c.onCluster()+" "+mutation, args...)
 	var ex *ch.Exception
 	if errors.As(err, &ex) && ex.Code == 159 { // TIMEOUT_EXCEEDED

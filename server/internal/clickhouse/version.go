@@ -8,10 +8,16 @@ import (
 
 // Version switches.
 //
-// Crumb sends the same SQL to every server from MinVersion on; the one
-// switch, CheckVersion, refuses older servers. tools/chcompat replays every
-// statement recorded on 18.16 on ClickHouse 26.5 (chDB) and compares the
-// answers; none differs, errs or needs a setting 26.5 no longer knows.
+// Crumb sends the same SQL to every server from MinVersion on.
+// tools/chcompat replays every statement recorded on 18.16 on ClickHouse
+// 26.5 (chDB) and compares the answers; none differs, errs or needs a
+// setting 26.5 no longer knows. Two switches depend on the server:
+//
+//   - CheckVersion refuses servers older than MinVersion;
+//   - signedSetting encodes Int64 query settings (the DDL timeout of cluster
+//     mode's mutations) as the server's protocol revision reads them: a
+//     zigzag varint before 19.12, a string since.
+//
 // Statements that could be written differently on current servers, and
 // why they are not:
 //
@@ -92,4 +98,29 @@ func (db *DB) CheckVersion() error {
 		return fmt.Errorf("clickhouse: server version %s is older than %s, the oldest crumb supports", v, MinVersion)
 	}
 	return nil
+}
+
+// settingsAsStrings is the first protocol revision (ClickHouse 19.12) in
+// which query settings travel as strings. Before it they are varints, and
+// the server reads signed (Int64) settings zigzag-encoded while
+// clickhouse-go writes every number as a plain unsigned varint.
+const settingsAsStrings = 54429
+
+// signedSetting is the value to pass to clickhouse-go for an Int64 setting
+// of v on a server of the given protocol revision: 18.16 would read a plain
+// 5 as -3 (for distributed_ddl_task_timeout: wait for ever).
+func signedSetting(revision uint64, v int) int {
+	if revision > settingsAsStrings {
+		return v
+	}
+	return (v << 1) ^ (v >> 63)
+}
+
+// signedSetting is signedSetting for this server.
+func (db *DB) signedSetting(v int) int {
+	sv, err := db.conn.ServerVersion()
+	if err != nil {
+		return v
+	}
+	return signedSetting(sv.Revision, v)
 }

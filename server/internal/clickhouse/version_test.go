@@ -57,3 +57,20 @@ func TestVersion_OfTestServer(t *testing.T) {
 	}
 	t.Logf("test server: ClickHouse %v", v)
 }
+
+func TestSignedSetting_PerProtocolRevision(t *testing.T) {
+	for _, tt := range []struct {
+		revision uint64
+		v, want  int
+	}{
+		{54413, 5, 10}, // 18.16: zigzag varint
+		{54413, 0, 0},
+		{54429, 20, 40},
+		{54430, 5, 5}, // settings as strings from 19.12 on
+		{54477, 5, 5}, // 26.x
+	} {
+		if got := clickhouse.SignedSetting(tt.revision, tt.v); got != tt.want {
+			t.Errorf("revision %d, %d: got %d, want %d", tt.revision, tt.v, got, tt.want)
+		}
+	}
+}
