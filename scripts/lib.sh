@@ -34,7 +34,7 @@ need_go() {
 	if ! command -v go >/dev/null; then
 		[ -x /usr/local/go/bin/go ] && export PATH="/usr/local/go/bin:$PATH"
 	fi
-	command -v go >/dev/null || { echo "Go 1.24 or newer is needed (https://go.dev/doc/install)" >&2; exit 1; }
+	command -v go >/dev/null || { echo "Go 1.26 or newer is needed (https://go.dev/doc/install)" >&2; exit 1; }
 	# Build with go.mod's toolchain line (a release with the standard
 	# library's latest security fixes): an older go fetches it from the
 	# module proxy once, even where its go.env says GOTOOLCHAIN=local.
