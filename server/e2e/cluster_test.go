@@ -113,15 +113,20 @@ func TestCluster_TwoNodesOnTwoShardsTwoReplicas(t *testing.T) {
 						Visitors float64
 					}
 				}
+				var filtered struct{ Metrics map[string]float64 }
 				getStats(t, n, token, "/api/v1/stats/"+site.ID+"/overview?period=today", &ov)
 				getStats(t, n, token, "/api/v1/stats/"+site.ID+"/breakdown/page?period=today", &pages)
+				// A filter reads raw events, with a subquery over the
+				// shards for the visits that saw the page.
+				getStats(t, n, token, "/api/v1/stats/"+site.ID+"/overview?period=today&filter=page:is:/pricing", &filtered)
 				ok := ov.Metrics["visitors"] == float64(visits) && ov.Metrics["pageviews"] == float64(2*visits) &&
-					len(pages.Rows) == 2 && pages.Rows[0].Visitors == float64(visits) && pages.Rows[1].Visitors == float64(visits)
+					len(pages.Rows) == 2 && pages.Rows[0].Visitors == float64(visits) && pages.Rows[1].Visitors == float64(visits) &&
+					filtered.Metrics["visits"] == float64(visits)
 				if ok {
 					break
 				}
 				if time.Now().After(deadline) {
-					t.Fatalf("%s: node %s shows %v and pages %+v, want %d visitors and %d page views", stage, n.addr, ov.Metrics, pages.Rows, visits, 2*visits)
+					t.Fatalf("%s: node %s shows %v, pages %+v and filtered %v, want %d visitors and %d page views", stage, n.addr, ov.Metrics, pages.Rows, filtered.Metrics, visits, 2*visits)
 				}
 				time.Sleep(250 * time.Millisecond)
 			}
@@ -191,9 +196,18 @@ func getStats(t *testing.T, n *node, token, path string, res any) {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != 200 {
-		t.Fatalf("GET %s on %s: %d %s", path, n.addr, resp.StatusCode, body)
+		time.Sleep(300 * time.Millisecond) // let the node's log reach n.log
+		t.Fatalf("GET %s on %s: %d %s\ncrumb's log:\n%s", path, n.addr, resp.StatusCode, body, lastBytes(n.log.String(), 4000))
 	}
 	if err := json.Unmarshal(body, res); err != nil {
 		t.Fatalf("GET %s: %v", path, err)
 	}
+}
+
+// lastBytes is the end of s, at most n bytes.
+func lastBytes(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return "…" + s[len(s)-n:]
 }

@@ -95,7 +95,7 @@ func New(ctx context.Context, cfg *config.Serve, db *clickhouse.DB, secret []byt
 		geo.Close()
 		return nil, err
 	}
-	stats := statsapi.New(report.New(db.Conn(), registry, report.Options{Log: log}), webAuth, statsapi.Options{Log: log})
+	stats := statsapi.New(report.New(db.Conn(), registry, report.Options{Cluster: db.Cluster() != "", Log: log}), webAuth, statsapi.Options{Log: log})
 	dash, err := dashboard.New(dashboards.Web, webAuth, registry, strings.HasPrefix(cfg.PublicURL, "https://"))
 	if err != nil {
 		buf.Close(ctx)

@@ -146,7 +146,7 @@ func (s *Service) eachDecision(ctx context.Context, st *stmt, limit time.Duratio
 		s.trace(st.String(), st.args)
 	}
 	qctx := ch.Context(ctx, ch.WithSettings(ch.Settings{"max_execution_time": int(math.Ceil(limit.Seconds()))}))
-	rows, err := s.conn.Query(qctx, st.String(), st.args...)
+	rows, err := s.conn.Query(qctx, s.sql(st), st.args...)
 	if err != nil {
 		return s.wrap(ctx, err)
 	}

@@ -274,6 +274,31 @@ func TestQueries_EveryDimensionAndFilter(t *testing.T) {
 	t.Logf("%d query sets on ClickHouse", len(jobs))
 }
 
+// TestQueries_ClusterModeGlobalIn runs every query as cluster mode sends
+// it: each IN subquery must be GLOBAL, or a cluster refuses it
+// (distributed_product_mode = 'deny') or reads only one shard's rows.
+func TestQueries_ClusterModeGlobalIn(t *testing.T) {
+	db := chtest.DB(t)
+	f := reporttest.Load(t, db)
+	svc := New(db.Conn(), reporttest.Sites{f.Site.ID: &f.Site}, Options{Cluster: true, Now: func() time.Time { return reporttest.Now }})
+	var mu sync.Mutex
+	subqueries := 0
+	svc.trace = func(sql string, _ []any) {
+		all := strings.Count(sql, "IN (SELECT")
+		global := strings.Count(sql, "GLOBAL IN (SELECT") + strings.Count(sql, "GLOBAL NOT IN (SELECT")
+		mu.Lock()
+		defer mu.Unlock()
+		subqueries += all
+		if all != global || strings.Contains(sql, " JOIN (") || strings.Contains(sql, "IN (\n") {
+			t.Errorf("a subquery is not GLOBAL:\n%s", sql)
+		}
+	}
+	runJobs(t, everyQuery(context.Background(), svc, f), 4)
+	if subqueries == 0 {
+		t.Fatal("no IN subquery seen")
+	}
+}
+
 // TestService_Sampling checks the sampled path on the fixture: with a
 // budget of one event, queries read a range of visitor IDs and say so.
 func TestService_Sampling(t *testing.T) {

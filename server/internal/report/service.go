@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"math/bits"
+	"regexp"
 	"sync"
 	"time"
 
@@ -39,7 +40,11 @@ type Options struct {
 	FilterSampleEvents uint64
 	// Now is the clock (realtime); default time.Now.
 	Now func() time.Time
-	Log *slog.Logger
+	// Cluster is set in cluster mode, where events and the report tables
+	// are Distributed tables: subqueries of IN are then run once and
+	// sent to the shards (GLOBAL IN), as on one server.
+	Cluster bool
+	Log     *slog.Logger
 }
 
 // Service answers report queries from ClickHouse. It only reads.
@@ -196,11 +201,23 @@ func (s *Service) ctx(ctx context.Context) context.Context {
 	return ch.Context(ctx, ch.WithSettings(ch.Settings{"max_execution_time": secs}))
 }
 
+// inSubquery finds the IN subqueries of a statement; the builder writes
+// every one as "IN (SELECT" (values are bound, never in the text).
+var inSubquery = regexp.MustCompile(`\b(NOT )?IN \(SELECT\b`)
+
+// sql is the text of st as this service's ClickHouse runs it.
+func (s *Service) sql(st *stmt) string {
+	if !s.opts.Cluster {
+		return st.String()
+	}
+	return inSubquery.ReplaceAllString(st.String(), "GLOBAL ${1}IN (SELECT")
+}
+
 func (s *Service) query(ctx context.Context, st *stmt) (driver.Rows, error) {
 	if s.trace != nil {
-		s.trace(st.String(), st.args)
+		s.trace(s.sql(st), st.args)
 	}
-	rows, err := s.conn.Query(s.ctx(ctx), st.String(), st.args...)
+	rows, err := s.conn.Query(s.ctx(ctx), s.sql(st), st.args...)
 	if err != nil {
 		return nil, s.wrap(ctx, err)
 	}
