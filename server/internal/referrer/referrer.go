@@ -407,7 +407,7 @@ func parseReferrer(raw string) (host, path string, ok bool) {
 		return "", "", false
 	}
 	host = normalizeHost(u.Host)
-	if host == "" {
+	if host == "" || !validHost(host) {
 		return "", "", false
 	}
 	path = u.Path
@@ -425,6 +425,19 @@ func normalizeHost(host string) string {
 	}
 	host = strings.Trim(host, "[]")
 	return strings.TrimSuffix(host, ".")
+}
+
+// validHost reports whether host has only the characters of a host name or
+// an IP address (non-ASCII letters of unencoded IDNs included): net/url
+// accepts "0]0" as a host.
+func validHost(host string) bool {
+	for i := 0; i < len(host); i++ {
+		b := host[i]
+		if b < 0x80 && !('a' <= b && b <= 'z' || '0' <= b && b <= '9' || b == '.' || b == '-' || b == '_' || b == ':') {
+			return false
+		}
+	}
+	return true
 }
 
 // stripWWW drops a leading "www.".
