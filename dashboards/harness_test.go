@@ -13,9 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,13 +23,13 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/crumbhq/crumb/server/crumbtest"
+	"github.com/crumbhq/crumb/server/crumbtest/browsertest"
 )
 
 func TestMain(m *testing.M) { crumbtest.Main(m) }
 
 const (
-	chromePath = "/usr/bin/chromium"
-	secret     = "0123456789abcdef0123456789abcdef"
+	secret = "0123456789abcdef0123456789abcdef"
 
 	siteID   = "shop"
 	domain   = "shop.example"
@@ -52,13 +50,12 @@ type harness struct {
 // newHarness starts crumb on a fresh database with the fixture, and Chromium.
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	if _, err := exec.LookPath(chromePath); err != nil {
-		if os.Getenv("CI") == "" {
-			t.Skip("no Chromium at " + chromePath + ": apt-get install -y chromium")
-		}
-		t.Fatal("no Chromium at " + chromePath)
-	}
-	h := &harness{db: crumbtest.NewDB(t)}
+	browser := browsertest.Start(t,
+		chromedp.Flag("font-render-hinting", "none"),
+		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"),
+		chromedp.WindowSize(1280, 900),
+	)
+	h := &harness{db: crumbtest.NewDB(t), browser: browser}
 	ctx := context.Background()
 
 	s := crumbtest.NewSite(siteID, domain)
@@ -105,26 +102,6 @@ func newHarness(t *testing.T) *harness {
 	h.base = "http://" + ln.Addr().String()
 	h.session = h.login(t)
 
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromePath),
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("hide-scrollbars", true),
-		chromedp.Flag("font-render-hinting", "none"),
-		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"),
-		chromedp.Flag("lang", "en-US"),
-		chromedp.WindowSize(1280, 900),
-	}
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	browser, cancelBrowser := chromedp.NewContext(allocCtx)
-	t.Cleanup(func() { cancelBrowser(); cancelAlloc() })
-	if err := chromedp.Do(browser, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatalf("starting Chromium: %v", err)
-	}
-	h.browser = browser
 	return h
 }
 
@@ -152,39 +129,35 @@ func (h *harness) login(t *testing.T) string {
 
 // tab is one page in a fresh browser context.
 type tab struct {
-	t   *testing.T
-	h   *harness
-	ctx context.Context
-
-	mu      sync.Mutex
-	console []chromedp.ConsoleMessage
+	*browsertest.Tab
+	h *harness
 }
 
 type tabOption func(*tab)
 
 // loggedIn gives the tab the user's session cookie.
 func loggedIn(tb *tab) {
-	tb.t.Helper()
+	tb.T.Helper()
 	u, _ := url.Parse(tb.h.base)
-	_, err := chromedp.Call(tb.ctx, network.SetCookie, network.SetCookieParams{Name: "crumb_session", Value: tb.h.session,
+	_, err := chromedp.Call(tb.Ctx, network.SetCookie, network.SetCookieParams{Name: "crumb_session", Value: tb.h.session,
 		Domain: u.Hostname(), Path: "/", HTTPOnly: ptr(true), SameSite: network.CookieSameSiteStrict})
 	if err != nil {
-		tb.t.Fatal(err)
+		tb.T.Fatal(err)
 	}
 }
 
 // viewport sets the tab's size and colour scheme.
 func viewport(w, ht int64, scheme string) tabOption {
 	return func(tb *tab) {
-		tb.t.Helper()
-		if err := chromedp.Do(tb.ctx, chromedp.EmulateViewport(w, ht)); err != nil {
-			tb.t.Fatal(err)
+		tb.T.Helper()
+		if err := chromedp.Do(tb.Ctx, chromedp.EmulateViewport(w, ht)); err != nil {
+			tb.T.Fatal(err)
 		}
-		_, err := chromedp.Call(tb.ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Features: []*emulation.MediaFeature{
+		_, err := chromedp.Call(tb.Ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Features: []*emulation.MediaFeature{
 			{Name: "prefers-color-scheme", Value: scheme}, {Name: "prefers-reduced-motion", Value: "reduce"},
 		}})
 		if err != nil {
-			tb.t.Fatal(err)
+			tb.T.Fatal(err)
 		}
 	}
 }
@@ -192,25 +165,7 @@ func viewport(w, ht int64, scheme string) tabOption {
 // newTab opens a tab in a new browser context.
 func (h *harness) newTab(t *testing.T, opts ...tabOption) *tab {
 	t.Helper()
-	ctx, cancel := chromedp.NewContext(h.browser, chromedp.WithNewBrowserContext())
-	t.Cleanup(cancel)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
-	t.Cleanup(cancelTimeout)
-	tb := &tab{t: t, h: h, ctx: ctx}
-	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatal(err)
-	}
-	console := chromedp.Console(ctx)
-	go func() {
-		for m, err := range console {
-			if err != nil {
-				return
-			}
-			tb.mu.Lock()
-			tb.console = append(tb.console, m)
-			tb.mu.Unlock()
-		}
-	}()
+	tb := &tab{Tab: browsertest.NewTab(t, h.browser), h: h}
 	for _, o := range opts {
 		o(tb)
 	}
@@ -219,96 +174,45 @@ func (h *harness) newTab(t *testing.T, opts ...tabOption) *tab {
 
 // open loads path (relative to crumb) in the tab.
 func (tb *tab) open(path string) {
-	tb.t.Helper()
-	if err := chromedp.Do(tb.ctx, chromedp.Navigate(tb.h.base+path)); err != nil {
-		tb.t.Fatalf("navigate %s: %v", path, err)
-	}
+	tb.T.Helper()
+	tb.Navigate(tb.h.base + path)
 }
 
 // eval evaluates expr in the page and decodes its value into T.
 func eval[T any](tb *tab, expr string) T {
-	tb.t.Helper()
-	v, err := chromedp.Run(tb.ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
-	if err != nil {
-		tb.t.Fatalf("eval %s: %v", expr, err)
-	}
-	return v
-}
-
-func (tb *tab) do(expr string) {
-	tb.t.Helper()
-	eval[chromedp.Void](tb, expr)
-}
-
-// waitFor polls cond for up to 10 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-}
-
-// waitJS waits until the JS expression expr is truthy.
-func (tb *tab) waitJS(what, expr string) {
-	tb.t.Helper()
-	var last error
-	waitFor(tb.t, what, func() bool {
-		v, err := chromedp.Run(tb.ctx, chromedp.Evaluate[bool](`!!(`+expr+`)`))
-		last = err
-		return err == nil && v
-	})
-	_ = last
+	tb.T.Helper()
+	return browsertest.Eval[T](tb.Tab, expr)
 }
 
 // text returns the visible text of the first element matching the CSS
 // selector sel, or "" when there is none.
 func (tb *tab) text(sel string) string {
-	tb.t.Helper()
+	tb.T.Helper()
 	return eval[string](tb, fmt.Sprintf(`(document.querySelector(%q) || {innerText: ''}).innerText.trim()`, sel))
 }
 
 // texts returns the visible texts of the elements matching sel.
 func (tb *tab) texts(sel string) []string {
-	tb.t.Helper()
+	tb.T.Helper()
 	return eval[[]string](tb, fmt.Sprintf(`[...document.querySelectorAll(%q)].map(e => e.innerText.trim())`, sel))
 }
 
 // waitText waits until an element matching sel shows text containing want.
 func (tb *tab) waitText(sel, want string) {
-	tb.t.Helper()
+	tb.T.Helper()
 	expr := fmt.Sprintf(`[...document.querySelectorAll(%q)].some(e => e.innerText.includes(%q))`, sel, want)
 	var got []string
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		v, err := chromedp.Run(tb.ctx, chromedp.Evaluate[bool](expr))
+		v, err := chromedp.Run(tb.Ctx, chromedp.Evaluate[bool](expr))
 		if err == nil && v {
 			return
 		}
 		if time.Now().After(deadline) {
 			got = tb.texts(sel)
-			tb.t.Fatalf("timed out waiting for %q in %s; it shows %q", want, sel, got)
+			tb.T.Fatalf("timed out waiting for %q in %s; it shows %q", want, sel, got)
 		}
 		time.Sleep(25 * time.Millisecond)
-	}
-}
-
-// click clicks the element of the JS expression expr with the mouse.
-func (tb *tab) click(expr string) {
-	tb.t.Helper()
-	if err := chromedp.Do(tb.ctx, chromedp.Click(chromedp.JSPath(expr))); err != nil {
-		tb.t.Fatalf("click %s: %v", expr, err)
-	}
-}
-
-// key presses a key (kb.* constants or characters).
-func (tb *tab) key(k string) {
-	tb.t.Helper()
-	if err := chromedp.Do(tb.ctx, chromedp.KeyEvent(k)); err != nil {
-		tb.t.Fatal(err)
 	}
 }
 
@@ -321,52 +225,32 @@ func byText(sel, s string) string {
 	return fmt.Sprintf(`[...document.querySelectorAll(%q)].find(e => e.innerText.includes(%q))`, sel, s)
 }
 
-// noPageErrors fails the test if the page threw or logged an error, other
-// than the ones matching allow.
-func (tb *tab) noPageErrors(allow ...string) {
-	tb.t.Helper()
-	tb.mu.Lock()
-	defer tb.mu.Unlock()
-outer:
-	for _, m := range tb.console {
-		if !m.IsException() && m.Type != chromedp.ConsoleError {
-			continue
-		}
-		for _, a := range allow {
-			if strings.Contains(m.Text, a) {
-				continue outer
-			}
-		}
-		tb.t.Errorf("page error: %s %s (%s:%d)", m.Type, m.Text, m.URL, m.Line)
-	}
-}
-
 // shot writes a PNG of the viewport to screenshots/.
 func (tb *tab) shot(name string) {
-	tb.t.Helper()
+	tb.T.Helper()
 	// No hover effect where the last click left the pointer.
 	tb.shotAt(name, 1, 1)
 }
 
 // shotAt writes a PNG of the viewport with the pointer at x, y.
 func (tb *tab) shotAt(name string, x, y float64) {
-	tb.t.Helper()
-	if err := chromedp.Do(tb.ctx, chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, x, y)); err != nil {
-		tb.t.Fatal(err)
+	tb.T.Helper()
+	if err := chromedp.Do(tb.Ctx, chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, x, y)); err != nil {
+		tb.T.Fatal(err)
 	}
-	tb.do(`document.activeElement && document.activeElement.blur()`)
+	tb.Do(`document.activeElement && document.activeElement.blur()`)
 	time.Sleep(150 * time.Millisecond)
-	png, err := chromedp.Run(tb.ctx, chromedp.CaptureScreenshot())
+	png, err := chromedp.Run(tb.Ctx, chromedp.CaptureScreenshot())
 	if err != nil {
-		tb.t.Fatal(err)
+		tb.T.Fatal(err)
 	}
 	if len(png) > 250<<10 {
-		tb.t.Errorf("%s is %d KB, over 250 KB", name, len(png)>>10)
+		tb.T.Errorf("%s is %d KB, over 250 KB", name, len(png)>>10)
 	}
 	if err := os.WriteFile("screenshots/"+name, png, 0o644); err != nil {
-		tb.t.Fatal(err)
+		tb.T.Fatal(err)
 	}
-	tb.t.Logf("%s: %d KB", name, len(png)>>10)
+	tb.T.Logf("%s: %d KB", name, len(png)>>10)
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -20,8 +20,8 @@ func TestScreenshots(t *testing.T) {
 	}
 	// ready waits until every panel and the chart have loaded.
 	ready := func(tb *tab) {
-		tb.waitJS("the dashboard", `document.querySelector('.kpi .value') && [...document.querySelectorAll('.kpi .value')].every(v => /\d/.test(v.innerText)) && !document.querySelector('.loading') && document.querySelector('.chart canvas')`)
-		tb.waitJS("the panels", `[...document.querySelectorAll('.panel')].every(p => p.querySelector('table, .empty:not(.loading)'))`)
+		tb.WaitJS("the dashboard", `document.querySelector('.kpi .value') && [...document.querySelectorAll('.kpi .value')].every(v => /\d/.test(v.innerText)) && !document.querySelector('.loading') && document.querySelector('.chart canvas')`)
+		tb.WaitJS("the panels", `[...document.querySelectorAll('.panel')].every(p => p.querySelector('table, .empty:not(.loading)'))`)
 	}
 	open := func(w, ht int64, scheme, path string) *tab {
 		tb := h.newTab(t, loggedIn, viewport(w, ht, scheme))
@@ -44,24 +44,24 @@ func TestScreenshots(t *testing.T) {
 
 	tb = h.newTab(t, loggedIn, viewport(1280, 900, "light"))
 	tb.open("/dashboard/?site=shop&view=paths&period=30d&page=%2Fpricing")
-	tb.waitJS("the paths", `document.querySelectorAll('.panel table').length >= 2`)
+	tb.WaitJS("the paths", `document.querySelectorAll('.panel table').length >= 2`)
 	tb.shot("paths.png")
 
 	tb = h.newTab(t, loggedIn, viewport(1280, 1400, "light"))
 	tb.open("/dashboard/?site=shop&view=consent&period=30d")
-	tb.waitJS("the consent view", `document.querySelectorAll('.panel table').length >= 4 && document.querySelector('.chart canvas')`)
+	tb.WaitJS("the consent view", `document.querySelectorAll('.panel table').length >= 4 && document.querySelector('.chart canvas')`)
 	tb.shot("consent.png")
 
 	tb = h.newTab(t, loggedIn, viewport(1280, 800, "dark"))
 	tb.open("/dashboard/?site=shop&view=proof")
-	tb.waitJS("the form", `document.querySelector('#consent-id')`)
-	tb.do(`document.querySelector('#consent-id').value = '` + h.fx.Consent.String() + `'`)
-	tb.click(`document.querySelector('form.inline-form button')`)
-	tb.waitJS("the history", `document.querySelector('table.history')`)
+	tb.WaitJS("the form", `document.querySelector('#consent-id')`)
+	tb.Do(`document.querySelector('#consent-id').value = '` + h.fx.Consent.String() + `'`)
+	tb.Click(`document.querySelector('form.inline-form button')`)
+	tb.WaitJS("the history", `document.querySelector('table.history')`)
 	tb.shot("proof-dark.png")
 
 	tb = h.newTab(t, viewport(1280, 800, "light"))
 	tb.open("/login")
-	tb.waitJS("the form", `document.querySelector('form#login')`)
+	tb.WaitJS("the form", `document.querySelector('form#login')`)
 	tb.shot("login.png")
 }

@@ -50,10 +50,10 @@ func (h *harness) dashboard(t *testing.T, query string, opts ...tabOption) *tab 
 
 // kpi waits for the overview's tile of metric to show a number and returns it.
 func (tb *tab) kpi(metric string) int {
-	tb.t.Helper()
+	tb.T.Helper()
 	sel := fmt.Sprintf(`.kpi[data-metric=%q] .value`, metric)
-	tb.waitJS("the "+metric+" tile", fmt.Sprintf(`document.querySelector(%q) && /\d/.test(document.querySelector(%q).innerText)`, sel, sel))
-	return number(tb.t, tb.text(sel))
+	tb.WaitJS("the "+metric+" tile", fmt.Sprintf(`document.querySelector(%q) && /\d/.test(document.querySelector(%q).innerText)`, sel, sel))
+	return number(tb.T, tb.text(sel))
 }
 
 // number reads the integer a tile shows ("1,234").
@@ -68,24 +68,24 @@ func number(t *testing.T, s string) int {
 
 // query returns the parameters of the page's address.
 func (tb *tab) query() url.Values {
-	tb.t.Helper()
+	tb.T.Helper()
 	u, err := url.Parse(tb.url())
 	if err != nil {
-		tb.t.Fatal(err)
+		tb.T.Fatal(err)
 	}
 	return u.Query()
 }
 
 // choose picks value in the <select> sel, as a user does.
 func (tb *tab) choose(sel, value string) {
-	tb.t.Helper()
-	tb.do(fmt.Sprintf(`(() => { const s = document.querySelector(%q); s.focus(); s.value = %q; s.dispatchEvent(new Event('change', {bubbles: true})); })()`, sel, value))
+	tb.T.Helper()
+	tb.Do(fmt.Sprintf(`(() => { const s = document.querySelector(%q); s.focus(); s.value = %q; s.dispatchEvent(new Event('change', {bubbles: true})); })()`, sel, value))
 }
 
 // setInput sets an <input> (a date) and fires its change event.
 func (tb *tab) setInput(sel, value string) {
-	tb.t.Helper()
-	tb.do(fmt.Sprintf(`(() => { const i = document.querySelector(%q); i.value = %q; i.dispatchEvent(new Event('change', {bubbles: true})); })()`, sel, value))
+	tb.T.Helper()
+	tb.Do(fmt.Sprintf(`(() => { const i = document.querySelector(%q); i.value = %q; i.dispatchEvent(new Event('change', {bubbles: true})); })()`, sel, value))
 }
 
 // panelRow is a JS expression for the row button showing text in the panel titled title.
@@ -96,7 +96,7 @@ func panelRow(title, text string) string {
 
 // panelRows returns the row labels of the panel titled title.
 func (tb *tab) panelRows(title string) []string {
-	tb.t.Helper()
+	tb.T.Helper()
 	return eval[[]string](tb, fmt.Sprintf(`[...[...document.querySelectorAll('section.panel')].find(p => p.querySelector('h2').innerText.startsWith(%q))`+
 		`.querySelectorAll('td.label .text')].map(e => e.innerText.trim())`, title))
 }
@@ -104,7 +104,7 @@ func (tb *tab) panelRows(title string) []string {
 func testLogin(t *testing.T, h *harness) {
 	tb := h.newTab(t)
 	tb.open("/dashboard/?site=" + siteID + "&period=7d")
-	tb.waitJS("the login page", `location.pathname == '/login' && document.querySelector('form#login')`)
+	tb.WaitJS("the login page", `location.pathname == '/login' && document.querySelector('form#login')`)
 	if next := tb.text("h1"); next != "Crumb" {
 		t.Errorf("login page heading %q", next)
 	}
@@ -112,22 +112,22 @@ func testLogin(t *testing.T, h *harness) {
 	type field struct{ sel, val string }
 	fill := func(pw string) {
 		for _, f := range []field{{"#email", email}, {"#password", pw}} {
-			tb.do(fmt.Sprintf(`document.querySelector(%q).value = ''`, f.sel))
-			if err := chromedp.Do(tb.ctx, chromedp.SendKeys(chromedp.CSS(f.sel), f.val)); err != nil {
+			tb.Do(fmt.Sprintf(`document.querySelector(%q).value = ''`, f.sel))
+			if err := chromedp.Do(tb.Ctx, chromedp.SendKeys(chromedp.CSS(f.sel), f.val)); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
 	fill("not the password")
-	tb.click(`document.querySelector('form#login button[type=submit]')`)
+	tb.Click(`document.querySelector('form#login button[type=submit]')`)
 	tb.waitText("#error", "wrong e-mail or password")
 	if got := eval[string](tb, `document.querySelector('#next').value`); got != "/dashboard/?site="+siteID+"&period=7d" {
 		t.Errorf("after a failed login the form goes to %q", got)
 	}
 	// The right one: the dashboard the user asked for.
 	fill(password)
-	tb.key(kb.Enter)
-	tb.waitJS("the dashboard", `location.pathname == '/dashboard/'`)
+	tb.Key(kb.Enter)
+	tb.WaitJS("the dashboard", `location.pathname == '/dashboard/'`)
 	if q := tb.query(); q.Get("period") != "7d" {
 		t.Errorf("after the login the page is %s", tb.url())
 	}
@@ -135,7 +135,7 @@ func testLogin(t *testing.T, h *harness) {
 		t.Error("no visitors on the dashboard")
 	}
 	tb.waitText(".topbar", email)
-	tb.noPageErrors(`401`, `favicon.ico`) // the server's 401 page asks for a favicon
+	tb.NoPageErrors(`401`, `favicon.ico`) // the server's 401 page asks for a favicon
 }
 
 func testOverview(t *testing.T, h *harness) {
@@ -156,12 +156,12 @@ func testOverview(t *testing.T, h *harness) {
 	tb.waitText(".kpi[data-metric=pageviews] .note", "without consent")
 	tb.waitText(".kpi[data-metric=bounce_rate] .value", "%")
 	// The chart shows visitors; choosing another tile charts that.
-	tb.waitJS("the chart", `document.querySelector('.chart canvas')`)
+	tb.WaitJS("the chart", `document.querySelector('.chart canvas')`)
 	if got := eval[string](tb, `document.querySelector('.chart').getAttribute('aria-label')`); !strings.HasPrefix(got, "Unique visitors over time: 30 points") {
 		t.Errorf("chart label %q", got)
 	}
-	tb.click(`document.querySelector('.kpi[data-metric=pageviews]')`)
-	tb.waitJS("the page views chart", `(document.querySelector('.chart').getAttribute('aria-label') || '').startsWith('Page views over time')`)
+	tb.Click(`document.querySelector('.kpi[data-metric=pageviews]')`)
+	tb.WaitJS("the page views chart", `(document.querySelector('.chart').getAttribute('aria-label') || '').startsWith('Page views over time')`)
 	if got := eval[string](tb, `document.querySelector('.kpi[aria-pressed=true] .label').innerText`); !strings.EqualFold(got, "Page views") {
 		t.Errorf("pressed tile %q", got)
 	}
@@ -171,47 +171,47 @@ func testOverview(t *testing.T, h *harness) {
 		t.Errorf("realtime shows %q", tb.text("#realtime"))
 	}
 	// Every panel has rows, over k visitors each.
-	tb.waitJS("the panels", `[...document.querySelectorAll('.panel')].every(p => p.querySelector('table'))`)
+	tb.WaitJS("the panels", `[...document.querySelectorAll('.panel')].every(p => p.querySelector('table'))`)
 	for panel, want := range map[string]string{"Sources": "Organic Search", "Pages": "/pricing", "Locations": "Germany", "Devices": "Chrome", "Goals": "signup"} {
 		if rows := tb.panelRows(panel); !slicesContains(rows, want) {
 			t.Errorf("panel %s shows %q, not %q", panel, rows, want)
 		}
 	}
 	// A tab shows another dimension.
-	tb.click(`[...document.querySelectorAll('.panel .tabs-small button')].find(b => b.innerText == 'Devices')`)
-	tb.waitJS("the device rows", `[...document.querySelectorAll('.panel td.label')].some(td => td.innerText == 'mobile')`)
+	tb.Click(`[...document.querySelectorAll('.panel .tabs-small button')].find(b => b.innerText == 'Devices')`)
+	tb.WaitJS("the device rows", `[...document.querySelectorAll('.panel td.label')].some(td => td.innerText == 'mobile')`)
 	if got := eval[string](tb, `[...document.querySelectorAll('.panel .tabs-small button')].find(b => b.innerText == 'Devices').getAttribute('aria-pressed')`); got != "true" {
 		t.Errorf("the Devices tab is aria-pressed=%s", got)
 	}
 	// Campaigns have their own parameter tabs.
-	tb.click(`[...document.querySelectorAll('.panel .tabs-small button')].find(b => b.innerText == 'Campaigns')`)
-	tb.waitJS("the UTM sources", `[...document.querySelectorAll('.panel td.label')].some(td => td.innerText == 'newsletter')`)
-	tb.click(`[...document.querySelectorAll('.subtabs button')].find(b => b.innerText == 'UTM campaign')`)
-	tb.waitJS("the UTM campaigns", `[...document.querySelectorAll('.panel td.label')].some(td => td.innerText == 'spring-launch')`)
+	tb.Click(`[...document.querySelectorAll('.panel .tabs-small button')].find(b => b.innerText == 'Campaigns')`)
+	tb.WaitJS("the UTM sources", `[...document.querySelectorAll('.panel td.label')].some(td => td.innerText == 'newsletter')`)
+	tb.Click(`[...document.querySelectorAll('.subtabs button')].find(b => b.innerText == 'UTM campaign')`)
+	tb.WaitJS("the UTM campaigns", `[...document.querySelectorAll('.panel td.label')].some(td => td.innerText == 'spring-launch')`)
 	// A custom event's properties, then one property's values, filter by "key=value".
-	tb.click(`document.querySelector('button.rowaction[aria-label="Properties of signup"]')`)
-	tb.waitJS("the properties of signup", `document.querySelector('nav.crumbs') && [...document.querySelectorAll('.panel.wide td.label .text')].some(e => e.innerText == 'plan')`)
-	tb.click(panelRow("Goals", "plan"))
-	tb.waitJS("the plans", `[...document.querySelectorAll('.panel.wide td.label .text')].some(e => e.innerText == 'pro')`)
+	tb.Click(`document.querySelector('button.rowaction[aria-label="Properties of signup"]')`)
+	tb.WaitJS("the properties of signup", `document.querySelector('nav.crumbs') && [...document.querySelectorAll('.panel.wide td.label .text')].some(e => e.innerText == 'plan')`)
+	tb.Click(panelRow("Goals", "plan"))
+	tb.WaitJS("the plans", `[...document.querySelectorAll('.panel.wide td.label .text')].some(e => e.innerText == 'pro')`)
 	if plans := tb.panelRows("Goals"); !slicesContains(plans, "free") {
 		t.Errorf("plans %q", plans)
 	}
 	tb.waitText("nav.crumbs", "signup")
-	tb.click(panelRow("Goals", "pro"))
+	tb.Click(panelRow("Goals", "pro"))
 	tb.waitText(".filters .chip", "Event property is plan=pro")
 	if sign := tb.kpi("visitors"); sign >= visitors || sign < 5 {
 		t.Errorf("%d visitors chose the pro plan, of %d", sign, visitors)
 	}
 	// The footer credits the geolocation data.
 	tb.waitText("footer", "IP Geolocation by DB-IP")
-	tb.noPageErrors()
+	tb.NoPageErrors()
 }
 
 func testDateRange(t *testing.T, h *harness) {
 	tb := h.dashboard(t, "")
 	month := tb.kpi("visitors")
 	tb.choose("#period", "7d")
-	tb.waitJS("period=7d in the address", `location.search.includes('period=7d')`)
+	tb.WaitJS("period=7d in the address", `location.search.includes('period=7d')`)
 	week := tb.kpi("visitors")
 	if week >= month {
 		t.Errorf("%d visitors in 7 days, %d in 30", week, month)
@@ -224,42 +224,42 @@ func testDateRange(t *testing.T, h *harness) {
 
 	// A custom range: the 30 days before the last 30.
 	tb.choose("#period", "custom")
-	tb.waitJS("the date inputs", `document.querySelector('input#from') && document.querySelector('input#to')`)
+	tb.WaitJS("the date inputs", `document.querySelector('input#from') && document.querySelector('input#to')`)
 	from, to := time.Now().UTC().AddDate(0, 0, -59).Format("2006-01-02"), time.Now().UTC().AddDate(0, 0, -30).Format("2006-01-02")
 	tb.setInput("#from", from)
-	tb.waitJS("from in the address", fmt.Sprintf(`location.search.includes('from=%s')`, from))
+	tb.WaitJS("from in the address", fmt.Sprintf(`location.search.includes('from=%s')`, from))
 	tb.setInput("#to", to)
-	tb.waitJS("to in the address", fmt.Sprintf(`location.search.includes('to=%s')`, to))
+	tb.WaitJS("to in the address", fmt.Sprintf(`location.search.includes('to=%s')`, to))
 	q := tb.query()
 	if q.Get("period") != "custom" || q.Get("from") != from || q.Get("to") != to {
 		t.Errorf("custom range address %s", tb.url())
 	}
-	tb.waitJS("the custom chart", `(document.querySelector('.chart').getAttribute('aria-label') || '').includes('30 points')`)
+	tb.WaitJS("the custom chart", `(document.querySelector('.chart').getAttribute('aria-label') || '').includes('30 points')`)
 	if before := tb.kpi("visitors"); before == 0 || before == month {
 		t.Errorf("%d visitors in the custom range, %d in the last 30 days", before, month)
 	}
 	// Dates the wrong way round are swapped, not refused.
 	tb.setInput("#from", time.Now().UTC().Format("2006-01-02"))
-	tb.waitJS("the swapped range", fmt.Sprintf(`location.search.includes('from=%s')`, to))
+	tb.WaitJS("the swapped range", fmt.Sprintf(`location.search.includes('from=%s')`, to))
 	if tb.text(".kpis ~ .error, .chart .error") != "" {
 		t.Errorf("error: %s", tb.text(".chart .error"))
 	}
 
 	// Comparison with the previous period: deltas on the tiles, a dashed series.
 	tb.choose("#period", "30d")
-	tb.click(`document.querySelector('.switch input')`)
-	tb.waitJS("compare=1", `location.search.includes('compare=1')`)
-	tb.waitJS("the deltas", `/[↑↓]|new/.test(document.querySelector('.kpi[data-metric=visitors] .delta').innerText)`)
+	tb.Click(`document.querySelector('.switch input')`)
+	tb.WaitJS("compare=1", `location.search.includes('compare=1')`)
+	tb.WaitJS("the deltas", `/[↑↓]|new/.test(document.querySelector('.kpi[data-metric=visitors] .delta').innerText)`)
 	tb.waitText(".chart-legend", "Previous period")
-	tb.noPageErrors()
+	tb.NoPageErrors()
 }
 
 func testFilter(t *testing.T, h *harness) {
 	tb := h.dashboard(t, "")
 	all := tb.kpi("visitors")
 	allViews := tb.kpi("pageviews")
-	tb.waitJS("the countries", panelRow("Locations", "Germany"))
-	tb.click(panelRow("Locations", "Germany"))
+	tb.WaitJS("the countries", panelRow("Locations", "Germany"))
+	tb.Click(panelRow("Locations", "Germany"))
 	tb.waitText(".filters .chip", "Country is Germany")
 	if f := tb.query()["filter"]; len(f) != 1 || f[0] != "country:is:DE" {
 		t.Errorf("address %s holds filters %q", tb.url(), f)
@@ -271,7 +271,7 @@ func testFilter(t *testing.T, h *harness) {
 	if views := tb.kpi("pageviews"); views >= allViews {
 		t.Errorf("Germany: %d page views, everyone %d", views, allViews)
 	}
-	tb.waitJS("the filtered countries", `document.querySelector('section.panel[aria-labelledby] table') && `+
+	tb.WaitJS("the filtered countries", `document.querySelector('section.panel[aria-labelledby] table') && `+
 		`[...document.querySelectorAll('section.panel')].find(p => p.querySelector('h2').innerText == 'Locations').querySelectorAll('tbody tr').length == 1`)
 	// The filter survives a reload: it is in the address.
 	tb.open(strings.TrimPrefix(tb.url(), h.base))
@@ -280,16 +280,16 @@ func testFilter(t *testing.T, h *harness) {
 		t.Errorf("after a reload %d visitors, before %d", again, de)
 	}
 	// A second filter from another panel, then remove the first.
-	tb.waitJS("the channels", panelRow("Sources", "Direct"))
-	tb.click(panelRow("Sources", "Direct"))
+	tb.WaitJS("the channels", panelRow("Sources", "Direct"))
+	tb.Click(panelRow("Sources", "Direct"))
 	tb.waitText(".filters", "Channel is Direct")
 	if f := tb.query()["filter"]; len(f) != 2 {
 		t.Errorf("filters %q", f)
 	}
-	tb.click(`document.querySelector('.chip button.remove[aria-label^="Remove filter Country"]')`)
-	tb.waitJS("the country filter gone", `!document.querySelector('.filters').innerText.includes('Germany')`)
-	tb.click(`document.querySelector('.chip button.remove')`)
-	tb.waitJS("no filters", `!document.querySelector('.filters')`)
+	tb.Click(`document.querySelector('.chip button.remove[aria-label^="Remove filter Country"]')`)
+	tb.WaitJS("the country filter gone", `!document.querySelector('.filters').innerText.includes('Germany')`)
+	tb.Click(`document.querySelector('.chip button.remove')`)
+	tb.WaitJS("no filters", `!document.querySelector('.filters')`)
 	if f := tb.query()["filter"]; len(f) != 0 {
 		t.Errorf("filters left in the address: %q", f)
 	}
@@ -297,23 +297,23 @@ func testFilter(t *testing.T, h *harness) {
 		t.Errorf("without filters %d visitors, at first %d", back, all)
 	}
 	// The browser's back button restores the filter.
-	if err := chromedp.Do(tb.ctx, chromedp.NavigateBack()); err != nil {
+	if err := chromedp.Do(tb.Ctx, chromedp.NavigateBack()); err != nil {
 		t.Fatal(err)
 	}
 	tb.waitText(".filters", "Channel is Direct")
-	tb.noPageErrors()
+	tb.NoPageErrors()
 }
 
 func testKeyboard(t *testing.T, h *harness) {
 	tb := h.dashboard(t, "")
 	tb.kpi("visitors")
-	tb.waitJS("the rows", `document.querySelector('button.rowbtn')`)
+	tb.WaitJS("the rows", `document.querySelector('button.rowbtn')`)
 	// Tab from the top of the page to the first row: every control on the
 	// way is reachable, and the focus is visible.
-	tb.do(`document.activeElement && document.activeElement.blur()`)
+	tb.Do(`document.activeElement && document.activeElement.blur()`)
 	var focused string
 	for i := 0; i < 60; i++ {
-		tb.key(kb.Tab)
+		tb.Key(kb.Tab)
 		focused = eval[string](tb, `document.activeElement.className + '|' + document.activeElement.innerText`)
 		if strings.HasPrefix(focused, "rowbtn|") {
 			break
@@ -326,36 +326,36 @@ func testKeyboard(t *testing.T, h *harness) {
 		t.Error("the focused row shows no outline")
 	}
 	value := strings.TrimPrefix(focused, "rowbtn|")
-	tb.key(kb.Enter)
+	tb.Key(kb.Enter)
 	tb.waitText(".filters .chip", "is "+value)
 	// The focus moved to the new filter's remove button: Enter removes it.
 	if got := eval[string](tb, `document.activeElement.getAttribute('aria-label') || ''`); !strings.HasPrefix(got, "Remove filter") {
 		t.Fatalf("after filtering the focus is on %q", got)
 	}
-	tb.key(kb.Enter)
-	tb.waitJS("no filters", `!document.querySelector('.filters')`)
+	tb.Key(kb.Enter)
+	tb.WaitJS("no filters", `!document.querySelector('.filters')`)
 	// Panel tabs are buttons that say which is pressed.
-	tb.do(`[...document.querySelectorAll('.tabs-small button')].find(b => b.innerText == 'Entry pages').focus()`)
-	tb.key(kb.Enter)
-	tb.waitJS("entry pages", `[...document.querySelectorAll('.tabs-small button')].find(b => b.innerText == 'Entry pages').getAttribute('aria-pressed') == 'true'`)
-	tb.waitJS("the entry page rows", `[...document.querySelectorAll('th')].some(th => th.innerText.toLowerCase() == 'entry page')`)
-	tb.noPageErrors()
+	tb.Do(`[...document.querySelectorAll('.tabs-small button')].find(b => b.innerText == 'Entry pages').focus()`)
+	tb.Key(kb.Enter)
+	tb.WaitJS("entry pages", `[...document.querySelectorAll('.tabs-small button')].find(b => b.innerText == 'Entry pages').getAttribute('aria-pressed') == 'true'`)
+	tb.WaitJS("the entry page rows", `[...document.querySelectorAll('th')].some(th => th.innerText.toLowerCase() == 'entry page')`)
+	tb.NoPageErrors()
 }
 
 func testPaths(t *testing.T, h *harness) {
 	tb := h.dashboard(t, "")
-	tb.click(`[...document.querySelectorAll('nav.views a')].find(a => a.innerText == 'Paths')`)
-	tb.waitJS("the paths form", `document.querySelector('#path-page')`)
+	tb.Click(`[...document.querySelectorAll('nav.views a')].find(a => a.innerText == 'Paths')`)
+	tb.WaitJS("the paths form", `document.querySelector('#path-page')`)
 	if q := tb.query(); q.Get("view") != "paths" {
 		t.Errorf("paths view address %s", tb.url())
 	}
-	tb.do(`document.querySelector('#path-page').value = ''`)
-	if err := chromedp.Do(tb.ctx, chromedp.SendKeys(chromedp.CSS("#path-page"), "/pricing")); err != nil {
+	tb.Do(`document.querySelector('#path-page').value = ''`)
+	if err := chromedp.Do(tb.Ctx, chromedp.SendKeys(chromedp.CSS("#path-page"), "/pricing")); err != nil {
 		t.Fatal(err)
 	}
-	tb.key(kb.Enter)
+	tb.Key(kb.Enter)
 	tb.waitText("section.panel h2", "Came to /pricing")
-	tb.waitJS("the previous pages", `document.querySelectorAll('section.panel table').length == 2`)
+	tb.WaitJS("the previous pages", `document.querySelectorAll('section.panel table').length == 2`)
 	came, went := tb.panelRows("Came to"), tb.panelRows("Went on from")
 	for _, want := range []string{"/docs", "/features", "(entrance)"} {
 		if !slicesContains(came, want) {
@@ -374,28 +374,28 @@ func testPaths(t *testing.T, h *harness) {
 	if n := eval[int](tb, `[...document.querySelectorAll('button.rowbtn')].filter(b => b.innerText.startsWith('(')).length`); n != 0 {
 		t.Errorf("%d buttons for (entrance), (exit) or (other)", n)
 	}
-	tb.click(panelRow("Went on from", "/signup"))
+	tb.Click(panelRow("Went on from", "/signup"))
 	tb.waitText("section.panel h2", "Came to /signup")
-	tb.waitJS("the signup paths", `document.querySelectorAll('section.panel table').length >= 1`)
+	tb.WaitJS("the signup paths", `document.querySelectorAll('section.panel table').length >= 1`)
 	if came := tb.panelRows("Came to"); !slicesContains(came, "/pricing") {
 		t.Errorf("came to /signup from %q", came)
 	}
 	// From the overview: a page row's paths button.
 	tb.open("/dashboard/?site=" + siteID)
-	tb.waitJS("the paths buttons", `document.querySelector('button.rowaction[aria-label="Paths through /docs"]')`)
-	tb.click(`document.querySelector('button.rowaction[aria-label="Paths through /docs"]')`)
+	tb.WaitJS("the paths buttons", `document.querySelector('button.rowaction[aria-label="Paths through /docs"]')`)
+	tb.Click(`document.querySelector('button.rowaction[aria-label="Paths through /docs"]')`)
 	tb.waitText("section.panel h2", "Went on from /docs")
-	tb.waitJS("the docs paths", `document.querySelectorAll('section.panel table').length == 2`)
+	tb.WaitJS("the docs paths", `document.querySelectorAll('section.panel table').length == 2`)
 	if went := tb.panelRows("Went on from"); !slicesContains(went, "/docs/install") {
 		t.Errorf("went on from /docs to %q", went)
 	}
-	tb.noPageErrors()
+	tb.NoPageErrors()
 }
 
 func testConsent(t *testing.T, h *harness) {
 	tb := h.dashboard(t, "")
-	tb.click(`[...document.querySelectorAll('nav.views a')].find(a => a.innerText == 'Consent')`)
-	tb.waitJS("the consent tiles", `document.querySelectorAll('.kpi.static').length >= 6`)
+	tb.Click(`[...document.querySelectorAll('nav.views a')].find(a => a.innerText == 'Consent')`)
+	tb.WaitJS("the consent tiles", `document.querySelectorAll('.kpi.static').length >= 6`)
 	tiles := map[string]string{}
 	for _, s := range tb.texts(".kpi.static") {
 		lines := strings.Split(s, "\n")
@@ -412,38 +412,38 @@ func testConsent(t *testing.T, h *harness) {
 	}
 	tb.waitText(".mix-legend", "Accepted all")
 	tb.waitText(".mix-legend", "Rejected all")
-	tb.waitJS("the opt-in chart", `document.querySelector('.chart canvas')`)
+	tb.WaitJS("the opt-in chart", `document.querySelector('.chart canvas')`)
 	tb.waitText(".chart-legend", "Targeting")
-	tb.waitJS("the consent panels", `document.querySelectorAll('section.panel table').length >= 5`)
+	tb.WaitJS("the consent panels", `document.querySelectorAll('section.panel table').length >= 5`)
 	if rows := tb.panelRows("By country"); !slicesContains(rows, "Germany") {
 		t.Errorf("by country: %q", rows)
 	}
 	tb.waitText("section.panel", "_hjSessionUser")
 	// Filter by a country from the consent view.
 	all := number(t, tiles["impressions"])
-	tb.click(panelRow("By country", "Germany"))
+	tb.Click(panelRow("By country", "Germany"))
 	tb.waitText(".filters .chip", "Country is Germany")
-	tb.waitJS("the German tiles", `document.querySelectorAll('.kpi.static').length >= 6`)
+	tb.WaitJS("the German tiles", `document.querySelectorAll('.kpi.static').length >= 6`)
 	if de := number(t, strings.Split(tb.texts(".kpi.static")[0], "\n")[1]); de >= all || de == 0 {
 		t.Errorf("%d impressions from Germany, %d in all", de, all)
 	}
 	// A filter consent analytics cannot apply is shown as such, not as an error.
 	tb.open("/dashboard/?site=" + siteID + "&view=consent&filter=channel%3Ais%3ADirect")
 	tb.waitText(".notice", "the other filters do not apply here")
-	tb.waitJS("the consent tiles", `document.querySelectorAll('.kpi.static').length >= 6`)
+	tb.WaitJS("the consent tiles", `document.querySelectorAll('.kpi.static').length >= 6`)
 	if n := eval[int](tb, `document.querySelectorAll('.error').length`); n != 0 {
 		t.Errorf("%d errors: %s", n, tb.text(".error"))
 	}
-	tb.noPageErrors()
+	tb.NoPageErrors()
 }
 
 func testProof(t *testing.T, h *harness) {
 	tb := h.dashboard(t, "&view=proof")
-	tb.waitJS("the lookup form", `document.querySelector('#consent-id')`)
-	if err := chromedp.Do(tb.ctx, chromedp.SendKeys(chromedp.CSS("#consent-id"), h.fx.Consent.String())); err != nil {
+	tb.WaitJS("the lookup form", `document.querySelector('#consent-id')`)
+	if err := chromedp.Do(tb.Ctx, chromedp.SendKeys(chromedp.CSS("#consent-id"), h.fx.Consent.String())); err != nil {
 		t.Fatal(err)
 	}
-	tb.click(byText("button", "Look up"))
+	tb.Click(byText("button", "Look up"))
 	tb.waitText(".proof-result", "Accept all")
 	res := tb.text(".proof-result")
 	for _, want := range []string{h.fx.Consent.String(), "performance, functionality", "v2", "c0ffee42"} {
@@ -452,8 +452,8 @@ func testProof(t *testing.T, h *harness) {
 		}
 	}
 	// An unknown ID.
-	tb.do(`document.querySelector('#consent-id').value = '7b0f0c52-9a51-4b9e-8e0e-6f1d2f1a5c3d'`)
-	tb.click(byText("button", "Look up"))
+	tb.Do(`document.querySelector('#consent-id').value = '7b0f0c52-9a51-4b9e-8e0e-6f1d2f1a5c3d'`)
+	tb.Click(byText("button", "Look up"))
 	tb.waitText(".proof-result", "No decisions are recorded under this consent ID.")
 	// The export links download every decision of the range.
 	href := eval[string](tb, `[...document.querySelectorAll('a')].find(a => a.innerText == 'Download CSV').href`)
@@ -461,13 +461,13 @@ func testProof(t *testing.T, h *harness) {
 	if !strings.HasPrefix(body, "decision_id,consent_id,ts,") || !strings.Contains(body, h.fx.Consent.String()) {
 		t.Errorf("proof export %s:\n%.300s", href, body)
 	}
-	tb.noPageErrors("404")
+	tb.NoPageErrors("404")
 }
 
 func testExport(t *testing.T, h *harness) {
 	tb := h.dashboard(t, "&filter=device%3Ais%3Adesktop")
 	tb.kpi("visitors")
-	tb.waitJS("the countries", panelRow("Locations", "Germany"))
+	tb.WaitJS("the countries", panelRow("Locations", "Germany"))
 	fetch := func(link string) []string {
 		t.Helper()
 		href := eval[string](tb, link+`.href`)
@@ -501,24 +501,24 @@ func testExport(t *testing.T, h *harness) {
 	if shown := tb.kpi("visitors"); v != shown {
 		t.Errorf("the CSV has %d visitors, the tile %d", v, shown)
 	}
-	tb.noPageErrors()
+	tb.NoPageErrors()
 }
 
 func testLogout(t *testing.T, h *harness) {
 	tb := h.dashboard(t, "")
 	tb.waitText(".topbar", email)
-	tb.click(byText("button", "Log out"))
-	tb.waitJS("the login page", `location.pathname == '/login' && document.querySelector('form#login')`)
+	tb.Click(byText("button", "Log out"))
+	tb.WaitJS("the login page", `location.pathname == '/login' && document.querySelector('form#login')`)
 	// The session cookie is gone: the dashboard asks for a login again.
 	tb.open("/dashboard/?site=" + siteID)
-	tb.waitJS("the login page again", `location.pathname == '/login' && document.querySelector('#next').value.startsWith('/dashboard/')`)
-	tb.noPageErrors(`401`, `favicon.ico`) // the 401 page of the server asks for a favicon
+	tb.WaitJS("the login page again", `location.pathname == '/login' && document.querySelector('#next').value.startsWith('/dashboard/')`)
+	tb.NoPageErrors(`401`, `favicon.ico`) // the 401 page of the server asks for a favicon
 }
 
 func testShare(t *testing.T, h *harness) {
 	tb := h.newTab(t)
 	tb.open("/share/" + shareID)
-	tb.waitJS("the shared dashboard", `location.pathname == '/dashboard/' && document.querySelector('.kpi')`)
+	tb.WaitJS("the shared dashboard", `location.pathname == '/dashboard/' && document.querySelector('.kpi')`)
 	if n := tb.kpi("visitors"); n == 0 {
 		t.Error("no visitors on the shared dashboard")
 	}
@@ -531,8 +531,8 @@ func testShare(t *testing.T, h *harness) {
 		t.Errorf("views of a share link: %q", views)
 	}
 	// Filtering works and keeps the share in the address.
-	tb.waitJS("the countries", panelRow("Locations", "Germany"))
-	tb.click(panelRow("Locations", "Germany"))
+	tb.WaitJS("the countries", panelRow("Locations", "Germany"))
+	tb.Click(panelRow("Locations", "Germany"))
 	tb.waitText(".filters .chip", "Country is Germany")
 	if q := tb.query(); q.Get("share") != shareID || len(q["filter"]) != 1 {
 		t.Errorf("address %s", tb.url())
@@ -543,20 +543,20 @@ func testShare(t *testing.T, h *harness) {
 	}
 	// The proof view is not there, even when asked for.
 	tb.open("/dashboard/?share=" + shareID + "&view=proof")
-	tb.waitJS("the overview", `document.querySelector('.kpi')`)
+	tb.WaitJS("the overview", `document.querySelector('.kpi')`)
 	if tb.text("#consent-id") != "" || eval[bool](tb, `!!document.querySelector('#consent-id')`) {
 		t.Error("the share link opened the proof view")
 	}
 	// The consent view is.
-	tb.click(`[...document.querySelectorAll('nav.views a')].find(a => a.innerText == 'Consent')`)
-	tb.waitJS("the consent tiles", `document.querySelectorAll('.kpi.static').length >= 6`)
-	tb.noPageErrors()
+	tb.Click(`[...document.querySelectorAll('nav.views a')].find(a => a.innerText == 'Consent')`)
+	tb.WaitJS("the consent tiles", `document.querySelectorAll('.kpi.static').length >= 6`)
+	tb.NoPageErrors()
 }
 
 func testNarrowAndDark(t *testing.T, h *harness) {
 	tb := h.dashboard(t, "", viewport(360, 740, "dark"))
 	tb.kpi("visitors")
-	tb.waitJS("the panels", `[...document.querySelectorAll('.panel')].every(p => p.querySelector('table'))`)
+	tb.WaitJS("the panels", `[...document.querySelectorAll('.panel')].every(p => p.querySelector('table'))`)
 	if w := eval[int](tb, `document.documentElement.scrollWidth`); w > 360 {
 		t.Errorf("the page is %d px wide at 360 px", w)
 	}
@@ -572,16 +572,16 @@ func testNarrowAndDark(t *testing.T, h *harness) {
 	}
 	// No view is wider than the screen.
 	for _, view := range []string{"paths", "consent", "proof"} {
-		tb.click(fmt.Sprintf(`document.querySelector('nav.views a[href*="view=%s"]')`, view))
-		tb.waitJS(view, fmt.Sprintf(`location.search.includes('view=%s') && document.querySelector('main .card')`, view))
+		tb.Click(fmt.Sprintf(`document.querySelector('nav.views a[href*="view=%s"]')`, view))
+		tb.WaitJS(view, fmt.Sprintf(`location.search.includes('view=%s') && document.querySelector('main .card')`, view))
 		if view != "proof" {
-			tb.waitJS(view+" tables", `document.querySelector('main table')`)
+			tb.WaitJS(view+" tables", `document.querySelector('main table')`)
 		}
 		if w := eval[int](tb, `document.documentElement.scrollWidth`); w > 360 {
 			t.Errorf("the %s view is %d px wide at 360 px", view, w)
 		}
 	}
-	tb.noPageErrors()
+	tb.NoPageErrors()
 }
 
 func containsFold(list []string, s string) bool {

@@ -127,18 +127,18 @@ func eventsOfType(es []eventRow, typ string) []eventRow {
 // acceptAll loads page p and clicks "Accept all"; it returns once the page
 // view has reached crumb.
 func (tb *tab) acceptAll(p string) {
-	tb.t.Helper()
+	tb.T.Helper()
 	tb.open(p)
-	tb.waitJS("the banner", firstLayer)
-	tb.click(button(firstLayer, "Accept all"))
-	tb.h.waitEvents(tb.t, tb.site, "pageview", 1)
+	tb.WaitJS("the banner", firstLayer)
+	tb.Click(button(firstLayer, "Accept all"))
+	tb.h.waitEvents(tb.T, tb.site, "pageview", 1)
 }
 
 func testNothingBeforeDecision(t *testing.T, h *harness) {
 	site := h.newSite(t, nil)
 	tb := h.newTab(t, site, withInit(`window.globalsBefore = Object.getOwnPropertyNames(window)`))
 	tb.open("page.html")
-	tb.waitJS("the banner", firstLayer)
+	tb.WaitJS("the banner", firstLayer)
 	h.waitRequests(t, site, "/api/impressions", 1)
 
 	// No globals but window.crumb (log, dataLayer, gtag and the frame are the page's own).
@@ -174,8 +174,8 @@ func testNothingBeforeDecision(t *testing.T, h *harness) {
 	if got := eval[string](tb, `document.elementFromPoint(100, 60).id || document.elementFromPoint(100, 60).tagName`); got == "CRUMB-CONSENT" {
 		t.Error("the banner covers the top of the page")
 	}
-	tb.click(`document.getElementById('field')`)
-	tb.key("abc")
+	tb.Click(`document.getElementById('field')`)
+	tb.Key("abc")
 	if got := eval[string](tb, `document.getElementById('field').value`); got != "abc" {
 		t.Errorf("typing into the page gave %q", got)
 	}
@@ -196,15 +196,15 @@ func testNothingBeforeDecision(t *testing.T, h *harness) {
 	if n := len(h.requests(site, "/api/consent")); n != 0 {
 		t.Errorf("%d decisions sent without a click", n)
 	}
-	tb.noPageErrors()
+	tb.NoPageErrors()
 }
 
 func testRejectAll(t *testing.T, h *harness) {
 	site := h.newSite(t, nil)
 	tb := h.newTab(t, site)
 	tb.open("page.html")
-	tb.waitJS("the banner", firstLayer)
-	tb.click(button(firstLayer, "Reject all"))
+	tb.WaitJS("the banner", firstLayer)
+	tb.Click(button(firstLayer, "Reject all"))
 	h.waitRequests(t, site, "/api/consent", 1)
 
 	st := tb.stored()
@@ -225,14 +225,14 @@ func testRejectAll(t *testing.T, h *harness) {
 	if days := (time.Unix(int64(cc.Expires), 0).Sub(time.Now()).Hours()) / 24; days < 181 || days > 183 {
 		t.Errorf("consent cookie expires in %.1f days, want 182", days)
 	}
-	tb.waitJS("the settings button", fab)
+	tb.WaitJS("the settings button", fab)
 	if got := eval[bool](tb, `!!`+firstLayer); got {
 		t.Error("first layer still shown after the decision")
 	}
 
 	// Next page: no banner, nothing runs, nothing is sent.
 	tb.open("page.html")
-	tb.waitJS("the settings button", fab)
+	tb.WaitJS("the settings button", fab)
 	if got := eval[bool](tb, `!!`+firstLayer); got {
 		t.Error("banner shown again after a refusal")
 	}
@@ -252,18 +252,18 @@ func testRejectAll(t *testing.T, h *harness) {
 	if n := len(h.requests(site, "/api/impressions")); n != 1 {
 		t.Errorf("%d impressions, want 1", n)
 	}
-	tb.noPageErrors()
+	tb.NoPageErrors()
 }
 
 func testAcceptAll(t *testing.T, h *harness) {
 	site := h.newSite(t, nil)
 	tb := h.newTab(t, site)
 	tb.acceptAll("page.html")
-	tb.waitJS("the gated tags", `log.length == 3`)
+	tb.WaitJS("the gated tags", `log.length == 3`)
 	if got := eval[[]string](tb, `log`); !slices.Equal(got, []string{"perf-external", "perf-inline", "targeting"}) {
 		t.Errorf("gated tags ran as %v", got)
 	}
-	tb.waitJS("the gated iframe", `document.getElementById('frame').contentDocument && document.getElementById('frame').contentDocument.getElementById('in-frame')`)
+	tb.WaitJS("the gated iframe", `document.getElementById('frame').contentDocument && document.getElementById('frame').contentDocument.getElementById('in-frame')`)
 
 	c := tb.cookies()
 	vid, sid := c["crumb_vid"], c["crumb_sid"]
@@ -305,22 +305,22 @@ func testAcceptAll(t *testing.T, h *harness) {
 
 	// Next page: the stored decision applies at once, with no banner.
 	tb.open("page.html")
-	tb.waitJS("the gated tags", `log.length == 3`)
-	tb.waitJS("the settings button", fab)
+	tb.WaitJS("the gated tags", `log.length == 3`)
+	tb.WaitJS("the settings button", fab)
 	if eval[bool](tb, `!!`+firstLayer) {
 		t.Error("banner shown again after accept all")
 	}
 	h.waitEvents(t, site, "pageview", 2)
-	tb.noPageErrors()
+	tb.NoPageErrors()
 }
 
 func testCustomize(t *testing.T, h *harness) {
 	site := h.newSite(t, nil)
 	tb := h.newTab(t, site)
 	tb.open("page.html")
-	tb.waitJS("the banner", firstLayer)
-	tb.click(button(firstLayer, "Customize"))
-	tb.waitJS("the settings", settings)
+	tb.WaitJS("the banner", firstLayer)
+	tb.Click(button(firstLayer, "Customize"))
+	tb.WaitJS("the settings", settings)
 
 	// Nothing pre-ticked; necessary on and disabled.
 	sw := eval[[]string](tb, `[...`+settings+`.querySelectorAll('input')].map(i => [i.id, i.getAttribute('role'), i.checked, i.disabled].join())`)
@@ -335,10 +335,10 @@ func testCustomize(t *testing.T, h *harness) {
 			t.Errorf("performance cookie list %q lacks %q", cookies, s)
 		}
 	}
-	tb.click(settings + `.querySelector('#cr-performance')`)
-	tb.click(button(settings, "Save choices"))
+	tb.Click(settings + `.querySelector('#cr-performance')`)
+	tb.Click(button(settings, "Save choices"))
 	h.waitEvents(t, site, "pageview", 1)
-	tb.waitJS("the performance tags", `log.length == 2`)
+	tb.WaitJS("the performance tags", `log.length == 2`)
 	time.Sleep(300 * time.Millisecond)
 	if got := eval[[]string](tb, `log`); !slices.Equal(got, []string{"perf-external", "perf-inline"}) {
 		t.Errorf("gated tags ran as %v", got)
@@ -351,21 +351,21 @@ func testCustomize(t *testing.T, h *harness) {
 		t.Errorf("decisions: %+v", ds)
 	}
 	// Reopened, the settings show the choice.
-	tb.click(fab)
-	tb.waitJS("the settings", settings)
+	tb.Click(fab)
+	tb.WaitJS("the settings", settings)
 	sw = eval[[]string](tb, `[...`+settings+`.querySelectorAll('input')].map(i => String(i.checked))`)
 	if !slices.Equal(sw, []string{"true", "true", "false", "false"}) {
 		t.Errorf("switches after the choice: %v", sw)
 	}
-	tb.noPageErrors()
+	tb.NoPageErrors()
 }
 
 func testWithdraw(t *testing.T, h *harness) {
 	site := h.newSite(t, nil)
 	tb := h.newTab(t, site)
 	tb.acceptAll("page.html")
-	tb.waitJS("the gated tags", `log.length == 3`)
-	tb.do(`document.cookie = 'session_id=s1;path=/'; document.cookie = '_fn=zoom;path=/'`)
+	tb.WaitJS("the gated tags", `log.length == 3`)
+	tb.Do(`document.cookie = 'session_id=s1;path=/'; document.cookie = '_fn=zoom;path=/'`)
 	before := tb.cookies()
 	for _, n := range []string{"_ga", "_ga_ABC", "_perf", "_ads", "_ads_wide", "_fn", "crumb_vid", "crumb_sid"} {
 		if before[n] == nil {
@@ -373,7 +373,7 @@ func testWithdraw(t *testing.T, h *harness) {
 		}
 	}
 	n := len(h.eventsOf(site, ""))
-	tb.do(`crumb.consent.withdraw()`)
+	tb.Do(`crumb.consent.withdraw()`)
 	after := tb.cookies()
 	for _, n := range []string{"_ga", "_ga_ABC", "_perf", "_ads", "_ads_wide", "_fn", "crumb_vid", "crumb_sid"} {
 		if c := after[n]; c != nil {
@@ -384,7 +384,7 @@ func testWithdraw(t *testing.T, h *harness) {
 		t.Errorf("necessary cookies lost: %v", after)
 	}
 	// Nothing more is sent.
-	tb.do(`crumb.track('after', {x: '1'}); history.pushState({}, '', 'elsewhere.html')`)
+	tb.Do(`crumb.track('after', {x: '1'}); history.pushState({}, '', 'elsewhere.html')`)
 	h.quiet(t, site, n)
 	h.waitRequests(t, site, "/api/consent", 2)
 	ds := h.decisions(t, site)
@@ -394,7 +394,7 @@ func testWithdraw(t *testing.T, h *harness) {
 	if got := eval[map[string]any](tb, `crumb.consent.get()`); got["performance"] != false || got["decided"] != true {
 		t.Errorf("get() after withdraw = %v", got)
 	}
-	tb.noPageErrors()
+	tb.NoPageErrors()
 }
 
 func testPolicyChanged(t *testing.T, h *harness) {
@@ -409,8 +409,8 @@ func testPolicyChanged(t *testing.T, h *harness) {
 
 	// The page still open: its next events are refused, it stops and asks again.
 	n := len(h.eventsOf(site, ""))
-	tb.do(`crumb.track('after-bump')`)
-	tb.waitJS("the banner again", firstLayer)
+	tb.Do(`crumb.track('after-bump')`)
+	tb.WaitJS("the banner again", firstLayer)
 	if txt := eval[string](tb, firstLayer+`.textContent`); !strings.Contains(txt, "Our privacy policy has changed") {
 		t.Errorf("no changed notice: %q", txt)
 	}
@@ -420,13 +420,13 @@ func testPolicyChanged(t *testing.T, h *harness) {
 	if got := eval[map[string]any](tb, `crumb.consent.get()`); got["decided"] != false {
 		t.Errorf("get() = %v", got)
 	}
-	tb.do(`crumb.track('after-refusal')`)
+	tb.Do(`crumb.track('after-refusal')`)
 	h.quiet(t, site, n+1)
 
 	// A new page: the banner with the notice, and nothing sent.
 	tb.clearCache()
 	tb.open("page.html")
-	tb.waitJS("the banner", firstLayer)
+	tb.WaitJS("the banner", firstLayer)
 	if txt := eval[string](tb, firstLayer+`.textContent`); !strings.Contains(txt, "Our privacy policy has changed") {
 		t.Errorf("no changed notice on the next page: %q", txt)
 	}
@@ -434,7 +434,7 @@ func testPolicyChanged(t *testing.T, h *harness) {
 		t.Errorf("gated tags ran under the old policy: %v", got)
 	}
 	h.quiet(t, site, n+1)
-	tb.click(button(firstLayer, "Accept all"))
+	tb.Click(button(firstLayer, "Accept all"))
 	h.waitEvents(t, site, "pageview", 2)
 	ds := h.decisions(t, site)
 	if len(ds) != 2 || ds[1].Policy != 2 || ds[1].TextsHash == "" {
@@ -443,7 +443,7 @@ func testPolicyChanged(t *testing.T, h *harness) {
 	if st := tb.stored(); st["v"] != float64(2) {
 		t.Errorf("stored policy version %v", st["v"])
 	}
-	tb.noPageErrors("403")
+	tb.NoPageErrors("403")
 }
 
 func testLifetimeExpired(t *testing.T, h *harness) {
@@ -451,11 +451,11 @@ func testLifetimeExpired(t *testing.T, h *harness) {
 	tb := h.newTab(t, site)
 	tb.acceptAll("page.html")
 	// Age the decision past the 182 days.
-	tb.do(`(() => { const c = document.cookie.split('; ').find(c => c.startsWith('crumb_consent=')).slice(14);
+	tb.Do(`(() => { const c = document.cookie.split('; ').find(c => c.startsWith('crumb_consent=')).slice(14);
 		const x = JSON.parse(decodeURIComponent(c)); x.t -= 183 * 864e5;
 		document.cookie = 'crumb_consent=' + encodeURIComponent(JSON.stringify(x)) + ';path=/;max-age=86400'; })()`)
 	tb.open("page.html")
-	tb.waitJS("the banner", firstLayer)
+	tb.WaitJS("the banner", firstLayer)
 	if txt := eval[string](tb, firstLayer+`.textContent`); strings.Contains(txt, "has changed") {
 		t.Errorf("expired decision shown as a policy change: %q", txt)
 	}
@@ -466,7 +466,7 @@ func testLifetimeExpired(t *testing.T, h *harness) {
 		t.Errorf("gated tags ran on an expired decision: %v", got)
 	}
 	h.quietType(t, site, "pageview", 1)
-	tb.noPageErrors()
+	tb.NoPageErrors()
 }
 
 const gpcOn = `Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', {get: () => true, configurable: true});`
@@ -475,7 +475,7 @@ func testGPC(t *testing.T, h *harness) {
 	site := h.newSite(t, nil)
 	tb := h.newTab(t, site, withInit(gpcOn))
 	tb.open("page.html")
-	tb.waitJS("the banner", firstLayer)
+	tb.WaitJS("the banner", firstLayer)
 	if txt := eval[string](tb, firstLayer+`.textContent`); !strings.Contains(txt, "Global Privacy Control") {
 		t.Errorf("no GPC note: %q", txt)
 	}
@@ -483,9 +483,9 @@ func testGPC(t *testing.T, h *harness) {
 	if imp[0].Body["gpc"] != true {
 		t.Errorf("impression without gpc: %v", imp[0].Body)
 	}
-	tb.click(button(firstLayer, "Accept all"))
+	tb.Click(button(firstLayer, "Accept all"))
 	h.waitEvents(t, site, "pageview", 1)
-	tb.waitJS("the performance tags", `log.length == 2`)
+	tb.WaitJS("the performance tags", `log.length == 2`)
 	time.Sleep(200 * time.Millisecond)
 	if got := eval[[]string](tb, `log`); slices.Contains(got, "targeting") {
 		t.Errorf("targeting ran under GPC: %v", got)
@@ -494,24 +494,24 @@ func testGPC(t *testing.T, h *harness) {
 		t.Errorf("get() = %v", got)
 	}
 	// The settings show targeting off, with the note; turning it on is an explicit choice.
-	tb.click(fab)
-	tb.waitJS("the settings", settings)
+	tb.Click(fab)
+	tb.WaitJS("the settings", settings)
 	if eval[bool](tb, settings+`.querySelector('#cr-targeting').checked`) {
 		t.Error("targeting switched on under GPC")
 	}
 	if txt := eval[string](tb, settings+`.textContent`); !strings.Contains(txt, "Global Privacy Control") {
 		t.Error("no GPC note in the settings")
 	}
-	tb.click(settings + `.querySelector('#cr-targeting')`)
-	tb.click(button(settings, "Save choices"))
-	tb.waitJS("the targeting tag", `log.includes('targeting')`)
+	tb.Click(settings + `.querySelector('#cr-targeting')`)
+	tb.Click(button(settings, "Save choices"))
+	tb.WaitJS("the targeting tag", `log.includes('targeting')`)
 	h.waitRequests(t, site, "/api/consent", 2)
 	ds := h.decisions(t, site)
 	if len(ds) != 2 || ds[0].Action != "accept_all" || ds[0].GPC != 1 || ds[0].Targets != 0 || ds[0].Performance != 1 ||
 		ds[1].Action != "custom" || ds[1].GPC != 1 || ds[1].Targets != 1 {
 		t.Errorf("decisions: %+v", ds)
 	}
-	tb.noPageErrors()
+	tb.NoPageErrors()
 }
 
 // dataLayerJS describes the dataLayer: "consent:default:<analytics_storage>:<ad_storage>" for
@@ -525,7 +525,7 @@ func testConsentMode(t *testing.T, h *harness) {
 		t.Run(p, func(t *testing.T) {
 			tb := h.newTab(t, site)
 			tb.open(p)
-			tb.waitJS("the banner", firstLayer)
+			tb.WaitJS("the banner", firstLayer)
 			got := eval[[]string](tb, dataLayerJS)
 			want := []string{"consent:default:denied:denied"}
 			if p == "page.html" {
@@ -539,8 +539,8 @@ func testConsentMode(t *testing.T, h *harness) {
 				def["ad_personalization"] != "denied" || def["functionality_storage"] != "denied" || def["personalization_storage"] != "denied" {
 				t.Errorf("default: %v", def)
 			}
-			tb.click(button(firstLayer, "Accept all"))
-			tb.waitJS("the targeting tag", `dataLayer.some(x => x.event == 'targeting-tag')`)
+			tb.Click(button(firstLayer, "Accept all"))
+			tb.WaitJS("the targeting tag", `dataLayer.some(x => x.event == 'targeting-tag')`)
 			want = append(want, "consent:update:granted:granted", "targeting-tag")
 			if got := eval[[]string](tb, dataLayerJS); !slices.Equal(got, want) {
 				t.Errorf("after accept all: %q, want %q", got, want)
@@ -553,7 +553,7 @@ func testConsentMode(t *testing.T, h *harness) {
 			}
 			// With a stored decision: default, then update, before the tag.
 			tb.open(p)
-			tb.waitJS("the targeting tag", `dataLayer.some(x => x.event == 'targeting-tag')`)
+			tb.WaitJS("the targeting tag", `dataLayer.some(x => x.event == 'targeting-tag')`)
 			if got := eval[[]string](tb, dataLayerJS); !slices.Equal(got, want) {
 				t.Errorf("next page: %q, want %q", got, want)
 			}
@@ -565,12 +565,12 @@ func testSPA(t *testing.T, h *harness) {
 	site := h.newSite(t, nil)
 	tb := h.newTab(t, site)
 	tb.acceptAll("page.html")
-	tb.do(`history.pushState({}, '', 'spa-two.html')`)
+	tb.Do(`history.pushState({}, '', 'spa-two.html')`)
 	h.waitEvents(t, site, "pageview", 2)
-	tb.do(`history.replaceState({}, '', 'spa-two.html?tab=2')`) // same path: not a new page view
-	tb.do(`history.pushState({}, '', 'spa-three.html')`)
+	tb.Do(`history.replaceState({}, '', 'spa-two.html?tab=2')`) // same path: not a new page view
+	tb.Do(`history.pushState({}, '', 'spa-three.html')`)
 	h.waitEvents(t, site, "pageview", 3)
-	tb.do(`history.back()`)
+	tb.Do(`history.back()`)
 	h.waitEvents(t, site, "pageview", 4)
 	h.quiet(t, site, len(h.eventsOf(site, "")))
 
@@ -590,7 +590,7 @@ func testSPA(t *testing.T, h *harness) {
 	if eng := h.eventsOf(site, "engagement"); len(eng) < 3 {
 		t.Errorf("engagement events: %v", eng)
 	}
-	tb.noPageErrors()
+	tb.NoPageErrors()
 }
 
 func testEngagement(t *testing.T, h *harness) {
@@ -598,7 +598,7 @@ func testEngagement(t *testing.T, h *harness) {
 	tb := h.newTab(t, site)
 	tb.acceptAll("page.html")
 	time.Sleep(1200 * time.Millisecond)
-	tb.navigate("about:blank")
+	tb.Navigate("about:blank")
 	eng := h.waitEvents(t, site, "engagement", 1)
 	if d, _ := eng[0]["duration"].(float64); d < 1000 || d > 10000 {
 		t.Errorf("engagement duration %v ms", eng[0]["duration"])
@@ -614,12 +614,12 @@ func testEventTypes(t *testing.T, h *harness) {
 	tb := h.newTab(t, site)
 	tb.acceptAll("page.html?q=blue+shoes&utm_source=news")
 	h.waitEvents(t, site, "search", 1)
-	tb.do(`crumb.track('signup', {plan: 'pro', seats: 3, empty: null})`)
-	tb.click(`document.getElementById('pdf')`)
-	tb.click(`document.getElementById('bin')`)
-	tb.click(`document.getElementById('inside')`) // same host, not a download: nothing
+	tb.Do(`crumb.track('signup', {plan: 'pro', seats: 3, empty: null})`)
+	tb.Click(`document.getElementById('pdf')`)
+	tb.Click(`document.getElementById('bin')`)
+	tb.Click(`document.getElementById('inside')`) // same host, not a download: nothing
 	h.waitEvents(t, site, "download", 2)
-	tb.click(`document.getElementById('out')`) // leaves the page: the beacon carries it
+	tb.Click(`document.getElementById('out')`) // leaves the page: the beacon carries it
 	h.waitEvents(t, site, "outbound", 1)
 	tb.open("notfound.html")
 	h.waitEvents(t, site, "error", 1)
@@ -660,7 +660,7 @@ func testKeyboard(t *testing.T, h *harness) {
 	site := h.newSite(t, nil)
 	tb := h.newTab(t, site)
 	tb.open("page.html")
-	tb.waitJS("the banner", firstLayer)
+	tb.WaitJS("the banner", firstLayer)
 	focus := func() string {
 		return eval[string](tb, `(() => { const f = `+focused+`; return !f ? '' : f.getAttribute('role') == 'dialog' ? 'dialog ' + f.className :
 			(f.id || f.getAttribute('aria-label') || f.textContent) })()`)
@@ -673,16 +673,16 @@ func testKeyboard(t *testing.T, h *harness) {
 	}
 	// Focus is in the first layer; Tab walks its link and buttons.
 	expect("dialog b")
-	tb.key(kb.Tab)
+	tb.Key(kb.Tab)
 	expect("Privacy policy")
-	tb.key(kb.Tab)
+	tb.Key(kb.Tab)
 	expect("Accept all")
-	tb.key(kb.Tab)
+	tb.Key(kb.Tab)
 	expect("Reject all")
-	tb.key(kb.Tab)
+	tb.Key(kb.Tab)
 	expect("Customize")
-	tb.key(kb.Enter)
-	tb.waitJS("the settings", settings)
+	tb.Key(kb.Enter)
+	tb.WaitJS("the settings", settings)
 	if eval[string](tb, settings+`.getAttribute('aria-modal')`) != "true" {
 		t.Error("settings are not a modal dialog")
 	}
@@ -690,7 +690,7 @@ func testKeyboard(t *testing.T, h *harness) {
 	// Tab goes round inside the dialog.
 	var ring []string
 	for range 12 {
-		tb.key(kb.Tab)
+		tb.Key(kb.Tab)
 		ring = append(ring, focus())
 	}
 	wantRing := []string{"Close", "Cookies (1)", "cr-performance", "Cookies (3)", "cr-functionality", "Cookies (1)", "cr-targeting", "Cookies (2)",
@@ -699,38 +699,38 @@ func testKeyboard(t *testing.T, h *harness) {
 		t.Fatalf("Tab order in the settings: %q", ring)
 	}
 	// Shift+Tab from the first element goes round to the last.
-	tb.key(kb.Tab, kb.ModifierShift)
+	tb.Key(kb.Tab, kb.ModifierShift)
 	expect("Reject all")
-	tb.key(kb.Tab, kb.ModifierShift)
+	tb.Key(kb.Tab, kb.ModifierShift)
 	expect("Accept all")
 	// Escape goes back to the first layer, to the button that opened the settings.
-	tb.key(kb.Escape)
-	tb.waitJS("the first layer", firstLayer)
+	tb.Key(kb.Escape)
+	tb.WaitJS("the first layer", firstLayer)
 	expect("Customize")
-	tb.key(kb.Enter)
-	tb.waitJS("the settings", settings)
-	tb.key(kb.Tab)
-	tb.key(kb.Tab)
-	tb.key(kb.Tab)
+	tb.Key(kb.Enter)
+	tb.WaitJS("the settings", settings)
+	tb.Key(kb.Tab)
+	tb.Key(kb.Tab)
+	tb.Key(kb.Tab)
 	expect("cr-performance")
-	tb.key(" ")
+	tb.Key(" ")
 	if !eval[bool](tb, settings+`.querySelector('#cr-performance').checked`) {
 		t.Fatal("Space did not switch performance on")
 	}
-	tb.key(kb.Tab) // cookies of performance
-	tb.key(kb.Enter)
+	tb.Key(kb.Tab) // cookies of performance
+	tb.Key(kb.Enter)
 	if !eval[bool](tb, settings+`.querySelectorAll('details')[1].open`) {
 		t.Error("Enter did not open the cookie list")
 	}
 	for focus() != "Save choices" {
-		tb.key(kb.Tab)
+		tb.Key(kb.Tab)
 	}
-	tb.key(kb.Enter)
+	tb.Key(kb.Enter)
 	h.waitRequests(t, site, "/api/consent", 1)
 	if got := eval[map[string]any](tb, `crumb.consent.get()`); got["performance"] != true || got["functionality"] != false {
 		t.Errorf("get() = %v", got)
 	}
-	tb.waitJS("the settings button", fab)
+	tb.WaitJS("the settings button", fab)
 	if eval[bool](tb, `!!`+settings+` || !!`+firstLayer) {
 		t.Error("banner still open")
 	}
@@ -739,27 +739,27 @@ func testKeyboard(t *testing.T, h *harness) {
 		if i > 20 {
 			t.Fatal("Tab never reached the settings button")
 		}
-		tb.key(kb.Tab)
+		tb.Key(kb.Tab)
 	}
-	tb.key(kb.Enter)
-	tb.waitJS("the settings", settings)
-	tb.key(kb.Escape)
-	tb.waitJS("the settings closed", `!`+settings)
+	tb.Key(kb.Enter)
+	tb.WaitJS("the settings", settings)
+	tb.Key(kb.Escape)
+	tb.WaitJS("the settings closed", `!`+settings)
 	expect("Cookie settings")
 	// A visible focus ring.
 	if o := eval[string](tb, `getComputedStyle(`+fab+`).outlineStyle`); o != "solid" {
 		t.Errorf("focused settings button outline %q", o)
 	}
-	tb.noPageErrors()
+	tb.NoPageErrors()
 }
 
 func testServerUnreachable(t *testing.T, h *harness) {
 	site := h.newSite(t, nil)
 	tb := h.newTab(t, site)
 	tb.open("down.html")
-	tb.do(`crumb.track('x', {a: 'b'}); crumb.consent.show(); crumb.consent.get()`)
+	tb.Do(`crumb.track('x', {a: 'b'}); crumb.consent.show(); crumb.consent.get()`)
 	time.Sleep(500 * time.Millisecond)
-	if ex := tb.exceptions(); len(ex) != 0 {
+	if ex := tb.Exceptions(); len(ex) != 0 {
 		t.Errorf("uncaught errors: %q", ex)
 	}
 	if eval[bool](tb, `!!document.querySelector('crumb-consent')`) {
@@ -776,21 +776,21 @@ func testDecisionWhileDown(t *testing.T, h *harness) {
 	h.failConsent.Store(true)
 	defer h.failConsent.Store(false)
 	tb.open("page.html")
-	tb.waitJS("the banner", firstLayer)
-	tb.click(button(firstLayer, "Accept all"))
+	tb.WaitJS("the banner", firstLayer)
+	tb.Click(button(firstLayer, "Accept all"))
 	h.waitRequests(t, site, "/api/consent", 1)
 	time.Sleep(300 * time.Millisecond)
 	if st := tb.stored(); st["p"] != float64(1) || st["k"] != nil {
 		t.Errorf("decision not marked as unsent: %v", st)
 	}
-	if ex := tb.exceptions(); len(ex) != 0 {
+	if ex := tb.Exceptions(); len(ex) != 0 {
 		t.Errorf("uncaught errors: %q", ex)
 	}
 	h.quiet(t, site, 0) // no token, no events
 	// The choice holds meanwhile; the next page sends it again and starts counting.
 	h.failConsent.Store(false)
 	tb.open("page.html")
-	tb.waitJS("the settings button", fab)
+	tb.WaitJS("the settings button", fab)
 	if eval[bool](tb, `!!`+firstLayer) {
 		t.Error("banner shown again although the visitor decided")
 	}
@@ -809,7 +809,7 @@ func testGerman(t *testing.T, h *harness) {
 	site := h.newSite(t, nil)
 	tb := h.newTab(t, site, withLanguage("de-DE,de;q=0.9"))
 	tb.open("page.html")
-	tb.waitJS("the banner", firstLayer)
+	tb.WaitJS("the banner", firstLayer)
 	txt := eval[string](tb, firstLayer+`.textContent`)
 	for _, s := range []string{"Cookies auf dieser Website", "Alle akzeptieren", "Alle ablehnen", "Anpassen", "Datenschutzerklärung"} {
 		if !strings.Contains(txt, s) {
@@ -819,12 +819,12 @@ func testGerman(t *testing.T, h *harness) {
 	if lang := eval[string](tb, firstLayer+`.lang`); lang != "de" {
 		t.Errorf("lang=%q", lang)
 	}
-	tb.click(button(firstLayer, "Anpassen"))
-	tb.waitJS("the settings", settings)
+	tb.Click(button(firstLayer, "Anpassen"))
+	tb.WaitJS("the settings", settings)
 	if txt := eval[string](tb, settings+`.textContent`); !strings.Contains(txt, "Cookie-Einstellungen") || !strings.Contains(txt, "Immer aktiv") {
 		t.Errorf("German settings: %q", txt)
 	}
-	tb.click(button(settings, "Alle ablehnen"))
+	tb.Click(button(settings, "Alle ablehnen"))
 	h.waitRequests(t, site, "/api/consent", 1)
 	if ds := h.decisions(t, site); len(ds) != 1 || ds[0].Language != "de" {
 		t.Errorf("decisions: %+v", ds)
@@ -834,8 +834,8 @@ func testGerman(t *testing.T, h *harness) {
 func testImpressions(t *testing.T, h *harness) {
 	site := h.newSite(t, nil)
 	tb := h.newTab(t, site)
-	tb.navigate(tb.url("frame.html"))
-	tb.do(`document.cookie = 'session_id=abc;path=/'; document.cookie = '_fbp=fb.1.2;path=/'; document.cookie = '_hjid=xyz;path=/'`)
+	tb.Navigate(tb.url("frame.html"))
+	tb.Do(`document.cookie = 'session_id=abc;path=/'; document.cookie = '_fbp=fb.1.2;path=/'; document.cookie = '_hjid=xyz;path=/'`)
 	tb.open("page.html")
 	imp := h.waitRequests(t, site, "/api/impressions", 1)
 	if v := fmt.Sprint(imp[0].Body); strings.Contains(v, "abc") || strings.Contains(v, "xyz") {
@@ -856,7 +856,7 @@ func testImpressions(t *testing.T, h *harness) {
 	// Each showing of the first layer counts; a decided visitor sees none.
 	tb.open("page.html")
 	h.waitRequests(t, site, "/api/impressions", 2)
-	tb.click(button(firstLayer, "Reject all"))
+	tb.Click(button(firstLayer, "Reject all"))
 	h.waitRequests(t, site, "/api/consent", 1)
 	tb.open("page.html")
 	time.Sleep(300 * time.Millisecond)
@@ -877,7 +877,7 @@ func testLocalhost(t *testing.T, h *harness) {
 	tb := h.newTab(t, site, withHost("localhost"))
 	tb.acceptAllNoEvents("page.html")
 	h.waitRequests(t, site, "/api/consent", 1)
-	tb.waitJS("the gated tags", `log.length == 3`)
+	tb.WaitJS("the gated tags", `log.length == 3`)
 	h.quiet(t, site, 0)
 	if c := tb.cookies(); c["crumb_vid"] != nil {
 		t.Error("visitor cookie set on localhost without data-track-localhost")
@@ -889,17 +889,17 @@ func testLocalhost(t *testing.T, h *harness) {
 
 // acceptAllNoEvents is acceptAll for pages that send no events.
 func (tb *tab) acceptAllNoEvents(p string) {
-	tb.t.Helper()
+	tb.T.Helper()
 	tb.open(p)
-	tb.waitJS("the banner", firstLayer)
-	tb.click(button(firstLayer, "Accept all"))
+	tb.WaitJS("the banner", firstLayer)
+	tb.Click(button(firstLayer, "Accept all"))
 }
 
 func testIncludedTwice(t *testing.T, h *harness) {
 	site := h.newSite(t, nil)
 	tb := h.newTab(t, site)
 	tb.open("twice.html")
-	tb.waitJS("the banner", firstLayer)
+	tb.WaitJS("the banner", firstLayer)
 	time.Sleep(300 * time.Millisecond)
 	if n := eval[int](tb, `document.querySelectorAll('crumb-consent').length`); n != 1 {
 		t.Errorf("%d banners", n)
@@ -907,18 +907,18 @@ func testIncludedTwice(t *testing.T, h *harness) {
 	if n := len(h.requests(site, "/api/impressions")); n != 1 {
 		t.Errorf("%d impressions", n)
 	}
-	tb.click(button(firstLayer, "Accept all"))
+	tb.Click(button(firstLayer, "Accept all"))
 	h.waitEvents(t, site, "pageview", 1)
 	h.quiet(t, site, 1)
-	tb.noPageErrors()
+	tb.NoPageErrors()
 }
 
 func testQueue(t *testing.T, h *harness) {
 	site := h.newSite(t, nil)
 	tb := h.newTab(t, site)
 	tb.open("queue.html")
-	tb.waitJS("the banner", firstLayer)
-	tb.click(button(firstLayer, "Accept all"))
+	tb.WaitJS("the banner", firstLayer)
+	tb.Click(button(firstLayer, "Accept all"))
 	h.waitEvents(t, site, "pageview", 1)
 	changes := eval[[]map[string]any](tb, `changes`)
 	events := eval[[]map[string]any](tb, `events`)
@@ -948,7 +948,7 @@ func testAnonymous(t *testing.T, h *harness) {
 			t.Errorf("anonymous request carries %s: %v", k, r.Body)
 		}
 	}
-	tb.do(`crumb.track('x')`)
+	tb.Do(`crumb.track('x')`)
 	h.quiet(t, site, 1)
 	if len(pv) != 1 || len(tb.cookies()) != 0 {
 		t.Errorf("anonymous counting stored cookies: %v", tb.cookies())
@@ -956,7 +956,7 @@ func testAnonymous(t *testing.T, h *harness) {
 	if n := eval[int](tb, `localStorage.length + sessionStorage.length`); n != 0 {
 		t.Errorf("anonymous counting stored %d items", n)
 	}
-	tb.click(button(firstLayer, "Reject all"))
+	tb.Click(button(firstLayer, "Reject all"))
 	h.waitRequests(t, site, "/api/consent", 1)
 	tb.open("page.html")
 	h.waitEvents(t, site, "pageview", 2)
@@ -972,23 +972,23 @@ func testAnonymous(t *testing.T, h *harness) {
 func testNarrow(t *testing.T, h *harness) {
 	site := h.newSite(t, nil)
 	tb := h.newTab(t, site)
-	if err := chromedp.Do(tb.ctx, chromedp.EmulateViewport(320, 640)); err != nil {
+	if err := chromedp.Do(tb.Ctx, chromedp.EmulateViewport(320, 640)); err != nil {
 		t.Fatal(err)
 	}
 	tb.open("page.html")
-	tb.waitJS("the banner", firstLayer)
+	tb.WaitJS("the banner", firstLayer)
 	fits := `(() => { const els = [el, ...el.querySelectorAll('button,input,h2,p')];
 		return els.every(e => { const r = e.getBoundingClientRect(); return r.left >= 0 && r.right <= innerWidth && r.width > 0 }) })()`
 	if !eval[bool](tb, `(() => { const el = `+firstLayer+`; return `+fits+` })()`) {
 		t.Error("first layer does not fit 320 px")
 	}
-	tb.click(button(firstLayer, "Customize"))
-	tb.waitJS("the settings", settings)
+	tb.Click(button(firstLayer, "Customize"))
+	tb.WaitJS("the settings", settings)
 	if !eval[bool](tb, `(() => { const el = `+settings+`; return `+fits+` })()`) {
 		t.Error("settings do not fit 320 px")
 	}
 	// The last button can be scrolled to and used.
-	tb.click(button(settings, "Reject all"))
+	tb.Click(button(settings, "Reject all"))
 	h.waitRequests(t, site, "/api/consent", 1)
 }
 
@@ -1001,32 +1001,32 @@ func testDemo(t *testing.T, h *harness) {
 	}
 	tb := h.newTab(t, demo.ID, withHost("localhost"))
 	base := fmt.Sprintf("http://localhost:%s/demo/", h.port)
-	tb.navigate(base)
-	tb.waitJS("the banner", firstLayer)
+	tb.Navigate(base)
+	tb.WaitJS("the banner", firstLayer)
 	if eval[string](tb, `document.getElementById('ad').className`) != "ad" {
 		t.Error("the targeting box changed before consent")
 	}
-	tb.click(button(firstLayer, "Accept all"))
+	tb.Click(button(firstLayer, "Accept all"))
 	h.waitEvents(t, demo.ID, "pageview", 1)
-	tb.waitJS("the targeting tag", `document.getElementById('ad').className == 'ad on'`)
-	tb.waitJS("the map", `document.querySelector('iframe').contentDocument && document.querySelector('iframe').contentDocument.body.textContent.includes('Embedded map')`)
-	tb.waitJS("the state box", `document.getElementById('state').textContent.includes('"performance": true')`)
-	tb.click(`document.getElementById('signup')`)
+	tb.WaitJS("the targeting tag", `document.getElementById('ad').className == 'ad on'`)
+	tb.WaitJS("the map", `document.querySelector('iframe').contentDocument && document.querySelector('iframe').contentDocument.body.textContent.includes('Embedded map')`)
+	tb.WaitJS("the state box", `document.getElementById('state').textContent.includes('"performance": true')`)
+	tb.Click(`document.getElementById('signup')`)
 	h.waitEvents(t, demo.ID, "custom", 1)
-	tb.click(`document.querySelector('input[type=search]')`)
-	tb.key("espresso\r")
+	tb.Click(`document.querySelector('input[type=search]')`)
+	tb.Key("espresso\r")
 	h.waitEvents(t, demo.ID, "search", 1)
-	tb.navigate(base + "404.html")
+	tb.Navigate(base + "404.html")
 	h.waitEvents(t, demo.ID, "error", 1)
-	tb.navigate(base + "pricing.html")
-	tb.click(`document.querySelector('a[download]')`)
+	tb.Navigate(base + "pricing.html")
+	tb.Click(`document.querySelector('a[download]')`)
 	d := h.waitEvents(t, demo.ID, "download", 1)
 	if d[0]["link"] != base+"files/price-list.pdf" {
 		t.Errorf("download: %v", d[0])
 	}
-	tb.navigate(base + "blog.html")
-	tb.waitJS("the settings button", fab)
-	tb.do(`document.querySelector('footer button').click()`)
-	tb.waitJS("the settings", settings)
-	tb.noPageErrors()
+	tb.Navigate(base + "blog.html")
+	tb.WaitJS("the settings button", fab)
+	tb.Do(`document.querySelector('footer button').click()`)
+	tb.WaitJS("the settings", settings)
+	tb.NoPageErrors()
 }

@@ -18,7 +18,6 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"os/exec"
 	"path"
 	"strings"
 	"sync"
@@ -33,12 +32,12 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/crumbhq/crumb/server/crumbtest"
+	"github.com/crumbhq/crumb/server/crumbtest/browsertest"
 )
 
 func TestMain(m *testing.M) { crumbtest.Main(m) }
 
 const (
-	chromePath = "/usr/bin/chromium"
 	// A desktop Chrome: headless Chromium's own user agent is a bot to crumb.
 	userAgent = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
 	secret    = "0123456789abcdef0123456789abcdef"
@@ -85,13 +84,12 @@ type harness struct {
 // newHarness starts crumb, the front server and Chromium for the subtests of t.
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	if _, err := exec.LookPath(chromePath); err != nil {
-		if os.Getenv("CI") == "" {
-			t.Skip("no Chromium at " + chromePath + ": apt-get install -y chromium")
-		}
-		t.Fatal("no Chromium at " + chromePath)
-	}
-	h := &harness{db: crumbtest.NewDB(t)}
+	browser := browsertest.Start(t,
+		chromedp.Flag("host-resolver-rules", "MAP *.test 127.0.0.1, MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost"),
+		chromedp.UserAgent(userAgent),
+		chromedp.WindowSize(1280, 800),
+	)
+	h := &harness{db: crumbtest.NewDB(t), browser: browser}
 	ctx := context.Background()
 	var cfg crumbtest.Config
 	cfg.DataDir = t.TempDir()
@@ -135,26 +133,6 @@ func newHarness(t *testing.T) *harness {
 	go front.Serve(frontLn)
 	t.Cleanup(func() { front.Close() })
 
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromePath),
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("hide-scrollbars", true),
-		chromedp.Flag("host-resolver-rules", "MAP *.test 127.0.0.1, MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost"),
-		chromedp.Flag("lang", "en-US"),
-		chromedp.UserAgent(userAgent),
-		chromedp.WindowSize(1280, 800),
-	}
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	browser, cancelBrowser := chromedp.NewContext(allocCtx)
-	t.Cleanup(func() { cancelBrowser(); cancelAlloc() })
-	if err := chromedp.Do(browser, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatalf("starting Chromium: %v", err)
-	}
-	h.browser = browser
 	return h
 }
 
@@ -252,28 +230,17 @@ func (h *harness) eventsOf(site, typ string) []map[string]any {
 }
 
 // waitFor polls cond for up to 5 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-}
-
 // waitEvents waits until site has sent n events of type typ.
 func (h *harness) waitEvents(t *testing.T, site, typ string, n int) []map[string]any {
 	t.Helper()
-	waitFor(t, fmt.Sprintf("%d %s event(s)", n, typ), func() bool { return len(h.eventsOf(site, typ)) >= n })
+	browsertest.WaitFor(t, fmt.Sprintf("%d %s event(s)", n, typ), func() bool { return len(h.eventsOf(site, typ)) >= n })
 	return h.eventsOf(site, typ)
 }
 
 // waitRequests waits until site has made n requests to path.
 func (h *harness) waitRequests(t *testing.T, site, path string, n int) []apiRequest {
 	t.Helper()
-	waitFor(t, fmt.Sprintf("%d request(s) to %s", n, path), func() bool { return len(h.requests(site, path)) >= n })
+	browsertest.WaitFor(t, fmt.Sprintf("%d request(s) to %s", n, path), func() bool { return len(h.requests(site, path)) >= n })
 	return h.requests(site, path)
 }
 
@@ -346,14 +313,10 @@ func (h *harness) count(t *testing.T, query string, args ...any) uint64 {
 
 // tab is one page in a fresh browser context.
 type tab struct {
-	t    *testing.T
+	*browsertest.Tab
 	h    *harness
-	ctx  context.Context
 	site string
 	host string
-
-	mu      sync.Mutex
-	console []chromedp.ConsoleMessage
 }
 
 type tabOption func(*tab)
@@ -361,8 +324,8 @@ type tabOption func(*tab)
 // withInit runs script in every document before the page's own scripts.
 func withInit(script string) tabOption {
 	return func(tb *tab) {
-		if _, err := chromedp.Call(tb.ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: script}); err != nil {
-			tb.t.Fatal(err)
+		if _, err := chromedp.Call(tb.Ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: script}); err != nil {
+			tb.T.Fatal(err)
 		}
 	}
 }
@@ -370,8 +333,8 @@ func withInit(script string) tabOption {
 // withLanguage makes the browser ask for lang (Accept-Language and navigator.languages).
 func withLanguage(lang string) tabOption {
 	return func(tb *tab) {
-		if _, err := chromedp.Call(tb.ctx, emulation.SetUserAgentOverride, emulation.SetUserAgentOverrideParams{UserAgent: userAgent, AcceptLanguage: lang}); err != nil {
-			tb.t.Fatal(err)
+		if _, err := chromedp.Call(tb.Ctx, emulation.SetUserAgentOverride, emulation.SetUserAgentOverrideParams{UserAgent: userAgent, AcceptLanguage: lang}); err != nil {
+			tb.T.Fatal(err)
 		}
 	}
 }
@@ -382,25 +345,7 @@ func withHost(host string) tabOption { return func(tb *tab) { tb.host = host } }
 // newTab opens a tab in a new browser context for site.
 func (h *harness) newTab(t *testing.T, site string, opts ...tabOption) *tab {
 	t.Helper()
-	ctx, cancel := chromedp.NewContext(h.browser, chromedp.WithNewBrowserContext())
-	t.Cleanup(cancel)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
-	t.Cleanup(cancelTimeout)
-	tb := &tab{t: t, h: h, ctx: ctx, site: site, host: "www.shop.test"}
-	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatal(err)
-	}
-	console := chromedp.Console(ctx)
-	go func() {
-		for m, err := range console {
-			if err != nil {
-				return
-			}
-			tb.mu.Lock()
-			tb.console = append(tb.console, m)
-			tb.mu.Unlock()
-		}
-	}()
+	tb := &tab{Tab: browsertest.NewTab(t, h.browser), h: h, site: site, host: "www.shop.test"}
 	for _, o := range opts {
 		o(tb)
 	}
@@ -414,39 +359,15 @@ func (tb *tab) url(p string) string {
 
 // open loads fixture page p and waits until crumb has started.
 func (tb *tab) open(p string) {
-	tb.t.Helper()
-	tb.navigate(tb.url(p))
-	tb.waitJS("crumb has started", `window.crumb && window.crumb.consent && document.readyState == 'complete'`)
-}
-
-func (tb *tab) navigate(u string) {
-	tb.t.Helper()
-	if err := chromedp.Do(tb.ctx, chromedp.Navigate(u)); err != nil {
-		tb.t.Fatalf("navigate %s: %v", u, err)
-	}
+	tb.T.Helper()
+	tb.Navigate(tb.url(p))
+	tb.WaitJS("crumb has started", `window.crumb && window.crumb.consent && document.readyState == 'complete'`)
 }
 
 // eval evaluates expr in the page and decodes its value into T.
 func eval[T any](tb *tab, expr string) T {
-	tb.t.Helper()
-	v, err := chromedp.Run(tb.ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
-	if err != nil {
-		tb.t.Fatalf("eval %s: %v", expr, err)
-	}
-	return v
-}
-
-func (tb *tab) do(expr string) {
-	tb.t.Helper()
-	eval[chromedp.Void](tb, expr)
-}
-
-func (tb *tab) waitJS(what, expr string) {
-	tb.t.Helper()
-	waitFor(tb.t, what, func() bool {
-		v, err := chromedp.Run(tb.ctx, chromedp.Evaluate[bool](`!!(`+expr+`)`))
-		return err == nil && v
-	})
+	tb.T.Helper()
+	return browsertest.Eval[T](tb.Tab, expr)
 }
 
 // The banner lives in a shadow root: these expressions reach into it.
@@ -464,32 +385,12 @@ func button(sel, text string) string {
 	return fmt.Sprintf(`[...%s.querySelectorAll('button')].find(b => b.textContent == %q)`, sel, text)
 }
 
-// click clicks the element of the JS expression expr with the mouse.
-func (tb *tab) click(expr string) {
-	tb.t.Helper()
-	if err := chromedp.Do(tb.ctx, chromedp.Click(chromedp.JSPath(expr))); err != nil {
-		tb.t.Fatalf("click %s: %v", expr, err)
-	}
-}
-
-// key presses a key (kb.* constants or characters), with modifiers.
-func (tb *tab) key(k string, mods ...chromedp.Modifier) {
-	tb.t.Helper()
-	var opts []chromedp.KeyOption
-	if len(mods) > 0 {
-		opts = append(opts, chromedp.KeyModifiers(mods...))
-	}
-	if err := chromedp.Do(tb.ctx, chromedp.KeyEvent(k, opts...)); err != nil {
-		tb.t.Fatal(err)
-	}
-}
-
 // cookies returns the browser's cookies for the page, by name.
 func (tb *tab) cookies() map[string]*network.Cookie {
-	tb.t.Helper()
-	res, err := chromedp.Call(tb.ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{tb.url("")}})
+	tb.T.Helper()
+	res, err := chromedp.Call(tb.Ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{tb.url("")}})
 	if err != nil {
-		tb.t.Fatal(err)
+		tb.T.Fatal(err)
 	}
 	out := map[string]*network.Cookie{}
 	for _, c := range res.Cookies {
@@ -500,53 +401,20 @@ func (tb *tab) cookies() map[string]*network.Cookie {
 
 // stored returns the decision cookie, decoded.
 func (tb *tab) stored() map[string]any {
-	tb.t.Helper()
+	tb.T.Helper()
 	c, ok := tb.cookies()["crumb_consent"]
 	if !ok {
 		return nil
 	}
 	raw, err := url.QueryUnescape(c.Value)
 	if err != nil {
-		tb.t.Fatal(err)
+		tb.T.Fatal(err)
 	}
 	var m map[string]any
 	if err := json.Unmarshal([]byte(raw), &m); err != nil {
-		tb.t.Fatal(err)
+		tb.T.Fatal(err)
 	}
 	return m
-}
-
-// noPageErrors fails the test if the page threw or logged an error, other
-// than the ones matching allow.
-func (tb *tab) noPageErrors(allow ...string) {
-	tb.t.Helper()
-	tb.mu.Lock()
-	defer tb.mu.Unlock()
-outer:
-	for _, m := range tb.console {
-		if !m.IsException() && m.Type != chromedp.ConsoleError {
-			continue
-		}
-		for _, a := range allow {
-			if strings.Contains(m.Text, a) {
-				continue outer
-			}
-		}
-		tb.t.Errorf("page error: %s %s (%s:%d)", m.Type, m.Text, m.URL, m.Line)
-	}
-}
-
-// exceptions returns the uncaught exceptions and unhandled rejections.
-func (tb *tab) exceptions() []string {
-	tb.mu.Lock()
-	defer tb.mu.Unlock()
-	var out []string
-	for _, m := range tb.console {
-		if m.IsException() {
-			out = append(out, m.Text)
-		}
-	}
-	return out
 }
 
 // quiet waits a little and checks that site sent no more events than n.
@@ -567,8 +435,8 @@ func (h *harness) quietType(t *testing.T, site, typ string, n int) {
 
 // clearCache drops the browser's HTTP cache (the config is cached 60 s).
 func (tb *tab) clearCache() {
-	tb.t.Helper()
-	if _, err := chromedp.Call(tb.ctx, network.ClearBrowserCache, cdp.Empty{}); err != nil {
-		tb.t.Fatal(err)
+	tb.T.Helper()
+	if _, err := chromedp.Call(tb.Ctx, network.ClearBrowserCache, cdp.Empty{}); err != nil {
+		tb.T.Fatal(err)
 	}
 }

@@ -30,17 +30,17 @@ func TestScreenshots(t *testing.T) {
 	}
 	open := func(w, ht int64, scheme string, opts ...tabOption) *tab {
 		tb := h.newTab(t, demo.ID, append(opts, withHost("localhost"))...)
-		if err := chromedp.Do(tb.ctx, chromedp.EmulateViewport(w, ht)); err != nil {
+		if err := chromedp.Do(tb.Ctx, chromedp.EmulateViewport(w, ht)); err != nil {
 			t.Fatal(err)
 		}
-		_, err := chromedp.Call(tb.ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Features: []*emulation.MediaFeature{
+		_, err := chromedp.Call(tb.Ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Features: []*emulation.MediaFeature{
 			{Name: "prefers-color-scheme", Value: scheme}, {Name: "prefers-reduced-motion", Value: "reduce"},
 		}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		tb.navigate(fmt.Sprintf("http://localhost:%s/demo/", h.port))
-		tb.waitJS("the banner", firstLayer)
+		tb.Navigate(fmt.Sprintf("http://localhost:%s/demo/", h.port))
+		tb.WaitJS("the banner", firstLayer)
 		return tb
 	}
 	for _, size := range []struct {
@@ -50,9 +50,9 @@ func TestScreenshots(t *testing.T) {
 		for _, scheme := range []string{"light", "dark"} {
 			tb := open(size.w, size.h, scheme)
 			shot(t, tb, fmt.Sprintf("first-layer-%s-%s.png", size.name, scheme))
-			tb.click(button(firstLayer, "Customize"))
-			tb.waitJS("the settings", settings)
-			tb.do(settings + `.querySelectorAll('details')[1].open = true`)
+			tb.Click(button(firstLayer, "Customize"))
+			tb.WaitJS("the settings", settings)
+			tb.Do(settings + `.querySelectorAll('details')[1].open = true`)
 			shot(t, tb, fmt.Sprintf("settings-%s-%s.png", size.name, scheme))
 		}
 	}
@@ -63,11 +63,11 @@ func TestScreenshots(t *testing.T) {
 func shot(t *testing.T, tb *tab, name string) {
 	t.Helper()
 	// No hover effect where the last click left the pointer.
-	if err := chromedp.Do(tb.ctx, chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, 1, 1)); err != nil {
+	if err := chromedp.Do(tb.Ctx, chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, 1, 1)); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(100 * time.Millisecond)
-	png, err := chromedp.Run(tb.ctx, chromedp.CaptureScreenshot())
+	png, err := chromedp.Run(tb.Ctx, chromedp.CaptureScreenshot())
 	if err != nil {
 		t.Fatal(err)
 	}
