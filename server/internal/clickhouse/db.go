@@ -138,15 +138,6 @@ func (db *DB) Ping(ctx context.Context) error { return db.conn.Ping(ctx) }
 // Close closes every connection.
 func (db *DB) Close() error { return db.conn.Close() }
 
-// ServerVersion returns the server's version string, such as "18.16.1".
-func (db *DB) ServerVersion(ctx context.Context) (string, error) {
-	v, err := db.conn.ServerVersion()
-	if err != nil {
-		return "", fmt.Errorf("clickhouse: server version: %w", err)
-	}
-	return fmt.Sprintf("%d.%d.%d", v.Version.Major, v.Version.Minor, v.Version.Patch), nil
-}
-
 // DropDatabase removes the database and everything in it. Tests use it.
 func (db *DB) DropDatabase(ctx context.Context) error {
 	q := "DROP DATABASE IF EXISTS " + quoteIdent(db.database)

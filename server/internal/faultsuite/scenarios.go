@@ -40,11 +40,7 @@ func (s *Suite) run(ctx context.Context, name, title string, env []string, body 
 // ClickHouse, as in scripts/bench.
 func (s *Suite) Capacity(ctx context.Context, d time.Duration) (Result, error) {
 	return s.run(ctx, "capacity", "capacity (closed loop)", nil, func(sc *scenario) error {
-		sc.startLoad(ctx, 0, capacityWorkers, max(d/10, 100*time.Millisecond))
-		if err := sleep(ctx, d); err != nil {
-			return err
-		}
-		lr, err := sc.finish(ctx, time.Minute)
+		lr, err := sc.loadFor(ctx, 0, capacityWorkers, max(d/10, 100*time.Millisecond), d)
 		if err != nil {
 			return err
 		}
@@ -193,11 +189,7 @@ type OverloadOptions struct {
 func (s *Suite) Overload(ctx context.Context, o OverloadOptions) (Result, error) {
 	env := []string{fmt.Sprintf("CRUMB_BUFFER_MAX=%d", o.BufferMax), fmt.Sprintf("CRUMB_MEMORY_LIMIT_MB=%d", o.MemoryLimitMB)}
 	return s.run(ctx, "overload", "overload", env, func(sc *scenario) error {
-		sc.startLoad(ctx, o.Rate, o.Connections, sampleInterval(o.Duration))
-		if err := sleep(ctx, o.Duration); err != nil {
-			return err
-		}
-		lr, err := sc.finish(ctx, time.Minute)
+		lr, err := sc.loadFor(ctx, o.Rate, o.Connections, sampleInterval(o.Duration), o.Duration)
 		if err != nil {
 			return err
 		}
@@ -233,11 +225,7 @@ type SoakOptions struct {
 // depth, and checks that both stay flat (see flat).
 func (s *Suite) Soak(ctx context.Context, o SoakOptions) (Result, error) {
 	return s.run(ctx, "soak", "soak", nil, func(sc *scenario) error {
-		sc.startLoad(ctx, o.Rate, steadyWorkers, o.Every)
-		if err := sleep(ctx, o.Duration); err != nil {
-			return err
-		}
-		lr, err := sc.finish(ctx, time.Minute)
+		lr, err := sc.loadFor(ctx, o.Rate, steadyWorkers, o.Every, o.Duration)
 		if err != nil {
 			return err
 		}

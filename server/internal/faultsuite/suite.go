@@ -179,6 +179,16 @@ func (sc *scenario) endLoad() loadResult {
 }
 
 // sleep waits d or until ctx ends.
+// loadFor runs a load (as startLoad) for d and returns its result once
+// every acknowledged event is stored (as finish, within a minute).
+func (sc *scenario) loadFor(ctx context.Context, rate float64, workers int, every, d time.Duration) (loadResult, error) {
+	sc.startLoad(ctx, rate, workers, every)
+	if err := sleep(ctx, d); err != nil {
+		return loadResult{}, err
+	}
+	return sc.finish(ctx, time.Minute)
+}
+
 func sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
