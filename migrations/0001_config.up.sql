@@ -3,7 +3,7 @@
 -- updated in place: a change inserts a new row with a higher version and
 -- readers keep the newest one (ReplacingMergeTree, read with FINAL).
 
-CREATE TABLE IF NOT EXISTS sites (
+CREATE TABLE IF NOT EXISTS {{local "sites"}}{{onCluster}} (
     site_id String,
     version UInt64,
     deleted UInt8,
@@ -20,10 +20,11 @@ CREATE TABLE IF NOT EXISTS sites (
     banner String,
     created_at DateTime('UTC'),
     updated_at DateTime('UTC')
-) ENGINE = ReplacingMergeTree(version)
+) ENGINE = {{engine "sites" "ReplacingMergeTree" "version"}}
 ORDER BY site_id;
+{{distributed "sites"}}
 
-CREATE TABLE IF NOT EXISTS users (
+CREATE TABLE IF NOT EXISTS {{local "users"}}{{onCluster}} (
     email String,
     version UInt64,
     deleted UInt8,
@@ -32,10 +33,11 @@ CREATE TABLE IF NOT EXISTS users (
     site_roles String,
     created_at DateTime('UTC'),
     updated_at DateTime('UTC')
-) ENGINE = ReplacingMergeTree(version)
+) ENGINE = {{engine "users" "ReplacingMergeTree" "version"}}
 ORDER BY email;
+{{distributed "users"}}
 
-CREATE TABLE IF NOT EXISTS api_tokens (
+CREATE TABLE IF NOT EXISTS {{local "api_tokens"}}{{onCluster}} (
     token_id String,
     version UInt64,
     revoked UInt8,
@@ -44,5 +46,6 @@ CREATE TABLE IF NOT EXISTS api_tokens (
     site_id String,
     created_at DateTime('UTC'),
     updated_at DateTime('UTC')
-) ENGINE = ReplacingMergeTree(version)
+) ENGINE = {{engine "api_tokens" "ReplacingMergeTree" "version"}}
 ORDER BY token_id;
+{{distributed "api_tokens"}}

@@ -1,7 +1,7 @@
 -- Page events. One row per event; visitor, session and consent IDs are the
 -- zero UUID for anonymous counting. No IP address and no user agent is stored.
 
-CREATE TABLE IF NOT EXISTS events (
+CREATE TABLE IF NOT EXISTS {{local "events"}}{{onCluster}} (
     site_id String,
     date Date,
     ts DateTime('UTC'),
@@ -40,7 +40,8 @@ CREATE TABLE IF NOT EXISTS events (
     link_url String,
     duration_ms UInt32,
     status UInt16
-) ENGINE = MergeTree
+) ENGINE = {{engine "events" "MergeTree"}}
 PARTITION BY toYYYYMM(date)
 ORDER BY (site_id, date, visitor_id, ts)
 SETTINGS index_granularity = 8192;
+{{distributed "events"}}

@@ -1,7 +1,7 @@
 -- Proof of consent: every decision a visitor made, with no more data than the
 -- proof needs (no IP, no user agent, no visitor ID).
 
-CREATE TABLE IF NOT EXISTS consent_decisions (
+CREATE TABLE IF NOT EXISTS {{local "consent_decisions"}}{{onCluster}} (
     site_id String,
     date Date,
     ts DateTime('UTC'),
@@ -18,14 +18,15 @@ CREATE TABLE IF NOT EXISTS consent_decisions (
     language String,
     country String,
     device String
-) ENGINE = MergeTree
+) ENGINE = {{engine "consent_decisions" "MergeTree"}}
 PARTITION BY toYYYYMM(date)
 ORDER BY (site_id, date, consent_id, ts);
+{{distributed "consent_decisions"}}
 
 -- Banner impressions, counted without any ID so that opt-in rates can be
 -- computed. undeclared_cookies lists the names (never values) of cookies the
 -- browser held before any decision that the site has not declared necessary.
-CREATE TABLE IF NOT EXISTS consent_impressions (
+CREATE TABLE IF NOT EXISTS {{local "consent_impressions"}}{{onCluster}} (
     site_id String,
     date Date,
     ts DateTime('UTC'),
@@ -37,6 +38,7 @@ CREATE TABLE IF NOT EXISTS consent_impressions (
     device String,
     gpc UInt8,
     undeclared_cookies Array(String)
-) ENGINE = MergeTree
+) ENGINE = {{engine "consent_impressions" "MergeTree"}}
 PARTITION BY toYYYYMM(date)
 ORDER BY (site_id, date, ts);
+{{distributed "consent_impressions"}}

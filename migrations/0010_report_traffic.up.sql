@@ -26,7 +26,7 @@
 -- session or consent ID: uniqUpTo and HyperLogLog states keep 64-bit hashes
 -- of at most a few dozen IDs per row, from which no ID can be read back.
 
-CREATE TABLE IF NOT EXISTS report_totals (
+CREATE TABLE IF NOT EXISTS {{local "report_totals"}}{{onCluster}} (
     site_id String,
     date Date,
     hour DateTime('UTC'),
@@ -37,12 +37,13 @@ CREATE TABLE IF NOT EXISTS report_totals (
     engaged_ms UInt64,
     engagements UInt64,
     event_count UInt64
-) ENGINE = SummingMergeTree
+) ENGINE = {{engine "report_totals" "SummingMergeTree"}}
 PARTITION BY toYYYYMM(date)
 ORDER BY (site_id, date, hour)
 SETTINGS index_granularity = 256;
+{{distributed "report_totals"}}
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS report_totals_mv TO report_totals AS
+CREATE MATERIALIZED VIEW IF NOT EXISTS {{view "report_totals_mv"}}{{onCluster}} TO {{local "report_totals"}} AS
 SELECT
     site_id,
     date,
@@ -54,10 +55,10 @@ SELECT
     toUInt64(sumIf(duration_ms, type = 'engagement')) AS engaged_ms,
     toUInt64(countIf(type = 'engagement')) AS engagements,
     toUInt64(count()) AS event_count
-FROM events
+FROM {{local "events"}}
 GROUP BY site_id, date, hour;
 
-INSERT INTO report_totals (site_id, date, hour, visitors, sessions, pageviews, anon_pageviews, engaged_ms, engagements, event_count)
+INSERT INTO {{table "report_totals"}} (site_id, date, hour, visitors, sessions, pageviews, anon_pageviews, engaged_ms, engagements, event_count)
 SELECT
     site_id,
     date,
@@ -69,12 +70,12 @@ SELECT
     toUInt64(sumIf(duration_ms, type = 'engagement')) AS engaged_ms,
     toUInt64(countIf(type = 'engagement')) AS engagements,
     toUInt64(count()) AS event_count
-FROM events
+FROM {{table "events"}}
 GROUP BY site_id, date, hour;
 
 -- The same per day: the totals and daily series of a range merge one
 -- sketch per day instead of 24.
-CREATE TABLE IF NOT EXISTS report_daily (
+CREATE TABLE IF NOT EXISTS {{local "report_daily"}}{{onCluster}} (
     site_id String,
     date Date,
     visitors AggregateFunction(uniqHLL12If, UUID, UInt8),
@@ -84,12 +85,13 @@ CREATE TABLE IF NOT EXISTS report_daily (
     engaged_ms UInt64,
     engagements UInt64,
     event_count UInt64
-) ENGINE = SummingMergeTree
+) ENGINE = {{engine "report_daily" "SummingMergeTree"}}
 PARTITION BY toYYYYMM(date)
 ORDER BY (site_id, date)
 SETTINGS index_granularity = 256;
+{{distributed "report_daily"}}
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS report_daily_mv TO report_daily AS
+CREATE MATERIALIZED VIEW IF NOT EXISTS {{view "report_daily_mv"}}{{onCluster}} TO {{local "report_daily"}} AS
 SELECT
     site_id,
     date,
@@ -100,10 +102,10 @@ SELECT
     toUInt64(sumIf(duration_ms, type = 'engagement')) AS engaged_ms,
     toUInt64(countIf(type = 'engagement')) AS engagements,
     toUInt64(count()) AS event_count
-FROM events
+FROM {{local "events"}}
 GROUP BY site_id, date;
 
-INSERT INTO report_daily (site_id, date, visitors, sessions, pageviews, anon_pageviews, engaged_ms, engagements, event_count)
+INSERT INTO {{table "report_daily"}} (site_id, date, visitors, sessions, pageviews, anon_pageviews, engaged_ms, engagements, event_count)
 SELECT
     site_id,
     date,
@@ -114,7 +116,7 @@ SELECT
     toUInt64(sumIf(duration_ms, type = 'engagement')) AS engaged_ms,
     toUInt64(countIf(type = 'engagement')) AS engagements,
     toUInt64(count()) AS event_count
-FROM events
+FROM {{table "events"}}
 GROUP BY site_id, date;
 
 -- One row per site, dimension, value and day, sorted by value so that the
@@ -125,7 +127,7 @@ GROUP BY site_id, date;
 -- from page views that did not come from the site itself (channel
 -- Internal), UTM dimensions only from tagged page views; time on page from
 -- engagement events; event dimensions from their own event types.
-CREATE TABLE IF NOT EXISTS report_dims (
+CREATE TABLE IF NOT EXISTS {{local "report_dims"}}{{onCluster}} (
     site_id String,
     dim String,
     date Date,
@@ -138,12 +140,13 @@ CREATE TABLE IF NOT EXISTS report_dims (
     engaged_ms UInt64,
     engagements UInt64,
     event_count UInt64
-) ENGINE = SummingMergeTree
+) ENGINE = {{engine "report_dims" "SummingMergeTree"}}
 PARTITION BY toYYYYMM(date)
 ORDER BY (site_id, dim, value, date)
 SETTINGS index_granularity = 256;
+{{distributed "report_dims"}}
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS report_dims_pageview_mv TO report_dims AS
+CREATE MATERIALIZED VIEW IF NOT EXISTS {{view "report_dims_pageview_mv"}}{{onCluster}} TO {{local "report_dims"}} AS
 SELECT
     site_id,
     d.1 AS dim,
@@ -157,7 +160,7 @@ SELECT
     toUInt64(0) AS engaged_ms,
     toUInt64(0) AS engagements,
     toUInt64(count()) AS event_count
-FROM events
+FROM {{local "events"}}
 ARRAY JOIN arrayFilter(x -> x.1 != '', [
     ('page', path),
     ('hostname', hostname),
@@ -184,7 +187,7 @@ ARRAY JOIN arrayFilter(x -> x.1 != '', [
 WHERE type = 'pageview'
 GROUP BY site_id, dim, date, value;
 
-INSERT INTO report_dims (site_id, dim, date, value, visitors, visitors_k, sessions, pageviews, anon_pageviews, engaged_ms, engagements, event_count)
+INSERT INTO {{table "report_dims"}} (site_id, dim, date, value, visitors, visitors_k, sessions, pageviews, anon_pageviews, engaged_ms, engagements, event_count)
 SELECT
     site_id,
     d.1 AS dim,
@@ -198,7 +201,7 @@ SELECT
     toUInt64(0) AS engaged_ms,
     toUInt64(0) AS engagements,
     toUInt64(count()) AS event_count
-FROM events
+FROM {{table "events"}}
 ARRAY JOIN arrayFilter(x -> x.1 != '', [
     ('page', path),
     ('hostname', hostname),
@@ -227,7 +230,7 @@ GROUP BY site_id, dim, date, value;
 
 -- Time on page: engagement events add their duration to the page's row.
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS report_dims_engagement_mv TO report_dims AS
+CREATE MATERIALIZED VIEW IF NOT EXISTS {{view "report_dims_engagement_mv"}}{{onCluster}} TO {{local "report_dims"}} AS
 SELECT
     site_id,
     'page' AS dim,
@@ -241,11 +244,11 @@ SELECT
     toUInt64(sum(duration_ms)) AS engaged_ms,
     toUInt64(count()) AS engagements,
     toUInt64(0) AS event_count
-FROM events
+FROM {{local "events"}}
 WHERE type = 'engagement'
 GROUP BY site_id, dim, date, value;
 
-INSERT INTO report_dims (site_id, dim, date, value, visitors, visitors_k, sessions, pageviews, anon_pageviews, engaged_ms, engagements, event_count)
+INSERT INTO {{table "report_dims"}} (site_id, dim, date, value, visitors, visitors_k, sessions, pageviews, anon_pageviews, engaged_ms, engagements, event_count)
 SELECT
     site_id,
     'page' AS dim,
@@ -259,13 +262,13 @@ SELECT
     toUInt64(sum(duration_ms)) AS engaged_ms,
     toUInt64(count()) AS engagements,
     toUInt64(0) AS event_count
-FROM events
+FROM {{table "events"}}
 WHERE type = 'engagement'
 GROUP BY site_id, dim, date, value;
 
 -- Custom events, outbound links, downloads, site-search terms, error pages.
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS report_dims_event_mv TO report_dims AS
+CREATE MATERIALIZED VIEW IF NOT EXISTS {{view "report_dims_event_mv"}}{{onCluster}} TO {{local "report_dims"}} AS
 SELECT
     site_id,
     multiIf(type = 'custom', 'event', type = 'outbound', 'outbound', type = 'download', 'download', type = 'search', 'search', 'error_page') AS dim,
@@ -279,11 +282,11 @@ SELECT
     toUInt64(0) AS engaged_ms,
     toUInt64(0) AS engagements,
     toUInt64(count()) AS event_count
-FROM events
+FROM {{local "events"}}
 WHERE type IN ('custom', 'outbound', 'download', 'search', 'error')
 GROUP BY site_id, dim, date, value;
 
-INSERT INTO report_dims (site_id, dim, date, value, visitors, visitors_k, sessions, pageviews, anon_pageviews, engaged_ms, engagements, event_count)
+INSERT INTO {{table "report_dims"}} (site_id, dim, date, value, visitors, visitors_k, sessions, pageviews, anon_pageviews, engaged_ms, engagements, event_count)
 SELECT
     site_id,
     multiIf(type = 'custom', 'event', type = 'outbound', 'outbound', type = 'download', 'download', type = 'search', 'search', 'error_page') AS dim,
@@ -297,14 +300,14 @@ SELECT
     toUInt64(0) AS engaged_ms,
     toUInt64(0) AS engagements,
     toUInt64(count()) AS event_count
-FROM events
+FROM {{table "events"}}
 WHERE type IN ('custom', 'outbound', 'download', 'search', 'error')
 GROUP BY site_id, dim, date, value;
 
 -- Custom event properties: value is name, key and value joined by the
 -- unit separator (\x1F).
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS report_dims_prop_mv TO report_dims AS
+CREATE MATERIALIZED VIEW IF NOT EXISTS {{view "report_dims_prop_mv"}}{{onCluster}} TO {{local "report_dims"}} AS
 SELECT
     site_id,
     'event_prop' AS dim,
@@ -318,12 +321,12 @@ SELECT
     toUInt64(0) AS engaged_ms,
     toUInt64(0) AS engagements,
     toUInt64(count()) AS event_count
-FROM events
+FROM {{local "events"}}
 ARRAY JOIN prop_keys AS prop_key, prop_values AS prop_value
 WHERE type = 'custom'
 GROUP BY site_id, dim, date, value;
 
-INSERT INTO report_dims (site_id, dim, date, value, visitors, visitors_k, sessions, pageviews, anon_pageviews, engaged_ms, engagements, event_count)
+INSERT INTO {{table "report_dims"}} (site_id, dim, date, value, visitors, visitors_k, sessions, pageviews, anon_pageviews, engaged_ms, engagements, event_count)
 SELECT
     site_id,
     'event_prop' AS dim,
@@ -337,7 +340,7 @@ SELECT
     toUInt64(0) AS engaged_ms,
     toUInt64(0) AS engagements,
     toUInt64(count()) AS event_count
-FROM events
+FROM {{table "events"}}
 ARRAY JOIN prop_keys AS prop_key, prop_values AS prop_value
 WHERE type = 'custom'
 GROUP BY site_id, dim, date, value;

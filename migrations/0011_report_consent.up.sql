@@ -10,7 +10,7 @@
 -- undeclared cookie's name) and cookie_page (path, unit separator \x1F,
 -- cookie name).
 
-CREATE TABLE IF NOT EXISTS report_consent_decisions (
+CREATE TABLE IF NOT EXISTS {{local "report_consent_decisions"}}{{onCluster}} (
     site_id String,
     dim String,
     date Date,
@@ -26,12 +26,13 @@ CREATE TABLE IF NOT EXISTS report_consent_decisions (
     n_functionality UInt64,
     n_targeting UInt64,
     n_gpc UInt64
-) ENGINE = SummingMergeTree
+) ENGINE = {{engine "report_consent_decisions" "SummingMergeTree"}}
 PARTITION BY toYYYYMM(date)
 ORDER BY (site_id, dim, value, date)
 SETTINGS index_granularity = 256;
+{{distributed "report_consent_decisions"}}
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS report_consent_decisions_mv TO report_consent_decisions AS
+CREATE MATERIALIZED VIEW IF NOT EXISTS {{view "report_consent_decisions_mv"}}{{onCluster}} TO {{local "report_consent_decisions"}} AS
 SELECT
     site_id,
     d.1 AS dim,
@@ -48,7 +49,7 @@ SELECT
     toUInt64(countIf(functionality = 1)) AS n_functionality,
     toUInt64(countIf(targeting = 1)) AS n_targeting,
     toUInt64(countIf(gpc = 1)) AS n_gpc
-FROM consent_decisions
+FROM {{local "consent_decisions"}}
 ARRAY JOIN [
     ('all', ''),
     ('hour', toString(toHour(ts))),
@@ -60,7 +61,7 @@ ARRAY JOIN [
 ] AS d
 GROUP BY site_id, dim, date, value;
 
-INSERT INTO report_consent_decisions (site_id, dim, date, value, consents, consents_k, n_decisions, n_accept_all, n_reject_all, n_custom, n_withdraw, n_performance, n_functionality, n_targeting, n_gpc)
+INSERT INTO {{table "report_consent_decisions"}} (site_id, dim, date, value, consents, consents_k, n_decisions, n_accept_all, n_reject_all, n_custom, n_withdraw, n_performance, n_functionality, n_targeting, n_gpc)
 SELECT
     site_id,
     d.1 AS dim,
@@ -77,7 +78,7 @@ SELECT
     toUInt64(countIf(functionality = 1)) AS n_functionality,
     toUInt64(countIf(targeting = 1)) AS n_targeting,
     toUInt64(countIf(gpc = 1)) AS n_gpc
-FROM consent_decisions
+FROM {{table "consent_decisions"}}
 ARRAY JOIN [
     ('all', ''),
     ('hour', toString(toHour(ts))),
@@ -89,7 +90,7 @@ ARRAY JOIN [
 ] AS d
 GROUP BY site_id, dim, date, value;
 
-CREATE TABLE IF NOT EXISTS report_consent_impressions (
+CREATE TABLE IF NOT EXISTS {{local "report_consent_impressions"}}{{onCluster}} (
     site_id String,
     dim String,
     date Date,
@@ -97,12 +98,13 @@ CREATE TABLE IF NOT EXISTS report_consent_impressions (
     n_impressions UInt64,
     n_gpc UInt64,
     n_undeclared UInt64
-) ENGINE = SummingMergeTree
+) ENGINE = {{engine "report_consent_impressions" "SummingMergeTree"}}
 PARTITION BY toYYYYMM(date)
 ORDER BY (site_id, dim, value, date)
 SETTINGS index_granularity = 256;
+{{distributed "report_consent_impressions"}}
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS report_consent_impressions_mv TO report_consent_impressions AS
+CREATE MATERIALIZED VIEW IF NOT EXISTS {{view "report_consent_impressions_mv"}}{{onCluster}} TO {{local "report_consent_impressions"}} AS
 SELECT
     site_id,
     d.1 AS dim,
@@ -111,7 +113,7 @@ SELECT
     toUInt64(count()) AS n_impressions,
     toUInt64(countIf(gpc = 1)) AS n_gpc,
     toUInt64(countIf(notEmpty(undeclared_cookies))) AS n_undeclared
-FROM consent_impressions
+FROM {{local "consent_impressions"}}
 ARRAY JOIN [
     ('all', ''),
     ('hour', toString(toHour(ts))),
@@ -123,7 +125,7 @@ ARRAY JOIN [
 ] AS d
 GROUP BY site_id, dim, date, value;
 
-INSERT INTO report_consent_impressions (site_id, dim, date, value, n_impressions, n_gpc, n_undeclared)
+INSERT INTO {{table "report_consent_impressions"}} (site_id, dim, date, value, n_impressions, n_gpc, n_undeclared)
 SELECT
     site_id,
     d.1 AS dim,
@@ -132,7 +134,7 @@ SELECT
     toUInt64(count()) AS n_impressions,
     toUInt64(countIf(gpc = 1)) AS n_gpc,
     toUInt64(countIf(notEmpty(undeclared_cookies))) AS n_undeclared
-FROM consent_impressions
+FROM {{table "consent_impressions"}}
 ARRAY JOIN [
     ('all', ''),
     ('hour', toString(toHour(ts))),
@@ -148,7 +150,7 @@ GROUP BY site_id, dim, date, value;
 -- page (dim cookie_page). n_impressions is the number of banner showings
 -- on which the cookie was present.
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS report_consent_cookie_mv TO report_consent_impressions AS
+CREATE MATERIALIZED VIEW IF NOT EXISTS {{view "report_consent_cookie_mv"}}{{onCluster}} TO {{local "report_consent_impressions"}} AS
 SELECT
     site_id,
     'cookie' AS dim,
@@ -157,11 +159,11 @@ SELECT
     toUInt64(count()) AS n_impressions,
     toUInt64(countIf(gpc = 1)) AS n_gpc,
     toUInt64(count()) AS n_undeclared
-FROM consent_impressions
+FROM {{local "consent_impressions"}}
 ARRAY JOIN arrayDistinct(undeclared_cookies) AS cookie_name
 GROUP BY site_id, dim, date, value;
 
-INSERT INTO report_consent_impressions (site_id, dim, date, value, n_impressions, n_gpc, n_undeclared)
+INSERT INTO {{table "report_consent_impressions"}} (site_id, dim, date, value, n_impressions, n_gpc, n_undeclared)
 SELECT
     site_id,
     'cookie' AS dim,
@@ -170,11 +172,11 @@ SELECT
     toUInt64(count()) AS n_impressions,
     toUInt64(countIf(gpc = 1)) AS n_gpc,
     toUInt64(count()) AS n_undeclared
-FROM consent_impressions
+FROM {{table "consent_impressions"}}
 ARRAY JOIN arrayDistinct(undeclared_cookies) AS cookie_name
 GROUP BY site_id, dim, date, value;
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS report_consent_cookie_page_mv TO report_consent_impressions AS
+CREATE MATERIALIZED VIEW IF NOT EXISTS {{view "report_consent_cookie_page_mv"}}{{onCluster}} TO {{local "report_consent_impressions"}} AS
 SELECT
     site_id,
     'cookie_page' AS dim,
@@ -183,11 +185,11 @@ SELECT
     toUInt64(count()) AS n_impressions,
     toUInt64(countIf(gpc = 1)) AS n_gpc,
     toUInt64(count()) AS n_undeclared
-FROM consent_impressions
+FROM {{local "consent_impressions"}}
 ARRAY JOIN arrayDistinct(undeclared_cookies) AS cookie_name
 GROUP BY site_id, dim, date, value;
 
-INSERT INTO report_consent_impressions (site_id, dim, date, value, n_impressions, n_gpc, n_undeclared)
+INSERT INTO {{table "report_consent_impressions"}} (site_id, dim, date, value, n_impressions, n_gpc, n_undeclared)
 SELECT
     site_id,
     'cookie_page' AS dim,
@@ -196,6 +198,6 @@ SELECT
     toUInt64(count()) AS n_impressions,
     toUInt64(countIf(gpc = 1)) AS n_gpc,
     toUInt64(count()) AS n_undeclared
-FROM consent_impressions
+FROM {{table "consent_impressions"}}
 ARRAY JOIN arrayDistinct(undeclared_cookies) AS cookie_name
 GROUP BY site_id, dim, date, value;

@@ -12,7 +12,7 @@
 //   crumb.q.push(['track', 'signup', {plan: 'pro'}]);
 import { S, d, safe } from './state.js';
 import { gcmDefault } from './gcm.js';
-import { read, valid, apply, config, get, send } from './consent.js';
+import { read, valid, apply, config, get, send, refused } from './consent.js';
 import { showFirst, show, showFab, choose } from './banner.js';
 import { mode, track } from './tracker.js';
 
@@ -62,6 +62,7 @@ if (!(prev && prev.consent)) {
     S.on = /^https?:$/.test(location.protocol) && (!/^(localhost|127\.0\.0\.1|\[::1\])$/.test(location.hostname) || el.hasAttribute('data-track-localhost'));
     S.fab = !el.hasAttribute('data-no-button');
     S.ask = (changed) => showFirst(changed, 1);
+    S.refused = refused;
     S.cfg = await config();
     const x = read();
     if (x && (!S.cfg || valid(x))) {

@@ -21,6 +21,9 @@ export const S = {
   fns: [],
   // Set by index.js: shows the first layer again after the server refused events.
   ask: null,
+  // Set by index.js: what the tracker calls when the server refuses its
+  // events under the visitor's consent (consent.js refused).
+  refused: null,
 };
 
 /** The optional categories, in display order. */

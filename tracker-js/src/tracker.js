@@ -5,7 +5,6 @@
 import { S, d, uuid, clip, safe } from './state.js';
 import { getCookie, setCookie } from './cookies.js';
 import { post, beacon } from './net.js';
-import { refused } from './consent.js';
 
 const DOWNLOAD = /\.(pdf|zip|docx?|xlsx?|pptx?|csv|mp3|mp4|dmg|exe|msi|gz|tgz|tar|rar|7z|apk)$/i;
 
@@ -71,7 +70,7 @@ function flush(unload) {
         if (tok == 'anon') {
           S.cfg.anonymous_counting = false;
           mode();
-        } else refused();
+        } else S.refused();
       });
   }
 }

@@ -133,7 +133,7 @@ func bodies(ctx context.Context, crumbBin string, srv *chserver.Server, tmp stri
 		return body{}, body{}, err
 	}
 	defer db.Close()
-	migs, _ := clickhouse.LoadMigrations(migrations.FS)
+	migs, _ := migrations.All()
 	if _, err := db.Migrate(ctx, migs); err != nil {
 		return body{}, body{}, err
 	}
@@ -211,7 +211,7 @@ func endToEnd(ctx context.Context, crumbBin string, srv *chserver.Server, tmp st
 		return e2eResult{}, 0, err
 	}
 	defer db.Close()
-	migs, _ := clickhouse.LoadMigrations(migrations.FS)
+	migs, _ := migrations.All()
 	if _, err := db.Migrate(ctx, migs); err != nil {
 		return e2eResult{}, 0, err
 	}
@@ -356,7 +356,7 @@ func writerRates(ctx context.Context, srv *chserver.Server, tmp string, n int) (
 		if err != nil {
 			return nil, err
 		}
-		migs, _ := clickhouse.LoadMigrations(migrations.FS)
+		migs, _ := migrations.All()
 		_, err = db.Migrate(ctx, migs)
 		return db, err
 	}

@@ -78,7 +78,7 @@ func main() {
 		fatal(err)
 	}
 	defer db.Close()
-	migs, err := clickhouse.LoadMigrations(migrations.FS)
+	migs, err := migrations.All()
 	if err != nil {
 		fatal(err)
 	}

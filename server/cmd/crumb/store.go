@@ -102,7 +102,7 @@ func migrateOrCheck(ctx context.Context, db *clickhouse.DB, log *slog.Logger) er
 	if db.Cluster() == "" {
 		return migrate(ctx, db, log)
 	}
-	migs, err := clickhouse.LoadMigrations(migrations.FS)
+	migs, err := migrations.All()
 	if err != nil {
 		return err
 	}
@@ -145,7 +145,7 @@ func openWithRetry(ctx context.Context, dsn string, log *slog.Logger, opts ...cl
 }
 
 func migrate(ctx context.Context, db *clickhouse.DB, log *slog.Logger) error {
-	migs, err := clickhouse.LoadMigrations(migrations.FS)
+	migs, err := migrations.All()
 	if err != nil {
 		return err
 	}

@@ -42,7 +42,7 @@ func TestCluster_StorageLayer(t *testing.T) {
 		return db
 	}
 	a := open(0) // shard 1 replica 1 first
-	migs, err := clickhouse.LoadMigrations(migrations.FS)
+	migs, err := migrations.All()
 	if err != nil {
 		t.Fatal(err)
 	}

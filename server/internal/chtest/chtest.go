@@ -89,7 +89,7 @@ func NewDatabaseURL(t testing.TB) string {
 	if err != nil {
 		t.Fatalf("chtest: %v", err)
 	}
-	migs, err := clickhouse.LoadMigrations(migrations.FS)
+	migs, err := migrations.All()
 	if err != nil {
 		t.Fatalf("chtest: %v", err)
 	}

@@ -18,7 +18,7 @@ func TestMain(m *testing.M) { chtest.Main(m) }
 func TestMigrate_IsIdempotent(t *testing.T) {
 	db := chtest.DB(t)
 	ctx := context.Background()
-	migs, err := clickhouse.LoadMigrations(migrations.FS)
+	migs, err := migrations.All()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +41,7 @@ func TestMigrate_IsIdempotent(t *testing.T) {
 func TestMigrate_RefusesDirtyState(t *testing.T) {
 	db := chtest.DB(t)
 	ctx := context.Background()
-	bad := []clickhouse.Migration{{Version: 9999, Name: "broken", SQL: "CREATE TABLE nope (x UInt8) ENGINE = NoSuchEngine;\n"}}
+	bad := []migrations.Migration{{Version: 9999, Name: "broken", SQL: "CREATE TABLE nope (x UInt8) ENGINE = NoSuchEngine;\n"}}
 	if _, err := db.Migrate(ctx, bad); err == nil {
 		t.Fatal("broken migration succeeded")
 	}
@@ -53,14 +53,6 @@ func TestMigrate_RefusesDirtyState(t *testing.T) {
 	}
 	if _, err := db.Migrate(ctx, bad); err != nil {
 		t.Fatalf("after force: %v", err)
-	}
-}
-
-func TestStatements_SplitsAtLineEndSemicolons(t *testing.T) {
-	m := clickhouse.Migration{SQL: "-- c;\nCREATE TABLE a (x String DEFAULT ';') ENGINE = Memory;\n\nCREATE TABLE b (y UInt8) ENGINE = Memory;\n"}
-	got := m.Statements()
-	if len(got) != 2 || got[0] != "CREATE TABLE a (x String DEFAULT ';') ENGINE = Memory" {
-		t.Fatalf("statements = %q", got)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	ch "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/google/uuid"
 
+	"github.com/crumbhq/crumb/migrations"
 	"github.com/crumbhq/crumb/server/internal/model"
 )
 
@@ -109,19 +110,18 @@ func (db *DB) EraseVisitor(ctx context.Context, site string, visitor uuid.UUID, 
 // when there is nothing to delete.
 func (db *DB) EnforceRetention(ctx context.Context, site string, eventsBefore, consentBefore time.Time) (int, error) {
 	mutations := 0
-	for _, t := range []struct {
+	type cut struct {
 		table  string
 		before time.Time
-	}{
-		{"events", eventsBefore},
-		{"report_totals", eventsBefore},
-		{"report_daily", eventsBefore},
-		{"report_dims", eventsBefore},
-		{"consent_decisions", consentBefore},
-		{"consent_impressions", consentBefore},
-		{"report_consent_decisions", consentBefore},
-		{"report_consent_impressions", consentBefore},
-	} {
+	}
+	var cuts []cut
+	for _, t := range migrations.Retained(migrations.EventRetention) {
+		cuts = append(cuts, cut{t, eventsBefore})
+	}
+	for _, t := range migrations.Retained(migrations.ConsentRetention) {
+		cuts = append(cuts, cut{t, consentBefore})
+	}
+	for _, t := range cuts {
 		var n uint64
 		row := db.conn.QueryRow(ctx, "SELECT count() FROM "+t.table+" WHERE site_id = ? AND date < toDate(?)", site, t.before.UTC())
 		if err := row.Scan(&n); err != nil {
@@ -143,12 +143,16 @@ func (db *DB) EnforceRetention(ctx context.Context, site string, eventsBefore, c
 // from the distributed DDL queue when it is back, so a timeout waiting for
 // it is logged, not returned.
 func (db *DB) mutate(ctx context.Context, table, mutation string, args ...any) error {
-	if db.cluster == "" {
-		return db.conn.Exec(ctx, "ALTER TABLE "+table+" "+mutation, args...)
+	t := db.Target()
+	local, err := t.Local(table)
+	if err != nil {
+		return err
 	}
-	c := clusterSQL{cluster: db.cluster, db: db.database}
+	if db.cluster == "" {
+		return db.conn.Exec(ctx, "ALTER TABLE "+local+" "+mutation, args...)
+	}
 	ctx = ch.Context(ctx, ch.WithSettings(ch.Settings{"distributed_ddl_task_timeout": db.signedSetting(5)}))
-	err := db.conn.Exec(ctx, "ALTER TABLE "+c.name(c.local(table))+c.onCluster()+" "+mutation, args...)
+	err = db.conn.Exec(ctx, "ALTER TABLE "+local+t.OnCluster()+" "+mutation, args...)
 	var ex *ch.Exception
 	if errors.As(err, &ex) && ex.Code == 159 { // TIMEOUT_EXCEEDED
 		db.log.Warn("mutation queued for servers that did not answer", "table", table, "err", err)

@@ -39,7 +39,7 @@ func TestRecord_ForCurrentClickHouse(t *testing.T) {
 	clickhouse.WrapConn(db, r.Conn)
 
 	r.Part("migrations")
-	migs, err := clickhouse.LoadMigrations(migrations.FS)
+	migs, err := migrations.All()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +157,7 @@ func TestRecord_ForCurrentClickHouse(t *testing.T) {
 	// server/internal/chcluster and server/e2e.
 	r.Part("cluster DDL, parsed")
 	for _, m := range migs {
-		stmts, err := clickhouse.ClusterStatements(m.Statements(), "crumb_cluster", "crumb")
+		stmts, err := m.Statements(migrations.Target{Cluster: "crumb_cluster", Database: "crumb"})
 		if err != nil {
 			t.Fatal(err)
 		}

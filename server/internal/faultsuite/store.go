@@ -25,7 +25,7 @@ func (s *Suite) database(ctx context.Context, scenario string) (string, *clickho
 	if err != nil {
 		return "", nil, err
 	}
-	migs, err := clickhouse.LoadMigrations(migrations.FS)
+	migs, err := migrations.All()
 	if err == nil {
 		_, err = db.Migrate(ctx, migs)
 	}

@@ -125,13 +125,17 @@ func (r *Recorder) Query(sql string) {
 // Migrations records every migration's statements, split as crumb's
 // migrator splits them.
 func (r *Recorder) Migrations() {
-	migs, err := clickhouse.LoadMigrations(migrations.FS)
+	migs, err := migrations.All()
 	if err != nil {
 		r.t.Fatal(err)
 	}
 	for _, m := range migs {
 		r.Part(fmt.Sprintf("migration %04d_%s", m.Version, m.Name))
-		for _, s := range m.Statements() {
+		stmts, err := m.Statements(migrations.Target{})
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		for _, s := range stmts {
 			r.Exec(s)
 		}
 	}

@@ -1,0 +1,96 @@
+package migrations
+
+// The registry of Crumb's tables: every table a migration creates is listed
+// here, with where its rows live in cluster mode and which retention cuts
+// it. The migrator renders the SQL files against it, retention and erasure
+// walk it, and the report and store packages name tables by these
+// constants, so a table's name is written in one place.
+
+// Table names.
+const (
+	SchemaMigrations = "schema_migrations"
+	Sites            = "sites"
+	Users            = "users"
+	APITokens        = "api_tokens"
+	ShareLinks       = "share_links"
+
+	Events             = "events"
+	ConsentDecisions   = "consent_decisions"
+	ConsentImpressions = "consent_impressions"
+
+	ReportTotals             = "report_totals"
+	ReportDaily              = "report_daily"
+	ReportDims               = "report_dims"
+	ReportConsentDecisions   = "report_consent_decisions"
+	ReportConsentImpressions = "report_consent_impressions"
+)
+
+// Retention says which of a site's retention settings cuts a table's rows
+// (by its date column).
+type Retention int
+
+const (
+	// Kept rows are configuration, kept until they are changed.
+	Kept Retention = iota
+	// EventRetention cuts at the site's retention (default 25 months).
+	EventRetention
+	// ConsentRetention cuts at the site's consent retention.
+	ConsentRetention
+)
+
+// Table is one table of the schema.
+type Table struct {
+	Name string
+	// ShardKey is, in cluster mode, the sharding key of the Distributed
+	// table over the shards' NAME_local tables; "" keeps one full copy on
+	// every server (configuration, read locally with FINAL).
+	ShardKey string
+	// Retention is the setting that cuts the table's rows.
+	Retention Retention
+}
+
+// zeroUUID is the visitor, session and consent ID of anonymous counting.
+const zeroUUID = "toUUID('00000000-0000-0000-0000-000000000000')"
+
+// Tables lists every table, in the order the migrations create them.
+var Tables = []Table{
+	{Name: SchemaMigrations},
+	{Name: Sites},
+	{Name: Users},
+	{Name: APITokens},
+	{Name: ShareLinks},
+	// A visitor's events stay on one shard, so a visit is whole there;
+	// anonymous page views (zero visitor ID) are spread evenly.
+	{Name: Events, ShardKey: "if(visitor_id = " + zeroUUID + ", rand(), cityHash64(toString(visitor_id)))", Retention: EventRetention},
+	{Name: ConsentDecisions, ShardKey: "cityHash64(toString(consent_id))", Retention: ConsentRetention},
+	{Name: ConsentImpressions, ShardKey: "rand()", Retention: ConsentRetention},
+	{Name: ReportTotals, ShardKey: "rand()", Retention: EventRetention},
+	{Name: ReportDaily, ShardKey: "rand()", Retention: EventRetention},
+	{Name: ReportDims, ShardKey: "rand()", Retention: EventRetention},
+	{Name: ReportConsentDecisions, ShardKey: "rand()", Retention: ConsentRetention},
+	{Name: ReportConsentImpressions, ShardKey: "rand()", Retention: ConsentRetention},
+}
+
+// Lookup returns the registered table called name.
+func Lookup(name string) (Table, bool) {
+	for _, t := range Tables {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return Table{}, false
+}
+
+// Sharded reports whether the table is split across shards in cluster mode.
+func (t Table) Sharded() bool { return t.ShardKey != "" }
+
+// Retained returns the tables cut by retention r, in registry order.
+func Retained(r Retention) []string {
+	var out []string
+	for _, t := range Tables {
+		if t.Retention == r && r != Kept {
+			out = append(out, t.Name)
+		}
+	}
+	return out
+}
