@@ -13,6 +13,7 @@ import (
 	"github.com/crumbhq/crumb/server/internal/clickhouse"
 	"github.com/crumbhq/crumb/server/internal/model"
 	"github.com/crumbhq/crumb/server/internal/report"
+	"github.com/crumbhq/crumb/server/internal/report/query"
 )
 
 // staticSites serves the sites read once from the database.
@@ -38,7 +39,7 @@ func dashboard(svc *report.Service, site string, now time.Time, filters []string
 	if compare {
 		v.Set("compare", "previous_period")
 	}
-	q, err := report.ParseQuery(v, now)
+	q, err := query.ParseQuery(v, now)
 	if err != nil {
 		return nil, err
 	}
@@ -47,12 +48,12 @@ func dashboard(svc *report.Service, site string, now time.Time, filters []string
 	qc.Filters = nil
 	for _, f := range q.Filters {
 		switch f.Dimension {
-		case report.DimCountry, report.DimDevice, report.DimPage, report.DimLanguage:
+		case query.DimCountry, query.DimDevice, query.DimPage, query.DimLanguage:
 			qc.Filters = append(qc.Filters, f)
 		}
 	}
-	page := report.BreakdownOptions{Page: report.Page{Limit: 10, Number: 1}}
-	bd := func(d report.Dimension) panel {
+	page := report.BreakdownOptions{Page: query.Page{Limit: 10, Number: 1}}
+	bd := func(d query.Dimension) panel {
 		return panel{"breakdown/" + string(d), func(ctx context.Context) error {
 			_, err := svc.Breakdown(ctx, q, d, page)
 			return err
@@ -61,7 +62,7 @@ func dashboard(svc *report.Service, site string, now time.Time, filters []string
 	return []panel{
 		{"overview", func(ctx context.Context) error { _, err := svc.Overview(ctx, q); return err }},
 		{"timeseries", func(ctx context.Context) error { _, err := svc.Timeseries(ctx, q, nil); return err }},
-		bd(report.DimChannel), bd(report.DimPage), bd(report.DimCountry), bd(report.DimBrowser), bd(report.DimEvent),
+		bd(query.DimChannel), bd(query.DimPage), bd(query.DimCountry), bd(query.DimBrowser), bd(query.DimEvent),
 		{"realtime", func(ctx context.Context) error { _, err := svc.Realtime(ctx, site, 10); return err }},
 		{"consent/overview", func(ctx context.Context) error { _, err := svc.ConsentOverview(ctx, qc); return err }},
 	}, nil

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/crumbhq/crumb/server/internal/model"
+	"github.com/crumbhq/crumb/server/internal/report/query"
 )
 
 // Consent analytics. Definitions:
@@ -109,10 +110,10 @@ func (o *ConsentOverview) Table() Table {
 
 // consentPlan validates q for consent analytics: the filters may only
 // name country, device, page or language.
-func (s *Service) consentPlan(ctx context.Context, q Query) (*plan, error) {
+func (s *Service) consentPlan(ctx context.Context, q query.Query) (*plan, error) {
 	for _, f := range q.Filters {
 		if _, ok := consentFilterColumns[f.Dimension]; !ok {
-			return nil, badParam("filter", "consent analytics can be filtered by country, device, page and language only, not %s", f.Dimension)
+			return nil, query.BadParam("filter", "consent analytics can be filtered by country, device, page and language only, not %s", f.Dimension)
 		}
 	}
 	return s.newPlan(ctx, q, planSums)
@@ -120,7 +121,7 @@ func (s *Service) consentPlan(ctx context.Context, q Query) (*plan, error) {
 
 // ConsentOverview returns impressions, decisions, opt-in rates, GPC
 // shares and coverage of q's period.
-func (s *Service) ConsentOverview(ctx context.Context, q Query) (*ConsentOverview, error) {
+func (s *Service) ConsentOverview(ctx context.Context, q query.Query) (*ConsentOverview, error) {
 	p, err := s.consentPlan(ctx, q)
 	if err != nil {
 		return nil, err
@@ -171,15 +172,15 @@ type ConsentPoint struct {
 // ConsentSeries is consent numbers per bucket.
 type ConsentSeries struct {
 	Meta
-	Interval Interval
+	Interval query.Interval
 	Points   []ConsentPoint
 }
 
 func (cs *ConsentSeries) label(t time.Time) string {
-	if cs.Interval == Hour {
+	if cs.Interval == query.Hour {
 		return t.UTC().Format(time.RFC3339)
 	}
-	return t.UTC().Format(dateLayout)
+	return t.UTC().Format(query.DateLayout)
 }
 
 // MarshalJSON writes {"site",…,"interval","points":[{"date",…metrics}]}.
@@ -206,7 +207,7 @@ func (cs *ConsentSeries) Table() Table {
 }
 
 // ConsentTimeseries returns consent numbers per bucket of q.Interval.
-func (s *Service) ConsentTimeseries(ctx context.Context, q Query) (*ConsentSeries, error) {
+func (s *Service) ConsentTimeseries(ctx context.Context, q query.Query) (*ConsentSeries, error) {
 	p, err := s.consentPlan(ctx, q)
 	if err != nil {
 		return nil, err
@@ -262,19 +263,6 @@ func (s *Service) ConsentTimeseries(ctx context.Context, q Query) (*ConsentSerie
 	return out, nil
 }
 
-// ConsentDimensions are what consent analytics break down by.
-var ConsentDimensions = []ConsentDimension{ConsentCountry, ConsentDevice, ConsentPage, ConsentPolicyVersion, ConsentLanguage}
-
-// ParseConsentDimension returns the consent dimension named s.
-func ParseConsentDimension(s string) (ConsentDimension, error) {
-	for _, d := range ConsentDimensions {
-		if string(d) == s {
-			return d, nil
-		}
-	}
-	return "", badParam("dimension", "consent analytics break down by country, device, page, policy_version or language, not %q", clip(s, 40))
-}
-
 // ConsentRow is one value of a consent breakdown.
 type ConsentRow struct {
 	Value string
@@ -286,7 +274,7 @@ type ConsentRow struct {
 // impressions only) fold into Other, left out when it too has fewer.
 type ConsentBreakdown struct {
 	Meta
-	Dimension   ConsentDimension
+	Dimension   query.ConsentDimension
 	K           int
 	Rows        []ConsentRow
 	Other       *ConsentRow
@@ -333,14 +321,14 @@ func (b *ConsentBreakdown) Table() Table {
 }
 
 // ConsentBreakdown returns consent numbers per value of dim.
-func (s *Service) ConsentBreakdown(ctx context.Context, q Query, dim ConsentDimension, page Page) (*ConsentBreakdown, error) {
-	if _, err := ParseConsentDimension(string(dim)); err != nil {
+func (s *Service) ConsentBreakdown(ctx context.Context, q query.Query, dim query.ConsentDimension, page query.Page) (*ConsentBreakdown, error) {
+	if _, err := query.ParseConsentDimension(string(dim)); err != nil {
 		return nil, err
 	}
-	if page == (Page{}) {
-		page = Page{Limit: DefaultLimit, Number: 1}
+	if page == (query.Page{}) {
+		page = query.Page{Limit: query.DefaultLimit, Number: 1}
 	}
-	if err := page.validate(); err != nil {
+	if err := page.Validate(); err != nil {
 		return nil, err
 	}
 	p, err := s.consentPlan(ctx, q)
@@ -396,7 +384,7 @@ func (s *Service) ConsentBreakdown(ctx context.Context, q Query, dim ConsentDime
 	out := &ConsentBreakdown{Meta: metaOf(q, p.sample.rate), Dimension: dim, K: p.k, Page: page.Number, Limit: page.Limit,
 		Totals: conv("(total)", totals.vals, all), Rows: []ConsentRow{}}
 	if other != nil {
-		r := conv(Other, other.vals, imp{all.n - shown.n, all.gpc - shown.gpc})
+		r := conv(query.Other, other.vals, imp{all.n - shown.n, all.gpc - shown.gpc})
 		out.Other = &r
 	}
 	offset := (page.Number - 1) * page.Limit
@@ -450,9 +438,9 @@ func (c *Cookies) Table() Table {
 
 // UndeclaredCookies returns the undeclared cookies browsers held before any
 // decision, by cookie name or (byPage) by page and name.
-func (s *Service) UndeclaredCookies(ctx context.Context, q Query, byPage bool, limit int) (*Cookies, error) {
-	if limit < 1 || limit > MaxLimit {
-		return nil, badParam("limit", "must be 1 to %d", MaxLimit)
+func (s *Service) UndeclaredCookies(ctx context.Context, q query.Query, byPage bool, limit int) (*Cookies, error) {
+	if limit < 1 || limit > query.MaxLimit {
+		return nil, query.BadParam("limit", "must be 1 to %d", query.MaxLimit)
 	}
 	p, err := s.consentPlan(ctx, q)
 	if err != nil {
@@ -488,9 +476,9 @@ func (s *Service) UndeclaredCookies(ctx context.Context, q Query, byPage bool, l
 		return nil, s.wrap(ctx, err)
 	}
 	if other >= int64(p.k) {
-		out.Other = &CookieRow{Cookie: Other, Impressions: other}
+		out.Other = &CookieRow{Cookie: query.Other, Impressions: other}
 		if byPage {
-			out.Other.Page = Other
+			out.Other.Page = query.Other
 		}
 	}
 	return out, nil

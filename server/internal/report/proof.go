@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/crumbhq/crumb/server/internal/model"
+	"github.com/crumbhq/crumb/server/internal/report/query"
 )
 
 // Proof of consent: the only part of the report layer that returns IDs. A
@@ -89,7 +90,7 @@ func (h *ConsentHistory) Table() Table {
 func (s *Service) ConsentHistory(ctx context.Context, site, consentID string) (*ConsentHistory, error) {
 	id, err := uuid.Parse(consentID)
 	if err != nil || id == uuid.Nil {
-		return nil, badParam("consent_id", "not a consent ID (UUID)")
+		return nil, query.BadParam("consent_id", "not a consent ID (UUID)")
 	}
 	if _, ok := s.sites.Get(ctx, site); !ok {
 		return nil, ErrUnknownSite
@@ -114,12 +115,12 @@ const MaxExportDays = 400
 // ValidateExport checks the arguments of ExportDecisions without reading
 // any decision, so that an HTTP handler can answer 4xx before it streams.
 func (s *Service) ValidateExport(ctx context.Context, site string, from, to time.Time) error {
-	q := Query{Site: site, From: from, To: to, Interval: Day}
+	q := query.Query{Site: site, From: from, To: to, Interval: query.Day}
 	if err := q.Validate(); err != nil {
 		return err
 	}
 	if q.Days() > MaxExportDays {
-		return badParam("to", "export at most %d days at a time", MaxExportDays)
+		return query.BadParam("to", "export at most %d days at a time", MaxExportDays)
 	}
 	if _, ok := s.sites.Get(ctx, site); !ok {
 		return ErrUnknownSite

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/crumbhq/crumb/server/internal/chtest"
+	"github.com/crumbhq/crumb/server/internal/report/query"
 	"github.com/crumbhq/crumb/server/internal/report/reporttest"
 )
 
@@ -38,11 +39,11 @@ func TestDimensions_MVMatchesRaw(t *testing.T) {
 	if dump(t, om) != dump(t, or) {
 		t.Errorf("overview:\nMV  %s\nraw %s", dump(t, om), dump(t, or))
 	}
-	tm, err := mv.Timeseries(ctx, q, TimeseriesMetrics)
+	tm, err := mv.Timeseries(ctx, q, query.TimeseriesMetrics)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, err := raw.Timeseries(ctx, q, TimeseriesMetrics)
+	tr, err := raw.Timeseries(ctx, q, query.TimeseriesMetrics)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,19 +52,19 @@ func TestDimensions_MVMatchesRaw(t *testing.T) {
 	}
 
 	type tc struct {
-		dim  Dimension
+		dim  query.Dimension
 		opts BreakdownOptions
 	}
 	var cases []tc
-	for _, d := range dimensions {
-		if d.kind == kindSession {
+	for _, d := range query.All() {
+		if d.Kind == query.KindSession {
 			continue
 		}
-		if d.name == DimEventProp {
-			cases = append(cases, tc{d.name, BreakdownOptions{Event: "signup"}}, tc{d.name, BreakdownOptions{Event: "signup", Property: "plan"}})
+		if d.Name == query.DimEventProp {
+			cases = append(cases, tc{d.Name, BreakdownOptions{Event: "signup"}}, tc{d.Name, BreakdownOptions{Event: "signup", Property: "plan"}})
 			continue
 		}
-		cases = append(cases, tc{d.name, BreakdownOptions{}})
+		cases = append(cases, tc{d.Name, BreakdownOptions{}})
 	}
 	for _, c := range cases {
 		t.Run(string(c.dim)+c.opts.Property, func(t *testing.T) {
@@ -78,7 +79,7 @@ func TestDimensions_MVMatchesRaw(t *testing.T) {
 			if dump(t, rowsOf(bm)) != dump(t, rowsOf(br)) || bm.More != br.More {
 				t.Errorf("MV:\n%s\nraw:\n%s", dump(t, rowsOf(bm)), dump(t, rowsOf(br)))
 			}
-			if len(bm.Rows)+len(rowsOf(bm)) == 1 && c.dim != DimOutbound {
+			if len(bm.Rows)+len(rowsOf(bm)) == 1 && c.dim != query.DimOutbound {
 				t.Logf("%s has no rows at all", c.dim)
 			}
 		})
@@ -97,12 +98,12 @@ func TestDimensions_MVMatchesRaw(t *testing.T) {
 	if dump(t, cm) != dump(t, cr) {
 		t.Errorf("consent overview:\nMV  %s\nraw %s", dump(t, cm), dump(t, cr))
 	}
-	for _, d := range ConsentDimensions {
-		bm, err := mv.ConsentBreakdown(ctx, current(), d, Page{})
+	for _, d := range query.ConsentDimensions {
+		bm, err := mv.ConsentBreakdown(ctx, current(), d, query.Page{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		br, err := raw.ConsentBreakdown(ctx, current(), d, Page{})
+		br, err := raw.ConsentBreakdown(ctx, current(), d, query.Page{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -137,18 +138,18 @@ type job struct {
 // the fixture.
 func everyQuery(ctx context.Context, svc *Service, f reporttest.Fixture) []job {
 	var filters [][]string
-	values := map[Dimension]string{DimEventProp: "plan=pro", DimPage: "/", DimEntryPage: "/", DimExitPage: "/", DimCountry: "DE",
-		DimSource: "Google", DimEvent: "signup", DimChannel: "Direct", DimRegion: "(none)"}
-	for _, d := range dimensions {
-		v := values[d.name]
+	values := map[query.Dimension]string{query.DimEventProp: "plan=pro", query.DimPage: "/", query.DimEntryPage: "/", query.DimExitPage: "/", query.DimCountry: "DE",
+		query.DimSource: "Google", query.DimEvent: "signup", query.DimChannel: "Direct", query.DimRegion: "(none)"}
+	for _, d := range query.All() {
+		v := values[d.Name]
 		if v == "" {
 			v = "x'\\\"%_" // quotes, a backslash and LIKE wildcards must stay data
 		}
-		for _, op := range []Op{Is, IsNot, Contains} {
-			if op == Contains && v == None {
+		for _, op := range []query.Op{query.Is, query.IsNot, query.Contains} {
+			if op == query.Contains && v == query.None {
 				continue
 			}
-			filters = append(filters, []string{fmt.Sprintf("%s:%s:%s", d.name, op, v)})
+			filters = append(filters, []string{fmt.Sprintf("%s:%s:%s", d.Name, op, v)})
 		}
 	}
 	filters = append(filters, nil, []string{"country:is:DE", "source:is:Google", "page:is_not:/", "event:contains:sign", "entry_page:is:/"})
@@ -160,24 +161,24 @@ func everyQuery(ctx context.Context, svc *Service, f reporttest.Fixture) []job {
 		name := fmt.Sprint(fl)
 		jobs = append(jobs,
 			job{name + " overview", func() error { _, err := svc.Overview(ctx, q); return err }},
-			job{name + " timeseries", func() error { _, err := svc.Timeseries(ctx, q, TimeseriesMetrics); return err }},
+			job{name + " timeseries", func() error { _, err := svc.Timeseries(ctx, q, query.TimeseriesMetrics); return err }},
 			job{name + " paths", func() error { _, err := svc.Paths(ctx, q, "/", 10); return err }},
 		)
-		for _, d := range dimensions {
+		for _, d := range query.All() {
 			// Every dimension under every filter dimension; the other
 			// operators change only the filter's condition, which the
 			// queries above and the page breakdown already carry.
-			if len(fl) == 1 && !strings.Contains(fl[0], ":is:") && d.name != DimPage && d.name != DimEntryPage {
+			if len(fl) == 1 && !strings.Contains(fl[0], ":is:") && d.Name != query.DimPage && d.Name != query.DimEntryPage {
 				continue
 			}
-			opts := BreakdownOptions{Page: Page{Limit: 5, Number: 1}}
-			if d.name == DimEventProp {
+			opts := BreakdownOptions{Page: query.Page{Limit: 5, Number: 1}}
+			if d.Name == query.DimEventProp {
 				opts.Event, opts.Property = "signup", "plan"
 			}
-			jobs = append(jobs, job{name + " breakdown " + string(d.name), func() error { _, err := svc.Breakdown(ctx, q, d.name, opts); return err }})
-			if d.name == DimEventProp {
+			jobs = append(jobs, job{name + " breakdown " + string(d.Name), func() error { _, err := svc.Breakdown(ctx, q, d.Name, opts); return err }})
+			if d.Name == query.DimEventProp {
 				jobs = append(jobs, job{name + " breakdown event_prop keys", func() error {
-					_, err := svc.Breakdown(ctx, q, d.name, BreakdownOptions{Event: "signup"})
+					_, err := svc.Breakdown(ctx, q, d.Name, BreakdownOptions{Event: "signup"})
 					return err
 				}})
 			}
@@ -196,8 +197,8 @@ func everyQuery(ctx context.Context, svc *Service, f reporttest.Fixture) []job {
 			if _, err := svc.ConsentTimeseries(ctx, cq); err != nil {
 				return err
 			}
-			for _, d := range ConsentDimensions {
-				if _, err := svc.ConsentBreakdown(ctx, cq, d, Page{}); err != nil {
+			for _, d := range query.ConsentDimensions {
+				if _, err := svc.ConsentBreakdown(ctx, cq, d, query.Page{}); err != nil {
 					return err
 				}
 			}
@@ -208,11 +209,11 @@ func everyQuery(ctx context.Context, svc *Service, f reporttest.Fixture) []job {
 			return err
 		}})
 	}
-	for _, iv := range []Interval{Hour, Day, Week, Month} {
+	for _, iv := range []query.Interval{query.Hour, query.Day, query.Week, query.Month} {
 		q := current("country:is:DE")
 		q.Interval = iv
 		jobs = append(jobs, job{"interval " + string(iv), func() error {
-			if _, err := svc.Timeseries(ctx, q, TimeseriesMetrics); err != nil {
+			if _, err := svc.Timeseries(ctx, q, query.TimeseriesMetrics); err != nil {
 				return err
 			}
 			_, err := svc.ConsentTimeseries(ctx, q)
@@ -221,7 +222,7 @@ func everyQuery(ctx context.Context, svc *Service, f reporttest.Fixture) []job {
 		q2 := current()
 		q2.Interval = iv
 		jobs = append(jobs, job{"interval MV " + string(iv), func() error {
-			if _, err := svc.Timeseries(ctx, q2, TimeseriesMetrics); err != nil {
+			if _, err := svc.Timeseries(ctx, q2, query.TimeseriesMetrics); err != nil {
 				return err
 			}
 			_, err := svc.ConsentTimeseries(ctx, q2)
@@ -318,7 +319,7 @@ func TestService_Sampling(t *testing.T) {
 	if o.Metrics.AnonymousPageviews != 1 {
 		t.Errorf("anonymous page views = %d, want 1", o.Metrics.AnonymousPageviews)
 	}
-	for _, d := range []Dimension{DimEntryPage, DimPage} {
+	for _, d := range []query.Dimension{query.DimEntryPage, query.DimPage} {
 		if _, err := svc.Breakdown(ctx, current("country:is:DE"), d, BreakdownOptions{}); err != nil {
 			t.Fatal(err)
 		}
@@ -349,22 +350,22 @@ func TestQueries_LargeK(t *testing.T) {
 	svc := New(db.Conn(), reporttest.Sites{site.ID: &site}, Options{Now: func() time.Time { return reporttest.Now }})
 	ctx := context.Background()
 	for _, fl := range [][]string{nil, {"country:is_not:FR"}} {
-		for _, d := range dimensions {
+		for _, d := range query.All() {
 			opts := BreakdownOptions{Event: "signup", Property: "plan"}
-			b, err := svc.Breakdown(ctx, current(fl...), d.name, opts)
+			b, err := svc.Breakdown(ctx, current(fl...), d.Name, opts)
 			if err != nil {
-				t.Fatalf("%s %v: %v", d.name, fl, err)
+				t.Fatalf("%s %v: %v", d.Name, fl, err)
 			}
 			if len(b.Rows) != 0 || b.Other != nil {
-				t.Errorf("%s %v: rows %v other %v with k = 30", d.name, fl, b.Rows, b.Other)
+				t.Errorf("%s %v: rows %v other %v with k = 30", d.Name, fl, b.Rows, b.Other)
 			}
 		}
-		for _, d := range ConsentDimensions {
+		for _, d := range query.ConsentDimensions {
 			cq := current()
 			if fl != nil {
 				cq = current("country:is_not:FR")
 			}
-			b, err := svc.ConsentBreakdown(ctx, cq, d, Page{})
+			b, err := svc.ConsentBreakdown(ctx, cq, d, query.Page{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/crumbhq/crumb/server/internal/chtest"
 	"github.com/crumbhq/crumb/server/internal/model"
+	"github.com/crumbhq/crumb/server/internal/report/query"
 	"github.com/crumbhq/crumb/server/internal/report/reporttest"
 )
 
@@ -24,9 +25,9 @@ func setup(t *testing.T) (*Service, reporttest.Fixture) {
 }
 
 // current is the fixture's period, 2026-03-08 … 10, with filters.
-func current(filters ...string) Query {
+func current(filters ...string) query.Query {
 	v := url.Values{"site": {reporttest.Site}, "period": {"custom"}, "from": {"2026-03-08"}, "to": {"2026-03-10"}, "filter": filters}
-	q, err := ParseQuery(v, reporttest.Now)
+	q, err := query.ParseQuery(v, reporttest.Now)
 	if err != nil {
 		panic(err)
 	}
@@ -68,13 +69,13 @@ func TestService_Overview(t *testing.T) {
 	if o.Previous == nil || *o.Previous != prev {
 		t.Errorf("previous = %+v\nwant       %+v", o.Previous, prev)
 	}
-	for m, want := range map[Metric]float64{MetricVisitors: 166.7, MetricVisits: 200, MetricPageviews: 325, MetricBounceRate: -33.4, MetricEvents: 500} {
+	for m, want := range map[query.Metric]float64{query.MetricVisitors: 166.7, query.MetricVisits: 200, query.MetricPageviews: 325, query.MetricBounceRate: -33.4, query.MetricEvents: 500} {
 		if got := o.Change[m]; got == nil || *got != want {
 			t.Errorf("change[%s] = %v, want %v", m, got, want)
 		}
 	}
-	if o.Change[MetricReturningVisitors] != nil {
-		t.Errorf("change of returning visitors from 0 = %v, want null", *o.Change[MetricReturningVisitors])
+	if o.Change[query.MetricReturningVisitors] != nil {
+		t.Errorf("change of returning visitors from 0 = %v, want null", *o.Change[query.MetricReturningVisitors])
 	}
 	if o.SampleRate != 1 {
 		t.Errorf("sample rate = %v", o.SampleRate)
@@ -138,7 +139,7 @@ func TestService_Breakdown(t *testing.T) {
 	svc, _ := setup(t)
 	ctx := context.Background()
 	for _, tc := range []struct {
-		dim    Dimension
+		dim    query.Dimension
 		opts   BreakdownOptions
 		filter string
 		want   []Row // rows, then (other) if shown, then totals
@@ -146,81 +147,81 @@ func TestService_Breakdown(t *testing.T) {
 		// / and /pricing have ≥ 3 visitors; /blog (V3, V1) and /docs (V6)
 		// fold into (other) with exactly 3 visitors. Time on page: 35 s
 		// on 7 consented views of /, 30 s on 4 of /pricing, 52 s on 3.
-		{DimPage, BreakdownOptions{}, "", []Row{
+		{query.DimPage, BreakdownOptions{}, "", []Row{
 			{Value: "/", Visitors: 6, Visits: 7, Pageviews: 9, TimeOnPage: 5},
 			{Value: "/pricing", Visitors: 3, Visits: 4, Pageviews: 5, TimeOnPage: 7.5},
-			{Value: Other, Visitors: 3, Visits: 3, Pageviews: 3, TimeOnPage: 17.3},
+			{Value: query.Other, Visitors: 3, Visits: 3, Pageviews: 3, TimeOnPage: 17.3},
 			{Value: "(total)", Visitors: 8, Visits: 9, Pageviews: 17, TimeOnPage: 8.4},
 		}},
 		// Entry pages: / for S1, S2, S5, S8, S9 (3 bounces); (other) is
 		// /blog (S3, S4), /pricing (S6), /docs (S7).
-		{DimEntryPage, BreakdownOptions{}, "", []Row{
+		{query.DimEntryPage, BreakdownOptions{}, "", []Row{
 			{Value: "/", Visitors: 5, Visits: 5, BounceRate: 60, VisitDuration: 17},
-			{Value: Other, Visitors: 4, Visits: 4, BounceRate: 0, VisitDuration: 38},
+			{Value: query.Other, Visitors: 4, Visits: 4, BounceRate: 0, VisitDuration: 38},
 			{Value: "(total)", Visitors: 8, Visits: 9, BounceRate: 33.3, VisitDuration: 26.3},
 		}},
 		// Exit pages: / for S2, S5, S6, S9; /pricing (V1 twice, V7) has
 		// only 2 visitors and folds.
-		{DimExitPage, BreakdownOptions{}, "", []Row{
+		{query.DimExitPage, BreakdownOptions{}, "", []Row{
 			{Value: "/", Visitors: 4, Visits: 4, BounceRate: 75, VisitDuration: 11.3},
-			{Value: Other, Visitors: 4, Visits: 5, BounceRate: 0, VisitDuration: 38.4},
+			{Value: query.Other, Visitors: 4, Visits: 5, BounceRate: 0, VisitDuration: 38.4},
 			{Value: "(total)", Visitors: 8, Visits: 9, BounceRate: 33.3, VisitDuration: 26.3},
 		}},
 		// Channels from landing page views; Email (V1) and Referral (V4)
 		// fold into 2 visitors, fewer than k: no (other) row.
-		{DimChannel, BreakdownOptions{}, "", []Row{
+		{query.DimChannel, BreakdownOptions{}, "", []Row{
 			{Value: "Organic Search", Visitors: 4, Visits: 4},
 			{Value: "Direct", Visitors: 3, Visits: 3},
 			{Value: "(total)", Visitors: 8, Visits: 9},
 		}},
-		{DimSource, BreakdownOptions{}, "", []Row{
+		{query.DimSource, BreakdownOptions{}, "", []Row{
 			{Value: "Google", Visitors: 4, Visits: 4},
-			{Value: None, Visitors: 3, Visits: 3},
+			{Value: query.None, Visitors: 3, Visits: 3},
 			{Value: "(total)", Visitors: 8, Visits: 9},
 		}},
-		{DimCountry, BreakdownOptions{}, "", []Row{
+		{query.DimCountry, BreakdownOptions{}, "", []Row{
 			{Value: "DE", Visitors: 3, Visits: 4, Pageviews: 9},
 			{Value: "US", Visitors: 3, Visits: 3, Pageviews: 4},
 			{Value: "(total)", Visitors: 8, Visits: 9, Pageviews: 17},
 		}},
 		// Tablet (V6) and mobile (V2, V4, A1) fold into 3 visitors.
-		{DimDevice, BreakdownOptions{}, "", []Row{
+		{query.DimDevice, BreakdownOptions{}, "", []Row{
 			{Value: "desktop", Visitors: 5, Visits: 6, Pageviews: 13},
-			{Value: Other, Visitors: 3, Visits: 3, Pageviews: 4},
+			{Value: query.Other, Visitors: 3, Visits: 3, Pageviews: 4},
 			{Value: "(total)", Visitors: 8, Visits: 9, Pageviews: 17},
 		}},
 		// Only the consented German visitors have a region.
-		{DimRegion, BreakdownOptions{}, "", []Row{
-			{Value: None, Visitors: 5, Visits: 5, Pageviews: 9},
+		{query.DimRegion, BreakdownOptions{}, "", []Row{
+			{Value: query.None, Visitors: 5, Visits: 5, Pageviews: 9},
 			{Value: "Bavaria, DE", Visitors: 3, Visits: 4, Pageviews: 8},
 			{Value: "(total)", Visitors: 8, Visits: 9, Pageviews: 17},
 		}},
 		// Signups: V1, V5, V7 of 8 visitors.
-		{DimEvent, BreakdownOptions{}, "", []Row{
+		{query.DimEvent, BreakdownOptions{}, "", []Row{
 			{Value: "signup", Visitors: 3, Events: 3, ConversionRate: 37.5},
 			{Value: "(total)", Visitors: 3, Events: 3, ConversionRate: 37.5},
 		}},
 		// plan=pro (V1, V5) and plan=free (V7) fold into 3 visitors.
-		{DimEventProp, BreakdownOptions{Event: "signup", Property: "plan"}, "", []Row{
-			{Value: Other, Visitors: 3, Events: 3, ConversionRate: 37.5},
+		{query.DimEventProp, BreakdownOptions{Event: "signup", Property: "plan"}, "", []Row{
+			{Value: query.Other, Visitors: 3, Events: 3, ConversionRate: 37.5},
 			{Value: "(total)", Visitors: 3, Events: 3, ConversionRate: 37.5},
 		}},
-		{DimEventProp, BreakdownOptions{Event: "signup"}, "", []Row{
+		{query.DimEventProp, BreakdownOptions{Event: "signup"}, "", []Row{
 			{Value: "plan", Visitors: 3, Events: 3, ConversionRate: 37.5},
 			{Value: "(total)", Visitors: 3, Events: 3, ConversionRate: 37.5},
 		}},
 		// One visitor each: everything folds, (other) has 1.
-		{DimOutbound, BreakdownOptions{}, "", []Row{{Value: "(total)", Visitors: 1, Events: 1, ConversionRate: 12.5}}},
-		{DimErrorPage, BreakdownOptions{}, "", []Row{{Value: "(total)", Visitors: 1, Events: 1, ConversionRate: 12.5}}},
+		{query.DimOutbound, BreakdownOptions{}, "", []Row{{Value: "(total)", Visitors: 1, Events: 1, ConversionRate: 12.5}}},
+		{query.DimErrorPage, BreakdownOptions{}, "", []Row{{Value: "(total)", Visitors: 1, Events: 1, ConversionRate: 12.5}}},
 		// Filtered (from events): visits that arrived from Google (S1,
 		// S3, S6, S8) and A2. Ties break by page views, then by value.
-		{DimPage, BreakdownOptions{}, "source:is:Google", []Row{
+		{query.DimPage, BreakdownOptions{}, "source:is:Google", []Row{
 			{Value: "/", Visitors: 3, Visits: 3, Pageviews: 3, TimeOnPage: 10},
 			{Value: "/pricing", Visitors: 3, Visits: 3, Pageviews: 4, TimeOnPage: 6.7},
 			{Value: "(total)", Visitors: 4, Visits: 4, Pageviews: 8, TimeOnPage: 12.9},
 		}},
 		// Page-view filters keep events: DE page views by device.
-		{DimDevice, BreakdownOptions{}, "country:is:DE", []Row{
+		{query.DimDevice, BreakdownOptions{}, "country:is:DE", []Row{
 			{Value: "desktop", Visitors: 2, Visits: 3, Pageviews: 7}, // fewer than k: folded…
 		}},
 	} {
@@ -235,7 +236,7 @@ func TestService_Breakdown(t *testing.T) {
 				// desktop (V1, V7) and mobile (V2, A1) both fold; (other)
 				// has 3 visitors.
 				tc.want = []Row{
-					{Value: Other, Visitors: 3, Visits: 4, Pageviews: 9},
+					{Value: query.Other, Visitors: 3, Visits: 4, Pageviews: 9},
 					{Value: "(total)", Visitors: 3, Visits: 4, Pageviews: 9},
 				}
 			}
@@ -264,14 +265,14 @@ func filterList(f string) []string {
 func TestService_BreakdownPaging(t *testing.T) {
 	svc, _ := setup(t)
 	ctx := context.Background()
-	b, err := svc.Breakdown(ctx, current(), DimPage, BreakdownOptions{Page: Page{Limit: 1, Number: 1}})
+	b, err := svc.Breakdown(ctx, current(), query.DimPage, BreakdownOptions{Page: query.Page{Limit: 1, Number: 1}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(b.Rows) != 1 || b.Rows[0].Value != "/" || !b.More {
 		t.Errorf("page 1 = %+v more=%v", b.Rows, b.More)
 	}
-	b, err = svc.Breakdown(ctx, current(), DimPage, BreakdownOptions{Page: Page{Limit: 1, Number: 2}})
+	b, err = svc.Breakdown(ctx, current(), query.DimPage, BreakdownOptions{Page: query.Page{Limit: 1, Number: 2}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,7 +289,7 @@ func TestService_Timeseries(t *testing.T) {
 	ctx := context.Background()
 	q := current()
 	q.Compare = true
-	ts, err := svc.Timeseries(ctx, q, []Metric{MetricVisitors, MetricVisits, MetricPageviews, MetricBounceRate, MetricVisitDuration})
+	ts, err := svc.Timeseries(ctx, q, []query.Metric{query.MetricVisitors, query.MetricVisits, query.MetricPageviews, query.MetricBounceRate, query.MetricVisitDuration})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -324,7 +325,7 @@ func TestService_Timeseries(t *testing.T) {
 		}
 	}
 	// Hourly buckets: 72 of them; S1 at 03-08 10:00.
-	q.Interval, q.Compare = Hour, false
+	q.Interval, q.Compare = query.Hour, false
 	ts, err = svc.Timeseries(ctx, q, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -394,7 +395,7 @@ func TestService_Consent(t *testing.T) {
 		t.Errorf("coverage = %s", dump(t, o))
 	}
 
-	b, err := svc.ConsentBreakdown(ctx, current(), ConsentCountry, Page{})
+	b, err := svc.ConsentBreakdown(ctx, current(), query.ConsentCountry, query.Page{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -454,7 +455,7 @@ func TestService_Consent(t *testing.T) {
 }
 
 func isQueryError(err error) bool {
-	_, ok := err.(*QueryError)
+	_, ok := err.(*query.QueryError)
 	return ok
 }
 

@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/crumbhq/crumb/server/internal/report/query"
 	"math"
 	"time"
 )
@@ -77,58 +78,58 @@ type Metrics struct {
 	Events int64 `json:"events"`
 }
 
-func (m Metrics) get(name Metric) float64 {
+func (m Metrics) get(name query.Metric) float64 {
 	switch name {
-	case MetricVisitors:
+	case query.MetricVisitors:
 		return float64(m.Visitors)
-	case MetricReturningVisitors:
+	case query.MetricReturningVisitors:
 		return float64(m.ReturningVisitors)
-	case MetricVisits:
+	case query.MetricVisits:
 		return float64(m.Visits)
-	case MetricPageviews:
+	case query.MetricPageviews:
 		return float64(m.Pageviews)
-	case MetricAnonPageviews:
+	case query.MetricAnonPageviews:
 		return float64(m.AnonymousPageviews)
-	case MetricViewsPerVisit:
+	case query.MetricViewsPerVisit:
 		return m.ViewsPerVisit
-	case MetricBounceRate:
+	case query.MetricBounceRate:
 		return m.BounceRate
-	case MetricVisitDuration:
+	case query.MetricVisitDuration:
 		return m.VisitDuration
-	case MetricTimeOnPage:
+	case query.MetricTimeOnPage:
 		return m.TimeOnPage
-	case MetricEvents:
+	case query.MetricEvents:
 		return float64(m.Events)
 	}
 	return 0
 }
 
 // overviewMetrics is the order of the overview's metrics.
-var overviewMetrics = []Metric{MetricVisitors, MetricReturningVisitors, MetricVisits, MetricPageviews,
-	MetricAnonPageviews, MetricViewsPerVisit, MetricBounceRate, MetricVisitDuration, MetricTimeOnPage, MetricEvents}
+var overviewMetrics = []query.Metric{query.MetricVisitors, query.MetricReturningVisitors, query.MetricVisits, query.MetricPageviews,
+	query.MetricAnonPageviews, query.MetricViewsPerVisit, query.MetricBounceRate, query.MetricVisitDuration, query.MetricTimeOnPage, query.MetricEvents}
 
 // Meta describes what a result covers.
 type Meta struct {
-	Site    string   `json:"site"`
-	From    string   `json:"from"` // YYYY-MM-DD
-	To      string   `json:"to"`
-	Filters []Filter `json:"filters"`
+	Site    string         `json:"site"`
+	From    string         `json:"from"` // YYYY-MM-DD
+	To      string         `json:"to"`
+	Filters []query.Filter `json:"filters"`
 	// SampleRate is 1 when every number is exact (up to the visitor
 	// sketches), else the share of visitors some numbers were estimated
 	// from.
 	SampleRate float64 `json:"sample_rate"`
 }
 
-func metaOf(q Query, rates ...float64) Meta {
+func metaOf(q query.Query, rates ...float64) Meta {
 	f := q.Filters
 	if f == nil {
-		f = []Filter{}
+		f = []query.Filter{}
 	}
 	rate := 1.0
 	for _, r := range rates {
 		rate = math.Min(rate, r)
 	}
-	return Meta{Site: q.Site, From: q.From.Format(dateLayout), To: q.To.Format(dateLayout), Filters: f, SampleRate: rate}
+	return Meta{Site: q.Site, From: q.From.Format(query.DateLayout), To: q.To.Format(query.DateLayout), Filters: f, SampleRate: rate}
 }
 
 // Overview is the headline numbers of a period, and of the period before
@@ -140,7 +141,7 @@ type Overview struct {
 	// Change is the relative change in percent for counts and durations,
 	// the difference in percentage points for the bounce rate; null when
 	// the previous value is zero.
-	Change map[Metric]*float64 `json:"change,omitempty"`
+	Change map[query.Metric]*float64 `json:"change,omitempty"`
 }
 
 // Table lists metric, value and, when compared, previous and change.
@@ -171,8 +172,8 @@ func num(f float64) any {
 	return f
 }
 
-func change(m Metric, cur, prev float64) *float64 {
-	if m == MetricBounceRate {
+func change(m query.Metric, cur, prev float64) *float64 {
+	if m == query.MetricBounceRate {
 		d := round1(cur - prev)
 		return &d
 	}
@@ -192,18 +193,18 @@ type Point struct {
 // Timeseries is metrics per bucket.
 type Timeseries struct {
 	Meta
-	Interval Interval
-	Metrics  []Metric
+	Interval query.Interval
+	Metrics  []query.Metric
 	Points   []Point
 	// Previous holds the previous period's buckets, in the same order.
 	Previous []Point
 }
 
 func (ts *Timeseries) label(t time.Time) string {
-	if ts.Interval == Hour {
+	if ts.Interval == query.Hour {
 		return t.UTC().Format(time.RFC3339)
 	}
-	return t.UTC().Format(dateLayout)
+	return t.UTC().Format(query.DateLayout)
 }
 
 func (ts *Timeseries) points(ps []Point) []object {
@@ -278,29 +279,29 @@ type Row struct {
 	ConversionRate float64 // percent of the period's visitors
 }
 
-func (r Row) get(m Metric) float64 {
+func (r Row) get(m query.Metric) float64 {
 	switch m {
-	case MetricVisitors:
+	case query.MetricVisitors:
 		return float64(r.Visitors)
-	case MetricVisits:
+	case query.MetricVisits:
 		return float64(r.Visits)
-	case MetricPageviews:
+	case query.MetricPageviews:
 		return float64(r.Pageviews)
-	case MetricEvents:
+	case query.MetricEvents:
 		return float64(r.Events)
-	case MetricTimeOnPage:
+	case query.MetricTimeOnPage:
 		return r.TimeOnPage
-	case MetricBounceRate:
+	case query.MetricBounceRate:
 		return r.BounceRate
-	case MetricVisitDuration:
+	case query.MetricVisitDuration:
 		return r.VisitDuration
-	case MetricConversionRate:
+	case query.MetricConversionRate:
 		return r.ConversionRate
 	}
 	return 0
 }
 
-func (r Row) object(ms []Metric) object {
+func (r Row) object(ms []query.Metric) object {
 	o := object{{"value", r.Value}}
 	for _, m := range ms {
 		o = append(o, field{string(m), num(r.get(m))})
@@ -313,11 +314,11 @@ func (r Row) object(ms []Metric) object {
 // has fewer than K; Totals cover every value.
 type Breakdown struct {
 	Meta
-	Dimension Dimension
+	Dimension query.Dimension
 	// Event and Property narrow DimEventProp to one custom event and key.
 	Event, Property string
 	K               int
-	Metrics         []Metric
+	Metrics         []query.Metric
 	Rows            []Row
 	Other           *Row
 	Totals          Row
@@ -337,7 +338,7 @@ func (b *Breakdown) MarshalJSON() ([]byte, error) {
 	}
 	o := object{{"site", b.Site}, {"from", b.From}, {"to", b.To}, {"filters", b.Filters}, {"sample_rate", b.SampleRate},
 		{"dimension", b.Dimension}}
-	if b.Dimension == DimEventProp {
+	if b.Dimension == query.DimEventProp {
 		o = append(o, field{"event", b.Event}, field{"property", b.Property})
 	}
 	o = append(o, field{"k", b.K}, field{"metrics", b.Metrics}, field{"rows", rows}, field{"other", other},
@@ -365,7 +366,7 @@ func (b *Breakdown) Table() Table {
 	return t
 }
 
-func metricNames(ms []Metric) []string {
+func metricNames(ms []query.Metric) []string {
 	out := make([]string, len(ms))
 	for i, m := range ms {
 		out[i] = string(m)

@@ -17,7 +17,19 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/crumbhq/crumb/server/internal/model"
+	"github.com/crumbhq/crumb/server/internal/report/query"
 )
+
+// ErrUnknownSite is returned for a site that is not configured.
+var ErrUnknownSite = errors.New("report: unknown site")
+
+// ErrNotFound is returned when a requested record (a consent ID) has no
+// data.
+var ErrNotFound = errors.New("report: not found")
+
+// ErrTimeout is returned when ClickHouse stopped a query at the server-side
+// time limit.
+var ErrTimeout = errors.New("report: the query took too long; choose a shorter date range or fewer filters")
 
 // Sites finds a configured site, for its k.
 type Sites interface {
@@ -91,7 +103,7 @@ func New(conn driver.Conn, sites Sites, opts Options) *Service {
 type plan struct {
 	site     string
 	from, to time.Time
-	filters  []Filter
+	filters  []query.Filter
 	k        int
 	mv       bool // read the pre-aggregated tables (no filters)
 	sample   sampling
@@ -123,7 +135,7 @@ const (
 )
 
 // newPlan validates q and decides how to answer it.
-func (s *Service) newPlan(ctx context.Context, q Query, kind planKind) (*plan, error) {
+func (s *Service) newPlan(ctx context.Context, q query.Query, kind planKind) (*plan, error) {
 	if err := q.Validate(); err != nil {
 		return nil, err
 	}

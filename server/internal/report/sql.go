@@ -19,6 +19,7 @@ import (
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/crumbhq/crumb/server/internal/report/query"
 )
 
 // Tables derived from events and from the consent tables by materialized
@@ -68,44 +69,44 @@ const (
 	acquisitionRows = "type = 'pageview' AND channel != 'Internal'"
 )
 
-var dimSQLs = map[Dimension]dimSQL{
-	DimPage:           {"path", "type IN ('pageview', 'engagement')", pageviewRows},
-	DimHostname:       {"hostname", pageviewRows, pageviewRows},
-	DimCountry:        {"country", pageviewRows, pageviewRows},
-	DimRegion:         {"if(region = '', '', concat(region, ', ', country))", pageviewRows, pageviewRows},
-	DimCity:           {"if(city = '', '', concat(city, ', ', if(region = '', country, concat(region, ', ', country))))", pageviewRows, pageviewRows},
-	DimProvider:       {"provider", pageviewRows, pageviewRows},
-	DimBrowser:        {"browser", pageviewRows, pageviewRows},
-	DimBrowserVersion: {"if(browser = '', '', concat(browser, ' ', browser_version))", pageviewRows, pageviewRows},
-	DimOS:             {"os", pageviewRows, pageviewRows},
-	DimOSVersion:      {"if(os = '', '', concat(os, ' ', os_version))", pageviewRows, pageviewRows},
-	DimDevice:         {"device", pageviewRows, pageviewRows},
-	DimScreen:         {"screen", pageviewRows, pageviewRows},
-	DimLanguage:       {"language", pageviewRows, pageviewRows},
-	DimChannel:        {"channel", acquisitionRows, acquisitionRows},
-	DimSource:         {"source", acquisitionRows, acquisitionRows},
-	DimReferrer:       {"concat(referrer_host, referrer_path)", acquisitionRows, acquisitionRows},
-	DimUTMSource:      {"utm_source", "type = 'pageview' AND utm_source != ''", "type = 'pageview' AND utm_source != ''"},
-	DimUTMMedium:      {"utm_medium", "type = 'pageview' AND utm_medium != ''", "type = 'pageview' AND utm_medium != ''"},
-	DimUTMCampaign:    {"utm_campaign", "type = 'pageview' AND utm_campaign != ''", "type = 'pageview' AND utm_campaign != ''"},
-	DimUTMContent:     {"utm_content", "type = 'pageview' AND utm_content != ''", "type = 'pageview' AND utm_content != ''"},
-	DimUTMTerm:        {"utm_term", "type = 'pageview' AND utm_term != ''", "type = 'pageview' AND utm_term != ''"},
-	DimEvent:          {"name", "type = 'custom'", "type = 'custom'"},
-	DimOutbound:       {"link_url", "type = 'outbound'", "type = 'outbound'"},
-	DimDownload:       {"link_url", "type = 'download'", "type = 'download'"},
-	DimSearch:         {"search_term", "type = 'search'", "type = 'search'"},
-	DimErrorPage:      {"concat(toString(status), ' ', path)", "type = 'error'", "type = 'error'"},
+var dimSQLs = map[query.Dimension]dimSQL{
+	query.DimPage:           {"path", "type IN ('pageview', 'engagement')", pageviewRows},
+	query.DimHostname:       {"hostname", pageviewRows, pageviewRows},
+	query.DimCountry:        {"country", pageviewRows, pageviewRows},
+	query.DimRegion:         {"if(region = '', '', concat(region, ', ', country))", pageviewRows, pageviewRows},
+	query.DimCity:           {"if(city = '', '', concat(city, ', ', if(region = '', country, concat(region, ', ', country))))", pageviewRows, pageviewRows},
+	query.DimProvider:       {"provider", pageviewRows, pageviewRows},
+	query.DimBrowser:        {"browser", pageviewRows, pageviewRows},
+	query.DimBrowserVersion: {"if(browser = '', '', concat(browser, ' ', browser_version))", pageviewRows, pageviewRows},
+	query.DimOS:             {"os", pageviewRows, pageviewRows},
+	query.DimOSVersion:      {"if(os = '', '', concat(os, ' ', os_version))", pageviewRows, pageviewRows},
+	query.DimDevice:         {"device", pageviewRows, pageviewRows},
+	query.DimScreen:         {"screen", pageviewRows, pageviewRows},
+	query.DimLanguage:       {"language", pageviewRows, pageviewRows},
+	query.DimChannel:        {"channel", acquisitionRows, acquisitionRows},
+	query.DimSource:         {"source", acquisitionRows, acquisitionRows},
+	query.DimReferrer:       {"concat(referrer_host, referrer_path)", acquisitionRows, acquisitionRows},
+	query.DimUTMSource:      {"utm_source", "type = 'pageview' AND utm_source != ''", "type = 'pageview' AND utm_source != ''"},
+	query.DimUTMMedium:      {"utm_medium", "type = 'pageview' AND utm_medium != ''", "type = 'pageview' AND utm_medium != ''"},
+	query.DimUTMCampaign:    {"utm_campaign", "type = 'pageview' AND utm_campaign != ''", "type = 'pageview' AND utm_campaign != ''"},
+	query.DimUTMContent:     {"utm_content", "type = 'pageview' AND utm_content != ''", "type = 'pageview' AND utm_content != ''"},
+	query.DimUTMTerm:        {"utm_term", "type = 'pageview' AND utm_term != ''", "type = 'pageview' AND utm_term != ''"},
+	query.DimEvent:          {"name", "type = 'custom'", "type = 'custom'"},
+	query.DimOutbound:       {"link_url", "type = 'outbound'", "type = 'outbound'"},
+	query.DimDownload:       {"link_url", "type = 'download'", "type = 'download'"},
+	query.DimSearch:         {"search_term", "type = 'search'", "type = 'search'"},
+	query.DimErrorPage:      {"concat(toString(status), ' ', path)", "type = 'error'", "type = 'error'"},
 	// Entry and exit pages are columns of the sessions subquery, and a
 	// page view that is the only one of an anonymous "visit" is its own
 	// entry and exit page.
-	DimEntryPage: {"path", pageviewRows, pageviewRows},
-	DimExitPage:  {"path", pageviewRows, pageviewRows},
+	query.DimEntryPage: {"path", pageviewRows, pageviewRows},
+	query.DimExitPage:  {"path", pageviewRows, pageviewRows},
 	// Custom event properties: the value of the key, from custom events.
-	DimEventProp: {"prop_values[indexOf(prop_keys, ?)]", "type = 'custom'", "type = 'custom'"},
+	query.DimEventProp: {"prop_values[indexOf(prop_keys, ?)]", "type = 'custom'", "type = 'custom'"},
 }
 
 // sessionColumn is the sessions-subquery column of a session dimension.
-var sessionColumn = map[Dimension]string{DimEntryPage: "entry_page", DimExitPage: "exit_page"}
+var sessionColumn = map[query.Dimension]string{query.DimEntryPage: "entry_page", query.DimExitPage: "exit_page"}
 
 // propSep joins name, key and value of a custom event property in
 // report_dims (the unit separator).
@@ -138,8 +139,8 @@ func eventsWhere(p *plan, anon bool) *stmt {
 }
 
 // filterValue is a filter's value as stored ("(none)" is empty).
-func filterValue(f Filter) string {
-	if f.Value == None && f.Op != Contains {
+func filterValue(f query.Filter) string {
+	if f.Value == query.None && f.Op != query.Contains {
 		return ""
 	}
 	return f.Value
@@ -147,13 +148,13 @@ func filterValue(f Filter) string {
 
 // valueCond compares expr with the filter's value; with positive, is_not
 // compares as is (the caller negates).
-func valueCond(expr string, exprArgs []any, f Filter, positive bool) *stmt {
+func valueCond(expr string, exprArgs []any, f query.Filter, positive bool) *stmt {
 	s := new(stmt)
 	v := filterValue(f)
 	switch {
-	case f.Op == Contains:
+	case f.Op == query.Contains:
 		s.add("position(lowerUTF8("+expr+"), lowerUTF8(?)) > 0", append(append([]any{}, exprArgs...), v)...)
-	case f.Op == IsNot && !positive:
+	case f.Op == query.IsNot && !positive:
 		s.add(expr+" != ?", append(append([]any{}, exprArgs...), v)...)
 	default:
 		s.add(expr+" = ?", append(append([]any{}, exprArgs...), v)...)
@@ -163,12 +164,12 @@ func valueCond(expr string, exprArgs []any, f Filter, positive bool) *stmt {
 
 // matchCond is the condition an events row meets when it has the filter's
 // value (is and contains) or would have it (is_not).
-func matchCond(f Filter) *stmt {
+func matchCond(f query.Filter) *stmt {
 	d := dimSQLs[f.Dimension]
 	s := new(stmt).add("(" + d.rows + " AND ")
-	if f.Dimension == DimEventProp {
+	if f.Dimension == query.DimEventProp {
 		key, val, _ := strings.Cut(f.Value, "=")
-		pf := Filter{Dimension: f.Dimension, Op: f.Op, Value: val}
+		pf := query.Filter{Dimension: f.Dimension, Op: f.Op, Value: val}
 		s.add("has(prop_keys, ?) AND ", key)
 		s.addStmt(valueCond(d.expr, []any{key}, pf, true))
 	} else {
@@ -184,14 +185,14 @@ func matchCond(f Filter) *stmt {
 func filterWhere(p *plan, sessionsOnly bool) *stmt {
 	s := new(stmt)
 	for _, f := range p.filters {
-		d, _ := lookupDimension(f.Dimension)
+		d, _ := query.Lookup(f.Dimension)
 		s.add(" AND ")
-		if d.kind == kindPage {
+		if d.Kind == query.KindPage {
 			s.addStmt(valueCond(dimSQLs[f.Dimension].expr, nil, f, false))
 			continue
 		}
 		neg := ""
-		if f.Op == IsNot {
+		if f.Op == query.IsNot {
 			neg = "NOT "
 		}
 		sub := sessionsMatching(p, f)
@@ -207,7 +208,7 @@ func filterWhere(p *plan, sessionsOnly bool) *stmt {
 
 // sessionsMatching selects the sessions with an event matching f (for a
 // session dimension: whose first or last page matches).
-func sessionsMatching(p *plan, f Filter) *stmt {
+func sessionsMatching(p *plan, f query.Filter) *stmt {
 	s := new(stmt).add("SELECT session_id FROM events WHERE ").addStmt(eventsWhere(p, false))
 	if col, ok := sessionColumn[f.Dimension]; ok {
 		agg := "argMin(path, ts)"
@@ -223,9 +224,9 @@ func sessionsMatching(p *plan, f Filter) *stmt {
 // every page-view filter, and that meet every other filter.
 func sessionFilterWhere(p *plan) *stmt {
 	s := new(stmt)
-	var pageFilters []Filter
+	var pageFilters []query.Filter
 	for _, f := range p.filters {
-		if d, _ := lookupDimension(f.Dimension); d.kind == kindPage {
+		if d, _ := query.Lookup(f.Dimension); d.Kind == query.KindPage {
 			pageFilters = append(pageFilters, f)
 		}
 	}
@@ -239,7 +240,7 @@ func sessionFilterWhere(p *plan) *stmt {
 	rest := *p
 	rest.filters = nil
 	for _, f := range p.filters {
-		if d, _ := lookupDimension(f.Dimension); d.kind != kindPage {
+		if d, _ := query.Lookup(f.Dimension); d.Kind != query.KindPage {
 			rest.filters = append(rest.filters, f)
 		}
 	}
@@ -277,13 +278,13 @@ func totalsSQL(p *plan) *stmt {
 
 // bucketExpr is a time-series bucket of the interval, from a Date column
 // and a DateTime('UTC') column.
-func bucketExpr(iv Interval, dateCol, timeCol string) string {
+func bucketExpr(iv query.Interval, dateCol, timeCol string) string {
 	switch iv {
-	case Hour:
+	case query.Hour:
 		return "toStartOfHour(" + timeCol + ")"
-	case Week:
+	case query.Week:
 		return "toDateTime(toMonday(" + dateCol + "), 'UTC')"
-	case Month:
+	case query.Month:
 		return "toDateTime(toStartOfMonth(" + dateCol + "), 'UTC')"
 	default:
 		return "toDateTime(" + dateCol + ", 'UTC')"
@@ -291,10 +292,10 @@ func bucketExpr(iv Interval, dateCol, timeCol string) string {
 }
 
 // seriesSQL sums per bucket.
-func seriesSQL(p *plan, iv Interval) *stmt {
+func seriesSQL(p *plan, iv query.Interval) *stmt {
 	if p.useMV() {
 		table := "report_daily"
-		if iv == Hour {
+		if iv == query.Hour {
 			table = "report_totals"
 		}
 		return new(stmt).add("SELECT " + bucketExpr(iv, "date", "hour") + " AS bucket, " + mvTotalsSums() +
@@ -357,13 +358,13 @@ var trafficCols = []aggCol{{"vs", "uniqHLL12IfMerge"}, {"ss", "uniqHLL12IfMerge"
 // totalsDim is the dimension whose values hold every visitor of dim's rows
 // once each with few values: every page view has one device, every
 // acquisition page view one channel.
-func totalsDim(dim Dimension) Dimension {
-	d, _ := lookupDimension(dim)
+func totalsDim(dim query.Dimension) query.Dimension {
+	d, _ := query.Lookup(dim)
 	switch {
-	case d.kind == kindPage:
-		return DimDevice
-	case dim == DimSource || dim == DimReferrer:
-		return DimChannel
+	case d.Kind == query.KindPage:
+		return query.DimDevice
+	case dim == query.DimSource || dim == query.DimReferrer:
+		return query.DimChannel
 	}
 	return dim
 }
@@ -371,9 +372,9 @@ func totalsDim(dim Dimension) Dimension {
 // mvValue is the value column of a report_dims breakdown and the condition
 // on its rows: for event properties, the key or the value of one event's
 // properties.
-func mvValue(dim Dimension, event, key string) (value *stmt, cond *stmt) {
+func mvValue(dim query.Dimension, event, key string) (value *stmt, cond *stmt) {
 	value, cond = new(stmt).add("value"), new(stmt)
-	if dim != DimEventProp {
+	if dim != query.DimEventProp {
 		return value, cond
 	}
 	if key == "" {
@@ -387,7 +388,7 @@ func mvValue(dim Dimension, event, key string) (value *stmt, cond *stmt) {
 // mvValuesSQL is the first step of a pre-aggregated breakdown: every value
 // with its exact visitor count up to 26 (and, when k > ExactK, its
 // estimate) and its sums, without merging the large visitor sketches.
-func mvValuesSQL(p *plan, dim Dimension, event, key string) *stmt {
+func mvValuesSQL(p *plan, dim query.Dimension, event, key string) *stmt {
 	value, cond := mvValue(dim, event, key)
 	s := new(stmt).add("SELECT ").addStmt(value).add(" AS val, toUInt64(uniqUpToIfMerge(25)(visitors_k)) AS r_k")
 	if p.k > ExactK {
@@ -403,11 +404,11 @@ func mvValuesSQL(p *plan, dim Dimension, event, key string) *stmt {
 
 // mvVisitorsSQL is the second step: visitors and visits of the values
 // shown. The primary key finds their rows (sorted by value) alone.
-func mvVisitorsSQL(p *plan, dim Dimension, event, key string, values []string) *stmt {
+func mvVisitorsSQL(p *plan, dim query.Dimension, event, key string, values []string) *stmt {
 	value, cond := mvValue(dim, event, key)
 	s := new(stmt).add("SELECT ").addStmt(value).add(" AS val, toUInt64(uniqHLL12IfMerge(visitors)) AS r_vs, toUInt64(uniqHLL12IfMerge(sessions)) AS r_ss FROM report_dims WHERE ").
 		addStmt(rangeWhere(p)).add(" AND dim = ?", string(dim)).addStmt(cond)
-	if dim == DimEventProp {
+	if dim == query.DimEventProp {
 		s.add(" AND has(?, ", values).addStmt(value).add(")")
 	} else {
 		set := make([]any, len(values))
@@ -423,7 +424,7 @@ func mvVisitorsSQL(p *plan, dim Dimension, event, key string, values []string) *
 // visitors, together. The subquery finds those values from the small
 // exact counts; only their rows' sketches are read (by the primary key,
 // unless the value is derived, as for event properties).
-func mvOtherSQL(p *plan, dim Dimension, event, key string) *stmt {
+func mvOtherSQL(p *plan, dim query.Dimension, event, key string) *stmt {
 	value, cond := mvValue(dim, event, key)
 	having := new(stmt).add(" HAVING uniqUpToIfMerge(25)(visitors_k) < ?", p.k)
 	if p.k > ExactK {
@@ -437,7 +438,7 @@ func mvOtherSQL(p *plan, dim Dimension, event, key string) *stmt {
 }
 
 // mvDimTotalsSQL: visitors and visits over every value of dim.
-func mvDimTotalsSQL(p *plan, dim Dimension, event, key string) *stmt {
+func mvDimTotalsSQL(p *plan, dim query.Dimension, event, key string) *stmt {
 	_, cond := mvValue(dim, event, key)
 	td := totalsDim(dim)
 	if td != dim {
@@ -450,11 +451,11 @@ func mvDimTotalsSQL(p *plan, dim Dimension, event, key string) *stmt {
 // rawBreakdownSQL breaks filtered traffic down, from events, folded in SQL.
 // For DimEventProp, event names the custom event and key the property
 // (empty: the rows are the event's property keys).
-func rawBreakdownSQL(p *plan, dim Dimension, event, key string, limit int) *stmt {
+func rawBreakdownSQL(p *plan, dim query.Dimension, event, key string, limit int) *stmt {
 	d := dimSQLs[dim]
 	from, expr, rows := "events", d.expr, d.rows
 	var rowArgs []any
-	if dim == DimEventProp {
+	if dim == query.DimEventProp {
 		from = "events ARRAY JOIN prop_keys AS p_key, prop_values AS p_value"
 		expr, rows, rowArgs = "p_value", "type = 'custom' AND name = ? AND p_key = ?", []any{event, key}
 		if key == "" {
@@ -464,7 +465,7 @@ func rawBreakdownSQL(p *plan, dim Dimension, event, key string, limit int) *stmt
 	vis := "visitor_id != " + zeroUUID + " AND " + d.primary
 	// Anonymous page views count only in the page views of page-view
 	// dimensions; leaving them out elsewhere spares reading them.
-	dk, _ := lookupDimension(dim)
+	dk, _ := query.Lookup(dim)
 	inner := new(stmt).add("SELECT "+expr+" AS val, "+
 		"uniqUpToIfState(25)(visitor_id, "+vis+") AS vk, "+
 		"uniqHLL12IfState(visitor_id, "+vis+") AS vs, "+
@@ -473,7 +474,7 @@ func rawBreakdownSQL(p *plan, dim Dimension, event, key string, limit int) *stmt
 		"toUInt64(countIf(type = 'pageview' AND visitor_id = "+zeroUUID+")) AS apv, "+
 		"toUInt64(sumIf(duration_ms, type = 'engagement')) AS eng, toUInt64(countIf(type = 'engagement')) AS engn, "+
 		"toUInt64(countIf("+vis+")) AS ec FROM "+from+" WHERE ").
-		addStmt(eventsWhere(p, dk.kind == kindPage)).add(" AND ("+rows+")", rowArgs...).
+		addStmt(eventsWhere(p, dk.Kind == query.KindPage)).add(" AND ("+rows+")", rowArgs...).
 		addStmt(filterWhere(p, false)).add(" GROUP BY val")
 	return foldSQL(inner, "uniqUpToIfMerge(25)", "vs", trafficCols, []string{"vs", "ec", "pv"}, p.k, limit)
 }
@@ -510,7 +511,7 @@ func sessionStatsSQL(p *plan) *stmt {
 }
 
 // sessionSeriesSQL: visits, bounces and duration per bucket of visit start.
-func sessionSeriesSQL(p *plan, iv Interval) *stmt {
+func sessionSeriesSQL(p *plan, iv query.Interval) *stmt {
 	return new(stmt).add("SELECT " + bucketExpr(iv, "toDate(s_first)", "s_first") + ` AS bucket,
 		toUInt64(count()) AS n_visits, toUInt64(countIf(` + bounceExpr + `)) AS n_bounces, toUInt64(sum(` + durationExpr + `)) AS n_dur
 		FROM (`).addStmt(sessionsSQL(p)).add(") GROUP BY bucket ORDER BY bucket")
@@ -519,7 +520,7 @@ func sessionSeriesSQL(p *plan, iv Interval) *stmt {
 var sessionCols = []aggCol{{"vs", "uniqHLL12IfMerge"}, {"n", ""}, {"nb", ""}, {"dur", ""}}
 
 // sessionBreakdownSQL: visits by entry or exit page.
-func sessionBreakdownSQL(p *plan, dim Dimension, limit int) *stmt {
+func sessionBreakdownSQL(p *plan, dim query.Dimension, limit int) *stmt {
 	inner := new(stmt).add("SELECT " + sessionColumn[dim] + ` AS val, uniqUpToIfState(25)(vis, toUInt8(1)) AS vk,
 		uniqHLL12IfState(vis, toUInt8(1)) AS vs, toUInt64(count()) AS n, toUInt64(countIf(` + bounceExpr + `)) AS nb,
 		toUInt64(sum(` + durationExpr + `)) AS dur FROM (`).addStmt(sessionsSQL(p)).add(") GROUP BY val")
@@ -584,25 +585,13 @@ const uuidOrderSQL = "SELECT toUInt8(toUUID('00000000-0000-0000-0000-00000000000
 
 // consentFilterColumns maps the dimensions consent analytics can be
 // filtered by to the columns of consent_decisions and consent_impressions.
-var consentFilterColumns = map[Dimension]string{
-	DimCountry: "country", DimDevice: "device", DimPage: "path", DimLanguage: "language",
+var consentFilterColumns = map[query.Dimension]string{
+	query.DimCountry: "country", query.DimDevice: "device", query.DimPage: "path", query.DimLanguage: "language",
 }
 
-// ConsentDimension is what consent analytics break down by.
-type ConsentDimension string
-
-// The consent dimensions.
-const (
-	ConsentCountry       ConsentDimension = "country"
-	ConsentDevice        ConsentDimension = "device"
-	ConsentPage          ConsentDimension = "page"
-	ConsentPolicyVersion ConsentDimension = "policy_version"
-	ConsentLanguage      ConsentDimension = "language"
-)
-
-var consentDimColumns = map[ConsentDimension]string{
-	ConsentCountry: "country", ConsentDevice: "device", ConsentPage: "path",
-	ConsentPolicyVersion: "toString(policy_version)", ConsentLanguage: "language",
+var consentDimColumns = map[query.ConsentDimension]string{
+	query.ConsentCountry: "country", query.ConsentDevice: "device", query.ConsentPage: "path",
+	query.ConsentPolicyVersion: "toString(policy_version)", query.ConsentLanguage: "language",
 }
 
 func consentFilterWhere(p *plan) *stmt {
@@ -627,13 +616,13 @@ const decisionColumns = 9
 
 // consentDecisionsSQL: distinct consent IDs and decision counts, per bucket
 // (iv set) or in total. Hourly buckets from the MV come as date and hour.
-func consentDecisionsSQL(p *plan, iv Interval) *stmt {
+func consentDecisionsSQL(p *plan, iv query.Interval) *stmt {
 	s := new(stmt)
 	if p.useMV() {
 		dim, key := "all", ""
 		switch iv {
 		case "":
-		case Hour:
+		case query.Hour:
 			dim, key = "hour", "toDateTime(date, 'UTC') + toUInt32(toUInt8(value)) * 3600 AS bucket, "
 		default:
 			key = bucketExpr(iv, "date", "") + " AS bucket, "
@@ -655,13 +644,13 @@ func consentDecisionsSQL(p *plan, iv Interval) *stmt {
 }
 
 // consentImpressionsSQL: impressions, with GPC and with undeclared cookies.
-func consentImpressionsSQL(p *plan, iv Interval) *stmt {
+func consentImpressionsSQL(p *plan, iv query.Interval) *stmt {
 	s := new(stmt)
 	if p.useMV() {
 		dim, key := "all", ""
 		switch iv {
 		case "":
-		case Hour:
+		case query.Hour:
 			dim, key = "hour", "toDateTime(date, 'UTC') + toUInt32(toUInt8(value)) * 3600 AS bucket, "
 		default:
 			key = bucketExpr(iv, "date", "") + " AS bucket, "
@@ -688,7 +677,7 @@ var consentCols = []aggCol{{"vs", "uniqHLL12Merge"}, {"nd", ""}, {"na", ""}, {"n
 
 // consentBreakdownSQL: decisions per value, folded to k consent IDs, with
 // no limit (the values are few; the caller pages).
-func consentBreakdownSQL(p *plan, dim ConsentDimension) *stmt {
+func consentBreakdownSQL(p *plan, dim query.ConsentDimension) *stmt {
 	inner := new(stmt)
 	if p.useMV() {
 		inner.add(`SELECT value AS val, uniqUpToMergeState(25)(consents_k) AS vk, uniqHLL12MergeState(consents) AS vs, sum(n_decisions) AS nd, sum(n_accept_all) AS na,
@@ -707,7 +696,7 @@ func consentBreakdownSQL(p *plan, dim ConsentDimension) *stmt {
 
 // consentImpressionsByValueSQL: impressions per value of a consent
 // dimension (every value; the caller folds them like the decisions).
-func consentImpressionsByValueSQL(p *plan, dim ConsentDimension) *stmt {
+func consentImpressionsByValueSQL(p *plan, dim query.ConsentDimension) *stmt {
 	if p.useMV() {
 		return new(stmt).add("SELECT value, toUInt64(sum(n_impressions)) AS c_imp, toUInt64(sum(n_gpc)) AS c_imp_gpc FROM report_consent_impressions WHERE ").
 			addStmt(rangeWhere(p)).add(" AND dim = ? GROUP BY value", string(dim))

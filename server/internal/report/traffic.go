@@ -2,6 +2,7 @@ package report
 
 import (
 	"context"
+	"github.com/crumbhq/crumb/server/internal/report/query"
 	"math"
 	"slices"
 	"sort"
@@ -50,7 +51,7 @@ func (st sessionStats) apply(m *Metrics, smp sampling) {
 
 // Overview returns the headline numbers of q's period (and of the
 // previous period with q.Compare).
-func (s *Service) Overview(ctx context.Context, q Query) (*Overview, error) {
+func (s *Service) Overview(ctx context.Context, q query.Query) (*Overview, error) {
 	m, rates, err := s.periodMetrics(ctx, q)
 	if err != nil {
 		return nil, err
@@ -63,7 +64,7 @@ func (s *Service) Overview(ctx context.Context, q Query) (*Overview, error) {
 		}
 		rates = append(rates, prates...)
 		o.Previous = &prev
-		o.Change = map[Metric]*float64{}
+		o.Change = map[query.Metric]*float64{}
 		for _, name := range overviewMetrics {
 			o.Change[name] = change(name, m.get(name), prev.get(name))
 		}
@@ -72,7 +73,7 @@ func (s *Service) Overview(ctx context.Context, q Query) (*Overview, error) {
 	return o, nil
 }
 
-func (s *Service) periodMetrics(ctx context.Context, q Query) (Metrics, []float64, error) {
+func (s *Service) periodMetrics(ctx context.Context, q query.Query) (Metrics, []float64, error) {
 	var (
 		t      sums
 		st     sessionStats
@@ -101,38 +102,13 @@ func (s *Service) periodMetrics(ctx context.Context, q Query) (Metrics, []float6
 	return result, []float64{p.sample.rate, ps.sample.rate}, nil
 }
 
-// TimeseriesMetrics are the metrics a time series can show.
-var TimeseriesMetrics = []Metric{MetricVisitors, MetricVisits, MetricPageviews, MetricViewsPerVisit,
-	MetricBounceRate, MetricVisitDuration, MetricTimeOnPage, MetricEvents, MetricAnonPageviews}
-
-// DefaultTimeseriesMetrics are shown when none are asked for.
-var DefaultTimeseriesMetrics = []Metric{MetricVisitors, MetricVisits, MetricPageviews}
-
-// ParseMetrics reads a comma-separated list of time-series metrics.
-func ParseMetrics(list []string) ([]Metric, error) {
-	if len(list) == 0 {
-		return DefaultTimeseriesMetrics, nil
-	}
-	var out []Metric
-	for _, name := range list {
-		m := Metric(name)
-		if !slices.Contains(TimeseriesMetrics, m) {
-			return nil, badParam("metrics", "unknown metric %q", clip(name, 40))
-		}
-		if !slices.Contains(out, m) {
-			out = append(out, m)
-		}
-	}
-	return out, nil
-}
-
 // Timeseries returns metrics per bucket of q.Interval, every bucket of the
 // range present (zero when empty).
-func (s *Service) Timeseries(ctx context.Context, q Query, metrics []Metric) (*Timeseries, error) {
+func (s *Service) Timeseries(ctx context.Context, q query.Query, metrics []query.Metric) (*Timeseries, error) {
 	if len(metrics) == 0 {
-		metrics = DefaultTimeseriesMetrics
+		metrics = query.DefaultTimeseriesMetrics
 	}
-	if _, err := ParseMetrics(metricNames(metrics)); err != nil {
+	if _, err := query.ParseMetrics(metricNames(metrics)); err != nil {
 		return nil, err
 	}
 	ts := &Timeseries{Interval: q.Interval, Metrics: metrics}
@@ -153,8 +129,8 @@ func (s *Service) Timeseries(ctx context.Context, q Query, metrics []Metric) (*T
 	return ts, nil
 }
 
-func (s *Service) series(ctx context.Context, q Query, metrics []Metric) ([]Point, []float64, error) {
-	needSessions := slices.ContainsFunc(metrics, sessionMetric)
+func (s *Service) series(ctx context.Context, q query.Query, metrics []query.Metric) ([]Point, []float64, error) {
+	needSessions := slices.ContainsFunc(metrics, query.Metric.NeedsSessions)
 	bySums := map[time.Time]sums{}
 	bySessions := map[time.Time]sessionStats{}
 	var p, ps *plan
@@ -217,20 +193,20 @@ func (s *Service) series(ctx context.Context, q Query, metrics []Metric) ([]Poin
 }
 
 // buckets lists the starts of every bucket of q's range.
-func buckets(q Query) []time.Time {
+func buckets(q query.Query) []time.Time {
 	var out []time.Time
 	end := q.To.AddDate(0, 0, 1)
 	switch q.Interval {
-	case Hour:
+	case query.Hour:
 		for t := q.From; t.Before(end); t = t.Add(time.Hour) {
 			out = append(out, t)
 		}
-	case Week:
+	case query.Week:
 		t := q.From.AddDate(0, 0, -((int(q.From.Weekday()) + 6) % 7))
 		for ; t.Before(end); t = t.AddDate(0, 0, 7) {
 			out = append(out, t)
 		}
-	case Month:
+	case query.Month:
 		for t := time.Date(q.From.Year(), q.From.Month(), 1, 0, 0, 0, 0, time.UTC); t.Before(end); t = t.AddDate(0, 1, 0) {
 			out = append(out, t)
 		}
@@ -245,44 +221,44 @@ func buckets(q Query) []time.Time {
 // BreakdownOptions select a page of rows and, for DimEventProp, the
 // custom event (required) and the property key (empty: list the keys).
 type BreakdownOptions struct {
-	Page     Page
+	Page     query.Page
 	Event    string
 	Property string
 }
 
 // Breakdown returns the values of dim in q's period, most visitors first,
 // folded to the site's k.
-func (s *Service) Breakdown(ctx context.Context, q Query, dim Dimension, o BreakdownOptions) (*Breakdown, error) {
-	d, ok := lookupDimension(dim)
+func (s *Service) Breakdown(ctx context.Context, q query.Query, dim query.Dimension, o BreakdownOptions) (*Breakdown, error) {
+	d, ok := query.Lookup(dim)
 	if !ok {
-		return nil, badParam("dimension", "unknown dimension %q", clip(string(dim), 40))
+		return nil, query.BadParam("dimension", "unknown dimension %q", query.Clip(string(dim), 40))
 	}
-	if o.Page == (Page{}) {
-		o.Page = Page{Limit: DefaultLimit, Number: 1}
+	if o.Page == (query.Page{}) {
+		o.Page = query.Page{Limit: query.DefaultLimit, Number: 1}
 	}
-	if err := o.Page.validate(); err != nil {
+	if err := o.Page.Validate(); err != nil {
 		return nil, err
 	}
-	if dim == DimEventProp {
+	if dim == query.DimEventProp {
 		if o.Event == "" {
-			return nil, badParam("event", "the event_prop breakdown needs event (a custom event name)")
+			return nil, query.BadParam("event", "the event_prop breakdown needs event (a custom event name)")
 		}
 		if len(o.Event) > 200 || len(o.Property) > 200 {
-			return nil, badParam("event", "event and property are at most 200 bytes")
+			return nil, query.BadParam("event", "event and property are at most 200 bytes")
 		}
 	}
 	kind := planSums
-	if d.kind == kindSession {
+	if d.Kind == query.KindSession {
 		kind = planSessions
 	}
 	p, err := s.newPlan(ctx, q, kind)
 	if err != nil {
 		return nil, err
 	}
-	b := &Breakdown{Dimension: dim, Event: o.Event, Property: o.Property, K: p.k, Metrics: d.rowMetrics(),
+	b := &Breakdown{Dimension: dim, Event: o.Event, Property: o.Property, K: p.k, Metrics: d.RowMetrics(),
 		Page: o.Page.Number, Limit: o.Page.Limit}
-	if dim == DimEventProp && o.Property == "" {
-		b.Metrics = []Metric{MetricVisitors, MetricEvents, MetricConversionRate}
+	if dim == query.DimEventProp && o.Property == "" {
+		b.Metrics = []query.Metric{query.MetricVisitors, query.MetricEvents, query.MetricConversionRate}
 	}
 	offset := (o.Page.Number - 1) * o.Page.Limit
 	want := offset + o.Page.Limit + 1 // one more tells whether there is a next page
@@ -292,7 +268,7 @@ func (s *Service) Breakdown(ctx context.Context, q Query, dim Dimension, o Break
 	var periodVisitors int64
 	fns := []func() error{func() (err error) {
 		switch {
-		case d.kind == kindSession:
+		case d.Kind == query.KindSession:
 			rows, b.Other, b.Totals, err = s.sessionBreakdown(ctx, p, dim, want)
 		case p.useMV():
 			rows, b.Other, b.Totals, err = s.mvBreakdown(ctx, p, dim, o.Event, o.Property, want)
@@ -301,7 +277,7 @@ func (s *Service) Breakdown(ctx context.Context, q Query, dim Dimension, o Break
 		}
 		return err
 	}}
-	if slices.Contains(b.Metrics, MetricConversionRate) {
+	if slices.Contains(b.Metrics, query.MetricConversionRate) {
 		fns = append(fns, func() error {
 			tp := *p
 			if err := s.queryRow(ctx, totalsSQL(&tp), total.dest()...); err != nil {
@@ -329,21 +305,21 @@ func (s *Service) Breakdown(ctx context.Context, q Query, dim Dimension, o Break
 		z := Row{Value: r.Value}
 		for _, m := range b.Metrics {
 			switch m {
-			case MetricVisitors:
+			case query.MetricVisitors:
 				z.Visitors = r.Visitors
-			case MetricVisits:
+			case query.MetricVisits:
 				z.Visits = r.Visits
-			case MetricPageviews:
+			case query.MetricPageviews:
 				z.Pageviews = r.Pageviews
-			case MetricEvents:
+			case query.MetricEvents:
 				z.Events = r.Events
-			case MetricTimeOnPage:
+			case query.MetricTimeOnPage:
 				z.TimeOnPage = r.TimeOnPage
-			case MetricBounceRate:
+			case query.MetricBounceRate:
 				z.BounceRate = r.BounceRate
-			case MetricVisitDuration:
+			case query.MetricVisitDuration:
 				z.VisitDuration = r.VisitDuration
-			case MetricConversionRate:
+			case query.MetricConversionRate:
 				z.ConversionRate = r.ConversionRate
 			}
 		}
@@ -405,7 +381,7 @@ func (s *Service) readFold(ctx context.Context, st *stmt, ncols, k int) (rows []
 		}
 		if r.folded {
 			if enough(r, k) {
-				r.label = Other
+				r.label = query.Other
 				other = &r
 			}
 			continue
@@ -434,7 +410,7 @@ func enough(r foldRow, k int) bool {
 
 func label(v string) string {
 	if v == "" {
-		return None
+		return query.None
 	}
 	return v
 }
@@ -448,7 +424,7 @@ func sumsOf(v []uint64) sums {
 	return sums{visitors: v[0], visits: v[1], pv: v[2], apv: v[3], eng: v[4], engn: v[5], ec: v[6]}
 }
 
-func (s *Service) rawBreakdown(ctx context.Context, p *plan, dim Dimension, event, key string, want int) ([]Row, *Row, Row, error) {
+func (s *Service) rawBreakdown(ctx context.Context, p *plan, dim query.Dimension, event, key string, want int) ([]Row, *Row, Row, error) {
 	frs, other, totals, err := s.readFold(ctx, rawBreakdownSQL(p, dim, event, key, want+1), len(trafficCols), p.k)
 	if err != nil {
 		return nil, nil, Row{}, err
@@ -459,7 +435,7 @@ func (s *Service) rawBreakdown(ctx context.Context, p *plan, dim Dimension, even
 	}
 	var o *Row
 	if other != nil {
-		r := trafficRow(Other, sumsOf(other.vals), p.sample)
+		r := trafficRow(query.Other, sumsOf(other.vals), p.sample)
 		o = &r
 	}
 	return rows, o, trafficRow(totals.label, sumsOf(totals.vals), p.sample), nil
@@ -483,7 +459,7 @@ func (v mvValueRow) small(k int) bool {
 // mvBreakdown answers from report_dims in two steps: every value's exact
 // small visitor count and sums, then the visitor sketches of only the
 // values shown, of the small values together and of all.
-func (s *Service) mvBreakdown(ctx context.Context, p *plan, dim Dimension, event, key string, want int) ([]Row, *Row, Row, error) {
+func (s *Service) mvBreakdown(ctx context.Context, p *plan, dim query.Dimension, event, key string, want int) ([]Row, *Row, Row, error) {
 	rs, err := s.query(ctx, mvValuesSQL(p, dim, event, key))
 	if err != nil {
 		return nil, nil, Row{}, err
@@ -566,7 +542,7 @@ func (s *Service) mvBreakdown(ctx context.Context, p *plan, dim Dimension, event
 					r := foldRow{vals: []uint64{vs}, k: k}
 					if enough(r, p.k) {
 						small.visitors, small.visits = vs, ss
-						row := trafficRow(Other, small, p.sample)
+						row := trafficRow(query.Other, small, p.sample)
 						other = &row
 					}
 					return nil
@@ -619,7 +595,7 @@ func add(a, b sums) sums {
 	return sums{a.visitors + b.visitors, a.visits + b.visits, a.pv + b.pv, a.apv + b.apv, a.eng + b.eng, a.engn + b.engn, a.ec + b.ec}
 }
 
-func (s *Service) sessionBreakdown(ctx context.Context, p *plan, dim Dimension, want int) ([]Row, *Row, Row, error) {
+func (s *Service) sessionBreakdown(ctx context.Context, p *plan, dim query.Dimension, want int) ([]Row, *Row, Row, error) {
 	frs, other, totals, err := s.readFold(ctx, sessionBreakdownSQL(p, dim, want+1), len(sessionCols), p.k)
 	if err != nil {
 		return nil, nil, Row{}, err
@@ -634,7 +610,7 @@ func (s *Service) sessionBreakdown(ctx context.Context, p *plan, dim Dimension, 
 	}
 	var o *Row
 	if other != nil {
-		r := conv(Other, other.vals)
+		r := conv(query.Other, other.vals)
 		o = &r
 	}
 	return rows, o, conv(totals.label, totals.vals), nil
@@ -642,12 +618,12 @@ func (s *Service) sessionBreakdown(ctx context.Context, p *plan, dim Dimension, 
 
 // Paths returns where the visitors of page came from and went next, at
 // most limit steps each way.
-func (s *Service) Paths(ctx context.Context, q Query, page string, limit int) (*Paths, error) {
-	if page == "" || len(page) > MaxFilterValue {
-		return nil, badParam("page", "give the page path, such as /pricing")
+func (s *Service) Paths(ctx context.Context, q query.Query, page string, limit int) (*Paths, error) {
+	if page == "" || len(page) > query.MaxFilterValue {
+		return nil, query.BadParam("page", "give the page path, such as /pricing")
 	}
-	if limit < 1 || limit > MaxLimit {
-		return nil, badParam("limit", "must be 1 to %d", MaxLimit)
+	if limit < 1 || limit > query.MaxLimit {
+		return nil, query.BadParam("limit", "must be 1 to %d", query.MaxLimit)
 	}
 	p, err := s.newPlan(ctx, q, planSessions)
 	if err != nil {
@@ -665,7 +641,7 @@ func (s *Service) Paths(ctx context.Context, q Query, page string, limit int) (*
 				*rows = append(*rows, PathRow{Value: r.label, Visitors: p.sample.scale(r.vals[0]), Transitions: p.sample.scale(r.vals[1])})
 			}
 			if o != nil {
-				*other = &PathRow{Value: Other, Visitors: p.sample.scale(o.vals[0]), Transitions: p.sample.scale(o.vals[1])}
+				*other = &PathRow{Value: query.Other, Visitors: p.sample.scale(o.vals[0]), Transitions: p.sample.scale(o.vals[1])}
 			}
 			return nil
 		}
@@ -683,12 +659,12 @@ const RealtimeWindow = 5 * time.Minute
 // Realtime returns the visitors and page views of the last five minutes,
 // with the pages viewed (folded to k).
 func (s *Service) Realtime(ctx context.Context, site string, limit int) (*Realtime, error) {
-	q := Query{Site: site}
-	if len(site) == 0 || len(site) > MaxSiteID {
-		return nil, badParam("site", "not a site ID")
+	q := query.Query{Site: site}
+	if len(site) == 0 || len(site) > query.MaxSiteID {
+		return nil, query.BadParam("site", "not a site ID")
 	}
-	if limit < 1 || limit > MaxLimit {
-		return nil, badParam("limit", "must be 1 to %d", MaxLimit)
+	if limit < 1 || limit > query.MaxLimit {
+		return nil, query.BadParam("limit", "must be 1 to %d", query.MaxLimit)
 	}
 	st, ok := s.sites.Get(ctx, q.Site)
 	if !ok {
@@ -709,7 +685,7 @@ func (s *Service) Realtime(ctx context.Context, site string, limit int) (*Realti
 				out.Pages = append(out.Pages, PathRow{Value: r.label, Visitors: int64(r.vals[0]), Transitions: int64(r.vals[1])})
 			}
 			if o != nil {
-				out.PageOther = &PathRow{Value: Other, Visitors: int64(o.vals[0]), Transitions: int64(o.vals[1])}
+				out.PageOther = &PathRow{Value: query.Other, Visitors: int64(o.vals[0]), Transitions: int64(o.vals[1])}
 			}
 			return nil
 		},

@@ -5,7 +5,7 @@
 // sessions, share links); this package only asks it.
 //
 // Routes (all GET; SITE is a site ID; the query parameters of
-// report.ParseQuery apply to every route but realtime and proof):
+// query.ParseQuery apply to every route but realtime and proof):
 //
 //	/api/v1/stats/SITE/overview                  headline metrics (compare=previous_period adds the previous period)
 //	/api/v1/stats/SITE/timeseries                metrics per interval bucket (metrics=visitors,pageviews,…)
@@ -41,6 +41,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/crumbhq/crumb/server/internal/report"
+	"github.com/crumbhq/crumb/server/internal/report/query"
 )
 
 // Authorizer decides who may read a site's statistics. Return nil to
@@ -158,7 +159,7 @@ func site(c *fiber.Ctx) string { return strings.Clone(c.Params("site")) }
 func values(c *fiber.Ctx) (url.Values, error) {
 	v, err := url.ParseQuery(string(c.Request().URI().QueryString()))
 	if err != nil {
-		return nil, &report.QueryError{Msg: "malformed query string"}
+		return nil, &query.QueryError{Msg: "malformed query string"}
 	}
 	v.Set("site", site(c))
 	return v, nil
@@ -178,7 +179,7 @@ func (a *API) handle(h handler) fiber.Handler {
 		}
 		format := v.Get("format")
 		if format != "" && format != "json" && format != "csv" {
-			return a.fail(c, &report.QueryError{Param: "format", Msg: "must be json or csv"})
+			return a.fail(c, &query.QueryError{Param: "format", Msg: "must be json or csv"})
 		}
 		ctx, cancel := context.WithTimeout(c.UserContext(), a.opts.Timeout)
 		defer cancel()
@@ -203,7 +204,7 @@ func (a *API) handle(h handler) fiber.Handler {
 // and answered without details.
 func (a *API) fail(c *fiber.Ctx, err error) error {
 	code, msg := fiber.StatusInternalServerError, "internal error"
-	var qe *report.QueryError
+	var qe *query.QueryError
 	var fe *fiber.Error
 	switch {
 	case errors.As(err, &qe):
@@ -287,7 +288,7 @@ func formatFloat(f float64) string {
 }
 
 // fileName is SITE-what-FROM-TO.
-func fileName(site, what string, q report.Query) string {
+func fileName(site, what string, q query.Query) string {
 	return safeName(site) + "-" + what + "-" + q.From.Format("2006-01-02") + "-" + q.To.Format("2006-01-02")
 }
 
@@ -300,8 +301,8 @@ func safeName(s string) string {
 	}, s)
 }
 
-func (a *API) query(v url.Values) (report.Query, error) {
-	return report.ParseQuery(v, a.opts.Now())
+func (a *API) query(v url.Values) (query.Query, error) {
+	return query.ParseQuery(v, a.opts.Now())
 }
 
 func (a *API) overview(ctx context.Context, _ *fiber.Ctx, v url.Values) (result, string, error) {
@@ -322,7 +323,7 @@ func (a *API) timeseries(ctx context.Context, _ *fiber.Ctx, v url.Values) (resul
 	if m := v.Get("metrics"); m != "" {
 		names = strings.Split(m, ",")
 	}
-	ms, err := report.ParseMetrics(names)
+	ms, err := query.ParseMetrics(names)
 	if err != nil {
 		return nil, "", err
 	}
@@ -331,7 +332,7 @@ func (a *API) timeseries(ctx context.Context, _ *fiber.Ctx, v url.Values) (resul
 }
 
 func (a *API) breakdown(ctx context.Context, c *fiber.Ctx, v url.Values) (result, string, error) {
-	dim, err := report.ParseDimension(strings.Clone(c.Params("dimension")))
+	dim, err := query.ParseDimension(strings.Clone(c.Params("dimension")))
 	if err != nil {
 		return nil, "", err
 	}
@@ -339,7 +340,7 @@ func (a *API) breakdown(ctx context.Context, c *fiber.Ctx, v url.Values) (result
 	if err != nil {
 		return nil, "", err
 	}
-	page, err := report.ParsePage(v)
+	page, err := query.ParsePage(v)
 	if err != nil {
 		return nil, "", err
 	}
@@ -353,8 +354,8 @@ func limit(v url.Values, def int) (int, error) {
 		return def, nil
 	}
 	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 || n > report.MaxLimit {
-		return 0, &report.QueryError{Param: "limit", Msg: fmt.Sprintf("must be 1 to %d", report.MaxLimit)}
+	if err != nil || n < 1 || n > query.MaxLimit {
+		return 0, &query.QueryError{Param: "limit", Msg: fmt.Sprintf("must be 1 to %d", query.MaxLimit)}
 	}
 	return n, nil
 }
@@ -364,7 +365,7 @@ func (a *API) paths(ctx context.Context, _ *fiber.Ctx, v url.Values) (result, st
 	if err != nil {
 		return nil, "", err
 	}
-	n, err := limit(v, report.DefaultLimit)
+	n, err := limit(v, query.DefaultLimit)
 	if err != nil {
 		return nil, "", err
 	}
@@ -373,7 +374,7 @@ func (a *API) paths(ctx context.Context, _ *fiber.Ctx, v url.Values) (result, st
 }
 
 func (a *API) realtime(ctx context.Context, _ *fiber.Ctx, v url.Values) (result, string, error) {
-	n, err := limit(v, report.DefaultLimit)
+	n, err := limit(v, query.DefaultLimit)
 	if err != nil {
 		return nil, "", err
 	}
@@ -400,7 +401,7 @@ func (a *API) consentTimeseries(ctx context.Context, _ *fiber.Ctx, v url.Values)
 }
 
 func (a *API) consentBreakdown(ctx context.Context, c *fiber.Ctx, v url.Values) (result, string, error) {
-	dim, err := report.ParseConsentDimension(strings.Clone(c.Params("dimension")))
+	dim, err := query.ParseConsentDimension(strings.Clone(c.Params("dimension")))
 	if err != nil {
 		return nil, "", err
 	}
@@ -408,7 +409,7 @@ func (a *API) consentBreakdown(ctx context.Context, c *fiber.Ctx, v url.Values) 
 	if err != nil {
 		return nil, "", err
 	}
-	page, err := report.ParsePage(v)
+	page, err := query.ParsePage(v)
 	if err != nil {
 		return nil, "", err
 	}
@@ -423,7 +424,7 @@ func (a *API) cookies(ctx context.Context, _ *fiber.Ctx, v url.Values) (result, 
 	}
 	by := v.Get("by")
 	if by != "" && by != "cookie" && by != "page" {
-		return nil, "", &report.QueryError{Param: "by", Msg: "must be cookie or page"}
+		return nil, "", &query.QueryError{Param: "by", Msg: "must be cookie or page"}
 	}
 	n, err := limit(v, 100)
 	if err != nil {
@@ -452,7 +453,7 @@ func (a *API) export(c *fiber.Ctx) error {
 		format = "json"
 	}
 	if format != "json" && format != "csv" {
-		return a.fail(c, &report.QueryError{Param: "format", Msg: "must be json or csv"})
+		return a.fail(c, &query.QueryError{Param: "format", Msg: "must be json or csv"})
 	}
 	site := v.Get("site")
 	from, err := day(v, "from")
@@ -531,7 +532,7 @@ func day(v url.Values, param string) (time.Time, error) {
 	s := v.Get(param)
 	t, err := time.Parse("2006-01-02", s)
 	if err != nil {
-		return time.Time{}, &report.QueryError{Param: param, Msg: "give a date as YYYY-MM-DD"}
+		return time.Time{}, &query.QueryError{Param: param, Msg: "give a date as YYYY-MM-DD"}
 	}
 	return t, nil
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/crumbhq/crumb/server/internal/chtest"
 	"github.com/crumbhq/crumb/server/internal/report"
+	"github.com/crumbhq/crumb/server/internal/report/query"
 	"github.com/crumbhq/crumb/server/internal/report/reporttest"
 	"github.com/crumbhq/crumb/server/internal/statsapi"
 )
@@ -196,16 +197,16 @@ func TestAPI_NoIDsNoSmallRows(t *testing.T) {
 	for _, q := range queries {
 		paths = append(paths, "/overview?"+q+"&compare=1", "/timeseries?"+q+"&metrics=visitors,visits,pageviews,views_per_visit,bounce_rate,visit_duration,time_on_page,events,anonymous_pageviews",
 			"/timeseries?"+q+"&interval=hour", "/paths?"+q+"&page=/", "/paths?"+q+"&page=/pricing", "/paths?"+q+"&page=/blog")
-		for _, d := range report.Dimensions() {
+		for _, d := range query.Dimensions() {
 			extra := ""
-			if d == report.DimEventProp {
+			if d == query.DimEventProp {
 				extra = "&event=signup&property=plan"
 			}
 			paths = append(paths, "/breakdown/"+string(d)+"?"+q+extra, "/breakdown/"+string(d)+"?"+q+extra+"&limit=1&page=2")
 		}
 		if !strings.Contains(q, "source") && !strings.Contains(q, "page:") {
 			paths = append(paths, "/consent/overview?"+q, "/consent/timeseries?"+q, "/consent/cookies?"+q, "/consent/cookies?"+q+"&by=page")
-			for _, d := range report.ConsentDimensions {
+			for _, d := range query.ConsentDimensions {
 				paths = append(paths, "/consent/breakdown/"+string(d)+"?"+q)
 			}
 		}

@@ -1,7 +1,6 @@
-package report
+package query
 
 import (
-	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -81,22 +80,13 @@ func (e *QueryError) Error() string {
 	return e.Param + ": " + e.Msg
 }
 
-func badParam(param, format string, args ...any) error {
+// BadParam is a *QueryError for param.
+func BadParam(param, format string, args ...any) error {
 	return &QueryError{Param: param, Msg: fmt.Sprintf(format, args...)}
 }
 
-// ErrUnknownSite is returned for a site that is not configured.
-var ErrUnknownSite = errors.New("report: unknown site")
-
-// ErrNotFound is returned when a requested record (a consent ID) has no
-// data.
-var ErrNotFound = errors.New("report: not found")
-
-// ErrTimeout is returned when ClickHouse stopped a query at the server-side
-// time limit.
-var ErrTimeout = errors.New("report: the query took too long; choose a shorter date range or fewer filters")
-
-const dateLayout = "2006-01-02"
+// DateLayout is how dates are written in requests and results.
+const DateLayout = "2006-01-02"
 
 // ParseQuery reads a Query from URL parameters, relative to now:
 //
@@ -146,10 +136,10 @@ func ParseQuery(v url.Values, now time.Time) (Query, error) {
 			return Query{}, err
 		}
 	default:
-		return Query{}, badParam("period", "must be today, 7d, 30d, month, last_month, 12mo or custom")
+		return Query{}, BadParam("period", "must be today, 7d, 30d, month, last_month, 12mo or custom")
 	}
 	if period != "custom" && (v.Get("from") != "" || v.Get("to") != "") {
-		return Query{}, badParam("period", "from and to go with period=custom")
+		return Query{}, BadParam("period", "from and to go with period=custom")
 	}
 
 	switch iv := v.Get("interval"); iv {
@@ -179,7 +169,7 @@ func ParseQuery(v url.Values, now time.Time) (Query, error) {
 	case "previous_period", "true", "1", "on":
 		q.Compare = true
 	default:
-		return Query{}, badParam("compare", "must be previous_period or false")
+		return Query{}, BadParam("compare", "must be previous_period or false")
 	}
 	if err := q.Validate(); err != nil {
 		return Query{}, err
@@ -189,11 +179,11 @@ func ParseQuery(v url.Values, now time.Time) (Query, error) {
 
 func parseDate(param, s string) (time.Time, error) {
 	if s == "" {
-		return time.Time{}, badParam(param, "missing; give a date as YYYY-MM-DD")
+		return time.Time{}, BadParam(param, "missing; give a date as YYYY-MM-DD")
 	}
-	t, err := time.Parse(dateLayout, s)
+	t, err := time.Parse(DateLayout, s)
 	if err != nil {
-		return time.Time{}, badParam(param, "%q is not a date as YYYY-MM-DD", clip(s, 40))
+		return time.Time{}, BadParam(param, "%q is not a date as YYYY-MM-DD", Clip(s, 40))
 	}
 	return t, nil
 }
@@ -202,7 +192,7 @@ func parseDate(param, s string) (time.Time, error) {
 func parseFilter(raw string) (Filter, error) {
 	parts := strings.SplitN(raw, ":", 3)
 	if len(parts) != 3 {
-		return Filter{}, badParam("filter", "%q is not DIMENSION:OP:VALUE, such as country:is:DE", clip(raw, 60))
+		return Filter{}, BadParam("filter", "%q is not DIMENSION:OP:VALUE, such as country:is:DE", Clip(raw, 60))
 	}
 	return Filter{Dimension: Dimension(parts[0]), Op: Op(parts[1]), Value: parts[2]}, nil
 }
@@ -210,10 +200,10 @@ func parseFilter(raw string) (Filter, error) {
 // Validate checks a query built in code or parsed from a request.
 func (q Query) Validate() error {
 	if q.Site == "" {
-		return badParam("site", "missing")
+		return BadParam("site", "missing")
 	}
 	if len(q.Site) > MaxSiteID || !utf8.ValidString(q.Site) {
-		return badParam("site", "not a site ID")
+		return BadParam("site", "not a site ID")
 	}
 	if err := checkDay("from", q.From); err != nil {
 		return err
@@ -222,23 +212,23 @@ func (q Query) Validate() error {
 		return err
 	}
 	if q.To.Before(q.From) {
-		return badParam("to", "is before from")
+		return BadParam("to", "is before from")
 	}
 	days := q.Days()
 	if days > MaxDays {
-		return badParam("to", "the range is longer than %d days", MaxDays)
+		return BadParam("to", "the range is longer than %d days", MaxDays)
 	}
 	switch q.Interval {
 	case Hour:
 		if days > MaxHourlyDays {
-			return badParam("interval", "hour needs a range of at most %d days", MaxHourlyDays)
+			return BadParam("interval", "hour needs a range of at most %d days", MaxHourlyDays)
 		}
 	case Day, Week, Month:
 	default:
-		return badParam("interval", "must be hour, day, week or month")
+		return BadParam("interval", "must be hour, day, week or month")
 	}
 	if len(q.Filters) > MaxFilters {
-		return badParam("filter", "at most %d filters", MaxFilters)
+		return BadParam("filter", "at most %d filters", MaxFilters)
 	}
 	for _, f := range q.Filters {
 		if err := f.validate(); err != nil {
@@ -249,25 +239,25 @@ func (q Query) Validate() error {
 }
 
 func (f Filter) validate() error {
-	d, ok := lookupDimension(f.Dimension)
+	d, ok := Lookup(f.Dimension)
 	if !ok {
-		return badParam("filter", "unknown dimension %q", clip(string(f.Dimension), 40))
+		return BadParam("filter", "unknown dimension %q", Clip(string(f.Dimension), 40))
 	}
 	switch f.Op {
 	case Is, IsNot, Contains:
 	default:
-		return badParam("filter", "unknown operator %q (want is, is_not or contains)", clip(string(f.Op), 20))
+		return BadParam("filter", "unknown operator %q (want is, is_not or contains)", Clip(string(f.Op), 20))
 	}
 	if len(f.Value) > MaxFilterValue || !utf8.ValidString(f.Value) {
-		return badParam("filter", "value longer than %d bytes or not UTF-8", MaxFilterValue)
+		return BadParam("filter", "value longer than %d bytes or not UTF-8", MaxFilterValue)
 	}
 	if f.Op == Contains && (f.Value == "" || f.Value == None) {
-		return badParam("filter", "contains needs a value")
+		return BadParam("filter", "contains needs a value")
 	}
-	if d.name == DimEventProp {
+	if d.Name == DimEventProp {
 		k, _, ok := strings.Cut(f.Value, "=")
 		if !ok || k == "" {
-			return badParam("filter", "an event_prop filter's value is KEY=VALUE, such as plan=pro")
+			return BadParam("filter", "an event_prop filter's value is KEY=VALUE, such as plan=pro")
 		}
 	}
 	return nil
@@ -275,13 +265,13 @@ func (f Filter) validate() error {
 
 func checkDay(param string, t time.Time) error {
 	if t.IsZero() {
-		return badParam(param, "missing")
+		return BadParam(param, "missing")
 	}
 	if t.Location() != time.UTC || t.Hour() != 0 || t.Minute() != 0 || t.Second() != 0 || t.Nanosecond() != 0 {
-		return badParam(param, "must be a whole UTC day")
+		return BadParam(param, "must be a whole UTC day")
 	}
 	if t.Year() < 2000 || t.Year() > 2100 {
-		return badParam(param, "must be between 2000 and 2100")
+		return BadParam(param, "must be between 2000 and 2100")
 	}
 	return nil
 }
@@ -317,31 +307,33 @@ func ParsePage(v url.Values) (Page, error) {
 	if s := v.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > MaxLimit {
-			return Page{}, badParam("limit", "must be 1 to %d", MaxLimit)
+			return Page{}, BadParam("limit", "must be 1 to %d", MaxLimit)
 		}
 		p.Limit = n
 	}
 	if s := v.Get("page"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 {
-			return Page{}, badParam("page", "must be a positive number")
+			return Page{}, BadParam("page", "must be a positive number")
 		}
 		p.Number = n
 	}
-	return p, p.validate()
+	return p, p.Validate()
 }
 
-func (p Page) validate() error {
+// Validate checks a page of a breakdown.
+func (p Page) Validate() error {
 	if p.Limit < 1 || p.Limit > MaxLimit || p.Number < 1 {
-		return badParam("limit", "must be 1 to %d, page at least 1", MaxLimit)
+		return BadParam("limit", "must be 1 to %d, page at least 1", MaxLimit)
 	}
 	if (p.Number-1)*p.Limit > maxRowOffset {
-		return badParam("page", "beyond the first %d rows", maxRowOffset)
+		return BadParam("page", "beyond the first %d rows", maxRowOffset)
 	}
 	return nil
 }
 
-func clip(s string, n int) string {
+// Clip shortens s to at most n bytes for an error message.
+func Clip(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
