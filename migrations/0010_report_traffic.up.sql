@@ -12,7 +12,7 @@
 -- SummingMergeTree (every row has a non-zero counter, so none is dropped).
 --
 -- The column expressions of every dimension here must equal those of
--- server/internal/report/sql.go; TestDimensions_MVMatchesRaw checks it.
+-- server/internal/report/plan/plan.go; TestDimensions_MVMatchesRaw checks it.
 --
 -- Backfill: a materialized view sees only rows inserted after it exists, so
 -- each view is followed by the INSERT … SELECT that aggregates the rows

@@ -1,7 +1,18 @@
-// Package report is Crumb's aggregate query layer: it turns a validated
-// Query into a plan (which tables, which sample), the plan into SQL (built
-// in sql.go only, from Go constants and bound parameters) and the rows
-// into typed results for the dashboards and the stats API. It only reads,
+// Package report is Crumb's aggregate query layer. Every question goes
+// through the same steps, one package each:
+//
+//   - query: what is asked (Query, Filter, Dimension, Metric), parsed from
+//     URL parameters and validated; it depends on nothing else;
+//   - plan: how it is answered (which tables, which sample) and every
+//     read statement, built from Go constants and bound parameters;
+//   - report (this package): runs the statements on ClickHouse and shapes
+//     the rows into
+//   - result: the typed answers (Overview, Breakdown, …), their JSON and
+//     their Table for CSV.
+//
+// Service.Breakdown, for example, validates a query.Query, asks plan for
+// the statement (plan.MVValuesSQL or plan.RawBreakdownSQL), runs it, and
+// folds the rows into a result.Breakdown. The package only reads,
 // and it never returns a visitor, session or consent ID, an IP or a single
 // event — except the proof-of-consent functions (ConsentHistory,
 // ExportDecisions), which exist to show them.

@@ -10,7 +10,9 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/crumbhq/crumb/server/internal/model"
+	"github.com/crumbhq/crumb/server/internal/report/plan"
 	"github.com/crumbhq/crumb/server/internal/report/query"
+	"github.com/crumbhq/crumb/server/internal/report/result"
 )
 
 // Proof of consent: the only part of the report layer that returns IDs. A
@@ -18,76 +20,9 @@ import (
 // banner version (the consent ID is the visitor's random cookie value, not
 // a person).
 
-// ProofDecision is one recorded decision.
-type ProofDecision struct {
-	DecisionID    uuid.UUID        `json:"decision_id"`
-	ConsentID     uuid.UUID        `json:"consent_id"`
-	Time          time.Time        `json:"ts"`
-	PolicyVersion uint32           `json:"policy_version"`
-	TextsHash     string           `json:"texts_hash"`
-	Action        model.Action     `json:"action"`
-	Granted       model.Categories `json:"granted"`
-	GPC           bool             `json:"gpc"`
-	Path          string           `json:"path"`
-	Language      string           `json:"lang"`
-	Country       string           `json:"country"`
-	Device        string           `json:"device"`
-}
-
-// ProofHeader is the CSV header of ProofDecision.Record.
-var ProofHeader = []string{"decision_id", "consent_id", "ts", "policy_version", "texts_hash", "action",
-	"performance", "functionality", "targeting", "gpc", "path", "lang", "country", "device"}
-
-// Record is the decision as CSV cells.
-func (d ProofDecision) Record() []string {
-	b := func(v bool) string {
-		if v {
-			return "true"
-		}
-		return "false"
-	}
-	return []string{d.DecisionID.String(), d.ConsentID.String(), d.Time.UTC().Format(time.RFC3339),
-		uitoa(uint64(d.PolicyVersion)), d.TextsHash, string(d.Action), b(d.Granted.Performance),
-		b(d.Granted.Functionality), b(d.Granted.Targeting), b(d.GPC), d.Path, d.Language, d.Country, d.Device}
-}
-
-func uitoa(n uint64) string {
-	if n == 0 {
-		return "0"
-	}
-	var b [20]byte
-	i := len(b)
-	for n > 0 {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	return string(b[i:])
-}
-
-// ConsentHistory is every decision recorded under one consent ID.
-type ConsentHistory struct {
-	Site      string          `json:"site"`
-	ConsentID uuid.UUID       `json:"consent_id"`
-	Decisions []ProofDecision `json:"decisions"`
-}
-
-// Table lists the decisions.
-func (h *ConsentHistory) Table() Table {
-	t := Table{Header: ProofHeader}
-	for _, d := range h.Decisions {
-		row := make([]any, 0, len(ProofHeader))
-		for _, c := range d.Record() {
-			row = append(row, c)
-		}
-		t.Rows = append(t.Rows, row)
-	}
-	return t
-}
-
 // ConsentHistory returns the decisions of one consent ID, oldest first;
 // ErrNotFound when there are none.
-func (s *Service) ConsentHistory(ctx context.Context, site, consentID string) (*ConsentHistory, error) {
+func (s *Service) ConsentHistory(ctx context.Context, site, consentID string) (*result.ConsentHistory, error) {
 	id, err := uuid.Parse(consentID)
 	if err != nil || id == uuid.Nil {
 		return nil, query.BadParam("consent_id", "not a consent ID (UUID)")
@@ -95,8 +30,8 @@ func (s *Service) ConsentHistory(ctx context.Context, site, consentID string) (*
 	if _, ok := s.sites.Get(ctx, site); !ok {
 		return nil, ErrUnknownSite
 	}
-	h := &ConsentHistory{Site: site, ConsentID: id, Decisions: []ProofDecision{}}
-	err = s.eachDecision(ctx, proofHistorySQL(site, id.String()), s.opts.MaxExecutionTime, func(d ProofDecision) error {
+	h := &result.ConsentHistory{Site: site, ConsentID: id, Decisions: []result.ProofDecision{}}
+	err = s.eachDecision(ctx, plan.ProofHistorySQL(site, id.String()), s.opts.MaxExecutionTime, func(d result.ProofDecision) error {
 		h.Decisions = append(h.Decisions, d)
 		return nil
 	})
@@ -131,23 +66,23 @@ func (s *Service) ValidateExport(ctx context.Context, site string, from, to time
 // ExportDecisions calls fn with every decision recorded in the days from
 // to to (inclusive), oldest first, streaming from ClickHouse with the
 // export time limit. An error from fn stops the query.
-func (s *Service) ExportDecisions(ctx context.Context, site string, from, to time.Time, fn func(ProofDecision) error) error {
+func (s *Service) ExportDecisions(ctx context.Context, site string, from, to time.Time, fn func(result.ProofDecision) error) error {
 	if err := s.ValidateExport(ctx, site, from, to); err != nil {
 		return err
 	}
-	return s.eachDecision(ctx, proofExportSQL(site, from, to), s.opts.ExportTime, fn)
+	return s.eachDecision(ctx, plan.ProofExportSQL(site, from, to), s.opts.ExportTime, fn)
 }
 
-func (s *Service) eachDecision(ctx context.Context, st *stmt, limit time.Duration, fn func(ProofDecision) error) error {
+func (s *Service) eachDecision(ctx context.Context, st *plan.Stmt, limit time.Duration, fn func(result.ProofDecision) error) error {
 	// Cancelling stops the query on the server; closing the rows alone
 	// would read them to the end.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if s.trace != nil {
-		s.trace(st.String(), st.args)
+		s.trace(st.String(), st.Args())
 	}
 	qctx := ch.Context(ctx, ch.WithSettings(ch.Settings{"max_execution_time": int(math.Ceil(limit.Seconds()))}))
-	rows, err := s.conn.Query(qctx, s.sql(st), st.args...)
+	rows, err := s.conn.Query(qctx, s.sql(st), st.Args()...)
 	if err != nil {
 		return s.wrap(ctx, err)
 	}
@@ -155,7 +90,7 @@ func (s *Service) eachDecision(ctx context.Context, st *stmt, limit time.Duratio
 	defer cancel()
 	for rows.Next() {
 		var (
-			d                  ProofDecision
+			d                  result.ProofDecision
 			action             string
 			perf, fnc, tgt, gp uint8
 		)

@@ -9,8 +9,10 @@ import (
 	"time"
 
 	"github.com/crumbhq/crumb/server/internal/chtest"
+	"github.com/crumbhq/crumb/server/internal/report/plan"
 	"github.com/crumbhq/crumb/server/internal/report/query"
 	"github.com/crumbhq/crumb/server/internal/report/reporttest"
+	"github.com/crumbhq/crumb/server/internal/report/result"
 )
 
 // TestDimensions_MVMatchesRaw checks that the materialized views and the
@@ -186,7 +188,7 @@ func everyQuery(ctx context.Context, svc *Service, f reporttest.Fixture) []job {
 		cq := q
 		cq.Filters = nil
 		for _, fi := range q.Filters {
-			if _, ok := consentFilterColumns[fi.Dimension]; ok {
+			if _, ok := plan.ConsentFilterColumns[fi.Dimension]; ok {
 				cq.Filters = append(cq.Filters, fi)
 			}
 		}
@@ -233,7 +235,7 @@ func everyQuery(ctx context.Context, svc *Service, f reporttest.Fixture) []job {
 		job{"realtime", func() error { _, err := svc.Realtime(ctx, reporttest.Site, 10); return err }},
 		job{"proof", func() error { _, err := svc.ConsentHistory(ctx, reporttest.Site, f.Consent1.String()); return err }},
 		job{"export", func() error {
-			return svc.ExportDecisions(ctx, reporttest.Site, reporttest.From, reporttest.To, func(ProofDecision) error { return nil })
+			return svc.ExportDecisions(ctx, reporttest.Site, reporttest.From, reporttest.To, func(result.ProofDecision) error { return nil })
 		}},
 	)
 	return jobs
@@ -330,17 +332,17 @@ func TestService_Sampling(t *testing.T) {
 		t.Fatal(err)
 	}
 	var in, all uint64
-	err = svc.queryRow(ctx, new(stmt).add("SELECT toUInt64(countIf(u >= toUUID(?) AND u < toUUID(?))), toUInt64(count()) FROM (SELECT generateUUIDv4() AS u FROM system.numbers LIMIT 80000)", s.lo, s.hi), &in, &all)
+	err = svc.queryRow(ctx, new(plan.Stmt).Add("SELECT toUInt64(countIf(u >= toUUID(?) AND u < toUUID(?))), toUInt64(count()) FROM (SELECT generateUUIDv4() AS u FROM system.numbers LIMIT 80000)", s.Lo, s.Hi), &in, &all)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if share := float64(in) / float64(all); share < 0.115 || share > 0.135 {
-		t.Errorf("range %s…%s holds %.3f of random UUIDs, want 1/8", s.lo, s.hi, share)
+		t.Errorf("range %s…%s holds %.3f of random UUIDs, want 1/8", s.Lo, s.Hi, share)
 	}
 }
 
 // TestQueries_LargeK runs the breakdowns of a site whose k is above
-// ExactK, where rows are checked with the visitor estimate: the fixture's
+// plan.ExactK, where rows are checked with the visitor estimate: the fixture's
 // rows all fold, and no (other) row is shown.
 func TestQueries_LargeK(t *testing.T) {
 	db := chtest.DB(t)

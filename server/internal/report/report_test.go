@@ -11,6 +11,7 @@ import (
 	"github.com/crumbhq/crumb/server/internal/model"
 	"github.com/crumbhq/crumb/server/internal/report/query"
 	"github.com/crumbhq/crumb/server/internal/report/reporttest"
+	"github.com/crumbhq/crumb/server/internal/report/result"
 )
 
 func TestMain(m *testing.M) { chtest.Main(m) }
@@ -57,14 +58,14 @@ func TestService_Overview(t *testing.T) {
 	// S5, S9 (S3 and S7 have ≥ 10 s of engagement), durations 55+5+40+60+
 	// 0+40+12+25+0 = 237 s, engagement 30+20+5+40+10+12 = 117 s, V1
 	// returned, 27 consented events + 3 anonymous.
-	want := Metrics{Visitors: 8, ReturningVisitors: 1, Visits: 9, Pageviews: 17, AnonymousPageviews: 3,
+	want := result.Metrics{Visitors: 8, ReturningVisitors: 1, Visits: 9, Pageviews: 17, AnonymousPageviews: 3,
 		ViewsPerVisit: 1.56, BounceRate: 33.3, VisitDuration: 26.3, TimeOnPage: 8.4, Events: 30}
 	if o.Metrics != want {
 		t.Errorf("metrics = %+v\nwant      %+v", o.Metrics, want)
 	}
 	// Previous period: V9, V10, V1; S11 and S12 bounce; 20 s of
 	// engagement on 3 consented page views; one anonymous page view.
-	prev := Metrics{Visitors: 3, ReturningVisitors: 0, Visits: 3, Pageviews: 4, AnonymousPageviews: 1,
+	prev := result.Metrics{Visitors: 3, ReturningVisitors: 0, Visits: 3, Pageviews: 4, AnonymousPageviews: 1,
 		ViewsPerVisit: 1, BounceRate: 66.7, VisitDuration: 6.7, TimeOnPage: 6.7, Events: 5}
 	if o.Previous == nil || *o.Previous != prev {
 		t.Errorf("previous = %+v\nwant       %+v", o.Previous, prev)
@@ -87,32 +88,32 @@ func TestService_OverviewFilters(t *testing.T) {
 	ctx := context.Background()
 	for _, tc := range []struct {
 		filter string
-		want   Metrics
+		want   result.Metrics
 	}{
 		// DE: V1 (S1, S4), V2 (S2), V7 (S8) and A1. Visit metrics over S1,
 		// S2, S4, S8: S2 bounces; 55+5+60+25 s; 50+5+10 s engaged on 8 views.
-		{"country:is:DE", Metrics{Visitors: 3, ReturningVisitors: 1, Visits: 4, Pageviews: 9, AnonymousPageviews: 1,
+		{"country:is:DE", result.Metrics{Visitors: 3, ReturningVisitors: 1, Visits: 4, Pageviews: 9, AnonymousPageviews: 1,
 			ViewsPerVisit: 2, BounceRate: 25, VisitDuration: 36.3, TimeOnPage: 8.1, Events: 17}},
 		// Events on /pricing: S1, S4, S6, S8 (page views, engagement,
 		// signups, the outbound click) and A2; visits S1, S4, S6, S8 whole.
-		{"page:is:/pricing", Metrics{Visitors: 3, ReturningVisitors: 1, Visits: 4, Pageviews: 5, AnonymousPageviews: 1,
+		{"page:is:/pricing", result.Metrics{Visitors: 3, ReturningVisitors: 1, Visits: 4, Pageviews: 5, AnonymousPageviews: 1,
 			ViewsPerVisit: 1, BounceRate: 0, VisitDuration: 45, TimeOnPage: 7.5, Events: 11}},
 		// Visits that arrived from Google: S1, S3, S6, S8 whole, and A2.
-		{"source:is:Google", Metrics{Visitors: 4, ReturningVisitors: 0, Visits: 4, Pageviews: 8, AnonymousPageviews: 1,
+		{"source:is:Google", result.Metrics{Visitors: 4, ReturningVisitors: 0, Visits: 4, Pageviews: 8, AnonymousPageviews: 1,
 			ViewsPerVisit: 1.75, BounceRate: 0, VisitDuration: 40, TimeOnPage: 12.9, Events: 16}},
 		// Everything but Google's visits: S2, S4, S5, S7, S9, A1, A3.
-		{"source:is_not:Google", Metrics{Visitors: 5, ReturningVisitors: 0, Visits: 5, Pageviews: 9, AnonymousPageviews: 2,
+		{"source:is_not:Google", result.Metrics{Visitors: 5, ReturningVisitors: 0, Visits: 5, Pageviews: 9, AnonymousPageviews: 2,
 			ViewsPerVisit: 1.4, BounceRate: 60, VisitDuration: 15.4, TimeOnPage: 3.9, Events: 14}},
-		{"page:contains:PRI", Metrics{Visitors: 3, ReturningVisitors: 1, Visits: 4, Pageviews: 5, AnonymousPageviews: 1,
+		{"page:contains:PRI", result.Metrics{Visitors: 3, ReturningVisitors: 1, Visits: 4, Pageviews: 5, AnonymousPageviews: 1,
 			ViewsPerVisit: 1, BounceRate: 0, VisitDuration: 45, TimeOnPage: 7.5, Events: 11}},
 		// Visits with a signup: S1, S6, S8.
-		{"event:is:signup", Metrics{Visitors: 3, ReturningVisitors: 0, Visits: 3, Pageviews: 6, AnonymousPageviews: 0,
+		{"event:is:signup", result.Metrics{Visitors: 3, ReturningVisitors: 0, Visits: 3, Pageviews: 6, AnonymousPageviews: 0,
 			ViewsPerVisit: 2, BounceRate: 0, VisitDuration: 40, TimeOnPage: 8.3, Events: 13}},
 		// Visits that entered on /blog: S3, S4.
-		{"entry_page:is:/blog", Metrics{Visitors: 2, ReturningVisitors: 0, Visits: 2, Pageviews: 4, AnonymousPageviews: 0,
+		{"entry_page:is:/blog", result.Metrics{Visitors: 2, ReturningVisitors: 0, Visits: 2, Pageviews: 4, AnonymousPageviews: 0,
 			ViewsPerVisit: 2, BounceRate: 0, VisitDuration: 50, TimeOnPage: 12.5, Events: 7}},
 		// Direct visits have no source, "(none)": S2, S7, S9, A1, A3.
-		{"source:is:(none)", Metrics{Visitors: 3, ReturningVisitors: 0, Visits: 3, Pageviews: 5, AnonymousPageviews: 2,
+		{"source:is:(none)", result.Metrics{Visitors: 3, ReturningVisitors: 0, Visits: 3, Pageviews: 5, AnonymousPageviews: 2,
 			ViewsPerVisit: 1, BounceRate: 66.7, VisitDuration: 5.7, TimeOnPage: 5.7, Events: 8}},
 	} {
 		t.Run(tc.filter, func(t *testing.T) {
@@ -127,8 +128,8 @@ func TestService_OverviewFilters(t *testing.T) {
 	}
 }
 
-func rowsOf(b *Breakdown) []Row {
-	out := append([]Row(nil), b.Rows...)
+func rowsOf(b *result.Breakdown) []result.Row {
+	out := append([]result.Row(nil), b.Rows...)
 	if b.Other != nil {
 		out = append(out, *b.Other)
 	}
@@ -142,12 +143,12 @@ func TestService_Breakdown(t *testing.T) {
 		dim    query.Dimension
 		opts   BreakdownOptions
 		filter string
-		want   []Row // rows, then (other) if shown, then totals
+		want   []result.Row // rows, then (other) if shown, then totals
 	}{
 		// / and /pricing have ≥ 3 visitors; /blog (V3, V1) and /docs (V6)
 		// fold into (other) with exactly 3 visitors. Time on page: 35 s
 		// on 7 consented views of /, 30 s on 4 of /pricing, 52 s on 3.
-		{query.DimPage, BreakdownOptions{}, "", []Row{
+		{query.DimPage, BreakdownOptions{}, "", []result.Row{
 			{Value: "/", Visitors: 6, Visits: 7, Pageviews: 9, TimeOnPage: 5},
 			{Value: "/pricing", Visitors: 3, Visits: 4, Pageviews: 5, TimeOnPage: 7.5},
 			{Value: query.Other, Visitors: 3, Visits: 3, Pageviews: 3, TimeOnPage: 17.3},
@@ -155,73 +156,73 @@ func TestService_Breakdown(t *testing.T) {
 		}},
 		// Entry pages: / for S1, S2, S5, S8, S9 (3 bounces); (other) is
 		// /blog (S3, S4), /pricing (S6), /docs (S7).
-		{query.DimEntryPage, BreakdownOptions{}, "", []Row{
+		{query.DimEntryPage, BreakdownOptions{}, "", []result.Row{
 			{Value: "/", Visitors: 5, Visits: 5, BounceRate: 60, VisitDuration: 17},
 			{Value: query.Other, Visitors: 4, Visits: 4, BounceRate: 0, VisitDuration: 38},
 			{Value: "(total)", Visitors: 8, Visits: 9, BounceRate: 33.3, VisitDuration: 26.3},
 		}},
 		// Exit pages: / for S2, S5, S6, S9; /pricing (V1 twice, V7) has
 		// only 2 visitors and folds.
-		{query.DimExitPage, BreakdownOptions{}, "", []Row{
+		{query.DimExitPage, BreakdownOptions{}, "", []result.Row{
 			{Value: "/", Visitors: 4, Visits: 4, BounceRate: 75, VisitDuration: 11.3},
 			{Value: query.Other, Visitors: 4, Visits: 5, BounceRate: 0, VisitDuration: 38.4},
 			{Value: "(total)", Visitors: 8, Visits: 9, BounceRate: 33.3, VisitDuration: 26.3},
 		}},
 		// Channels from landing page views; Email (V1) and Referral (V4)
 		// fold into 2 visitors, fewer than k: no (other) row.
-		{query.DimChannel, BreakdownOptions{}, "", []Row{
+		{query.DimChannel, BreakdownOptions{}, "", []result.Row{
 			{Value: "Organic Search", Visitors: 4, Visits: 4},
 			{Value: "Direct", Visitors: 3, Visits: 3},
 			{Value: "(total)", Visitors: 8, Visits: 9},
 		}},
-		{query.DimSource, BreakdownOptions{}, "", []Row{
+		{query.DimSource, BreakdownOptions{}, "", []result.Row{
 			{Value: "Google", Visitors: 4, Visits: 4},
 			{Value: query.None, Visitors: 3, Visits: 3},
 			{Value: "(total)", Visitors: 8, Visits: 9},
 		}},
-		{query.DimCountry, BreakdownOptions{}, "", []Row{
+		{query.DimCountry, BreakdownOptions{}, "", []result.Row{
 			{Value: "DE", Visitors: 3, Visits: 4, Pageviews: 9},
 			{Value: "US", Visitors: 3, Visits: 3, Pageviews: 4},
 			{Value: "(total)", Visitors: 8, Visits: 9, Pageviews: 17},
 		}},
 		// Tablet (V6) and mobile (V2, V4, A1) fold into 3 visitors.
-		{query.DimDevice, BreakdownOptions{}, "", []Row{
+		{query.DimDevice, BreakdownOptions{}, "", []result.Row{
 			{Value: "desktop", Visitors: 5, Visits: 6, Pageviews: 13},
 			{Value: query.Other, Visitors: 3, Visits: 3, Pageviews: 4},
 			{Value: "(total)", Visitors: 8, Visits: 9, Pageviews: 17},
 		}},
 		// Only the consented German visitors have a region.
-		{query.DimRegion, BreakdownOptions{}, "", []Row{
+		{query.DimRegion, BreakdownOptions{}, "", []result.Row{
 			{Value: query.None, Visitors: 5, Visits: 5, Pageviews: 9},
 			{Value: "Bavaria, DE", Visitors: 3, Visits: 4, Pageviews: 8},
 			{Value: "(total)", Visitors: 8, Visits: 9, Pageviews: 17},
 		}},
 		// Signups: V1, V5, V7 of 8 visitors.
-		{query.DimEvent, BreakdownOptions{}, "", []Row{
+		{query.DimEvent, BreakdownOptions{}, "", []result.Row{
 			{Value: "signup", Visitors: 3, Events: 3, ConversionRate: 37.5},
 			{Value: "(total)", Visitors: 3, Events: 3, ConversionRate: 37.5},
 		}},
 		// plan=pro (V1, V5) and plan=free (V7) fold into 3 visitors.
-		{query.DimEventProp, BreakdownOptions{Event: "signup", Property: "plan"}, "", []Row{
+		{query.DimEventProp, BreakdownOptions{Event: "signup", Property: "plan"}, "", []result.Row{
 			{Value: query.Other, Visitors: 3, Events: 3, ConversionRate: 37.5},
 			{Value: "(total)", Visitors: 3, Events: 3, ConversionRate: 37.5},
 		}},
-		{query.DimEventProp, BreakdownOptions{Event: "signup"}, "", []Row{
+		{query.DimEventProp, BreakdownOptions{Event: "signup"}, "", []result.Row{
 			{Value: "plan", Visitors: 3, Events: 3, ConversionRate: 37.5},
 			{Value: "(total)", Visitors: 3, Events: 3, ConversionRate: 37.5},
 		}},
 		// One visitor each: everything folds, (other) has 1.
-		{query.DimOutbound, BreakdownOptions{}, "", []Row{{Value: "(total)", Visitors: 1, Events: 1, ConversionRate: 12.5}}},
-		{query.DimErrorPage, BreakdownOptions{}, "", []Row{{Value: "(total)", Visitors: 1, Events: 1, ConversionRate: 12.5}}},
+		{query.DimOutbound, BreakdownOptions{}, "", []result.Row{{Value: "(total)", Visitors: 1, Events: 1, ConversionRate: 12.5}}},
+		{query.DimErrorPage, BreakdownOptions{}, "", []result.Row{{Value: "(total)", Visitors: 1, Events: 1, ConversionRate: 12.5}}},
 		// Filtered (from events): visits that arrived from Google (S1,
 		// S3, S6, S8) and A2. Ties break by page views, then by value.
-		{query.DimPage, BreakdownOptions{}, "source:is:Google", []Row{
+		{query.DimPage, BreakdownOptions{}, "source:is:Google", []result.Row{
 			{Value: "/", Visitors: 3, Visits: 3, Pageviews: 3, TimeOnPage: 10},
 			{Value: "/pricing", Visitors: 3, Visits: 3, Pageviews: 4, TimeOnPage: 6.7},
 			{Value: "(total)", Visitors: 4, Visits: 4, Pageviews: 8, TimeOnPage: 12.9},
 		}},
 		// Page-view filters keep events: DE page views by device.
-		{query.DimDevice, BreakdownOptions{}, "country:is:DE", []Row{
+		{query.DimDevice, BreakdownOptions{}, "country:is:DE", []result.Row{
 			{Value: "desktop", Visitors: 2, Visits: 3, Pageviews: 7}, // fewer than k: folded…
 		}},
 	} {
@@ -235,7 +236,7 @@ func TestService_Breakdown(t *testing.T) {
 			if name == "device/country:is:DE" {
 				// desktop (V1, V7) and mobile (V2, A1) both fold; (other)
 				// has 3 visitors.
-				tc.want = []Row{
+				tc.want = []result.Row{
 					{Value: query.Other, Visitors: 3, Visits: 4, Pageviews: 9},
 					{Value: "(total)", Visitors: 3, Visits: 4, Pageviews: 9},
 				}
@@ -297,7 +298,7 @@ func TestService_Timeseries(t *testing.T) {
 	// (55+5+40)/3 s. 03-09: V1, V4, V5 (S4, S5, S6), 6 + A2, S5 bounces,
 	// (60+0+40)/3. 03-10: V6, V7, V8 (S7, S8, S9), 4 + A3, S9 bounces,
 	// (12+25+0)/3.
-	want := []Metrics{
+	want := []result.Metrics{
 		{Visitors: 3, Visits: 3, Pageviews: 5, BounceRate: 33.3, VisitDuration: 33.3},
 		{Visitors: 3, Visits: 3, Pageviews: 7, BounceRate: 33.3, VisitDuration: 33.3},
 		{Visitors: 3, Visits: 3, Pageviews: 5, BounceRate: 33.3, VisitDuration: 12.3},
@@ -310,17 +311,17 @@ func TestService_Timeseries(t *testing.T) {
 			t.Errorf("point %d at %v", i, p.Time)
 		}
 		for _, m := range ts.Metrics {
-			if p.Metrics.get(m) != want[i].get(m) {
-				t.Errorf("point %d %s = %v, want %v", i, m, p.Metrics.get(m), want[i].get(m))
+			if p.Metrics.Get(m) != want[i].Get(m) {
+				t.Errorf("point %d %s = %v, want %v", i, m, p.Metrics.Get(m), want[i].Get(m))
 			}
 		}
 	}
 	// Previous: 03-05 nothing; 03-06 V9 (+A4); 03-07 V10, V1.
-	prev := []Metrics{{}, {Visitors: 1, Visits: 1, Pageviews: 2, VisitDuration: 20}, {Visitors: 2, Visits: 2, Pageviews: 2, BounceRate: 100}}
+	prev := []result.Metrics{{}, {Visitors: 1, Visits: 1, Pageviews: 2, VisitDuration: 20}, {Visitors: 2, Visits: 2, Pageviews: 2, BounceRate: 100}}
 	for i, p := range ts.Previous {
 		for _, m := range ts.Metrics {
-			if p.Metrics.get(m) != prev[i].get(m) {
-				t.Errorf("previous %d %s = %v, want %v", i, m, p.Metrics.get(m), prev[i].get(m))
+			if p.Metrics.Get(m) != prev[i].Get(m) {
+				t.Errorf("previous %d %s = %v, want %v", i, m, p.Metrics.Get(m), prev[i].Get(m))
 			}
 		}
 	}
@@ -345,7 +346,7 @@ func TestService_Paths(t *testing.T) {
 	// /pricing, S8 first, S9 only. Before: (entrance) for V1, V2, V4, V7,
 	// V8; /blog (V1) and /pricing (V5) fold into 2, fewer than k. After:
 	// (exit) for V2, V4, V5, V8; /pricing (V1 twice, V7) folds.
-	want := Paths{Previous: []PathRow{{"(entrance)", 5, 5}}, Next: []PathRow{{"(exit)", 4, 4}}}
+	want := result.Paths{Previous: []result.PathRow{{Value: "(entrance)", Visitors: 5, Transitions: 5}}, Next: []result.PathRow{{Value: "(exit)", Visitors: 4, Transitions: 4}}}
 	if dump(t, p.Previous) != dump(t, want.Previous) || dump(t, p.Next) != dump(t, want.Next) || p.PreviousOther != nil || p.NextOther != nil {
 		t.Errorf("paths = %s", dump(t, p))
 	}
@@ -385,7 +386,7 @@ func TestService_Consent(t *testing.T) {
 	// 10 impressions (2 GPC, 4 with undeclared cookies), 10 decisions by
 	// 9 consent IDs: 6 accept_all, 1 reject_all, 2 custom, 1 withdraw;
 	// performance granted 8 times, functionality 7, targeting 5; GPC 2.
-	want := ConsentMetrics{Impressions: 10, Decisions: 10, Consents: 9, AcceptAll: 6, RejectAll: 1, Custom: 2, Withdraw: 1,
+	want := result.ConsentMetrics{Impressions: 10, Decisions: 10, Consents: 9, AcceptAll: 6, RejectAll: 1, Custom: 2, Withdraw: 1,
 		InteractionRate: 100, OptInPerformance: 80, OptInFunctionality: 70, OptInTargeting: 50,
 		GPCShareImpressions: 20, GPCShareDecisions: 20, UndeclaredImpressions: 4}
 	if o.ConsentMetrics != want {
@@ -402,9 +403,9 @@ func TestService_Consent(t *testing.T) {
 	// DE: D1, D2, D7, D9, D10 by C1, C2, C7, C9; impressions I1, I2, I7,
 	// I10. US: D3, D4, D8 by C3, C4, C8; impressions I3, I4, I8, I9. GB
 	// and FR (one consent ID each) fold into 2: no (other).
-	de := ConsentMetrics{Impressions: 4, Decisions: 5, Consents: 4, AcceptAll: 3, RejectAll: 1, Withdraw: 1,
+	de := result.ConsentMetrics{Impressions: 4, Decisions: 5, Consents: 4, AcceptAll: 3, RejectAll: 1, Withdraw: 1,
 		InteractionRate: 125, OptInPerformance: 60, OptInFunctionality: 60, OptInTargeting: 60}
-	us := ConsentMetrics{Impressions: 4, Decisions: 3, Consents: 3, AcceptAll: 2, Custom: 1, InteractionRate: 75,
+	us := result.ConsentMetrics{Impressions: 4, Decisions: 3, Consents: 3, AcceptAll: 2, Custom: 1, InteractionRate: 75,
 		OptInPerformance: 100, OptInFunctionality: 66.7, OptInTargeting: 33.3, GPCShareImpressions: 50, GPCShareDecisions: 66.7}
 	if len(b.Rows) != 2 || b.Rows[0].Value != "DE" || b.Rows[0].ConsentMetrics != de || b.Rows[1].Value != "US" || b.Rows[1].ConsentMetrics != us || b.Other != nil {
 		t.Errorf("by country = %s", dump(t, b))
@@ -418,7 +419,7 @@ func TestService_Consent(t *testing.T) {
 		t.Fatal(err)
 	}
 	// _ga on I3, I7, I8; _hjSessionUser on I5 only (folded, 1 < k).
-	if len(c.Rows) != 1 || c.Rows[0] != (CookieRow{Cookie: "_ga", Impressions: 3}) || c.Other != nil {
+	if len(c.Rows) != 1 || c.Rows[0] != (result.CookieRow{Cookie: "_ga", Impressions: 3}) || c.Other != nil {
 		t.Errorf("cookies = %s", dump(t, c))
 	}
 	c, err = svc.UndeclaredCookies(ctx, current(), true, 10)
@@ -477,7 +478,7 @@ func TestService_Proof(t *testing.T) {
 		t.Errorf("bad consent ID: err = %v", err)
 	}
 	var n int
-	err = svc.ExportDecisions(ctx, reporttest.Site, reporttest.From, reporttest.To, func(ProofDecision) error { n++; return nil })
+	err = svc.ExportDecisions(ctx, reporttest.Site, reporttest.From, reporttest.To, func(result.ProofDecision) error { n++; return nil })
 	if err != nil || n != 10 {
 		t.Errorf("export: %d decisions, err %v", n, err)
 	}

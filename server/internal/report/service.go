@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/crumbhq/crumb/server/internal/model"
+	"github.com/crumbhq/crumb/server/internal/report/plan"
 	"github.com/crumbhq/crumb/server/internal/report/query"
 )
 
@@ -99,34 +100,6 @@ func New(conn driver.Conn, sites Sites, opts Options) *Service {
 	return &Service{conn: conn, sites: sites, opts: opts}
 }
 
-// plan is how one query is answered: from which tables, on which sample.
-type plan struct {
-	site     string
-	from, to time.Time
-	filters  []query.Filter
-	k        int
-	mv       bool // read the pre-aggregated tables (no filters)
-	sample   sampling
-}
-
-func (p *plan) useMV() bool { return p.mv }
-
-// sampling is a contiguous range of visitor IDs holding about rate of them.
-type sampling struct {
-	rate   float64 // 1: every visitor
-	lo, hi string  // visitor_id >= lo AND visitor_id < hi
-}
-
-func (s sampling) sampled() bool { return s.rate < 1 }
-
-// scale estimates the whole from a count on the sample.
-func (s sampling) scale(n uint64) int64 {
-	if !s.sampled() {
-		return int64(n)
-	}
-	return int64(math.Round(float64(n) / s.rate))
-}
-
 type planKind int
 
 const (
@@ -135,7 +108,7 @@ const (
 )
 
 // newPlan validates q and decides how to answer it.
-func (s *Service) newPlan(ctx context.Context, q query.Query, kind planKind) (*plan, error) {
+func (s *Service) newPlan(ctx context.Context, q query.Query, kind planKind) (*plan.Plan, error) {
 	if err := q.Validate(); err != nil {
 		return nil, err
 	}
@@ -143,11 +116,11 @@ func (s *Service) newPlan(ctx context.Context, q query.Query, kind planKind) (*p
 	if !ok {
 		return nil, ErrUnknownSite
 	}
-	p := &plan{site: q.Site, from: q.From, to: q.To, filters: q.Filters, k: siteK(site), mv: len(q.Filters) == 0 && !s.forceRaw, sample: sampling{rate: 1}}
+	p := &plan.Plan{Site: q.Site, From: q.From, To: q.To, Filters: q.Filters, K: siteK(site), MV: len(q.Filters) == 0 && !s.forceRaw, Sample: plan.Sampling{Rate: 1}}
 	budget := s.opts.SessionSampleEvents
 	switch {
 	case kind == planSessions:
-	case !p.mv:
+	case !p.MV:
 		budget = s.opts.FilterSampleEvents
 	default:
 		return p, nil
@@ -162,7 +135,7 @@ func (s *Service) newPlan(ctx context.Context, q query.Query, kind planKind) (*p
 		if n > 20 {
 			n = 20
 		}
-		if p.sample, err = s.sampleRange(ctx, n); err != nil {
+		if p.Sample, err = s.sampleRange(ctx, n); err != nil {
 			return nil, err
 		}
 	}
@@ -170,9 +143,9 @@ func (s *Service) newPlan(ctx context.Context, q query.Query, kind planKind) (*p
 }
 
 // rangeEvents counts the site's events in the plan's days.
-func (s *Service) rangeEvents(ctx context.Context, p *plan) (uint64, error) {
+func (s *Service) rangeEvents(ctx context.Context, p *plan.Plan) (uint64, error) {
 	var events uint64
-	if err := s.queryRow(ctx, sizeSQL(p), &events); err != nil {
+	if err := s.queryRow(ctx, plan.SizeSQL(p), &events); err != nil {
 		return 0, err
 	}
 	return events, nil
@@ -180,13 +153,13 @@ func (s *Service) rangeEvents(ctx context.Context, p *plan) (uint64, error) {
 
 // sampleRange returns the range of visitor IDs holding 1/2^n of random
 // (version 4) UUIDs, in this server's order of UUIDs.
-func (s *Service) sampleRange(ctx context.Context, n int) (sampling, error) {
+func (s *Service) sampleRange(ctx context.Context, n int) (plan.Sampling, error) {
 	s.orderMu.Lock()
 	defer s.orderMu.Unlock()
 	if s.order == 0 {
 		var firstHalf uint8
-		if err := s.queryRow(ctx, new(stmt).add(uuidOrderSQL), &firstHalf); err != nil {
-			return sampling{}, err
+		if err := s.queryRow(ctx, new(plan.Stmt).Add(plan.UUIDOrderSQL), &firstHalf); err != nil {
+			return plan.Sampling{}, err
 		}
 		s.order = 2
 		if firstHalf == 1 {
@@ -204,7 +177,7 @@ func (s *Service) sampleRange(ctx context.Context, n int) (sampling, error) {
 		binary.BigEndian.PutUint64(lo[8:], 1<<63)
 		binary.BigEndian.PutUint64(hi[8:], 1<<63+1<<(62-n))
 	}
-	return sampling{rate: 1 / float64(uint64(1)<<n), lo: lo.String(), hi: hi.String()}, nil
+	return plan.Sampling{Rate: 1 / float64(uint64(1)<<n), Lo: lo.String(), Hi: hi.String()}, nil
 }
 
 // ctx adds the server-side time limit to a query's context.
@@ -218,25 +191,25 @@ func (s *Service) ctx(ctx context.Context) context.Context {
 var inSubquery = regexp.MustCompile(`\b(NOT )?IN \(SELECT\b`)
 
 // sql is the text of st as this service's ClickHouse runs it.
-func (s *Service) sql(st *stmt) string {
+func (s *Service) sql(st *plan.Stmt) string {
 	if !s.opts.Cluster {
 		return st.String()
 	}
 	return inSubquery.ReplaceAllString(st.String(), "GLOBAL ${1}IN (SELECT")
 }
 
-func (s *Service) query(ctx context.Context, st *stmt) (driver.Rows, error) {
+func (s *Service) query(ctx context.Context, st *plan.Stmt) (driver.Rows, error) {
 	if s.trace != nil {
-		s.trace(s.sql(st), st.args)
+		s.trace(s.sql(st), st.Args())
 	}
-	rows, err := s.conn.Query(s.ctx(ctx), s.sql(st), st.args...)
+	rows, err := s.conn.Query(s.ctx(ctx), s.sql(st), st.Args()...)
 	if err != nil {
 		return nil, s.wrap(ctx, err)
 	}
 	return rows, nil
 }
 
-func (s *Service) queryRow(ctx context.Context, st *stmt, dest ...any) error {
+func (s *Service) queryRow(ctx context.Context, st *plan.Stmt, dest ...any) error {
 	rows, err := s.query(ctx, st)
 	if err != nil {
 		return err

@@ -2,7 +2,9 @@ package report
 
 import (
 	"context"
+	"github.com/crumbhq/crumb/server/internal/report/plan"
 	"github.com/crumbhq/crumb/server/internal/report/query"
+	"github.com/crumbhq/crumb/server/internal/report/result"
 	"math"
 	"slices"
 	"sort"
@@ -21,16 +23,16 @@ func (t *sums) dest() []any {
 
 // metrics turns sums (on a sample of visitors: anonymous page views are
 // never sampled) into metrics.
-func (t sums) metrics(smp sampling) Metrics {
-	m := Metrics{
-		Visitors:           smp.scale(t.visitors),
-		Visits:             smp.scale(t.visits),
+func (t sums) metrics(smp plan.Sampling) result.Metrics {
+	m := result.Metrics{
+		Visitors:           smp.Scale(t.visitors),
+		Visits:             smp.Scale(t.visits),
 		AnonymousPageviews: int64(t.apv),
-		Pageviews:          smp.scale(t.pv) + int64(t.apv),
-		Events:             smp.scale(t.ec) + int64(t.apv),
+		Pageviews:          smp.Scale(t.pv) + int64(t.apv),
+		Events:             smp.Scale(t.ec) + int64(t.apv),
 	}
-	m.ViewsPerVisit = round2(ratio(float64(t.pv), float64(t.visits)))
-	m.TimeOnPage = round1(ratio(float64(t.eng), float64(t.pv)) / 1000)
+	m.ViewsPerVisit = result.Round2(result.Ratio(float64(t.pv), float64(t.visits)))
+	m.TimeOnPage = result.Round1(result.Ratio(float64(t.eng), float64(t.pv)) / 1000)
 	return m
 }
 
@@ -39,11 +41,11 @@ type sessionStats struct {
 	visitors, returning, visits, bounces, duration uint64
 }
 
-func (st sessionStats) apply(m *Metrics, smp sampling) {
-	m.BounceRate = round1(100 * ratio(float64(st.bounces), float64(st.visits)))
-	m.VisitDuration = round1(ratio(float64(st.duration), float64(st.visits)))
-	if smp.sampled() {
-		m.ReturningVisitors = int64(math.Round(float64(m.Visitors) * ratio(float64(st.returning), float64(st.visitors))))
+func (st sessionStats) apply(m *result.Metrics, smp plan.Sampling) {
+	m.BounceRate = result.Round1(100 * result.Ratio(float64(st.bounces), float64(st.visits)))
+	m.VisitDuration = result.Round1(result.Ratio(float64(st.duration), float64(st.visits)))
+	if smp.Sampled() {
+		m.ReturningVisitors = int64(math.Round(float64(m.Visitors) * result.Ratio(float64(st.returning), float64(st.visitors))))
 	} else {
 		m.ReturningVisitors = int64(st.returning)
 	}
@@ -51,12 +53,12 @@ func (st sessionStats) apply(m *Metrics, smp sampling) {
 
 // Overview returns the headline numbers of q's period (and of the
 // previous period with q.Compare).
-func (s *Service) Overview(ctx context.Context, q query.Query) (*Overview, error) {
+func (s *Service) Overview(ctx context.Context, q query.Query) (*result.Overview, error) {
 	m, rates, err := s.periodMetrics(ctx, q)
 	if err != nil {
 		return nil, err
 	}
-	o := &Overview{Metrics: m}
+	o := &result.Overview{Metrics: m}
 	if q.Compare {
 		prev, prates, err := s.periodMetrics(ctx, q.Previous())
 		if err != nil {
@@ -65,53 +67,53 @@ func (s *Service) Overview(ctx context.Context, q query.Query) (*Overview, error
 		rates = append(rates, prates...)
 		o.Previous = &prev
 		o.Change = map[query.Metric]*float64{}
-		for _, name := range overviewMetrics {
-			o.Change[name] = change(name, m.get(name), prev.get(name))
+		for _, name := range result.OverviewMetrics {
+			o.Change[name] = result.Change(name, m.Get(name), prev.Get(name))
 		}
 	}
-	o.Meta = metaOf(q, rates...)
+	o.Meta = result.MetaOf(q, rates...)
 	return o, nil
 }
 
-func (s *Service) periodMetrics(ctx context.Context, q query.Query) (Metrics, []float64, error) {
+func (s *Service) periodMetrics(ctx context.Context, q query.Query) (result.Metrics, []float64, error) {
 	var (
-		t      sums
-		st     sessionStats
-		p, ps  *plan
-		result Metrics
+		t     sums
+		st    sessionStats
+		p, ps *plan.Plan
+		out   result.Metrics
 	)
 	err := parallel(
 		func() (err error) {
 			if p, err = s.newPlan(ctx, q, planSums); err != nil {
 				return err
 			}
-			return s.queryRow(ctx, totalsSQL(p), t.dest()...)
+			return s.queryRow(ctx, plan.TotalsSQL(p), t.dest()...)
 		},
 		func() (err error) {
 			if ps, err = s.newPlan(ctx, q, planSessions); err != nil {
 				return err
 			}
-			return s.queryRow(ctx, sessionStatsSQL(ps), &st.visitors, &st.returning, &st.visits, &st.bounces, &st.duration)
+			return s.queryRow(ctx, plan.SessionStatsSQL(ps), &st.visitors, &st.returning, &st.visits, &st.bounces, &st.duration)
 		},
 	)
 	if err != nil {
-		return Metrics{}, nil, err
+		return result.Metrics{}, nil, err
 	}
-	result = t.metrics(p.sample)
-	st.apply(&result, ps.sample)
-	return result, []float64{p.sample.rate, ps.sample.rate}, nil
+	out = t.metrics(p.Sample)
+	st.apply(&out, ps.Sample)
+	return out, []float64{p.Sample.Rate, ps.Sample.Rate}, nil
 }
 
 // Timeseries returns metrics per bucket of q.Interval, every bucket of the
 // range present (zero when empty).
-func (s *Service) Timeseries(ctx context.Context, q query.Query, metrics []query.Metric) (*Timeseries, error) {
+func (s *Service) Timeseries(ctx context.Context, q query.Query, metrics []query.Metric) (*result.Timeseries, error) {
 	if len(metrics) == 0 {
 		metrics = query.DefaultTimeseriesMetrics
 	}
-	if _, err := query.ParseMetrics(metricNames(metrics)); err != nil {
+	if _, err := query.ParseMetrics(result.MetricNames(metrics)); err != nil {
 		return nil, err
 	}
-	ts := &Timeseries{Interval: q.Interval, Metrics: metrics}
+	ts := &result.Timeseries{Interval: q.Interval, Metrics: metrics}
 	points, rates, err := s.series(ctx, q, metrics)
 	if err != nil {
 		return nil, err
@@ -125,20 +127,20 @@ func (s *Service) Timeseries(ctx context.Context, q query.Query, metrics []query
 		ts.Previous = prev
 		rates = append(rates, prates...)
 	}
-	ts.Meta = metaOf(q, rates...)
+	ts.Meta = result.MetaOf(q, rates...)
 	return ts, nil
 }
 
-func (s *Service) series(ctx context.Context, q query.Query, metrics []query.Metric) ([]Point, []float64, error) {
+func (s *Service) series(ctx context.Context, q query.Query, metrics []query.Metric) ([]result.Point, []float64, error) {
 	needSessions := slices.ContainsFunc(metrics, query.Metric.NeedsSessions)
 	bySums := map[time.Time]sums{}
 	bySessions := map[time.Time]sessionStats{}
-	var p, ps *plan
+	var p, ps *plan.Plan
 	fns := []func() error{func() (err error) {
 		if p, err = s.newPlan(ctx, q, planSums); err != nil {
 			return err
 		}
-		rows, err := s.query(ctx, seriesSQL(p, q.Interval))
+		rows, err := s.query(ctx, plan.SeriesSQL(p, q.Interval))
 		if err != nil {
 			return err
 		}
@@ -158,7 +160,7 @@ func (s *Service) series(ctx context.Context, q query.Query, metrics []query.Met
 			if ps, err = s.newPlan(ctx, q, planSessions); err != nil {
 				return err
 			}
-			rows, err := s.query(ctx, sessionSeriesSQL(ps, q.Interval))
+			rows, err := s.query(ctx, plan.SessionSeriesSQL(ps, q.Interval))
 			if err != nil {
 				return err
 			}
@@ -177,17 +179,17 @@ func (s *Service) series(ctx context.Context, q query.Query, metrics []query.Met
 	if err := parallel(fns...); err != nil {
 		return nil, nil, err
 	}
-	rates := []float64{p.sample.rate}
+	rates := []float64{p.Sample.Rate}
 	if ps != nil {
-		rates = append(rates, ps.sample.rate)
+		rates = append(rates, ps.Sample.Rate)
 	}
-	var out []Point
+	var out []result.Point
 	for _, b := range buckets(q) {
-		m := bySums[b].metrics(p.sample)
+		m := bySums[b].metrics(p.Sample)
 		if ps != nil {
-			bySessions[b].apply(&m, ps.sample)
+			bySessions[b].apply(&m, ps.Sample)
 		}
-		out = append(out, Point{Time: b, Metrics: m})
+		out = append(out, result.Point{Time: b, Metrics: m})
 	}
 	return out, rates, nil
 }
@@ -228,7 +230,7 @@ type BreakdownOptions struct {
 
 // Breakdown returns the values of dim in q's period, most visitors first,
 // folded to the site's k.
-func (s *Service) Breakdown(ctx context.Context, q query.Query, dim query.Dimension, o BreakdownOptions) (*Breakdown, error) {
+func (s *Service) Breakdown(ctx context.Context, q query.Query, dim query.Dimension, o BreakdownOptions) (*result.Breakdown, error) {
 	d, ok := query.Lookup(dim)
 	if !ok {
 		return nil, query.BadParam("dimension", "unknown dimension %q", query.Clip(string(dim), 40))
@@ -255,7 +257,7 @@ func (s *Service) Breakdown(ctx context.Context, q query.Query, dim query.Dimens
 	if err != nil {
 		return nil, err
 	}
-	b := &Breakdown{Dimension: dim, Event: o.Event, Property: o.Property, K: p.k, Metrics: d.RowMetrics(),
+	b := &result.Breakdown{Dimension: dim, Event: o.Event, Property: o.Property, K: p.K, Metrics: d.RowMetrics(),
 		Page: o.Page.Number, Limit: o.Page.Limit}
 	if dim == query.DimEventProp && o.Property == "" {
 		b.Metrics = []query.Metric{query.MetricVisitors, query.MetricEvents, query.MetricConversionRate}
@@ -263,14 +265,14 @@ func (s *Service) Breakdown(ctx context.Context, q query.Query, dim query.Dimens
 	offset := (o.Page.Number - 1) * o.Page.Limit
 	want := offset + o.Page.Limit + 1 // one more tells whether there is a next page
 
-	var rows []Row
+	var rows []result.Row
 	var total sums
 	var periodVisitors int64
 	fns := []func() error{func() (err error) {
 		switch {
 		case d.Kind == query.KindSession:
 			rows, b.Other, b.Totals, err = s.sessionBreakdown(ctx, p, dim, want)
-		case p.useMV():
+		case p.UseMV():
 			rows, b.Other, b.Totals, err = s.mvBreakdown(ctx, p, dim, o.Event, o.Property, want)
 		default:
 			rows, b.Other, b.Totals, err = s.rawBreakdown(ctx, p, dim, o.Event, o.Property, want)
@@ -280,10 +282,10 @@ func (s *Service) Breakdown(ctx context.Context, q query.Query, dim query.Dimens
 	if slices.Contains(b.Metrics, query.MetricConversionRate) {
 		fns = append(fns, func() error {
 			tp := *p
-			if err := s.queryRow(ctx, totalsSQL(&tp), total.dest()...); err != nil {
+			if err := s.queryRow(ctx, plan.TotalsSQL(&tp), total.dest()...); err != nil {
 				return err
 			}
-			periodVisitors = total.metrics(tp.sample).Visitors
+			periodVisitors = total.metrics(tp.Sample).Visitors
 			return nil
 		})
 	}
@@ -291,7 +293,9 @@ func (s *Service) Breakdown(ctx context.Context, q query.Query, dim query.Dimens
 		return nil, err
 	}
 	if periodVisitors > 0 {
-		conv := func(r *Row) { r.ConversionRate = round1(100 * float64(r.Visitors) / float64(periodVisitors)) }
+		conv := func(r *result.Row) {
+			r.ConversionRate = result.Round1(100 * float64(r.Visitors) / float64(periodVisitors))
+		}
 		for i := range rows {
 			conv(&rows[i])
 		}
@@ -301,8 +305,8 @@ func (s *Service) Breakdown(ctx context.Context, q query.Query, dim query.Dimens
 		conv(&b.Totals)
 	}
 	// Rows carry only the dimension's metrics.
-	keep := func(r *Row) {
-		z := Row{Value: r.Value}
+	keep := func(r *result.Row) {
+		z := result.Row{Value: r.Value}
 		for _, m := range b.Metrics {
 			switch m {
 			case query.MetricVisitors:
@@ -339,13 +343,13 @@ func (s *Service) Breakdown(ctx context.Context, q query.Query, dim query.Dimens
 		b.Rows = rows[offset:min(len(rows), offset+o.Page.Limit)]
 	}
 	if b.Rows == nil {
-		b.Rows = []Row{}
+		b.Rows = []result.Row{}
 	}
-	b.Meta = metaOf(q, p.sample.rate)
+	b.Meta = result.MetaOf(q, p.Sample.Rate)
 	return b, nil
 }
 
-// foldRow is one result row of foldSQL.
+// foldRow is one result row of plan.FoldSQL.
 type foldRow struct {
 	folded bool
 	label  string
@@ -353,10 +357,10 @@ type foldRow struct {
 	k      uint64
 }
 
-// readFold runs a foldSQL statement with ncols columns; it returns the
+// readFold runs a plan.FoldSQL statement with ncols columns; it returns the
 // unfolded rows, the folded row (nil when there is none or it covers fewer
 // than k visitors) and the totals.
-func (s *Service) readFold(ctx context.Context, st *stmt, ncols, k int) (rows []foldRow, other *foldRow, totals foldRow, err error) {
+func (s *Service) readFold(ctx context.Context, st *plan.Stmt, ncols, k int) (rows []foldRow, other *foldRow, totals foldRow, err error) {
 	rs, err := s.query(ctx, st)
 	if err != nil {
 		return nil, nil, foldRow{}, err
@@ -400,9 +404,9 @@ func (s *Service) readFold(ctx context.Context, st *stmt, ncols, k int) (rows []
 }
 
 // enough reports whether a folded row covers at least k visitors: its
-// exact count when k ≤ ExactK, else its estimate (vals[0]) with a margin.
+// exact count when k ≤ plan.ExactK, else its estimate (vals[0]) with a margin.
 func enough(r foldRow, k int) bool {
-	if k <= ExactK {
+	if k <= plan.ExactK {
 		return r.k >= uint64(k)
 	}
 	return r.vals[0] >= uint64(k+(k+19)/20)
@@ -415,42 +419,42 @@ func label(v string) string {
 	return v
 }
 
-func trafficRow(value string, t sums, smp sampling) Row {
+func trafficRow(value string, t sums, smp plan.Sampling) result.Row {
 	m := t.metrics(smp)
-	return Row{Value: value, Visitors: m.Visitors, Visits: m.Visits, Pageviews: m.Pageviews, Events: m.Events, TimeOnPage: m.TimeOnPage}
+	return result.Row{Value: value, Visitors: m.Visitors, Visits: m.Visits, Pageviews: m.Pageviews, Events: m.Events, TimeOnPage: m.TimeOnPage}
 }
 
 func sumsOf(v []uint64) sums {
 	return sums{visitors: v[0], visits: v[1], pv: v[2], apv: v[3], eng: v[4], engn: v[5], ec: v[6]}
 }
 
-func (s *Service) rawBreakdown(ctx context.Context, p *plan, dim query.Dimension, event, key string, want int) ([]Row, *Row, Row, error) {
-	frs, other, totals, err := s.readFold(ctx, rawBreakdownSQL(p, dim, event, key, want+1), len(trafficCols), p.k)
+func (s *Service) rawBreakdown(ctx context.Context, p *plan.Plan, dim query.Dimension, event, key string, want int) ([]result.Row, *result.Row, result.Row, error) {
+	frs, other, totals, err := s.readFold(ctx, plan.RawBreakdownSQL(p, dim, event, key, want+1), len(plan.TrafficCols), p.K)
 	if err != nil {
-		return nil, nil, Row{}, err
+		return nil, nil, result.Row{}, err
 	}
-	rows := make([]Row, len(frs))
+	rows := make([]result.Row, len(frs))
 	for i, r := range frs {
-		rows[i] = trafficRow(label(r.label), sumsOf(r.vals), p.sample)
+		rows[i] = trafficRow(label(r.label), sumsOf(r.vals), p.Sample)
 	}
-	var o *Row
+	var o *result.Row
 	if other != nil {
-		r := trafficRow(query.Other, sumsOf(other.vals), p.sample)
+		r := trafficRow(query.Other, sumsOf(other.vals), p.Sample)
 		o = &r
 	}
-	return rows, o, trafficRow(totals.label, sumsOf(totals.vals), p.sample), nil
+	return rows, o, trafficRow(totals.label, sumsOf(totals.vals), p.Sample), nil
 }
 
-// mvValue is one value of a pre-aggregated breakdown.
+// mvValueRow is one value of a pre-aggregated breakdown.
 type mvValueRow struct {
 	value string
 	k     uint64 // exact visitors up to 26
-	est   uint64 // estimated visitors, when k > ExactK
+	est   uint64 // estimated visitors, when k > plan.ExactK
 	t     sums
 }
 
 func (v mvValueRow) small(k int) bool {
-	if k <= ExactK {
+	if k <= plan.ExactK {
 		return v.k < uint64(k)
 	}
 	return v.est < uint64(k+(k+19)/20)
@@ -459,10 +463,10 @@ func (v mvValueRow) small(k int) bool {
 // mvBreakdown answers from report_dims in two steps: every value's exact
 // small visitor count and sums, then the visitor sketches of only the
 // values shown, of the small values together and of all.
-func (s *Service) mvBreakdown(ctx context.Context, p *plan, dim query.Dimension, event, key string, want int) ([]Row, *Row, Row, error) {
-	rs, err := s.query(ctx, mvValuesSQL(p, dim, event, key))
+func (s *Service) mvBreakdown(ctx context.Context, p *plan.Plan, dim query.Dimension, event, key string, want int) ([]result.Row, *result.Row, result.Row, error) {
+	rs, err := s.query(ctx, plan.MVValuesSQL(p, dim, event, key))
 	if err != nil {
-		return nil, nil, Row{}, err
+		return nil, nil, result.Row{}, err
 	}
 	var big []mvValueRow
 	var small, all sums
@@ -471,10 +475,10 @@ func (s *Service) mvBreakdown(ctx context.Context, p *plan, dim query.Dimension,
 		var v mvValueRow
 		if err := rs.Scan(&v.value, &v.k, &v.est, &v.t.pv, &v.t.apv, &v.t.eng, &v.t.engn, &v.t.ec); err != nil {
 			rs.Close()
-			return nil, nil, Row{}, s.wrap(ctx, err)
+			return nil, nil, result.Row{}, s.wrap(ctx, err)
 		}
 		all = add(all, v.t)
-		if v.small(p.k) {
+		if v.small(p.K) {
 			small = add(small, v.t)
 			nSmall++
 			continue
@@ -483,7 +487,7 @@ func (s *Service) mvBreakdown(ctx context.Context, p *plan, dim query.Dimension,
 	}
 	rs.Close()
 	if err := rs.Err(); err != nil {
-		return nil, nil, Row{}, s.wrap(ctx, err)
+		return nil, nil, result.Row{}, s.wrap(ctx, err)
 	}
 	// Candidates by the count that bounds visitors from above (every
 	// visitor of a row has at least one of its page views or events).
@@ -500,7 +504,7 @@ func (s *Service) mvBreakdown(ctx context.Context, p *plan, dim query.Dimension,
 		return big[i].value < big[j].value
 	})
 
-	var other *Row
+	var other *result.Row
 	var totalVis, totalVisits uint64
 	visitors := map[string][2]uint64{}
 	// Few values: merge them all at once; many: the likely top ones first.
@@ -517,7 +521,7 @@ func (s *Service) mvBreakdown(ctx context.Context, p *plan, dim query.Dimension,
 			if len(values) == 0 {
 				return nil
 			}
-			rows, err := s.query(ctx, mvVisitorsSQL(p, dim, event, key, values))
+			rows, err := s.query(ctx, plan.MVVisitorsSQL(p, dim, event, key, values))
 			if err != nil {
 				return err
 			}
@@ -536,24 +540,24 @@ func (s *Service) mvBreakdown(ctx context.Context, p *plan, dim query.Dimension,
 			if nSmall > 0 {
 				fns = append(fns, func() error {
 					var vs, ss, k uint64
-					if err := s.queryRow(ctx, mvOtherSQL(p, dim, event, key), &vs, &ss, &k); err != nil {
+					if err := s.queryRow(ctx, plan.MVOtherSQL(p, dim, event, key), &vs, &ss, &k); err != nil {
 						return err
 					}
 					r := foldRow{vals: []uint64{vs}, k: k}
-					if enough(r, p.k) {
+					if enough(r, p.K) {
 						small.visitors, small.visits = vs, ss
-						row := trafficRow(query.Other, small, p.sample)
+						row := trafficRow(query.Other, small, p.Sample)
 						other = &row
 					}
 					return nil
 				})
 			}
 			fns = append(fns, func() error {
-				return s.queryRow(ctx, mvDimTotalsSQL(p, dim, event, key), &totalVis, &totalVisits)
+				return s.queryRow(ctx, plan.MVDimTotalsSQL(p, dim, event, key), &totalVis, &totalVisits)
 			})
 		}
 		if err := parallel(fns...); err != nil {
-			return nil, nil, Row{}, err
+			return nil, nil, result.Row{}, err
 		}
 		// The top rows are exact when no value left out could have more
 		// visitors than the last row wanted.
@@ -565,12 +569,12 @@ func (s *Service) mvBreakdown(ctx context.Context, p *plan, dim query.Dimension,
 		sorted := slices.Clone(cands)
 		sortByVisitors(sorted)
 		if m == len(big) || (len(sorted) >= want && sorted[want-1].t.visitors >= bound(big[m])) {
-			rows := make([]Row, min(len(sorted), want))
+			rows := make([]result.Row, min(len(sorted), want))
 			for i := range rows {
-				rows[i] = trafficRow(label(sorted[i].value), sorted[i].t, p.sample)
+				rows[i] = trafficRow(label(sorted[i].value), sorted[i].t, p.Sample)
 			}
 			all.visitors, all.visits = totalVis, totalVisits
-			return rows, other, trafficRow("(total)", all, p.sample), nil
+			return rows, other, trafficRow("(total)", all, p.Sample), nil
 		}
 		m = min(len(big), 4*m)
 	}
@@ -595,20 +599,20 @@ func add(a, b sums) sums {
 	return sums{a.visitors + b.visitors, a.visits + b.visits, a.pv + b.pv, a.apv + b.apv, a.eng + b.eng, a.engn + b.engn, a.ec + b.ec}
 }
 
-func (s *Service) sessionBreakdown(ctx context.Context, p *plan, dim query.Dimension, want int) ([]Row, *Row, Row, error) {
-	frs, other, totals, err := s.readFold(ctx, sessionBreakdownSQL(p, dim, want+1), len(sessionCols), p.k)
+func (s *Service) sessionBreakdown(ctx context.Context, p *plan.Plan, dim query.Dimension, want int) ([]result.Row, *result.Row, result.Row, error) {
+	frs, other, totals, err := s.readFold(ctx, plan.SessionBreakdownSQL(p, dim, want+1), len(plan.SessionCols), p.K)
 	if err != nil {
-		return nil, nil, Row{}, err
+		return nil, nil, result.Row{}, err
 	}
-	conv := func(value string, v []uint64) Row {
-		return Row{Value: value, Visitors: p.sample.scale(v[0]), Visits: p.sample.scale(v[1]),
-			BounceRate: round1(100 * ratio(float64(v[2]), float64(v[1]))), VisitDuration: round1(ratio(float64(v[3]), float64(v[1])))}
+	conv := func(value string, v []uint64) result.Row {
+		return result.Row{Value: value, Visitors: p.Sample.Scale(v[0]), Visits: p.Sample.Scale(v[1]),
+			BounceRate: result.Round1(100 * result.Ratio(float64(v[2]), float64(v[1]))), VisitDuration: result.Round1(result.Ratio(float64(v[3]), float64(v[1])))}
 	}
-	rows := make([]Row, len(frs))
+	rows := make([]result.Row, len(frs))
 	for i, r := range frs {
 		rows[i] = conv(label(r.label), r.vals)
 	}
-	var o *Row
+	var o *result.Row
 	if other != nil {
 		r := conv(query.Other, other.vals)
 		o = &r
@@ -618,7 +622,7 @@ func (s *Service) sessionBreakdown(ctx context.Context, p *plan, dim query.Dimen
 
 // Paths returns where the visitors of page came from and went next, at
 // most limit steps each way.
-func (s *Service) Paths(ctx context.Context, q query.Query, page string, limit int) (*Paths, error) {
+func (s *Service) Paths(ctx context.Context, q query.Query, page string, limit int) (*result.Paths, error) {
 	if page == "" || len(page) > query.MaxFilterValue {
 		return nil, query.BadParam("page", "give the page path, such as /pricing")
 	}
@@ -629,19 +633,19 @@ func (s *Service) Paths(ctx context.Context, q query.Query, page string, limit i
 	if err != nil {
 		return nil, err
 	}
-	out := &Paths{Page: page, K: p.k}
-	read := func(next bool, rows *[]PathRow, other **PathRow) func() error {
+	out := &result.Paths{Page: page, K: p.K}
+	read := func(next bool, rows *[]result.PathRow, other **result.PathRow) func() error {
 		return func() error {
-			frs, o, _, err := s.readFold(ctx, pathsSQL(p, page, next, limit), len(pathCols), p.k)
+			frs, o, _, err := s.readFold(ctx, plan.PathsSQL(p, page, next, limit), len(plan.PathCols), p.K)
 			if err != nil {
 				return err
 			}
-			*rows = make([]PathRow, 0, len(frs))
+			*rows = make([]result.PathRow, 0, len(frs))
 			for _, r := range frs[:min(len(frs), limit)] {
-				*rows = append(*rows, PathRow{Value: r.label, Visitors: p.sample.scale(r.vals[0]), Transitions: p.sample.scale(r.vals[1])})
+				*rows = append(*rows, result.PathRow{Value: r.label, Visitors: p.Sample.Scale(r.vals[0]), Transitions: p.Sample.Scale(r.vals[1])})
 			}
 			if o != nil {
-				*other = &PathRow{Value: query.Other, Visitors: p.sample.scale(o.vals[0]), Transitions: p.sample.scale(o.vals[1])}
+				*other = &result.PathRow{Value: query.Other, Visitors: p.Sample.Scale(o.vals[0]), Transitions: p.Sample.Scale(o.vals[1])}
 			}
 			return nil
 		}
@@ -649,7 +653,7 @@ func (s *Service) Paths(ctx context.Context, q query.Query, page string, limit i
 	if err := parallel(read(false, &out.Previous, &out.PreviousOther), read(true, &out.Next, &out.NextOther)); err != nil {
 		return nil, err
 	}
-	out.Meta = metaOf(q, p.sample.rate)
+	out.Meta = result.MetaOf(q, p.Sample.Rate)
 	return out, nil
 }
 
@@ -658,7 +662,7 @@ const RealtimeWindow = 5 * time.Minute
 
 // Realtime returns the visitors and page views of the last five minutes,
 // with the pages viewed (folded to k).
-func (s *Service) Realtime(ctx context.Context, site string, limit int) (*Realtime, error) {
+func (s *Service) Realtime(ctx context.Context, site string, limit int) (*result.Realtime, error) {
 	q := query.Query{Site: site}
 	if len(site) == 0 || len(site) > query.MaxSiteID {
 		return nil, query.BadParam("site", "not a site ID")
@@ -672,20 +676,20 @@ func (s *Service) Realtime(ctx context.Context, site string, limit int) (*Realti
 	}
 	k := siteK(st)
 	since := s.opts.Now().UTC().Add(-RealtimeWindow).Truncate(time.Second)
-	out := &Realtime{Site: site, Minutes: int(RealtimeWindow / time.Minute), K: k, Pages: []PathRow{}}
+	out := &result.Realtime{Site: site, Minutes: int(RealtimeWindow / time.Minute), K: k, Pages: []result.PathRow{}}
 	var vis, pv uint64
 	err := parallel(
-		func() error { return s.queryRow(ctx, realtimeSQL(site, since), &vis, &pv) },
+		func() error { return s.queryRow(ctx, plan.RealtimeSQL(site, since), &vis, &pv) },
 		func() error {
-			frs, o, _, err := s.readFold(ctx, realtimePagesSQL(site, since, k, limit), len(pathCols), k)
+			frs, o, _, err := s.readFold(ctx, plan.RealtimePagesSQL(site, since, k, limit), len(plan.PathCols), k)
 			if err != nil {
 				return err
 			}
 			for _, r := range frs[:min(len(frs), limit)] {
-				out.Pages = append(out.Pages, PathRow{Value: r.label, Visitors: int64(r.vals[0]), Transitions: int64(r.vals[1])})
+				out.Pages = append(out.Pages, result.PathRow{Value: r.label, Visitors: int64(r.vals[0]), Transitions: int64(r.vals[1])})
 			}
 			if o != nil {
-				out.PageOther = &PathRow{Value: query.Other, Visitors: int64(o.vals[0]), Transitions: int64(o.vals[1])}
+				out.PageOther = &result.PathRow{Value: query.Other, Visitors: int64(o.vals[0]), Transitions: int64(o.vals[1])}
 			}
 			return nil
 		},

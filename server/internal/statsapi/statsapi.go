@@ -41,6 +41,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/crumbhq/crumb/server/internal/report"
+	"github.com/crumbhq/crumb/server/internal/report/result"
 	"github.com/crumbhq/crumb/server/internal/report/query"
 )
 
@@ -165,12 +166,12 @@ func values(c *fiber.Ctx) (url.Values, error) {
 	return v, nil
 }
 
-// result is what a handler computed; nil for an empty answer.
-type result interface{ report.Tabler }
+// answer is what a handler computed; nil for an empty answer.
+type answer interface{ result.Tabler }
 
-type handler func(ctx context.Context, c *fiber.Ctx, v url.Values) (result, string, error)
+type handler func(ctx context.Context, c *fiber.Ctx, v url.Values) (answer, string, error)
 
-// handle runs h with a deadline and writes its result as JSON or CSV.
+// handle runs h with a deadline and writes its answer as JSON or CSV.
 func (a *API) handle(h handler) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		v, err := values(c)
@@ -231,7 +232,7 @@ func (a *API) fail(c *fiber.Ctx, err error) error {
 }
 
 // writeCSV writes t as CSV; name becomes the download's file name.
-func writeCSV(c *fiber.Ctx, name string, t report.Table) error {
+func writeCSV(c *fiber.Ctx, name string, t result.Table) error {
 	c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
 	c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+name+`.csv"`)
 	var b strings.Builder
@@ -305,7 +306,7 @@ func (a *API) query(v url.Values) (query.Query, error) {
 	return query.ParseQuery(v, a.opts.Now())
 }
 
-func (a *API) overview(ctx context.Context, _ *fiber.Ctx, v url.Values) (result, string, error) {
+func (a *API) overview(ctx context.Context, _ *fiber.Ctx, v url.Values) (answer, string, error) {
 	q, err := a.query(v)
 	if err != nil {
 		return nil, "", err
@@ -314,7 +315,7 @@ func (a *API) overview(ctx context.Context, _ *fiber.Ctx, v url.Values) (result,
 	return r, fileName(q.Site, "overview", q), err
 }
 
-func (a *API) timeseries(ctx context.Context, _ *fiber.Ctx, v url.Values) (result, string, error) {
+func (a *API) timeseries(ctx context.Context, _ *fiber.Ctx, v url.Values) (answer, string, error) {
 	q, err := a.query(v)
 	if err != nil {
 		return nil, "", err
@@ -331,7 +332,7 @@ func (a *API) timeseries(ctx context.Context, _ *fiber.Ctx, v url.Values) (resul
 	return r, fileName(q.Site, "timeseries", q), err
 }
 
-func (a *API) breakdown(ctx context.Context, c *fiber.Ctx, v url.Values) (result, string, error) {
+func (a *API) breakdown(ctx context.Context, c *fiber.Ctx, v url.Values) (answer, string, error) {
 	dim, err := query.ParseDimension(strings.Clone(c.Params("dimension")))
 	if err != nil {
 		return nil, "", err
@@ -360,7 +361,7 @@ func limit(v url.Values, def int) (int, error) {
 	return n, nil
 }
 
-func (a *API) paths(ctx context.Context, _ *fiber.Ctx, v url.Values) (result, string, error) {
+func (a *API) paths(ctx context.Context, _ *fiber.Ctx, v url.Values) (answer, string, error) {
 	q, err := a.query(v)
 	if err != nil {
 		return nil, "", err
@@ -373,7 +374,7 @@ func (a *API) paths(ctx context.Context, _ *fiber.Ctx, v url.Values) (result, st
 	return r, fileName(q.Site, "paths", q), err
 }
 
-func (a *API) realtime(ctx context.Context, _ *fiber.Ctx, v url.Values) (result, string, error) {
+func (a *API) realtime(ctx context.Context, _ *fiber.Ctx, v url.Values) (answer, string, error) {
 	n, err := limit(v, query.DefaultLimit)
 	if err != nil {
 		return nil, "", err
@@ -382,7 +383,7 @@ func (a *API) realtime(ctx context.Context, _ *fiber.Ctx, v url.Values) (result,
 	return r, safeName(v.Get("site")) + "-realtime", err
 }
 
-func (a *API) consentOverview(ctx context.Context, _ *fiber.Ctx, v url.Values) (result, string, error) {
+func (a *API) consentOverview(ctx context.Context, _ *fiber.Ctx, v url.Values) (answer, string, error) {
 	q, err := a.query(v)
 	if err != nil {
 		return nil, "", err
@@ -391,7 +392,7 @@ func (a *API) consentOverview(ctx context.Context, _ *fiber.Ctx, v url.Values) (
 	return r, fileName(q.Site, "consent", q), err
 }
 
-func (a *API) consentTimeseries(ctx context.Context, _ *fiber.Ctx, v url.Values) (result, string, error) {
+func (a *API) consentTimeseries(ctx context.Context, _ *fiber.Ctx, v url.Values) (answer, string, error) {
 	q, err := a.query(v)
 	if err != nil {
 		return nil, "", err
@@ -400,7 +401,7 @@ func (a *API) consentTimeseries(ctx context.Context, _ *fiber.Ctx, v url.Values)
 	return r, fileName(q.Site, "consent-timeseries", q), err
 }
 
-func (a *API) consentBreakdown(ctx context.Context, c *fiber.Ctx, v url.Values) (result, string, error) {
+func (a *API) consentBreakdown(ctx context.Context, c *fiber.Ctx, v url.Values) (answer, string, error) {
 	dim, err := query.ParseConsentDimension(strings.Clone(c.Params("dimension")))
 	if err != nil {
 		return nil, "", err
@@ -417,7 +418,7 @@ func (a *API) consentBreakdown(ctx context.Context, c *fiber.Ctx, v url.Values) 
 	return r, fileName(q.Site, "consent-"+string(dim), q), err
 }
 
-func (a *API) cookies(ctx context.Context, _ *fiber.Ctx, v url.Values) (result, string, error) {
+func (a *API) cookies(ctx context.Context, _ *fiber.Ctx, v url.Values) (answer, string, error) {
 	q, err := a.query(v)
 	if err != nil {
 		return nil, "", err
@@ -434,7 +435,7 @@ func (a *API) cookies(ctx context.Context, _ *fiber.Ctx, v url.Values) (result, 
 	return r, fileName(q.Site, "undeclared-cookies", q), err
 }
 
-func (a *API) proof(ctx context.Context, c *fiber.Ctx, v url.Values) (result, string, error) {
+func (a *API) proof(ctx context.Context, c *fiber.Ctx, v url.Values) (answer, string, error) {
 	id := strings.Clone(c.Params("consent_id"))
 	r, err := a.svc.ConsentHistory(ctx, v.Get("site"), id)
 	return r, safeName(v.Get("site")) + "-consent-" + safeName(id), err
@@ -484,8 +485,8 @@ func (a *API) export(c *fiber.Ctx) error {
 		var err error
 		if format == "csv" {
 			cw := csv.NewWriter(w)
-			_ = cw.Write(report.ProofHeader)
-			err = a.svc.ExportDecisions(ctx, site, from, to, func(d report.ProofDecision) error {
+			_ = cw.Write(result.ProofHeader)
+			err = a.svc.ExportDecisions(ctx, site, from, to, func(d result.ProofDecision) error {
 				rec := d.Record()
 				for i, s := range rec {
 					rec[i] = Cell(s)
@@ -502,7 +503,7 @@ func (a *API) export(c *fiber.Ctx) error {
 			_, _ = w.Write(head[:len(head)-1])
 			_, _ = w.WriteString(`,"decisions":[`)
 			n := 0
-			err = a.svc.ExportDecisions(ctx, site, from, to, func(d report.ProofDecision) error {
+			err = a.svc.ExportDecisions(ctx, site, from, to, func(d result.ProofDecision) error {
 				b, err := json.Marshal(d)
 				if err != nil {
 					return err

@@ -3,7 +3,7 @@ package query
 import "slices"
 
 // Dimension is what a breakdown groups by and a filter compares. The set is
-// fixed: each one maps to a column expression in sql.go, never to text
+// fixed: each one maps to a column expression in package plan, never to text
 // from a request.
 type Dimension string
 

@@ -1,3 +1,6 @@
+// Package query is the model of a report question: the site, the date
+// range, the interval, filters, dimensions and metrics, parsed from URL
+// parameters and validated. It imports nothing of Crumb's.
 package query
 
 import (

@@ -1,6 +1,8 @@
-package report
-
-// Every SQL statement of the report layer is built in this file, from Go
+// Package plan decides how a report query is answered — from the
+// pre-aggregated tables or from events, on every visitor or a sample — and
+// builds every read statement of the report layer.
+//
+// Every statement is built in this file, from Go
 // constants only: dimensions map to the column expressions below, and
 // every value from a request (site, dates, filter values, limits) is a
 // bound parameter (clickhouse-go binds ? on the client, which ClickHouse
@@ -12,15 +14,45 @@ package report
 // The expressions of page-view and event dimensions must equal those of the
 // materialized views in migrations/0010_report_traffic.up.sql;
 // TestDimensions_MVMatchesRaw compares the two paths on the same data.
+package plan
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/crumbhq/crumb/server/internal/report/query"
 )
+
+// Plan is how one query is answered: from which tables, on which sample.
+type Plan struct {
+	Site     string
+	From, To time.Time
+	Filters  []query.Filter
+	K        int
+	MV       bool // read the pre-aggregated tables (no filters)
+	Sample   Sampling
+}
+
+func (p *Plan) UseMV() bool { return p.MV }
+
+// Sampling is a contiguous range of visitor IDs holding about rate of them.
+type Sampling struct {
+	Rate   float64 // 1: every visitor
+	Lo, Hi string  // visitor_id >= Lo AND visitor_id < Hi
+}
+
+func (s Sampling) Sampled() bool { return s.Rate < 1 }
+
+// scale estimates the whole from a count on the sample.
+func (s Sampling) Scale(n uint64) int64 {
+	if !s.Sampled() {
+		return int64(n)
+	}
+	return int64(math.Round(float64(n) / s.Rate))
+}
 
 // Tables derived from events and from the consent tables by materialized
 // views. Retention must cut them at the same dates as their sources (each
@@ -31,25 +63,25 @@ var (
 	ConsentAggregateTables = []string{"report_consent_decisions", "report_consent_impressions"}
 )
 
-// stmt is a statement being built and its bound arguments, in order.
-type stmt struct {
+// Stmt is a statement being built and its bound arguments, in order.
+type Stmt struct {
 	b    strings.Builder
 	args []any
 }
 
-func (s *stmt) add(sql string, args ...any) *stmt {
+func (s *Stmt) Add(sql string, args ...any) *Stmt {
 	s.b.WriteString(sql)
 	s.args = append(s.args, args...)
 	return s
 }
 
-func (s *stmt) addStmt(o *stmt) *stmt {
+func (s *Stmt) AddStmt(o *Stmt) *Stmt {
 	s.b.WriteString(o.b.String())
 	s.args = append(s.args, o.args...)
 	return s
 }
 
-func (s *stmt) String() string { return s.b.String() }
+func (s *Stmt) String() string { return s.b.String() }
 
 const zeroUUID = "toUUID('00000000-0000-0000-0000-000000000000')"
 
@@ -108,32 +140,32 @@ var dimSQLs = map[query.Dimension]dimSQL{
 // sessionColumn is the sessions-subquery column of a session dimension.
 var sessionColumn = map[query.Dimension]string{query.DimEntryPage: "entry_page", query.DimExitPage: "exit_page"}
 
-// propSep joins name, key and value of a custom event property in
+// PropSep joins name, key and value of a custom event property in
 // report_dims (the unit separator).
-const propSep = "\x1f"
+const PropSep = "\x1f"
 
 // ---------------------------------------------------------------------------
-// Ranges, sampling and filters
+// Ranges, Sampling and filters
 
-// rangeWhere restricts a table with site_id and date columns to the plan's
+// rangeWhere restricts a table with site_id and date columns to the Plan's
 // days.
-func rangeWhere(p *plan) *stmt {
-	return new(stmt).add("site_id = ? AND date >= toDate(?) AND date <= toDate(?)", p.site, p.from, p.to)
+func rangeWhere(p *Plan) *Stmt {
+	return new(Stmt).Add("site_id = ? AND date >= toDate(?) AND date <= toDate(?)", p.Site, p.From, p.To)
 }
 
-// eventsWhere restricts events to the plan's days and sample. With anon,
+// eventsWhere restricts events to the Plan's days and sample. With anon,
 // anonymous page views (the zero visitor) are kept whole beside the sample
 // of visitors; without, they are left out.
-func eventsWhere(p *plan, anon bool) *stmt {
+func eventsWhere(p *Plan, anon bool) *Stmt {
 	s := rangeWhere(p)
-	if p.sample.sampled() {
+	if p.Sample.Sampled() {
 		if anon {
-			s.add(" AND (visitor_id = "+zeroUUID+" OR (visitor_id >= toUUID(?) AND visitor_id < toUUID(?)))", p.sample.lo, p.sample.hi)
+			s.Add(" AND (visitor_id = "+zeroUUID+" OR (visitor_id >= toUUID(?) AND visitor_id < toUUID(?)))", p.Sample.Lo, p.Sample.Hi)
 		} else {
-			s.add(" AND visitor_id >= toUUID(?) AND visitor_id < toUUID(?)", p.sample.lo, p.sample.hi)
+			s.Add(" AND visitor_id >= toUUID(?) AND visitor_id < toUUID(?)", p.Sample.Lo, p.Sample.Hi)
 		}
 	} else if !anon {
-		s.add(" AND visitor_id != " + zeroUUID)
+		s.Add(" AND visitor_id != " + zeroUUID)
 	}
 	return s
 }
@@ -148,47 +180,47 @@ func filterValue(f query.Filter) string {
 
 // valueCond compares expr with the filter's value; with positive, is_not
 // compares as is (the caller negates).
-func valueCond(expr string, exprArgs []any, f query.Filter, positive bool) *stmt {
-	s := new(stmt)
+func valueCond(expr string, exprArgs []any, f query.Filter, positive bool) *Stmt {
+	s := new(Stmt)
 	v := filterValue(f)
 	switch {
 	case f.Op == query.Contains:
-		s.add("position(lowerUTF8("+expr+"), lowerUTF8(?)) > 0", append(append([]any{}, exprArgs...), v)...)
+		s.Add("position(lowerUTF8("+expr+"), lowerUTF8(?)) > 0", append(append([]any{}, exprArgs...), v)...)
 	case f.Op == query.IsNot && !positive:
-		s.add(expr+" != ?", append(append([]any{}, exprArgs...), v)...)
+		s.Add(expr+" != ?", append(append([]any{}, exprArgs...), v)...)
 	default:
-		s.add(expr+" = ?", append(append([]any{}, exprArgs...), v)...)
+		s.Add(expr+" = ?", append(append([]any{}, exprArgs...), v)...)
 	}
 	return s
 }
 
 // matchCond is the condition an events row meets when it has the filter's
 // value (is and contains) or would have it (is_not).
-func matchCond(f query.Filter) *stmt {
+func matchCond(f query.Filter) *Stmt {
 	d := dimSQLs[f.Dimension]
-	s := new(stmt).add("(" + d.rows + " AND ")
+	s := new(Stmt).Add("(" + d.rows + " AND ")
 	if f.Dimension == query.DimEventProp {
 		key, val, _ := strings.Cut(f.Value, "=")
 		pf := query.Filter{Dimension: f.Dimension, Op: f.Op, Value: val}
-		s.add("has(prop_keys, ?) AND ", key)
-		s.addStmt(valueCond(d.expr, []any{key}, pf, true))
+		s.Add("has(prop_keys, ?) AND ", key)
+		s.AddStmt(valueCond(d.expr, []any{key}, pf, true))
 	} else {
-		s.addStmt(valueCond(d.expr, nil, f, true))
+		s.AddStmt(valueCond(d.expr, nil, f, true))
 	}
-	return s.add(")")
+	return s.Add(")")
 }
 
 // filterWhere is the filters' condition on the rows of an events query:
 // page-view attributes apply to each event; acquisition, event and
 // session filters keep the visits that have (or, for is_not, lack) a
 // matching event, and anonymous page views by their own fields.
-func filterWhere(p *plan, sessionsOnly bool) *stmt {
-	s := new(stmt)
-	for _, f := range p.filters {
+func filterWhere(p *Plan, sessionsOnly bool) *Stmt {
+	s := new(Stmt)
+	for _, f := range p.Filters {
 		d, _ := query.Lookup(f.Dimension)
-		s.add(" AND ")
+		s.Add(" AND ")
 		if d.Kind == query.KindPage {
-			s.addStmt(valueCond(dimSQLs[f.Dimension].expr, nil, f, false))
+			s.AddStmt(valueCond(dimSQLs[f.Dimension].expr, nil, f, false))
 			continue
 		}
 		neg := ""
@@ -197,54 +229,54 @@ func filterWhere(p *plan, sessionsOnly bool) *stmt {
 		}
 		sub := sessionsMatching(p, f)
 		if sessionsOnly {
-			s.add("session_id " + neg + "IN (").addStmt(sub).add(")")
+			s.Add("session_id " + neg + "IN (").AddStmt(sub).Add(")")
 			continue
 		}
-		s.add("((session_id = " + zeroUUID + " AND " + neg).addStmt(matchCond(f)).
-			add(") OR (session_id != " + zeroUUID + " AND session_id " + neg + "IN (").addStmt(sub).add(")))")
+		s.Add("((session_id = " + zeroUUID + " AND " + neg).AddStmt(matchCond(f)).
+			Add(") OR (session_id != " + zeroUUID + " AND session_id " + neg + "IN (").AddStmt(sub).Add(")))")
 	}
 	return s
 }
 
 // sessionsMatching selects the sessions with an event matching f (for a
 // session dimension: whose first or last page matches).
-func sessionsMatching(p *plan, f query.Filter) *stmt {
-	s := new(stmt).add("SELECT session_id FROM events WHERE ").addStmt(eventsWhere(p, false))
+func sessionsMatching(p *Plan, f query.Filter) *Stmt {
+	s := new(Stmt).Add("SELECT session_id FROM events WHERE ").AddStmt(eventsWhere(p, false))
 	if col, ok := sessionColumn[f.Dimension]; ok {
 		agg := "argMin(path, ts)"
 		if col == "exit_page" {
 			agg = "argMax(path, ts)"
 		}
-		return s.add(" AND type = 'pageview' GROUP BY session_id HAVING ").addStmt(valueCond(agg, nil, f, true))
+		return s.Add(" AND type = 'pageview' GROUP BY session_id HAVING ").AddStmt(valueCond(agg, nil, f, true))
 	}
-	return s.add(" AND ").addStmt(matchCond(f))
+	return s.Add(" AND ").AddStmt(matchCond(f))
 }
 
 // sessionFilterWhere keeps the visits with at least one event that meets
 // every page-view filter, and that meet every other filter.
-func sessionFilterWhere(p *plan) *stmt {
-	s := new(stmt)
+func sessionFilterWhere(p *Plan) *Stmt {
+	s := new(Stmt)
 	var pageFilters []query.Filter
-	for _, f := range p.filters {
+	for _, f := range p.Filters {
 		if d, _ := query.Lookup(f.Dimension); d.Kind == query.KindPage {
 			pageFilters = append(pageFilters, f)
 		}
 	}
 	if len(pageFilters) > 0 {
-		s.add(" AND session_id IN (SELECT session_id FROM events WHERE ").addStmt(eventsWhere(p, false))
+		s.Add(" AND session_id IN (SELECT session_id FROM events WHERE ").AddStmt(eventsWhere(p, false))
 		for _, f := range pageFilters {
-			s.add(" AND ").addStmt(valueCond(dimSQLs[f.Dimension].expr, nil, f, false))
+			s.Add(" AND ").AddStmt(valueCond(dimSQLs[f.Dimension].expr, nil, f, false))
 		}
-		s.add(")")
+		s.Add(")")
 	}
 	rest := *p
-	rest.filters = nil
-	for _, f := range p.filters {
+	rest.Filters = nil
+	for _, f := range p.Filters {
 		if d, _ := query.Lookup(f.Dimension); d.Kind != query.KindPage {
-			rest.filters = append(rest.filters, f)
+			rest.Filters = append(rest.Filters, f)
 		}
 	}
-	return s.addStmt(filterWhere(&rest, true))
+	return s.AddStmt(filterWhere(&rest, true))
 }
 
 // ---------------------------------------------------------------------------
@@ -268,12 +300,12 @@ func rawTotalsSums() string {
 		toUInt64(countIf(visitor_id != ` + zeroUUID + `)) AS t_ec`
 }
 
-// totalsSQL sums the whole range.
-func totalsSQL(p *plan) *stmt {
-	if p.useMV() {
-		return new(stmt).add("SELECT " + mvTotalsSums() + " FROM report_daily WHERE ").addStmt(rangeWhere(p))
+// TotalsSQL sums the whole range.
+func TotalsSQL(p *Plan) *Stmt {
+	if p.UseMV() {
+		return new(Stmt).Add("SELECT " + mvTotalsSums() + " FROM report_daily WHERE ").AddStmt(rangeWhere(p))
 	}
-	return new(stmt).add("SELECT " + rawTotalsSums() + " FROM events WHERE ").addStmt(eventsWhere(p, true)).addStmt(filterWhere(p, false))
+	return new(Stmt).Add("SELECT " + rawTotalsSums() + " FROM events WHERE ").AddStmt(eventsWhere(p, true)).AddStmt(filterWhere(p, false))
 }
 
 // bucketExpr is a time-series bucket of the interval, from a Date column
@@ -291,18 +323,18 @@ func bucketExpr(iv query.Interval, dateCol, timeCol string) string {
 	}
 }
 
-// seriesSQL sums per bucket.
-func seriesSQL(p *plan, iv query.Interval) *stmt {
-	if p.useMV() {
+// SeriesSQL sums per bucket.
+func SeriesSQL(p *Plan, iv query.Interval) *Stmt {
+	if p.UseMV() {
 		table := "report_daily"
 		if iv == query.Hour {
 			table = "report_totals"
 		}
-		return new(stmt).add("SELECT " + bucketExpr(iv, "date", "hour") + " AS bucket, " + mvTotalsSums() +
-			" FROM " + table + " WHERE ").addStmt(rangeWhere(p)).add(" GROUP BY bucket ORDER BY bucket")
+		return new(Stmt).Add("SELECT " + bucketExpr(iv, "date", "hour") + " AS bucket, " + mvTotalsSums() +
+			" FROM " + table + " WHERE ").AddStmt(rangeWhere(p)).Add(" GROUP BY bucket ORDER BY bucket")
 	}
-	return new(stmt).add("SELECT " + bucketExpr(iv, "date", "ts") + " AS bucket, " + rawTotalsSums() + " FROM events WHERE ").
-		addStmt(eventsWhere(p, true)).addStmt(filterWhere(p, false)).add(" GROUP BY bucket ORDER BY bucket")
+	return new(Stmt).Add("SELECT " + bucketExpr(iv, "date", "ts") + " AS bucket, " + rawTotalsSums() + " FROM events WHERE ").
+		AddStmt(eventsWhere(p, true)).AddStmt(filterWhere(p, false)).Add(" GROUP BY bucket ORDER BY bucket")
 }
 
 // ---------------------------------------------------------------------------
@@ -312,48 +344,48 @@ func seriesSQL(p *plan, iv query.Interval) *stmt {
 // the check uses the HyperLogLog estimate with a 5% margin.
 const ExactK = 25
 
-// aggCol is a column a fold sums or merges.
-type aggCol struct {
+// AggCol is a column a fold sums or merges.
+type AggCol struct {
 	name  string // the inner query's column
 	merge string // "" to sum, else the -Merge function (uniqHLL12IfMerge)
 }
 
-// foldSQL groups inner (columns val, vk — a uniqUpTo(25) state of the
+// FoldSQL groups inner (columns val, vk — a uniqUpTo(25) state of the
 // row's visitors — and cols) into its values, and the values with fewer
 // than k visitors into one folded row sorted first, with totals over all.
 // est names the cols state that estimates visitors when k > ExactK. Each
 // result row is folded (UInt8), label, then one r_ column per col. limit 0
 // means no limit.
-func foldSQL(inner *stmt, kMerge, est string, cols []aggCol, order []string, k, limit int) *stmt {
-	s := new(stmt)
+func FoldSQL(inner *Stmt, kMerge, est string, cols []AggCol, order []string, k, limit int) *Stmt {
+	s := new(Stmt)
 	if k <= ExactK {
-		s.add("SELECT toUInt8(finalizeAggregation(vk) < ?) AS folded", k)
+		s.Add("SELECT toUInt8(finalizeAggregation(vk) < ?) AS folded", k)
 	} else {
-		s.add("SELECT toUInt8(finalizeAggregation("+est+") < ?) AS folded", k+(k+19)/20)
+		s.Add("SELECT toUInt8(finalizeAggregation("+est+") < ?) AS folded", k+(k+19)/20)
 	}
-	s.add(", if(folded = 1, '', val) AS label")
+	s.Add(", if(folded = 1, '', val) AS label")
 	for _, c := range cols {
 		if c.merge != "" {
-			s.add(fmt.Sprintf(", toUInt64(%s(%s)) AS r_%s", c.merge, c.name, c.name))
+			s.Add(fmt.Sprintf(", toUInt64(%s(%s)) AS r_%s", c.merge, c.name, c.name))
 		} else {
-			s.add(fmt.Sprintf(", toUInt64(sum(%s)) AS r_%s", c.name, c.name))
+			s.Add(fmt.Sprintf(", toUInt64(sum(%s)) AS r_%s", c.name, c.name))
 		}
 	}
-	s.add(", toUInt64(" + kMerge + "(vk)) AS r_k")
-	s.add(" FROM (").addStmt(inner).add(") GROUP BY folded, label WITH TOTALS ORDER BY folded DESC")
+	s.Add(", toUInt64(" + kMerge + "(vk)) AS r_k")
+	s.Add(" FROM (").AddStmt(inner).Add(") GROUP BY folded, label WITH TOTALS ORDER BY folded DESC")
 	for _, o := range order {
-		s.add(", r_" + o + " DESC")
+		s.Add(", r_" + o + " DESC")
 	}
-	s.add(", label ASC")
+	s.Add(", label ASC")
 	if limit > 0 {
-		s.add(" LIMIT ?", limit)
+		s.Add(" LIMIT ?", limit)
 	}
 	return s
 }
 
 // The columns of a traffic breakdown: visitors, visits, consented and
 // anonymous page views, engagement time and count, consented events.
-var trafficCols = []aggCol{{"vs", "uniqHLL12IfMerge"}, {"ss", "uniqHLL12IfMerge"}, {"pv", ""}, {"apv", ""}, {"eng", ""}, {"engn", ""}, {"ec", ""}}
+var TrafficCols = []AggCol{{"vs", "uniqHLL12IfMerge"}, {"ss", "uniqHLL12IfMerge"}, {"pv", ""}, {"apv", ""}, {"eng", ""}, {"engn", ""}, {"ec", ""}}
 
 // totalsDim is the dimension whose values hold every visitor of dim's rows
 // once each with few values: every page view has one device, every
@@ -369,89 +401,89 @@ func totalsDim(dim query.Dimension) query.Dimension {
 	return dim
 }
 
-// mvValue is the value column of a report_dims breakdown and the condition
+// MVValue is the value column of a report_dims breakdown and the condition
 // on its rows: for event properties, the key or the value of one event's
 // properties.
-func mvValue(dim query.Dimension, event, key string) (value *stmt, cond *stmt) {
-	value, cond = new(stmt).add("value"), new(stmt)
+func MVValue(dim query.Dimension, event, key string) (value *Stmt, cond *Stmt) {
+	value, cond = new(Stmt).Add("value"), new(Stmt)
 	if dim != query.DimEventProp {
 		return value, cond
 	}
 	if key == "" {
-		prefix := event + propSep
-		return new(stmt).add("splitByChar('\\x1F', value)[2]"), cond.add(" AND substring(value, 1, length(?)) = ?", prefix, prefix)
+		prefix := event + PropSep
+		return new(Stmt).Add("splitByChar('\\x1F', value)[2]"), cond.Add(" AND substring(value, 1, length(?)) = ?", prefix, prefix)
 	}
-	prefix := event + propSep + key + propSep
-	return new(stmt).add("substring(value, length(?) + 1)", prefix), cond.add(" AND substring(value, 1, length(?)) = ?", prefix, prefix)
+	prefix := event + PropSep + key + PropSep
+	return new(Stmt).Add("substring(value, length(?) + 1)", prefix), cond.Add(" AND substring(value, 1, length(?)) = ?", prefix, prefix)
 }
 
-// mvValuesSQL is the first step of a pre-aggregated breakdown: every value
+// MVValuesSQL is the first step of a pre-aggregated breakdown: every value
 // with its exact visitor count up to 26 (and, when k > ExactK, its
 // estimate) and its sums, without merging the large visitor sketches.
-func mvValuesSQL(p *plan, dim query.Dimension, event, key string) *stmt {
-	value, cond := mvValue(dim, event, key)
-	s := new(stmt).add("SELECT ").addStmt(value).add(" AS val, toUInt64(uniqUpToIfMerge(25)(visitors_k)) AS r_k")
-	if p.k > ExactK {
-		s.add(", toUInt64(uniqHLL12IfMerge(visitors)) AS r_est")
+func MVValuesSQL(p *Plan, dim query.Dimension, event, key string) *Stmt {
+	value, cond := MVValue(dim, event, key)
+	s := new(Stmt).Add("SELECT ").AddStmt(value).Add(" AS val, toUInt64(uniqUpToIfMerge(25)(visitors_k)) AS r_k")
+	if p.K > ExactK {
+		s.Add(", toUInt64(uniqHLL12IfMerge(visitors)) AS r_est")
 	} else {
-		s.add(", toUInt64(0) AS r_est")
+		s.Add(", toUInt64(0) AS r_est")
 	}
-	return s.add(`, toUInt64(sum(pageviews) - sum(anon_pageviews)) AS r_pv, toUInt64(sum(anon_pageviews)) AS r_apv,
+	return s.Add(`, toUInt64(sum(pageviews) - sum(anon_pageviews)) AS r_pv, toUInt64(sum(anon_pageviews)) AS r_apv,
 		toUInt64(sum(engaged_ms)) AS r_eng, toUInt64(sum(engagements)) AS r_engn,
 		toUInt64(sum(event_count) - sum(anon_pageviews)) AS r_ec FROM report_dims WHERE `).
-		addStmt(rangeWhere(p)).add(" AND dim = ?", string(dim)).addStmt(cond).add(" GROUP BY val")
+		AddStmt(rangeWhere(p)).Add(" AND dim = ?", string(dim)).AddStmt(cond).Add(" GROUP BY val")
 }
 
-// mvVisitorsSQL is the second step: visitors and visits of the values
+// MVVisitorsSQL is the second step: visitors and visits of the values
 // shown. The primary key finds their rows (sorted by value) alone.
-func mvVisitorsSQL(p *plan, dim query.Dimension, event, key string, values []string) *stmt {
-	value, cond := mvValue(dim, event, key)
-	s := new(stmt).add("SELECT ").addStmt(value).add(" AS val, toUInt64(uniqHLL12IfMerge(visitors)) AS r_vs, toUInt64(uniqHLL12IfMerge(sessions)) AS r_ss FROM report_dims WHERE ").
-		addStmt(rangeWhere(p)).add(" AND dim = ?", string(dim)).addStmt(cond)
+func MVVisitorsSQL(p *Plan, dim query.Dimension, event, key string, values []string) *Stmt {
+	value, cond := MVValue(dim, event, key)
+	s := new(Stmt).Add("SELECT ").AddStmt(value).Add(" AS val, toUInt64(uniqHLL12IfMerge(visitors)) AS r_vs, toUInt64(uniqHLL12IfMerge(sessions)) AS r_ss FROM report_dims WHERE ").
+		AddStmt(rangeWhere(p)).Add(" AND dim = ?", string(dim)).AddStmt(cond)
 	if dim == query.DimEventProp {
-		s.add(" AND has(?, ", values).addStmt(value).add(")")
+		s.Add(" AND has(?, ", values).AddStmt(value).Add(")")
 	} else {
 		set := make([]any, len(values))
 		for i, v := range values {
 			set[i] = v
 		}
-		s.add(" AND value IN ?", ch.GroupSet{Value: set})
+		s.Add(" AND value IN ?", ch.GroupSet{Value: set})
 	}
-	return s.add(" GROUP BY val")
+	return s.Add(" GROUP BY val")
 }
 
-// mvOtherSQL: visitors and visits of the values with fewer than k
+// MVOtherSQL: visitors and visits of the values with fewer than k
 // visitors, together. The subquery finds those values from the small
 // exact counts; only their rows' sketches are read (by the primary key,
 // unless the value is derived, as for event properties).
-func mvOtherSQL(p *plan, dim query.Dimension, event, key string) *stmt {
-	value, cond := mvValue(dim, event, key)
-	having := new(stmt).add(" HAVING uniqUpToIfMerge(25)(visitors_k) < ?", p.k)
-	if p.k > ExactK {
-		having = new(stmt).add(" HAVING uniqHLL12IfMerge(visitors) < ?", p.k+(p.k+19)/20)
+func MVOtherSQL(p *Plan, dim query.Dimension, event, key string) *Stmt {
+	value, cond := MVValue(dim, event, key)
+	having := new(Stmt).Add(" HAVING uniqUpToIfMerge(25)(visitors_k) < ?", p.K)
+	if p.K > ExactK {
+		having = new(Stmt).Add(" HAVING uniqHLL12IfMerge(visitors) < ?", p.K+(p.K+19)/20)
 	}
-	return new(stmt).add("SELECT toUInt64(uniqHLL12IfMerge(visitors)) AS r_vs, toUInt64(uniqHLL12IfMerge(sessions)) AS r_ss, "+
+	return new(Stmt).Add("SELECT toUInt64(uniqHLL12IfMerge(visitors)) AS r_vs, toUInt64(uniqHLL12IfMerge(sessions)) AS r_ss, "+
 		"toUInt64(uniqUpToIfMerge(25)(visitors_k)) AS r_k FROM report_dims WHERE ").
-		addStmt(rangeWhere(p)).add(" AND dim = ?", string(dim)).addStmt(cond).add(" AND ").addStmt(value).
-		add(" IN (SELECT ").addStmt(value).add(" AS small_val FROM report_dims WHERE ").addStmt(rangeWhere(p)).add(" AND dim = ?", string(dim)).addStmt(cond).
-		add(" GROUP BY small_val").addStmt(having).add(")")
+		AddStmt(rangeWhere(p)).Add(" AND dim = ?", string(dim)).AddStmt(cond).Add(" AND ").AddStmt(value).
+		Add(" IN (SELECT ").AddStmt(value).Add(" AS small_val FROM report_dims WHERE ").AddStmt(rangeWhere(p)).Add(" AND dim = ?", string(dim)).AddStmt(cond).
+		Add(" GROUP BY small_val").AddStmt(having).Add(")")
 }
 
-// mvDimTotalsSQL: visitors and visits over every value of dim.
-func mvDimTotalsSQL(p *plan, dim query.Dimension, event, key string) *stmt {
-	_, cond := mvValue(dim, event, key)
+// MVDimTotalsSQL: visitors and visits over every value of dim.
+func MVDimTotalsSQL(p *Plan, dim query.Dimension, event, key string) *Stmt {
+	_, cond := MVValue(dim, event, key)
 	td := totalsDim(dim)
 	if td != dim {
-		cond = new(stmt)
+		cond = new(Stmt)
 	}
-	return new(stmt).add("SELECT toUInt64(uniqHLL12IfMerge(visitors)) AS r_vs, toUInt64(uniqHLL12IfMerge(sessions)) AS r_ss FROM report_dims WHERE ").
-		addStmt(rangeWhere(p)).add(" AND dim = ?", string(td)).addStmt(cond)
+	return new(Stmt).Add("SELECT toUInt64(uniqHLL12IfMerge(visitors)) AS r_vs, toUInt64(uniqHLL12IfMerge(sessions)) AS r_ss FROM report_dims WHERE ").
+		AddStmt(rangeWhere(p)).Add(" AND dim = ?", string(td)).AddStmt(cond)
 }
 
-// rawBreakdownSQL breaks filtered traffic down, from events, folded in SQL.
+// RawBreakdownSQL breaks filtered traffic down, from events, folded in SQL.
 // For DimEventProp, event names the custom event and key the property
 // (empty: the rows are the event's property keys).
-func rawBreakdownSQL(p *plan, dim query.Dimension, event, key string, limit int) *stmt {
+func RawBreakdownSQL(p *Plan, dim query.Dimension, event, key string, limit int) *Stmt {
 	d := dimSQLs[dim]
 	from, expr, rows := "events", d.expr, d.rows
 	var rowArgs []any
@@ -466,7 +498,7 @@ func rawBreakdownSQL(p *plan, dim query.Dimension, event, key string, limit int)
 	// Anonymous page views count only in the page views of page-view
 	// dimensions; leaving them out elsewhere spares reading them.
 	dk, _ := query.Lookup(dim)
-	inner := new(stmt).add("SELECT "+expr+" AS val, "+
+	inner := new(Stmt).Add("SELECT "+expr+" AS val, "+
 		"uniqUpToIfState(25)(visitor_id, "+vis+") AS vk, "+
 		"uniqHLL12IfState(visitor_id, "+vis+") AS vs, "+
 		"uniqHLL12IfState(session_id, session_id != "+zeroUUID+" AND "+d.primary+") AS ss, "+
@@ -474,9 +506,9 @@ func rawBreakdownSQL(p *plan, dim query.Dimension, event, key string, limit int)
 		"toUInt64(countIf(type = 'pageview' AND visitor_id = "+zeroUUID+")) AS apv, "+
 		"toUInt64(sumIf(duration_ms, type = 'engagement')) AS eng, toUInt64(countIf(type = 'engagement')) AS engn, "+
 		"toUInt64(countIf("+vis+")) AS ec FROM "+from+" WHERE ").
-		addStmt(eventsWhere(p, dk.Kind == query.KindPage)).add(" AND ("+rows+")", rowArgs...).
-		addStmt(filterWhere(p, false)).add(" GROUP BY val")
-	return foldSQL(inner, "uniqUpToIfMerge(25)", "vs", trafficCols, []string{"vs", "ec", "pv"}, p.k, limit)
+		AddStmt(eventsWhere(p, dk.Kind == query.KindPage)).Add(" AND ("+rows+")", rowArgs...).
+		AddStmt(filterWhere(p, false)).Add(" GROUP BY val")
+	return FoldSQL(inner, "uniqUpToIfMerge(25)", "vs", TrafficCols, []string{"vs", "ec", "pv"}, p.K, limit)
 }
 
 // ---------------------------------------------------------------------------
@@ -485,15 +517,15 @@ func rawBreakdownSQL(p *plan, dim query.Dimension, event, key string, limit int)
 // when the range is large; never anonymous page views.
 
 // sessionsSQL is one row per visit with at least one page view in range.
-func sessionsSQL(p *plan) *stmt {
-	return new(stmt).add(`SELECT session_id AS sid, any(visitor_id) AS vis,
+func sessionsSQL(p *Plan) *Stmt {
+	return new(Stmt).Add(`SELECT session_id AS sid, any(visitor_id) AS vis,
 		toUInt64(countIf(type = 'pageview')) AS s_pv,
 		toUInt64(sumIf(duration_ms, type = 'engagement')) AS s_eng,
 		min(ts) AS s_first, max(ts) AS s_last,
 		argMinIf(path, ts, type = 'pageview') AS entry_page,
 		argMaxIf(path, ts, type = 'pageview') AS exit_page
-		FROM events WHERE `).addStmt(eventsWhere(p, false)).add(" AND session_id != " + zeroUUID).
-		addStmt(sessionFilterWhere(p)).add(" GROUP BY session_id HAVING s_pv > 0")
+		FROM events WHERE `).AddStmt(eventsWhere(p, false)).Add(" AND session_id != " + zeroUUID).
+		AddStmt(sessionFilterWhere(p)).Add(" GROUP BY session_id HAVING s_pv > 0")
 }
 
 var (
@@ -501,91 +533,91 @@ var (
 	durationExpr = "toUInt64(s_last) - toUInt64(s_first)"
 )
 
-// sessionStatsSQL: visitors, returning visitors (more than one visit),
+// SessionStatsSQL: visitors, returning visitors (more than one visit),
 // visits, bounces and total duration (s).
-func sessionStatsSQL(p *plan) *stmt {
-	return new(stmt).add(`SELECT toUInt64(count()) AS n_vis, toUInt64(countIf(n_sess > 1)) AS n_ret,
+func SessionStatsSQL(p *Plan) *Stmt {
+	return new(Stmt).Add(`SELECT toUInt64(count()) AS n_vis, toUInt64(countIf(n_sess > 1)) AS n_ret,
 		toUInt64(sum(n_sess)) AS n_visits, toUInt64(sum(n_bounce)) AS n_bounces, toUInt64(sum(dur)) AS n_dur
 		FROM (SELECT vis, count() AS n_sess, countIf(` + bounceExpr + `) AS n_bounce, sum(` + durationExpr + `) AS dur
-		FROM (`).addStmt(sessionsSQL(p)).add(") GROUP BY vis)")
+		FROM (`).AddStmt(sessionsSQL(p)).Add(") GROUP BY vis)")
 }
 
-// sessionSeriesSQL: visits, bounces and duration per bucket of visit start.
-func sessionSeriesSQL(p *plan, iv query.Interval) *stmt {
-	return new(stmt).add("SELECT " + bucketExpr(iv, "toDate(s_first)", "s_first") + ` AS bucket,
+// SessionSeriesSQL: visits, bounces and duration per bucket of visit start.
+func SessionSeriesSQL(p *Plan, iv query.Interval) *Stmt {
+	return new(Stmt).Add("SELECT " + bucketExpr(iv, "toDate(s_first)", "s_first") + ` AS bucket,
 		toUInt64(count()) AS n_visits, toUInt64(countIf(` + bounceExpr + `)) AS n_bounces, toUInt64(sum(` + durationExpr + `)) AS n_dur
-		FROM (`).addStmt(sessionsSQL(p)).add(") GROUP BY bucket ORDER BY bucket")
+		FROM (`).AddStmt(sessionsSQL(p)).Add(") GROUP BY bucket ORDER BY bucket")
 }
 
-var sessionCols = []aggCol{{"vs", "uniqHLL12IfMerge"}, {"n", ""}, {"nb", ""}, {"dur", ""}}
+var SessionCols = []AggCol{{"vs", "uniqHLL12IfMerge"}, {"n", ""}, {"nb", ""}, {"dur", ""}}
 
-// sessionBreakdownSQL: visits by entry or exit page.
-func sessionBreakdownSQL(p *plan, dim query.Dimension, limit int) *stmt {
-	inner := new(stmt).add("SELECT " + sessionColumn[dim] + ` AS val, uniqUpToIfState(25)(vis, toUInt8(1)) AS vk,
+// SessionBreakdownSQL: visits by entry or exit page.
+func SessionBreakdownSQL(p *Plan, dim query.Dimension, limit int) *Stmt {
+	inner := new(Stmt).Add("SELECT " + sessionColumn[dim] + ` AS val, uniqUpToIfState(25)(vis, toUInt8(1)) AS vk,
 		uniqHLL12IfState(vis, toUInt8(1)) AS vs, toUInt64(count()) AS n, toUInt64(countIf(` + bounceExpr + `)) AS nb,
-		toUInt64(sum(` + durationExpr + `)) AS dur FROM (`).addStmt(sessionsSQL(p)).add(") GROUP BY val")
-	return foldSQL(inner, "uniqUpToIfMerge(25)", "vs", sessionCols, []string{"vs", "n"}, p.k, limit)
+		toUInt64(sum(` + durationExpr + `)) AS dur FROM (`).AddStmt(sessionsSQL(p)).Add(") GROUP BY val")
+	return FoldSQL(inner, "uniqUpToIfMerge(25)", "vs", SessionCols, []string{"vs", "n"}, p.K, limit)
 }
 
-var pathCols = []aggCol{{"vs", "uniqHLL12IfMerge"}, {"n", ""}}
+var PathCols = []AggCol{{"vs", "uniqHLL12IfMerge"}, {"n", ""}}
 
-// pathsSQL: for every page view of page in a visit, the page before it
+// PathsSQL: for every page view of page in a visit, the page before it
 // ("(entrance)" when it was the first) or after it ("(exit)").
-func pathsSQL(p *plan, page string, next bool, limit int) *stmt {
+func PathsSQL(p *Plan, page string, next bool, limit int) *Stmt {
 	value := "if(idx = 1, '(entrance)', seq[idx - 1])"
 	if next {
 		value = "if(idx = length(seq), '(exit)', seq[idx + 1])"
 	}
-	inner := new(stmt).add("SELECT "+value+` AS val, uniqUpToIfState(25)(vis, toUInt8(1)) AS vk,
+	inner := new(Stmt).Add("SELECT "+value+` AS val, uniqUpToIfState(25)(vis, toUInt8(1)) AS vk,
 		uniqHLL12IfState(vis, toUInt8(1)) AS vs, toUInt64(count()) AS n
 		FROM (SELECT any(visitor_id) AS vis, arrayMap(t -> t.2, arraySort(t -> t.1, groupArray((ts, path)))) AS seq
-		FROM events WHERE `).addStmt(eventsWhere(p, false)).
-		add(" AND session_id != "+zeroUUID+" AND type = 'pageview'").addStmt(sessionFilterWhere(p)).
-		add(" AND session_id IN (SELECT session_id FROM events WHERE ").addStmt(eventsWhere(p, false)).
-		add(" AND type = 'pageview' AND path = ?)", page).
-		add(" GROUP BY session_id) ARRAY JOIN arrayFilter(i -> seq[i] = ?, arrayEnumerate(seq)) AS idx GROUP BY val", page)
-	return foldSQL(inner, "uniqUpToIfMerge(25)", "vs", pathCols, []string{"vs", "n"}, p.k, limit)
+		FROM events WHERE `).AddStmt(eventsWhere(p, false)).
+		Add(" AND session_id != "+zeroUUID+" AND type = 'pageview'").AddStmt(sessionFilterWhere(p)).
+		Add(" AND session_id IN (SELECT session_id FROM events WHERE ").AddStmt(eventsWhere(p, false)).
+		Add(" AND type = 'pageview' AND path = ?)", page).
+		Add(" GROUP BY session_id) ARRAY JOIN arrayFilter(i -> seq[i] = ?, arrayEnumerate(seq)) AS idx GROUP BY val", page)
+	return FoldSQL(inner, "uniqUpToIfMerge(25)", "vs", PathCols, []string{"vs", "n"}, p.K, limit)
 }
 
 // ---------------------------------------------------------------------------
 // Realtime: the last minutes, straight from events.
 
-func realtimeWhere(site string, since time.Time) *stmt {
-	return new(stmt).add("site_id = ? AND date >= toDate(?) AND ts >= ?", site, since, since)
+func realtimeWhere(site string, since time.Time) *Stmt {
+	return new(Stmt).Add("site_id = ? AND date >= toDate(?) AND ts >= ?", site, since, since)
 }
 
-func realtimeSQL(site string, since time.Time) *stmt {
-	return new(stmt).add("SELECT toUInt64(uniqHLL12If(visitor_id, visitor_id != " + zeroUUID + ")) AS t_visitors, " +
-		"toUInt64(countIf(type = 'pageview')) AS t_pv FROM events WHERE ").addStmt(realtimeWhere(site, since))
+func RealtimeSQL(site string, since time.Time) *Stmt {
+	return new(Stmt).Add("SELECT toUInt64(uniqHLL12If(visitor_id, visitor_id != " + zeroUUID + ")) AS t_visitors, " +
+		"toUInt64(countIf(type = 'pageview')) AS t_pv FROM events WHERE ").AddStmt(realtimeWhere(site, since))
 }
 
-func realtimePagesSQL(site string, since time.Time, k, limit int) *stmt {
+func RealtimePagesSQL(site string, since time.Time, k, limit int) *Stmt {
 	vis := "visitor_id != " + zeroUUID
-	inner := new(stmt).add("SELECT path AS val, uniqUpToIfState(25)(visitor_id, " + vis + ") AS vk, uniqHLL12IfState(visitor_id, " + vis + ") AS vs, " +
-		"toUInt64(count()) AS n FROM events WHERE ").addStmt(realtimeWhere(site, since)).
-		add(" AND type = 'pageview' GROUP BY val")
-	return foldSQL(inner, "uniqUpToIfMerge(25)", "vs", pathCols, []string{"vs", "n"}, k, limit)
+	inner := new(Stmt).Add("SELECT path AS val, uniqUpToIfState(25)(visitor_id, " + vis + ") AS vk, uniqHLL12IfState(visitor_id, " + vis + ") AS vs, " +
+		"toUInt64(count()) AS n FROM events WHERE ").AddStmt(realtimeWhere(site, since)).
+		Add(" AND type = 'pageview' GROUP BY val")
+	return FoldSQL(inner, "uniqUpToIfMerge(25)", "vs", PathCols, []string{"vs", "n"}, k, limit)
 }
 
 // ---------------------------------------------------------------------------
 // Plan support
 
-// sizeSQL: events and visits of the range, to choose a sample.
-func sizeSQL(p *plan) *stmt {
-	return new(stmt).add("SELECT toUInt64(sum(event_count)) AS t_ec FROM report_daily WHERE ").addStmt(rangeWhere(p))
+// SizeSQL: events and visits of the range, to choose a sample.
+func SizeSQL(p *Plan) *Stmt {
+	return new(Stmt).Add("SELECT toUInt64(sum(event_count)) AS t_ec FROM report_daily WHERE ").AddStmt(rangeWhere(p))
 }
 
-// uuidOrderSQL tells how this server orders UUIDs: 1 when the first half is
+// UUIDOrderSQL tells how this server orders UUIDs: 1 when the first half is
 // the more significant (as strings sort), 0 when the second half is
 // (ClickHouse 18.16).
-const uuidOrderSQL = "SELECT toUInt8(toUUID('00000000-0000-0000-0000-000000000001') < toUUID('00000000-0000-0001-0000-000000000000'))"
+const UUIDOrderSQL = "SELECT toUInt8(toUUID('00000000-0000-0000-0000-000000000001') < toUUID('00000000-0000-0001-0000-000000000000'))"
 
 // ---------------------------------------------------------------------------
 // Consent analytics
 
-// consentFilterColumns maps the dimensions consent analytics can be
+// ConsentFilterColumns maps the dimensions consent analytics can be
 // filtered by to the columns of consent_decisions and consent_impressions.
-var consentFilterColumns = map[query.Dimension]string{
+var ConsentFilterColumns = map[query.Dimension]string{
 	query.DimCountry: "country", query.DimDevice: "device", query.DimPage: "path", query.DimLanguage: "language",
 }
 
@@ -594,10 +626,10 @@ var consentDimColumns = map[query.ConsentDimension]string{
 	query.ConsentPolicyVersion: "toString(policy_version)", query.ConsentLanguage: "language",
 }
 
-func consentFilterWhere(p *plan) *stmt {
-	s := new(stmt)
-	for _, f := range p.filters {
-		s.add(" AND ").addStmt(valueCond(consentFilterColumns[f.Dimension], nil, f, false))
+func consentFilterWhere(p *Plan) *Stmt {
+	s := new(Stmt)
+	for _, f := range p.Filters {
+		s.Add(" AND ").AddStmt(valueCond(ConsentFilterColumns[f.Dimension], nil, f, false))
 	}
 	return s
 }
@@ -614,11 +646,11 @@ const decisionSumsMV = `toUInt64(sum(n_decisions)) AS c_decisions, toUInt64(sum(
 
 const decisionColumns = 9
 
-// consentDecisionsSQL: distinct consent IDs and decision counts, per bucket
+// ConsentDecisionsSQL: distinct consent IDs and decision counts, per bucket
 // (iv set) or in total. Hourly buckets from the MV come as date and hour.
-func consentDecisionsSQL(p *plan, iv query.Interval) *stmt {
-	s := new(stmt)
-	if p.useMV() {
+func ConsentDecisionsSQL(p *Plan, iv query.Interval) *Stmt {
+	s := new(Stmt)
+	if p.UseMV() {
 		dim, key := "all", ""
 		switch iv {
 		case "":
@@ -627,26 +659,26 @@ func consentDecisionsSQL(p *plan, iv query.Interval) *stmt {
 		default:
 			key = bucketExpr(iv, "date", "") + " AS bucket, "
 		}
-		s.add("SELECT "+key+"toUInt64(uniqHLL12Merge(consents)) AS c_consents, "+decisionSumsMV+" FROM report_consent_decisions WHERE ").
-			addStmt(rangeWhere(p)).add(" AND dim = ?", dim)
+		s.Add("SELECT "+key+"toUInt64(uniqHLL12Merge(consents)) AS c_consents, "+decisionSumsMV+" FROM report_consent_decisions WHERE ").
+			AddStmt(rangeWhere(p)).Add(" AND dim = ?", dim)
 	} else {
 		key := ""
 		if iv != "" {
 			key = bucketExpr(iv, "date", "ts") + " AS bucket, "
 		}
-		s.add("SELECT " + key + "toUInt64(uniqHLL12(consent_id)) AS c_consents, " + decisionSumsRaw + " FROM consent_decisions WHERE ").
-			addStmt(rangeWhere(p)).addStmt(consentFilterWhere(p))
+		s.Add("SELECT " + key + "toUInt64(uniqHLL12(consent_id)) AS c_consents, " + decisionSumsRaw + " FROM consent_decisions WHERE ").
+			AddStmt(rangeWhere(p)).AddStmt(consentFilterWhere(p))
 	}
 	if iv != "" {
-		s.add(" GROUP BY bucket ORDER BY bucket")
+		s.Add(" GROUP BY bucket ORDER BY bucket")
 	}
 	return s
 }
 
-// consentImpressionsSQL: impressions, with GPC and with undeclared cookies.
-func consentImpressionsSQL(p *plan, iv query.Interval) *stmt {
-	s := new(stmt)
-	if p.useMV() {
+// ConsentImpressionsSQL: impressions, with GPC and with undeclared cookies.
+func ConsentImpressionsSQL(p *Plan, iv query.Interval) *Stmt {
+	s := new(Stmt)
+	if p.UseMV() {
 		dim, key := "all", ""
 		switch iv {
 		case "":
@@ -655,73 +687,73 @@ func consentImpressionsSQL(p *plan, iv query.Interval) *stmt {
 		default:
 			key = bucketExpr(iv, "date", "") + " AS bucket, "
 		}
-		s.add("SELECT "+key+"toUInt64(sum(n_impressions)) AS c_imp, toUInt64(sum(n_gpc)) AS c_imp_gpc, "+
+		s.Add("SELECT "+key+"toUInt64(sum(n_impressions)) AS c_imp, toUInt64(sum(n_gpc)) AS c_imp_gpc, "+
 			"toUInt64(sum(n_undeclared)) AS c_undeclared FROM report_consent_impressions WHERE ").
-			addStmt(rangeWhere(p)).add(" AND dim = ?", dim)
+			AddStmt(rangeWhere(p)).Add(" AND dim = ?", dim)
 	} else {
 		key := ""
 		if iv != "" {
 			key = bucketExpr(iv, "date", "ts") + " AS bucket, "
 		}
-		s.add("SELECT " + key + "toUInt64(count()) AS c_imp, toUInt64(countIf(gpc = 1)) AS c_imp_gpc, " +
+		s.Add("SELECT " + key + "toUInt64(count()) AS c_imp, toUInt64(countIf(gpc = 1)) AS c_imp_gpc, " +
 			"toUInt64(countIf(notEmpty(undeclared_cookies))) AS c_undeclared FROM consent_impressions WHERE ").
-			addStmt(rangeWhere(p)).addStmt(consentFilterWhere(p))
+			AddStmt(rangeWhere(p)).AddStmt(consentFilterWhere(p))
 	}
 	if iv != "" {
-		s.add(" GROUP BY bucket ORDER BY bucket")
+		s.Add(" GROUP BY bucket ORDER BY bucket")
 	}
 	return s
 }
 
-var consentCols = []aggCol{{"vs", "uniqHLL12Merge"}, {"nd", ""}, {"na", ""}, {"nr", ""}, {"nc", ""}, {"nw", ""}, {"np", ""}, {"nf", ""}, {"nt", ""}, {"ng", ""}}
+var ConsentCols = []AggCol{{"vs", "uniqHLL12Merge"}, {"nd", ""}, {"na", ""}, {"nr", ""}, {"nc", ""}, {"nw", ""}, {"np", ""}, {"nf", ""}, {"nt", ""}, {"ng", ""}}
 
-// consentBreakdownSQL: decisions per value, folded to k consent IDs, with
+// ConsentBreakdownSQL: decisions per value, folded to k consent IDs, with
 // no limit (the values are few; the caller pages).
-func consentBreakdownSQL(p *plan, dim query.ConsentDimension) *stmt {
-	inner := new(stmt)
-	if p.useMV() {
-		inner.add(`SELECT value AS val, uniqUpToMergeState(25)(consents_k) AS vk, uniqHLL12MergeState(consents) AS vs, sum(n_decisions) AS nd, sum(n_accept_all) AS na,
+func ConsentBreakdownSQL(p *Plan, dim query.ConsentDimension) *Stmt {
+	inner := new(Stmt)
+	if p.UseMV() {
+		inner.Add(`SELECT value AS val, uniqUpToMergeState(25)(consents_k) AS vk, uniqHLL12MergeState(consents) AS vs, sum(n_decisions) AS nd, sum(n_accept_all) AS na,
 			sum(n_reject_all) AS nr, sum(n_custom) AS nc, sum(n_withdraw) AS nw, sum(n_performance) AS np,
 			sum(n_functionality) AS nf, sum(n_targeting) AS nt, sum(n_gpc) AS ng FROM report_consent_decisions WHERE `).
-			addStmt(rangeWhere(p)).add(" AND dim = ? GROUP BY val", string(dim))
+			AddStmt(rangeWhere(p)).Add(" AND dim = ? GROUP BY val", string(dim))
 	} else {
-		inner.add("SELECT " + consentDimColumns[dim] + ` AS val, uniqUpToState(25)(consent_id) AS vk, uniqHLL12State(consent_id) AS vs, count() AS nd,
+		inner.Add("SELECT " + consentDimColumns[dim] + ` AS val, uniqUpToState(25)(consent_id) AS vk, uniqHLL12State(consent_id) AS vs, count() AS nd,
 			countIf(action = 'accept_all') AS na, countIf(action = 'reject_all') AS nr, countIf(action = 'custom') AS nc,
 			countIf(action = 'withdraw') AS nw, countIf(performance = 1) AS np, countIf(functionality = 1) AS nf,
 			countIf(targeting = 1) AS nt, countIf(gpc = 1) AS ng FROM consent_decisions WHERE `).
-			addStmt(rangeWhere(p)).addStmt(consentFilterWhere(p)).add(" GROUP BY val")
+			AddStmt(rangeWhere(p)).AddStmt(consentFilterWhere(p)).Add(" GROUP BY val")
 	}
-	return foldSQL(inner, "uniqUpToMerge(25)", "vs", consentCols, []string{"vs", "nd"}, p.k, 0)
+	return FoldSQL(inner, "uniqUpToMerge(25)", "vs", ConsentCols, []string{"vs", "nd"}, p.K, 0)
 }
 
-// consentImpressionsByValueSQL: impressions per value of a consent
+// ConsentImpressionsByValueSQL: impressions per value of a consent
 // dimension (every value; the caller folds them like the decisions).
-func consentImpressionsByValueSQL(p *plan, dim query.ConsentDimension) *stmt {
-	if p.useMV() {
-		return new(stmt).add("SELECT value, toUInt64(sum(n_impressions)) AS c_imp, toUInt64(sum(n_gpc)) AS c_imp_gpc FROM report_consent_impressions WHERE ").
-			addStmt(rangeWhere(p)).add(" AND dim = ? GROUP BY value", string(dim))
+func ConsentImpressionsByValueSQL(p *Plan, dim query.ConsentDimension) *Stmt {
+	if p.UseMV() {
+		return new(Stmt).Add("SELECT value, toUInt64(sum(n_impressions)) AS c_imp, toUInt64(sum(n_gpc)) AS c_imp_gpc FROM report_consent_impressions WHERE ").
+			AddStmt(rangeWhere(p)).Add(" AND dim = ? GROUP BY value", string(dim))
 	}
-	return new(stmt).add("SELECT " + consentDimColumns[dim] + " AS value, toUInt64(count()) AS c_imp, toUInt64(countIf(gpc = 1)) AS c_imp_gpc FROM consent_impressions WHERE ").
-		addStmt(rangeWhere(p)).addStmt(consentFilterWhere(p)).add(" GROUP BY value")
+	return new(Stmt).Add("SELECT " + consentDimColumns[dim] + " AS value, toUInt64(count()) AS c_imp, toUInt64(countIf(gpc = 1)) AS c_imp_gpc FROM consent_impressions WHERE ").
+		AddStmt(rangeWhere(p)).AddStmt(consentFilterWhere(p)).Add(" GROUP BY value")
 }
 
-// cookiesSQL: banner impressions on which each undeclared cookie (byPage:
+// CookiesSQL: banner impressions on which each undeclared cookie (byPage:
 // each page and cookie, joined by the unit separator) was present.
-func cookiesSQL(p *plan, byPage bool) *stmt {
-	if p.useMV() {
+func CookiesSQL(p *Plan, byPage bool) *Stmt {
+	if p.UseMV() {
 		dim := "cookie"
 		if byPage {
 			dim = "cookie_page"
 		}
-		return new(stmt).add("SELECT value, toUInt64(sum(n_impressions)) AS c_imp FROM report_consent_impressions WHERE ").
-			addStmt(rangeWhere(p)).add(" AND dim = ? GROUP BY value ORDER BY c_imp DESC, value", dim)
+		return new(Stmt).Add("SELECT value, toUInt64(sum(n_impressions)) AS c_imp FROM report_consent_impressions WHERE ").
+			AddStmt(rangeWhere(p)).Add(" AND dim = ? GROUP BY value ORDER BY c_imp DESC, value", dim)
 	}
 	value := "cookie_name"
 	if byPage {
 		value = "concat(path, '\\x1F', cookie_name)"
 	}
-	return new(stmt).add("SELECT " + value + " AS value, toUInt64(count()) AS c_imp FROM consent_impressions ARRAY JOIN arrayDistinct(undeclared_cookies) AS cookie_name WHERE ").
-		addStmt(rangeWhere(p)).addStmt(consentFilterWhere(p)).add(" GROUP BY value ORDER BY c_imp DESC, value")
+	return new(Stmt).Add("SELECT " + value + " AS value, toUInt64(count()) AS c_imp FROM consent_impressions ARRAY JOIN arrayDistinct(undeclared_cookies) AS cookie_name WHERE ").
+		AddStmt(rangeWhere(p)).AddStmt(consentFilterWhere(p)).Add(" GROUP BY value ORDER BY c_imp DESC, value")
 }
 
 // ---------------------------------------------------------------------------
@@ -730,10 +762,13 @@ func cookiesSQL(p *plan, byPage bool) *stmt {
 const proofColumns = `decision_id, consent_id, ts, policy_version, texts_hash, toString(action) AS action_name,
 	performance, functionality, targeting, gpc, path, language, country, device`
 
-func proofHistorySQL(site, consentID string) *stmt {
-	return new(stmt).add("SELECT "+proofColumns+" FROM consent_decisions WHERE site_id = ? AND consent_id = toUUID(?) ORDER BY ts, decision_id", site, consentID)
+func ProofHistorySQL(site, consentID string) *Stmt {
+	return new(Stmt).Add("SELECT "+proofColumns+" FROM consent_decisions WHERE site_id = ? AND consent_id = toUUID(?) ORDER BY ts, decision_id", site, consentID)
 }
 
-func proofExportSQL(site string, from, to time.Time) *stmt {
-	return new(stmt).add("SELECT "+proofColumns+" FROM consent_decisions WHERE site_id = ? AND date >= toDate(?) AND date <= toDate(?) ORDER BY ts, decision_id", site, from, to)
+func ProofExportSQL(site string, from, to time.Time) *Stmt {
+	return new(Stmt).Add("SELECT "+proofColumns+" FROM consent_decisions WHERE site_id = ? AND date >= toDate(?) AND date <= toDate(?) ORDER BY ts, decision_id", site, from, to)
 }
+
+// Args are the statement's bound arguments, in order.
+func (s *Stmt) Args() []any { return s.args }

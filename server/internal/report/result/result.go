@@ -1,11 +1,14 @@
-package report
+// Package result holds the answers of the report layer: typed results
+// with their JSON form, and each one's Table for CSV.
+package result
 
 import (
 	"bytes"
 	"encoding/json"
-	"github.com/crumbhq/crumb/server/internal/report/query"
 	"math"
 	"time"
+
+	"github.com/crumbhq/crumb/server/internal/report/query"
 )
 
 // Table is a result as a header and rows of cells (string, int64 or
@@ -78,7 +81,7 @@ type Metrics struct {
 	Events int64 `json:"events"`
 }
 
-func (m Metrics) get(name query.Metric) float64 {
+func (m Metrics) Get(name query.Metric) float64 {
 	switch name {
 	case query.MetricVisitors:
 		return float64(m.Visitors)
@@ -104,8 +107,8 @@ func (m Metrics) get(name query.Metric) float64 {
 	return 0
 }
 
-// overviewMetrics is the order of the overview's metrics.
-var overviewMetrics = []query.Metric{query.MetricVisitors, query.MetricReturningVisitors, query.MetricVisits, query.MetricPageviews,
+// OverviewMetrics is the order of the overview's metrics.
+var OverviewMetrics = []query.Metric{query.MetricVisitors, query.MetricReturningVisitors, query.MetricVisits, query.MetricPageviews,
 	query.MetricAnonPageviews, query.MetricViewsPerVisit, query.MetricBounceRate, query.MetricVisitDuration, query.MetricTimeOnPage, query.MetricEvents}
 
 // Meta describes what a result covers.
@@ -120,7 +123,7 @@ type Meta struct {
 	SampleRate float64 `json:"sample_rate"`
 }
 
-func metaOf(q query.Query, rates ...float64) Meta {
+func MetaOf(q query.Query, rates ...float64) Meta {
 	f := q.Filters
 	if f == nil {
 		f = []query.Filter{}
@@ -150,14 +153,14 @@ func (o *Overview) Table() Table {
 	if o.Previous != nil {
 		t.Header = append(t.Header, "previous", "change")
 	}
-	for _, m := range overviewMetrics {
-		row := []any{string(m), num(o.Metrics.get(m))}
+	for _, m := range OverviewMetrics {
+		row := []any{string(m), num(o.Metrics.Get(m))}
 		if o.Previous != nil {
 			var ch any = ""
 			if c := o.Change[m]; c != nil {
 				ch = *c
 			}
-			row = append(row, num(o.Previous.get(m)), ch)
+			row = append(row, num(o.Previous.Get(m)), ch)
 		}
 		t.Rows = append(t.Rows, row)
 	}
@@ -172,15 +175,15 @@ func num(f float64) any {
 	return f
 }
 
-func change(m query.Metric, cur, prev float64) *float64 {
+func Change(m query.Metric, cur, prev float64) *float64 {
 	if m == query.MetricBounceRate {
-		d := round1(cur - prev)
+		d := Round1(cur - prev)
 		return &d
 	}
 	if prev == 0 {
 		return nil
 	}
-	c := round1((cur - prev) / prev * 100)
+	c := Round1((cur - prev) / prev * 100)
 	return &c
 }
 
@@ -212,7 +215,7 @@ func (ts *Timeseries) points(ps []Point) []object {
 	for i, p := range ps {
 		o := object{{"date", ts.label(p.Time)}}
 		for _, m := range ts.Metrics {
-			o = append(o, field{string(m), num(p.Metrics.get(m))})
+			o = append(o, field{string(m), num(p.Metrics.Get(m))})
 		}
 		out[i] = o
 	}
@@ -245,14 +248,14 @@ func (ts *Timeseries) Table() Table {
 	for i, p := range ts.Points {
 		row := []any{ts.label(p.Time)}
 		for _, m := range ts.Metrics {
-			row = append(row, num(p.Metrics.get(m)))
+			row = append(row, num(p.Metrics.Get(m)))
 		}
 		if ts.Previous != nil {
 			if i < len(ts.Previous) {
 				pp := ts.Previous[i]
 				row = append(row, ts.label(pp.Time))
 				for _, m := range ts.Metrics {
-					row = append(row, num(pp.Metrics.get(m)))
+					row = append(row, num(pp.Metrics.Get(m)))
 				}
 			} else {
 				for range len(ts.Metrics) + 1 {
@@ -279,7 +282,7 @@ type Row struct {
 	ConversionRate float64 // percent of the period's visitors
 }
 
-func (r Row) get(m query.Metric) float64 {
+func (r Row) Get(m query.Metric) float64 {
 	switch m {
 	case query.MetricVisitors:
 		return float64(r.Visitors)
@@ -304,7 +307,7 @@ func (r Row) get(m query.Metric) float64 {
 func (r Row) object(ms []query.Metric) object {
 	o := object{{"value", r.Value}}
 	for _, m := range ms {
-		o = append(o, field{string(m), num(r.get(m))})
+		o = append(o, field{string(m), num(r.Get(m))})
 	}
 	return o
 }
@@ -348,11 +351,11 @@ func (b *Breakdown) MarshalJSON() ([]byte, error) {
 
 // Table has the rows, then "(other)" when shown and "(total)".
 func (b *Breakdown) Table() Table {
-	t := Table{Header: append([]string{string(b.Dimension)}, metricNames(b.Metrics)...)}
+	t := Table{Header: append([]string{string(b.Dimension)}, MetricNames(b.Metrics)...)}
 	add := func(r Row) {
 		row := []any{r.Value}
 		for _, m := range b.Metrics {
-			row = append(row, num(r.get(m)))
+			row = append(row, num(r.Get(m)))
 		}
 		t.Rows = append(t.Rows, row)
 	}
@@ -366,7 +369,7 @@ func (b *Breakdown) Table() Table {
 	return t
 }
 
-func metricNames(ms []query.Metric) []string {
+func MetricNames(ms []query.Metric) []string {
 	out := make([]string, len(ms))
 	for i, m := range ms {
 		out[i] = string(m)
@@ -438,10 +441,10 @@ func (r *Realtime) Table() Table {
 	return t
 }
 
-func round1(f float64) float64 { return math.Round(f*10) / 10 }
-func round2(f float64) float64 { return math.Round(f*100) / 100 }
+func Round1(f float64) float64 { return math.Round(f*10) / 10 }
+func Round2(f float64) float64 { return math.Round(f*100) / 100 }
 
-func ratio(a, b float64) float64 {
+func Ratio(a, b float64) float64 {
 	if b == 0 {
 		return 0
 	}

@@ -1,0 +1,75 @@
+package result
+
+import (
+	"github.com/google/uuid"
+	"time"
+
+	"github.com/crumbhq/crumb/server/internal/model"
+)
+
+// ProofHeader is the CSV header of ProofDecision.Record.
+var ProofHeader = []string{"decision_id", "consent_id", "ts", "policy_version", "texts_hash", "action",
+	"performance", "functionality", "targeting", "gpc", "path", "lang", "country", "device"}
+
+// ProofDecision is one recorded decision.
+type ProofDecision struct {
+	DecisionID    uuid.UUID        `json:"decision_id"`
+	ConsentID     uuid.UUID        `json:"consent_id"`
+	Time          time.Time        `json:"ts"`
+	PolicyVersion uint32           `json:"policy_version"`
+	TextsHash     string           `json:"texts_hash"`
+	Action        model.Action     `json:"action"`
+	Granted       model.Categories `json:"granted"`
+	GPC           bool             `json:"gpc"`
+	Path          string           `json:"path"`
+	Language      string           `json:"lang"`
+	Country       string           `json:"country"`
+	Device        string           `json:"device"`
+}
+
+// Record is the decision as CSV cells.
+func (d ProofDecision) Record() []string {
+	b := func(v bool) string {
+		if v {
+			return "true"
+		}
+		return "false"
+	}
+	return []string{d.DecisionID.String(), d.ConsentID.String(), d.Time.UTC().Format(time.RFC3339),
+		uitoa(uint64(d.PolicyVersion)), d.TextsHash, string(d.Action), b(d.Granted.Performance),
+		b(d.Granted.Functionality), b(d.Granted.Targeting), b(d.GPC), d.Path, d.Language, d.Country, d.Device}
+}
+
+func uitoa(n uint64) string {
+	if n == 0 {
+		return "0"
+	}
+	var b [20]byte
+	i := len(b)
+	for n > 0 {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return string(b[i:])
+}
+
+// ConsentHistory is every decision recorded under one consent ID.
+type ConsentHistory struct {
+	Site      string          `json:"site"`
+	ConsentID uuid.UUID       `json:"consent_id"`
+	Decisions []ProofDecision `json:"decisions"`
+}
+
+// Table lists the decisions.
+func (h *ConsentHistory) Table() Table {
+	t := Table{Header: ProofHeader}
+	for _, d := range h.Decisions {
+		row := make([]any, 0, len(ProofHeader))
+		for _, c := range d.Record() {
+			row = append(row, c)
+		}
+		t.Rows = append(t.Rows, row)
+	}
+	return t
+}
