@@ -12,7 +12,7 @@ import (
 // TestFaultSuite_Short runs the fault suite's short plan: ClickHouse stopped
 // under steady load, crumb killed with SIGKILL and restarted, load at twice
 // the measured capacity, and a short soak. Every acknowledged event must be
-// stored exactly once. scripts/faults runs the full plan.
+// stored exactly once. make faults runs the full plan.
 func TestFaultSuite_Short(t *testing.T) {
 	srv := chtest.LocalServer(t)
 	if srv == nil {

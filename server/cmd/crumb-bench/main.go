@@ -2,7 +2,7 @@
 // end-to-end events/s (HTTP 202 to rows in ClickHouse) against a bare Fiber
 // handler that parses the same body, the buffer writer's rows/s against the
 // raw clickhouse-go batch rate, and crumb's peak memory. It needs wrk and
-// clickhouse-server; scripts/bench installs them.
+// clickhouse-server; make bench installs them.
 package main
 
 import (

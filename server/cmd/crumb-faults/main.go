@@ -2,7 +2,7 @@
 // ClickHouse outage under steady load, crumb killed with SIGKILL and
 // restarted, load at twice the measured capacity, and a soak. It starts a
 // private clickhouse-server, runs the crumb binary against it, and exits
-// with status 1 if any check fails. scripts/faults runs the full suite.
+// with status 1 if any check fails. make faults runs the full suite.
 package main
 
 import (

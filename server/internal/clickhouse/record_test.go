@@ -18,7 +18,7 @@ import (
 	"github.com/crumbhq/crumb/server/internal/report/reporttest"
 )
 
-// TestRecord_ForCurrentClickHouse records, for tools/chcompat, every
+// TestRecord_ForCurrentClickHouse records, for server/testkit/chcompat, every
 // statement this package sends on one server: the migrations as the
 // migrator runs them, the writer's batch inserts and duplicate checks, the
 // configuration reads (FINAL), the privacy export reads, retention and

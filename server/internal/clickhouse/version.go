@@ -9,7 +9,7 @@ import (
 // Version switches.
 //
 // Crumb sends the same SQL to every server from MinVersion on.
-// tools/chcompat replays every statement recorded on 18.16 on ClickHouse
+// server/testkit/chcompat replays every statement recorded on 18.16 on ClickHouse
 // 26.5 (chDB) and compares the answers; none differs, errs or needs a
 // setting 26.5 no longer knows. Two switches depend on the server:
 //

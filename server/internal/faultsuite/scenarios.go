@@ -8,7 +8,7 @@ import (
 )
 
 // Client connections of the steady loads, and of the capacity measurement
-// (as many as scripts/bench gives wrk).
+// (as many as make bench gives wrk).
 const (
 	steadyWorkers   = 64
 	capacityWorkers = 64
@@ -37,7 +37,7 @@ func (s *Suite) run(ctx context.Context, name, title string, env []string, body 
 // Capacity measures how many requests per second crumb acknowledges with
 // default settings when clients send the next request as soon as the last
 // is answered, for d. The load generator shares the machine with crumb and
-// ClickHouse, as in scripts/bench.
+// ClickHouse, as in make bench.
 func (s *Suite) Capacity(ctx context.Context, d time.Duration) (Result, error) {
 	return s.run(ctx, "capacity", "capacity (closed loop)", nil, func(sc *scenario) error {
 		lr, err := sc.loadFor(ctx, 0, capacityWorkers, max(d/10, 100*time.Millisecond), d)

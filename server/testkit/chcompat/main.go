@@ -10,14 +10,14 @@
 // makes it exit with status 1.
 //
 // It is a module of its own so that chdb-go, which needs libchdb.so as soon
-// as it starts, stays out of crumb's build. scripts/test runs it:
+// as it starts, stays out of crumb's build. make test runs it:
 //
 //	CRUMB_CHCOMPAT_DIR=/tmp/rec go test -count=1 -run '^TestRecord_ForCurrentClickHouse$' \
 //		./server/internal/clickhouse ./server/internal/report
-//	cd tools/chcompat && CHDB_LIB_PATH=…/libchdb.so go run . /tmp/rec
+//	cd server/testkit/chcompat && CHDB_LIB_PATH=…/libchdb.so go run . /tmp/rec
 //
 // libchdb.so comes from the npm package @chdb/lib-linux-x64-gnu (need_chdb
-// in scripts/lib.sh).
+// in server/scripts/lib.sh).
 package main
 
 import (
