@@ -14,7 +14,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/crumbhq/crumb/server/crumbtest"
+	"github.com/crumbhq/crumb/server/testkit/crumbtest"
 )
 
 // fixture is what loadFixture stored, for the tests to look for.

@@ -16,7 +16,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 	"github.com/google/uuid"
 
-	"github.com/crumbhq/crumb/server/crumbtest"
+	"github.com/crumbhq/crumb/server/testkit/crumbtest"
 )
 
 func TestBrowser(t *testing.T) {

@@ -11,7 +11,7 @@ import (
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 
-	"github.com/crumbhq/crumb/server/crumbtest"
+	"github.com/crumbhq/crumb/server/testkit/crumbtest"
 )
 
 // TestScreenshots writes PNGs of the banner on the demo site to

@@ -5,7 +5,7 @@ import (
 	"compress/gzip"
 	"testing"
 
-	"github.com/crumbhq/crumb/server/crumbtest"
+	"github.com/crumbhq/crumb/server/testkit/crumbtest"
 	trackerjs "github.com/crumbhq/crumb/tracker-js"
 )
 

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crumbhq/crumb/server/internal/chtest"
+	"github.com/crumbhq/crumb/server/testkit/chtest"
 )
 
 var binary string

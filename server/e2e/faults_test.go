@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/crumbhq/crumb/server/internal/chtest"
-	"github.com/crumbhq/crumb/server/internal/faultsuite"
+	"github.com/crumbhq/crumb/server/testkit/chtest"
+	"github.com/crumbhq/crumb/server/testkit/faultsuite"
 )
 
 // TestFaultSuite_Short runs the fault suite's short plan: ClickHouse stopped

@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/crumbhq/crumb/server/internal/chserver"
-	"github.com/crumbhq/crumb/server/internal/faultsuite"
+	"github.com/crumbhq/crumb/server/testkit/faultsuite"
 )
 
 func main() {

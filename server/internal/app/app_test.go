@@ -20,7 +20,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/crumbhq/crumb/server/internal/app"
-	"github.com/crumbhq/crumb/server/internal/chtest"
+	"github.com/crumbhq/crumb/server/testkit/chtest"
 	"github.com/crumbhq/crumb/server/internal/clickhouse"
 	"github.com/crumbhq/crumb/server/internal/config"
 	"github.com/crumbhq/crumb/server/internal/consent"

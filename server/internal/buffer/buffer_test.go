@@ -11,7 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/crumbhq/crumb/server/internal/buffer"
-	"github.com/crumbhq/crumb/server/internal/chtest"
+	"github.com/crumbhq/crumb/server/testkit/chtest"
 	"github.com/crumbhq/crumb/server/internal/clickhouse"
 	"github.com/crumbhq/crumb/server/internal/model"
 )

@@ -8,7 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/crumbhq/crumb/migrations"
-	"github.com/crumbhq/crumb/server/internal/chtest"
+	"github.com/crumbhq/crumb/server/testkit/chtest"
 	"github.com/crumbhq/crumb/server/internal/clickhouse"
 	"github.com/crumbhq/crumb/server/internal/model"
 )

@@ -11,11 +11,11 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/crumbhq/crumb/migrations"
-	"github.com/crumbhq/crumb/server/internal/chtest"
-	"github.com/crumbhq/crumb/server/internal/chtest/chrecord"
+	"github.com/crumbhq/crumb/server/testkit/chtest"
+	"github.com/crumbhq/crumb/server/testkit/chrecord"
 	"github.com/crumbhq/crumb/server/internal/clickhouse"
 	"github.com/crumbhq/crumb/server/internal/model"
-	"github.com/crumbhq/crumb/server/internal/report/reporttest"
+	"github.com/crumbhq/crumb/server/testkit/reporttest"
 )
 
 // TestRecord_ForCurrentClickHouse records, for server/testkit/chcompat, every

@@ -3,7 +3,7 @@ package clickhouse_test
 import (
 	"testing"
 
-	"github.com/crumbhq/crumb/server/internal/chtest"
+	"github.com/crumbhq/crumb/server/testkit/chtest"
 	"github.com/crumbhq/crumb/server/internal/clickhouse"
 )
 

@@ -5,9 +5,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crumbhq/crumb/server/internal/chtest"
-	"github.com/crumbhq/crumb/server/internal/chtest/chrecord"
-	"github.com/crumbhq/crumb/server/internal/report/reporttest"
+	"github.com/crumbhq/crumb/server/testkit/chtest"
+	"github.com/crumbhq/crumb/server/testkit/chrecord"
+	"github.com/crumbhq/crumb/server/testkit/reporttest"
 )
 
 // TestRecord_ForCurrentClickHouse records, for server/testkit/chcompat, the

@@ -7,10 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crumbhq/crumb/server/internal/chtest"
+	"github.com/crumbhq/crumb/server/testkit/chtest"
 	"github.com/crumbhq/crumb/server/internal/model"
 	"github.com/crumbhq/crumb/server/internal/report/query"
-	"github.com/crumbhq/crumb/server/internal/report/reporttest"
+	"github.com/crumbhq/crumb/server/testkit/reporttest"
 	"github.com/crumbhq/crumb/server/internal/report/result"
 )
 

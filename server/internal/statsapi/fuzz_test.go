@@ -18,7 +18,7 @@ import (
 
 	"github.com/crumbhq/crumb/server/internal/model"
 	"github.com/crumbhq/crumb/server/internal/report"
-	"github.com/crumbhq/crumb/server/internal/report/reporttest"
+	"github.com/crumbhq/crumb/server/testkit/reporttest"
 	"github.com/crumbhq/crumb/server/internal/statsapi"
 )
 

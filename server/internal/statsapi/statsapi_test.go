@@ -15,10 +15,10 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/crumbhq/crumb/server/internal/chtest"
+	"github.com/crumbhq/crumb/server/testkit/chtest"
 	"github.com/crumbhq/crumb/server/internal/report"
 	"github.com/crumbhq/crumb/server/internal/report/query"
-	"github.com/crumbhq/crumb/server/internal/report/reporttest"
+	"github.com/crumbhq/crumb/server/testkit/reporttest"
 	"github.com/crumbhq/crumb/server/internal/statsapi"
 )
 

@@ -13,7 +13,7 @@ import (
 
 	"github.com/crumbhq/crumb/server/internal/app"
 	"github.com/crumbhq/crumb/server/internal/auth"
-	"github.com/crumbhq/crumb/server/internal/chtest"
+	"github.com/crumbhq/crumb/server/testkit/chtest"
 	"github.com/crumbhq/crumb/server/internal/clickhouse"
 	"github.com/crumbhq/crumb/server/internal/config"
 	"github.com/crumbhq/crumb/server/internal/model"

@@ -11,7 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/crumbhq/crumb/migrations"
-	"github.com/crumbhq/crumb/server/internal/chcluster"
+	"github.com/crumbhq/crumb/server/testkit/chcluster"
 	"github.com/crumbhq/crumb/server/internal/clickhouse"
 	"github.com/crumbhq/crumb/server/internal/model"
 )
