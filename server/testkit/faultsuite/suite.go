@@ -7,7 +7,7 @@
 //
 // Each scenario runs the crumb binary as a child process with a fresh
 // database on a supervised clickhouse-server that the suite may stop and
-// start again. Package e2e runs a short plan as a test; the crumb-faults
+// start again. Package e2e runs a short plan as a test; crumb-dev faults
 // command runs the full one and prints the figures.
 package faultsuite
 

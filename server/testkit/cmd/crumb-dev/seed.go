@@ -1,16 +1,3 @@
-// Command crumb-seed fills a ClickHouse database with realistic traffic for
-// one site — visitors who see the consent banner and decide, sessions with
-// several page views, engagement, referrers and UTM campaigns, countries,
-// devices, site search, outbound links, downloads, custom events with
-// properties, error pages and anonymous page views — and measures the
-// dashboard queries of package report on it.
-//
-// Rows go through the normal tables (events, consent_decisions,
-// consent_impressions) with the storage layer's batch inserts, so the
-// materialized views of the report layer fill as they do in production.
-//
-//	crumb-seed --clickhouse-url clickhouse://127.0.0.1:9000/crumb_seed --site demo --events 10000000 --days 30
-//	crumb-seed --clickhouse-url … --site demo --events 0 --bench
 package main
 
 import (
@@ -28,8 +15,21 @@ import (
 	"github.com/crumbhq/crumb/server/internal/model"
 )
 
-func main() {
-	fs := flag.NewFlagSet("crumb-seed", flag.ContinueOnError)
+// seed fills a ClickHouse database with realistic traffic for
+// one site — visitors who see the consent banner and decide, sessions with
+// several page views, engagement, referrers and UTM campaigns, countries,
+// devices, site search, outbound links, downloads, custom events with
+// properties, error pages and anonymous page views — and measures the
+// dashboard queries of package report on it.
+//
+// Rows go through the normal tables (events, consent_decisions,
+// consent_impressions) with the storage layer's batch inserts, so the
+// materialized views of the report layer fill as they do in production.
+//
+//	crumb-dev seed --clickhouse-url clickhouse://127.0.0.1:9000/crumb_seed --site demo --events 10000000 --days 30
+//	crumb-dev seed --clickhouse-url … --site demo --events 0 --bench
+func seedMain(args []string) {
+	fs := flag.NewFlagSet("crumb-dev seed", flag.ContinueOnError)
 	url := fs.String("clickhouse-url", envOr("CRUMB_CLICKHOUSE_URL", "clickhouse://127.0.0.1:9000/crumb_seed"), "ClickHouse database to fill (created and migrated if needed)")
 	site := fs.String("site", "demo", "site ID")
 	domain := fs.String("domain", "", "site domain (default SITE.example.com)")
@@ -45,7 +45,7 @@ func main() {
 	runs := fs.Int("bench-runs", 30, "dashboard loads to measure")
 	cases := fs.String("bench-cases", "", "comma-separated cases to measure: default, compare, country, source (default all)")
 	noMigrate := fs.Bool("no-migrate", false, "do not apply migrations first")
-	if err := fs.Parse(os.Args[1:]); err != nil {
+	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return
 		}
@@ -177,6 +177,6 @@ func envOr(key, def string) string {
 }
 
 func fatal(err error) {
-	fmt.Fprintln(os.Stderr, "crumb-seed:", err)
+	fmt.Fprintln(os.Stderr, "crumb-dev seed:", err)
 	os.Exit(1)
 }

@@ -1,8 +1,3 @@
-// Command crumb-faults runs Crumb's fault suite and prints its figures: a
-// ClickHouse outage under steady load, crumb killed with SIGKILL and
-// restarted, load at twice the measured capacity, and a soak. It starts a
-// private clickhouse-server, runs the crumb binary against it, and exits
-// with status 1 if any check fails. make faults runs the full suite.
 package main
 
 import (
@@ -21,24 +16,30 @@ import (
 	"github.com/crumbhq/crumb/server/testkit/faultsuite"
 )
 
-func main() {
-	crumbBin := flag.String("crumb", "", "the crumb binary (default: build one)")
-	short := flag.Bool("short", false, "the short plan of the test command (seconds instead of minutes)")
-	keep := flag.Bool("keep", false, "keep the work folder and the scenarios' databases")
+// faults runs Crumb's fault suite and prints its figures: a
+// ClickHouse outage under steady load, crumb killed with SIGKILL and
+// restarted, load at twice the measured capacity, and a soak. It starts a
+// private clickhouse-server, runs the crumb binary against it, and exits
+// with status 1 if any check fails. make faults runs the full suite.
+func faultsMain(args []string) {
+	fl := flag.NewFlagSet("crumb-dev faults", flag.ExitOnError)
+	crumbBin := fl.String("crumb", "", "the crumb binary (default: build one)")
+	short := fl.Bool("short", false, "the short plan of the test command (seconds instead of minutes)")
+	keep := fl.Bool("keep", false, "keep the work folder and the scenarios' databases")
 	full := faultsuite.FullPlan()
-	capacity := flag.Duration("capacity-time", full.CapacityTime, "closed-loop load that measures the capacity")
-	steady := flag.Float64("steady-share", full.SteadyShare, "steady load as a share of the capacity (outage, kills, soak)")
-	factor := flag.Float64("overload-factor", full.OverloadFactor, "overload as a multiple of the capacity")
-	outage := flag.Duration("outage", full.Outage.Down, "how long ClickHouse is stopped")
-	kills := flag.Int("kills", full.Kill.Kills, "how many times crumb is killed")
-	overload := flag.Duration("overload", full.Overload.Duration, "how long the overload runs")
-	bufferMax := flag.Int("buffer-max", full.Overload.BufferMax, "crumb's --buffer-max during the overload")
-	memLimit := flag.Int("memory-limit-mb", full.Overload.MemoryLimitMB, "crumb's --memory-limit-mb during the overload")
-	maxRSS := flag.Float64("max-rss-mb", full.Overload.MaxRSSMB, "the RSS crumb must stay under during the overload")
-	soak := flag.Duration("soak", full.Soak.Duration, "how long the soak runs")
-	soakEvery := flag.Duration("soak-every", full.Soak.Every, "sampling interval of the soak")
-	only := flag.String("only", "", "comma-separated scenarios to run: outage, kill, overload, soak (default all)")
-	flag.Parse()
+	capacity := fl.Duration("capacity-time", full.CapacityTime, "closed-loop load that measures the capacity")
+	steady := fl.Float64("steady-share", full.SteadyShare, "steady load as a share of the capacity (outage, kills, soak)")
+	factor := fl.Float64("overload-factor", full.OverloadFactor, "overload as a multiple of the capacity")
+	outage := fl.Duration("outage", full.Outage.Down, "how long ClickHouse is stopped")
+	kills := fl.Int("kills", full.Kill.Kills, "how many times crumb is killed")
+	overload := fl.Duration("overload", full.Overload.Duration, "how long the overload runs")
+	bufferMax := fl.Int("buffer-max", full.Overload.BufferMax, "crumb's --buffer-max during the overload")
+	memLimit := fl.Int("memory-limit-mb", full.Overload.MemoryLimitMB, "crumb's --memory-limit-mb during the overload")
+	maxRSS := fl.Float64("max-rss-mb", full.Overload.MaxRSSMB, "the RSS crumb must stay under during the overload")
+	soak := fl.Duration("soak", full.Soak.Duration, "how long the soak runs")
+	soakEvery := fl.Duration("soak-every", full.Soak.Every, "sampling interval of the soak")
+	only := fl.String("only", "", "comma-separated scenarios to run: outage, kill, overload, soak (default all)")
+	fl.Parse(args)
 
 	plan := full
 	if *short {
@@ -48,7 +49,7 @@ func main() {
 		plan.Only = strings.Split(*only, ",")
 	}
 	// Flags given on the command line override the chosen plan.
-	flag.Visit(func(f *flag.Flag) {
+	fl.Visit(func(f *flag.Flag) {
 		switch f.Name {
 		case "capacity-time":
 			plan.CapacityTime = *capacity
@@ -75,10 +76,10 @@ func main() {
 		}
 	})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	ok, err := run(ctx, plan, *crumbBin, *keep)
+	ok, err := runFaults(ctx, plan, *crumbBin, *keep)
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "crumb-faults:", err)
+		fmt.Fprintln(os.Stderr, "crumb-dev faults:", err)
 		os.Exit(2)
 	}
 	if !ok {
@@ -88,7 +89,7 @@ func main() {
 
 // run starts ClickHouse, runs the plan and prints the figures. It reports
 // whether every check passed.
-func run(ctx context.Context, plan faultsuite.Plan, crumbBin string, keep bool) (bool, error) {
+func runFaults(ctx context.Context, plan faultsuite.Plan, crumbBin string, keep bool) (bool, error) {
 	dir, err := os.MkdirTemp("", "crumb-faults-")
 	if err != nil {
 		return false, err
