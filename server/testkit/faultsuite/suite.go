@@ -7,8 +7,8 @@
 //
 // Each scenario runs the crumb binary as a child process with a fresh
 // database on a supervised clickhouse-server that the suite may stop and
-// start again. Package e2e runs a short plan as a test; crumb-dev faults
-// command runs the full one and prints the figures.
+// start again. Package e2e runs a short plan as a test; the command
+// crumb-dev faults runs the full one and prints the figures.
 package faultsuite
 
 import (
