@@ -21,7 +21,7 @@ import (
 )
 
 // TestCluster_TwoNodesOnTwoShardsTwoReplicas runs the cluster recipe of the
-// README on loopback: ZooKeeper and four ClickHouse servers (2 shards × 2
+// operator guide (server/OPERATIONS.md) on loopback: ZooKeeper and four ClickHouse servers (2 shards × 2
 // replicas), `crumb migrate --cluster`, two crumb nodes that each reach the
 // cluster through a different server, visitors whose consent and events go
 // through either node, the dashboards' numbers from both nodes, and the same

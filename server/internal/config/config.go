@@ -82,7 +82,7 @@ type Common struct {
 func (c *Common) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.DataDir, "data-dir", "./crumb-data", "folder for the durable buffer, the embedded ClickHouse and the generated secret")
 	fs.StringVar(&c.ClickHouseURL, "clickhouse-url", "", "ClickHouse to use, clickhouse://user:password@host:9000/database; empty starts a private clickhouse-server in the data folder; several host:port pairs separated by commas are tried in order")
-	fs.StringVar(&c.Cluster, "clickhouse-cluster", "", "cluster mode: the cluster name of the servers' remote_servers; tables are replicated and distributed over it (see README, Cluster mode)")
+	fs.StringVar(&c.Cluster, "clickhouse-cluster", "", "cluster mode: the cluster name of the servers' remote_servers; tables are replicated and distributed over it (see server/OPERATIONS.md, Cluster mode)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
 }
