@@ -156,6 +156,9 @@ func (f *fixture) accept(consentID string) string {
 	if tok == "" {
 		f.t.Fatalf("accept_all returned no token: %s", res.raw)
 	}
+	if granted, _ := res.body["granted"].(map[string]any); granted["performance"] != true || res.body["Granted"] != nil {
+		f.t.Fatalf("accept_all answer lacks granted.performance: %s", res.raw)
+	}
 	return tok
 }
 
