@@ -15,9 +15,9 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/crumbhq/crumb/server/testkit/chcluster"
 	"github.com/crumbhq/crumb/server/internal/clickhouse"
 	"github.com/crumbhq/crumb/server/internal/model"
+	"github.com/crumbhq/crumb/server/testkit/chcluster"
 )
 
 // TestCluster_TwoNodesOnTwoShardsTwoReplicas runs the cluster recipe of the

@@ -122,7 +122,7 @@ export function send(x) {
     x.p = 0;
     if (r.s != 202) return save(x); // refused for good (bad site, origin…): no point in sending it again
     x.k = r.j.token;
-    const c = CATS.filter((k) => r.j.Granted && r.j.Granted[k]);
+    const c = CATS.filter((k) => r.j.granted && r.j.granted[k]);
     const changed = c.join() != x.c.join();
     const prev = grants(x);
     x.c = c;

@@ -258,7 +258,7 @@ func runToken(ctx context.Context, args []string, w io.Writer) error {
 						return errors.New("--name is required")
 					}
 					tok, id, hash := auth.NewToken()
-					if err := db.PutToken(ctx, clickhouse.Token{ID: id, Hash: hash, Name: name, SiteID: site}); err != nil {
+					if err := db.PutToken(ctx, model.Token{ID: id, Hash: hash, Name: name, SiteID: site}); err != nil {
 						return err
 					}
 					fmt.Fprintf(w, "token %s created; it is shown only now:\n%s\n", id, tok)
@@ -319,7 +319,7 @@ func runShare(ctx context.Context, args []string, w io.Writer) error {
 						return errors.New("--site is required")
 					}
 					id := auth.RandomPassword()
-					if err := db.PutShareLink(ctx, clickhouse.ShareLink{ID: id, SiteID: site, Name: name}); err != nil {
+					if err := db.PutShareLink(ctx, model.ShareLink{ID: id, SiteID: site, Name: name}); err != nil {
 						return err
 					}
 					fmt.Fprintf(w, "share link %s: %s/share/%s\n", id, strings.TrimRight(publicURL, "/"), id)
@@ -395,7 +395,7 @@ func runUser(ctx context.Context, args []string, w io.Writer) error {
 					if err != nil {
 						return err
 					}
-					u := clickhouse.User{Email: strings.ToLower(email), PasswordHash: hash, Role: role, SiteRoles: map[string]string{}}
+					u := model.User{Email: strings.ToLower(email), PasswordHash: hash, Role: role, SiteRoles: map[string]string{}}
 					users, err := db.Users(ctx)
 					if err != nil {
 						return err

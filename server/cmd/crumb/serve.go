@@ -133,7 +133,7 @@ func ensureDemo(ctx context.Context, db *clickhouse.DB, cfg *config.Serve, w io.
 		if err != nil {
 			return err
 		}
-		if err := db.PutUser(ctx, clickhouse.User{Email: "admin@localhost", PasswordHash: hash, Role: "admin"}); err != nil {
+		if err := db.PutUser(ctx, model.User{Email: "admin@localhost", PasswordHash: hash, Role: "admin"}); err != nil {
 			return err
 		}
 		if err := os.WriteFile(pwFile, []byte(pw+"\n"), 0o600); err != nil {

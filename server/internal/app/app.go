@@ -16,11 +16,12 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/crumbhq/crumb/dashboards"
+	"github.com/crumbhq/crumb/server/internal/assets"
+	"github.com/crumbhq/crumb/server/internal/auth"
 	"github.com/crumbhq/crumb/server/internal/buffer"
 	"github.com/crumbhq/crumb/server/internal/clickhouse"
 	"github.com/crumbhq/crumb/server/internal/config"
 	"github.com/crumbhq/crumb/server/internal/consent"
-	"github.com/crumbhq/crumb/server/internal/dashboard"
 	"github.com/crumbhq/crumb/server/internal/geoip"
 	"github.com/crumbhq/crumb/server/internal/httpapi"
 	"github.com/crumbhq/crumb/server/internal/ingest"
@@ -29,10 +30,7 @@ import (
 	"github.com/crumbhq/crumb/server/internal/referrer"
 	"github.com/crumbhq/crumb/server/internal/report"
 	"github.com/crumbhq/crumb/server/internal/sites"
-	"github.com/crumbhq/crumb/server/internal/statsapi"
-	"github.com/crumbhq/crumb/server/internal/tracker"
 	"github.com/crumbhq/crumb/server/internal/useragent"
-	"github.com/crumbhq/crumb/server/internal/webauth"
 	trackerjs "github.com/crumbhq/crumb/tracker-js"
 )
 
@@ -44,7 +42,7 @@ type App struct {
 	Metrics *metrics.Metrics
 	Privacy *privacy.Service
 
-	auth      *webauth.Auth
+	auth      *auth.Auth
 	db        *clickhouse.DB
 	bufferDir string
 	geo       *geoip.Resolver
@@ -83,36 +81,31 @@ func New(ctx context.Context, cfg *config.Serve, db *clickhouse.DB, secret []byt
 		Buffer: buf, Counter: m, Log: log,
 	})
 	priv := privacy.New(db, registry, log)
-	script, err := tracker.Build(trackerjs.Source)
+	script, err := assets.BuildScript(trackerjs.Source)
 	if err != nil {
 		buf.Close(ctx)
 		geo.Close()
 		return nil, err
 	}
-	webAuth := webauth.New(db, secret, strings.HasPrefix(cfg.PublicURL, "https://"), log)
-	if err := webAuth.Reload(ctx); err != nil {
-		buf.Close(ctx)
-		geo.Close()
-		return nil, err
-	}
-	stats := statsapi.New(report.New(db.Conn(), registry, report.Options{Cluster: db.Cluster() != "", Log: log}), webAuth, statsapi.Options{Log: log})
-	dash, err := dashboard.New(dashboards.Web, webAuth, registry, strings.HasPrefix(cfg.PublicURL, "https://"))
+	dash, err := assets.BuildDashboard(dashboards.Web)
 	if err != nil {
 		buf.Close(ctx)
 		geo.Close()
 		return nil, err
 	}
-	a := &App{auth: webAuth, Buffer: buf, Sites: registry, Metrics: m, Privacy: priv, db: db, bufferDir: bufferDir, geo: geo, log: log}
+	users := auth.New(db, secret, log)
+	if err := users.Reload(ctx); err != nil {
+		buf.Close(ctx)
+		geo.Close()
+		return nil, err
+	}
+	a := &App{auth: users, Buffer: buf, Sites: registry, Metrics: m, Privacy: priv, db: db, bufferDir: bufferDir, geo: geo, log: log}
 	a.HTTP = httpapi.New(httpapi.Deps{
-		Pipeline: pipeline, Privacy: priv, Sites: registry, Metrics: m, Ready: a.ready,
-		TrustedProxies: cfg.TrustedProxies, RateLimit: cfg.RateLimit, Log: log,
-		Mount: []func(*fiber.App){
-			script.Mount,
-			func(app *fiber.App) { script.MountDemo(app, trackerjs.Demo, registry.Demo) },
-			func(app *fiber.App) {
-				dash.Mount(app, func(v1 fiber.Router) { stats.Routes(v1.Group("/stats")) })
-			},
-		},
+		Pipeline: pipeline, Privacy: priv, Sites: registry, Metrics: m,
+		Report: report.New(db.Conn(), registry, report.Options{Cluster: db.Cluster() != "", Log: log}),
+		Auth:   users, Script: script, Demo: trackerjs.Demo, Dashboard: dash, Ready: a.ready,
+		TrustedProxies: cfg.TrustedProxies, RateLimit: cfg.RateLimit,
+		SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"), Log: log,
 	})
 	bg, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel

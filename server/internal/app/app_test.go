@@ -20,13 +20,13 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/crumbhq/crumb/server/internal/app"
-	"github.com/crumbhq/crumb/server/testkit/chtest"
 	"github.com/crumbhq/crumb/server/internal/clickhouse"
 	"github.com/crumbhq/crumb/server/internal/config"
 	"github.com/crumbhq/crumb/server/internal/consent"
 	"github.com/crumbhq/crumb/server/internal/geoip"
 	"github.com/crumbhq/crumb/server/internal/geoip/geoipbuild"
 	"github.com/crumbhq/crumb/server/internal/model"
+	"github.com/crumbhq/crumb/server/testkit/chtest"
 )
 
 func TestMain(m *testing.M) { chtest.Main(m) }
@@ -155,6 +155,9 @@ func (f *fixture) accept(consentID string) string {
 	tok, _ := res.body["token"].(string)
 	if tok == "" {
 		f.t.Fatalf("accept_all returned no token: %s", res.raw)
+	}
+	if granted, _ := res.body["granted"].(map[string]any); granted["performance"] != true || res.body["Granted"] != nil {
+		f.t.Fatalf("accept_all answer lacks granted.performance: %s", res.raw)
 	}
 	return tok
 }

@@ -1,5 +1,12 @@
-// Package auth holds the credentials of the dashboards: password hashing
-// and API tokens, which are shown once and stored only as a hash.
+// Package auth decides who makes a dashboard or stats API request: logins
+// with bcrypt-hashed passwords and signed session cookies (with their CSRF
+// tokens), a login rate limit, per-site roles, API tokens (shown once and
+// stored only as a hash) and revocable public share links.
+//
+// Sessions are stateless — a value signed with the secret every crumb node
+// shares — so any node accepts any session; users, tokens and share links
+// are read from the store and cached for a few seconds. The HTTP side
+// (cookies, headers, middleware) is package httpapi's.
 package auth
 
 import (

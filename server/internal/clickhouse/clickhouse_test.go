@@ -8,9 +8,9 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/crumbhq/crumb/migrations"
-	"github.com/crumbhq/crumb/server/testkit/chtest"
 	"github.com/crumbhq/crumb/server/internal/clickhouse"
 	"github.com/crumbhq/crumb/server/internal/model"
+	"github.com/crumbhq/crumb/server/testkit/chtest"
 )
 
 func TestMain(m *testing.M) { chtest.Main(m) }

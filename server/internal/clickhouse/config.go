@@ -87,19 +87,8 @@ func (db *DB) Sites(ctx context.Context) ([]model.Site, error) {
 	return out, rows.Err()
 }
 
-// User is a dashboard login.
-type User struct {
-	Email        string
-	PasswordHash string
-	// Role is "admin" (every site) or "viewer".
-	Role string
-	// SiteRoles maps site IDs to a role on that site ("viewer", "editor").
-	SiteRoles map[string]string
-	CreatedAt time.Time
-}
-
 // PutUser stores a new version of a user.
-func (db *DB) PutUser(ctx context.Context, u User) error {
+func (db *DB) PutUser(ctx context.Context, u model.User) error {
 	roles, err := json.Marshal(u.SiteRoles)
 	if err != nil {
 		return fmt.Errorf("clickhouse: user roles: %w", err)
@@ -115,15 +104,15 @@ func (db *DB) PutUser(ctx context.Context, u User) error {
 }
 
 // Users returns every user.
-func (db *DB) Users(ctx context.Context) ([]User, error) {
+func (db *DB) Users(ctx context.Context) ([]model.User, error) {
 	rows, err := db.conn.Query(ctx, `SELECT email, password_hash, role, site_roles, created_at FROM users FINAL WHERE deleted = 0 ORDER BY email`)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: users: %w", err)
 	}
 	defer rows.Close()
-	var out []User
+	var out []model.User
 	for rows.Next() {
-		var u User
+		var u model.User
 		var roles string
 		if err := rows.Scan(&u.Email, &u.PasswordHash, &u.Role, &roles, &u.CreatedAt); err != nil {
 			return nil, fmt.Errorf("clickhouse: users: %w", err)
@@ -138,18 +127,8 @@ func (db *DB) Users(ctx context.Context) ([]User, error) {
 	return out, rows.Err()
 }
 
-// Token is an API token, stored only as a hash.
-type Token struct {
-	ID        string
-	Hash      string
-	Name      string
-	SiteID    string // empty: every site the token's owner may read
-	Revoked   bool
-	CreatedAt time.Time
-}
-
 // PutToken stores a new version of a token.
-func (db *DB) PutToken(ctx context.Context, t Token) error {
+func (db *DB) PutToken(ctx context.Context, t model.Token) error {
 	now := time.Now().UTC()
 	if t.CreatedAt.IsZero() {
 		t.CreatedAt = now
@@ -161,15 +140,15 @@ func (db *DB) PutToken(ctx context.Context, t Token) error {
 }
 
 // Tokens returns every token, revoked ones included.
-func (db *DB) Tokens(ctx context.Context) ([]Token, error) {
+func (db *DB) Tokens(ctx context.Context) ([]model.Token, error) {
 	rows, err := db.conn.Query(ctx, `SELECT token_id, token_hash, name, site_id, revoked, created_at FROM api_tokens FINAL ORDER BY created_at`)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: tokens: %w", err)
 	}
 	defer rows.Close()
-	var out []Token
+	var out []model.Token
 	for rows.Next() {
-		var t Token
+		var t model.Token
 		var revoked uint8
 		if err := rows.Scan(&t.ID, &t.Hash, &t.Name, &t.SiteID, &revoked, &t.CreatedAt); err != nil {
 			return nil, fmt.Errorf("clickhouse: tokens: %w", err)
@@ -180,17 +159,8 @@ func (db *DB) Tokens(ctx context.Context) ([]Token, error) {
 	return out, rows.Err()
 }
 
-// ShareLink is a public, read-only link to one site's dashboard.
-type ShareLink struct {
-	ID        string
-	SiteID    string
-	Name      string
-	Revoked   bool
-	CreatedAt time.Time
-}
-
 // PutShareLink stores a new version of a share link.
-func (db *DB) PutShareLink(ctx context.Context, s ShareLink) error {
+func (db *DB) PutShareLink(ctx context.Context, s model.ShareLink) error {
 	now := time.Now().UTC()
 	if s.CreatedAt.IsZero() {
 		s.CreatedAt = now
@@ -202,15 +172,15 @@ func (db *DB) PutShareLink(ctx context.Context, s ShareLink) error {
 }
 
 // ShareLinks returns every share link, revoked ones included.
-func (db *DB) ShareLinks(ctx context.Context) ([]ShareLink, error) {
+func (db *DB) ShareLinks(ctx context.Context) ([]model.ShareLink, error) {
 	rows, err := db.conn.Query(ctx, `SELECT share_id, site_id, name, revoked, created_at FROM share_links FINAL ORDER BY created_at`)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: share links: %w", err)
 	}
 	defer rows.Close()
-	var out []ShareLink
+	var out []model.ShareLink
 	for rows.Next() {
-		var s ShareLink
+		var s model.ShareLink
 		var revoked uint8
 		if err := rows.Scan(&s.ID, &s.SiteID, &s.Name, &revoked, &s.CreatedAt); err != nil {
 			return nil, fmt.Errorf("clickhouse: share links: %w", err)

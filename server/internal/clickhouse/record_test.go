@@ -11,10 +11,10 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/crumbhq/crumb/migrations"
-	"github.com/crumbhq/crumb/server/testkit/chtest"
-	"github.com/crumbhq/crumb/server/testkit/chrecord"
 	"github.com/crumbhq/crumb/server/internal/clickhouse"
 	"github.com/crumbhq/crumb/server/internal/model"
+	"github.com/crumbhq/crumb/server/testkit/chrecord"
+	"github.com/crumbhq/crumb/server/testkit/chtest"
 	"github.com/crumbhq/crumb/server/testkit/reporttest"
 )
 
@@ -67,22 +67,22 @@ func TestRecord_ForCurrentClickHouse(t *testing.T) {
 		func() error { return db.PutSite(ctx, model.NewSite("gone", "gone.test", "Gone", old)) },
 		func() error { return db.DeleteSite(ctx, model.NewSite("gone", "gone.test", "Gone", old)) },
 		func() error {
-			return db.PutUser(ctx, clickhouse.User{Email: "a@x.test", PasswordHash: "h1", Role: "admin", CreatedAt: old})
+			return db.PutUser(ctx, model.User{Email: "a@x.test", PasswordHash: "h1", Role: "admin", CreatedAt: old})
 		},
 		func() error {
-			return db.PutUser(ctx, clickhouse.User{Email: "a@x.test", PasswordHash: "h2", Role: "viewer", SiteRoles: map[string]string{"fx": "editor"}, CreatedAt: old})
+			return db.PutUser(ctx, model.User{Email: "a@x.test", PasswordHash: "h2", Role: "viewer", SiteRoles: map[string]string{"fx": "editor"}, CreatedAt: old})
 		},
 		func() error {
-			return db.PutToken(ctx, clickhouse.Token{ID: "t1", Hash: "th", Name: "ci", CreatedAt: old})
+			return db.PutToken(ctx, model.Token{ID: "t1", Hash: "th", Name: "ci", CreatedAt: old})
 		},
 		func() error {
-			return db.PutToken(ctx, clickhouse.Token{ID: "t1", Hash: "th", Name: "ci", Revoked: true, CreatedAt: old})
+			return db.PutToken(ctx, model.Token{ID: "t1", Hash: "th", Name: "ci", Revoked: true, CreatedAt: old})
 		},
 		func() error {
-			return db.PutShareLink(ctx, clickhouse.ShareLink{ID: "s1", SiteID: "fx", Name: "public", CreatedAt: old})
+			return db.PutShareLink(ctx, model.ShareLink{ID: "s1", SiteID: "fx", Name: "public", CreatedAt: old})
 		},
 		func() error {
-			return db.PutShareLink(ctx, clickhouse.ShareLink{ID: "s1", SiteID: "fx", Name: "public", Revoked: true, CreatedAt: old})
+			return db.PutShareLink(ctx, model.ShareLink{ID: "s1", SiteID: "fx", Name: "public", Revoked: true, CreatedAt: old})
 		},
 	} {
 		if err := put(); err != nil {

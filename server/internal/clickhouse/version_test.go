@@ -3,8 +3,8 @@ package clickhouse_test
 import (
 	"testing"
 
-	"github.com/crumbhq/crumb/server/testkit/chtest"
 	"github.com/crumbhq/crumb/server/internal/clickhouse"
+	"github.com/crumbhq/crumb/server/testkit/chtest"
 )
 
 func TestParseVersion(t *testing.T) {

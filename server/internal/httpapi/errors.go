@@ -1,61 +1,105 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/crumbhq/crumb/server/internal/auth"
 	"github.com/crumbhq/crumb/server/internal/ingest"
 	"github.com/crumbhq/crumb/server/internal/privacy"
+	"github.com/crumbhq/crumb/server/internal/report"
+	"github.com/crumbhq/crumb/server/internal/report/query"
 )
 
-// statusOf maps an error from the layers below to an HTTP status; 0 means
-// it is not a client error.
-func statusOf(err error) int {
-	var ie *ingest.Error
+// The refusals of the dashboards' and the stats API's middleware.
+var (
+	errUnauthenticated = errors.New("log in, or send an API token (Authorization: Bearer crumb_…)")
+	errNoSiteAccess    = errors.New("no access to this site")
+	errCSRF            = errors.New("missing or wrong CSRF token (X-CSRF-Token)")
+	errShareNoProof    = errors.New("share links do not open the proof of consent")
+)
+
+// answer is how an error is answered: a status, a message, and a
+// Retry-After in seconds when the client should retry.
+type answer struct {
+	code  int
+	msg   string
+	retry string
+}
+
+// statusOf maps an error to its answer; code 0 means the error is not the
+// client's.
+func statusOf(err error) answer {
+	var (
+		ie *ingest.Error
+		qe *query.QueryError
+		fe *fiber.Error
+	)
 	switch {
+	// Ingest and the visitor's own data.
 	case errors.As(err, &ie):
 		switch ie.Code {
 		case ingest.Invalid:
-			return fiber.StatusBadRequest
+			return answer{code: fiber.StatusBadRequest, msg: err.Error()}
 		case ingest.Forbidden:
-			return fiber.StatusForbidden
+			return answer{code: fiber.StatusForbidden, msg: err.Error()}
 		case ingest.Unavailable:
-			return fiber.StatusServiceUnavailable
+			return answer{code: fiber.StatusServiceUnavailable, msg: err.Error(), retry: "5"}
 		}
 	case errors.Is(err, privacy.ErrBadRequest):
-		return fiber.StatusBadRequest
+		return answer{code: fiber.StatusBadRequest, msg: err.Error()}
 	case errors.Is(err, privacy.ErrUnknownSite):
-		return fiber.StatusForbidden
+		return answer{code: fiber.StatusForbidden, msg: err.Error()}
+
+	// Statistics.
+	case errors.As(err, &qe):
+		return answer{code: fiber.StatusBadRequest, msg: qe.Error()}
+	case errors.Is(err, report.ErrUnknownSite):
+		return answer{code: fiber.StatusNotFound, msg: "unknown site"}
+	case errors.Is(err, report.ErrNotFound):
+		return answer{code: fiber.StatusNotFound, msg: "no decisions recorded under this consent ID"}
+	case errors.Is(err, report.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
+		return answer{code: fiber.StatusServiceUnavailable, msg: report.ErrTimeout.Error(), retry: "10"}
+	case errors.Is(err, context.Canceled):
+		return answer{code: 499, msg: "request canceled"}
+
+	// Logins, sessions, tokens and share links.
+	case errors.Is(err, errUnauthenticated), errors.Is(err, auth.ErrWrongLogin):
+		return answer{code: fiber.StatusUnauthorized, msg: err.Error()}
+	case errors.Is(err, errNoSiteAccess), errors.Is(err, errCSRF), errors.Is(err, errShareNoProof):
+		return answer{code: fiber.StatusForbidden, msg: err.Error()}
+	case errors.Is(err, auth.ErrTooManyAttempts):
+		return answer{code: fiber.StatusTooManyRequests, msg: err.Error()}
+
+	// Fiber's own: unknown routes, body limit, and the handlers' direct refusals.
+	case errors.As(err, &fe):
+		switch fe.Code {
+		case fiber.StatusNotFound:
+			return answer{code: fe.Code, msg: "not found"}
+		case fiber.StatusRequestEntityTooLarge:
+			return answer{code: fe.Code, msg: "request body over the 64 KiB limit"}
+		}
+		return answer{code: fe.Code, msg: fe.Message}
 	}
-	return 0
+	return answer{}
 }
 
 // errorHandler answers every error as JSON {"error": "..."}; errors that are
 // not the client's are logged and answered as "internal error" only.
 func (h *handlers) errorHandler(c *fiber.Ctx, err error) error {
-	code := statusOf(err)
-	msg := err.Error()
-	var fe *fiber.Error
+	a := statusOf(err)
 	switch {
-	case code != 0:
-		if code == fiber.StatusServiceUnavailable {
-			c.Set(fiber.HeaderRetryAfter, "5")
-		}
-	case errors.As(err, &fe):
-		code = fe.Code
-		switch code {
-		case fiber.StatusRequestEntityTooLarge:
-			msg = "request body over the 64 KiB limit"
-			h.Metrics.Drop("too_large", 1)
-		case fiber.StatusNotFound:
-			msg = "not found"
-		}
-	default:
-		code = fiber.StatusInternalServerError
-		h.Log.Error("request failed", "route", c.Route().Path, "method", c.Method(), "err", err)
-		msg = "internal error"
+	case a.code == 0:
+		h.Log.Error("request failed", "route", c.Route().Path, "method", c.Method(), "path", c.Path(), "err", err)
+		a = answer{code: fiber.StatusInternalServerError, msg: "internal error"}
+	case a.code == fiber.StatusRequestEntityTooLarge:
+		h.Metrics.Drop("too_large", 1)
+	}
+	if a.retry != "" {
+		c.Set(fiber.HeaderRetryAfter, a.retry)
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	return c.Status(code).JSON(fiber.Map{"error": msg})
+	return c.Status(a.code).JSON(fiber.Map{"error": a.msg})
 }

@@ -1,7 +1,13 @@
 package httpapi
 
 import (
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
+
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/limiter"
 
 	"github.com/crumbhq/crumb/server/internal/banner"
 	"github.com/crumbhq/crumb/server/internal/ingest"
@@ -81,4 +87,116 @@ func (h *handlers) siteConfig(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderCacheControl, "public, max-age=60")
 	c.Set(fiber.HeaderVary, "Accept-Language, Origin")
 	return c.JSON(banner.Resolve(site, lang))
+}
+
+// cors answers cross-origin requests exactly: an Origin is allowed only
+// when it is one of the sites' domains (the site named in the URL when there
+// is one). The ingest pipeline checks the Origin against the body's site too.
+func (h *handlers) cors(c *fiber.Ctx) error {
+	origin := c.Get(fiber.HeaderOrigin)
+	if origin != "" && h.originAllowed(c, origin) {
+		c.Set(fiber.HeaderAccessControlAllowOrigin, origin)
+		c.Set(fiber.HeaderAccessControlExposeHeaders, "X-Crumb-Dropped, Retry-After")
+	}
+	c.Set(fiber.HeaderVary, fiber.HeaderOrigin)
+	if c.Method() == fiber.MethodOptions {
+		c.Set(fiber.HeaderAccessControlAllowMethods, "GET, POST, DELETE, OPTIONS")
+		c.Set(fiber.HeaderAccessControlAllowHeaders, "Content-Type, X-Crumb-Visitor, X-Crumb-Consent")
+		c.Set(fiber.HeaderAccessControlMaxAge, "86400")
+		return c.SendStatus(fiber.StatusNoContent)
+	}
+	return c.Next()
+}
+
+func (h *handlers) originAllowed(c *fiber.Ctx, origin string) bool {
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	host := u.Hostname()
+	id := c.Query("site")
+	if id == "" && strings.HasPrefix(c.Path(), "/api/sites/") {
+		id = strings.SplitN(strings.TrimPrefix(c.Path(), "/api/sites/"), "/", 2)[0]
+	}
+	if id != "" {
+		site, ok := h.Sites.Get(c.UserContext(), id)
+		return ok && site.AllowsHost(host)
+	}
+	return h.Sites.AnyAllowsHost(host)
+}
+
+func (h *handlers) rateLimit() fiber.Handler {
+	if h.RateLimit <= 0 {
+		return func(c *fiber.Ctx) error { return c.Next() }
+	}
+	return limiter.New(limiter.Config{
+		Max:        h.RateLimit,
+		Expiration: time.Minute,
+		// The address is a key in this node's memory only, never stored.
+		KeyGenerator: func(c *fiber.Ctx) string { return h.clientIP(c).String() },
+		LimitReached: func(c *fiber.Ctx) error {
+			h.Metrics.Drop("rate_limited", 1)
+			c.Set(fiber.HeaderRetryAfter, "60")
+			return fiber.NewError(fiber.StatusTooManyRequests, "too many requests, retry in a minute")
+		},
+		Next: func(c *fiber.Ctx) bool { return c.Method() == fiber.MethodOptions },
+	})
+}
+
+// clientIP is the address of the visitor: the peer, or — when the peer is a
+// trusted proxy — the right-most address of X-Forwarded-For that is not a
+// trusted proxy itself.
+func (h *handlers) clientIP(c *fiber.Ctx) netip.Addr {
+	peer, _ := netip.AddrFromSlice(c.Context().RemoteIP())
+	peer = peer.Unmap()
+	if !h.trusted(peer) {
+		return peer
+	}
+	xff := c.Get(fiber.HeaderXForwardedFor)
+	for xff != "" {
+		var part string
+		if i := lastComma(xff); i >= 0 {
+			part, xff = xff[i+1:], xff[:i]
+		} else {
+			part, xff = xff, ""
+		}
+		a, err := netip.ParseAddr(trimSpace(part))
+		if err != nil {
+			return peer
+		}
+		a = a.Unmap()
+		if !h.trusted(a) {
+			return a
+		}
+		peer = a
+	}
+	return peer
+}
+
+func (h *handlers) trusted(a netip.Addr) bool {
+	for _, p := range h.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+func lastComma(s string) int {
+	for i := len(s) - 1; i >= 0; i-- {
+		if s[i] == ',' {
+			return i
+		}
+	}
+	return -1
+}
+
+func trimSpace(s string) string {
+	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
+		s = s[1:]
+	}
+	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
+		s = s[:len(s)-1]
+	}
+	return s
 }

@@ -1,28 +1,37 @@
-// Package httpapi is Crumb's HTTP edge: the Fiber app with the public ingest
-// contract, the visitor's own-data endpoints, health, readiness and metrics.
-// Errors from the layers below are mapped to status codes in one place.
+// Package httpapi is Crumb's HTTP edge: one Fiber app holding every route of
+// the service — health and metrics, the tracker's public API (ingest, banner
+// configuration, the visitor's own data), the tracker script and demo site,
+// the dashboard pages and login, and the stats API under /api/v1/stats. New
+// lists them all in one route table (routes, in server.go), in the order
+// Fiber matches them.
+//
+// Handlers return errors; statusOf (errors.go) is the one table that maps
+// errors from the layers below (ingest, privacy, report, auth) and from Fiber
+// to a status and a message, and every error is answered as JSON
+// {"error": "..."} with Cache-Control: no-store. Errors that are not the
+// client's are logged and answered 500 "internal error".
 package httpapi
 
 import (
 	"context"
-	"errors"
+	"io/fs"
 	"log/slog"
 	"net/netip"
-	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
-	"github.com/gofiber/fiber/v2/middleware/limiter"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/crumbhq/crumb/server/internal/assets"
+	"github.com/crumbhq/crumb/server/internal/auth"
 	"github.com/crumbhq/crumb/server/internal/ingest"
 	"github.com/crumbhq/crumb/server/internal/metrics"
 	"github.com/crumbhq/crumb/server/internal/model"
 	"github.com/crumbhq/crumb/server/internal/privacy"
+	"github.com/crumbhq/crumb/server/internal/report"
 )
 
 // Sites finds configured sites.
@@ -30,14 +39,30 @@ type Sites interface {
 	Get(ctx context.Context, id string) (*model.Site, bool)
 	// AnyAllowsHost reports whether host belongs to any site.
 	AnyAllowsHost(host string) bool
+	// All returns every site.
+	All() []*model.Site
+	// Demo returns the site the demo pages report to.
+	Demo() (*model.Site, bool)
 }
 
 // Deps are what the HTTP edge needs.
 type Deps struct {
+	// Pipeline checks and records events, decisions and impressions.
 	Pipeline *ingest.Pipeline
-	Privacy  *privacy.Service
-	Sites    Sites
-	Metrics  *metrics.Metrics
+	// Privacy exports and erases a visitor's own data.
+	Privacy *privacy.Service
+	Sites   Sites
+	// Metrics counts requests and drops, and is served at /metrics.
+	Metrics *metrics.Metrics
+	// Report answers the stats API.
+	Report *report.Service
+	// Auth identifies dashboard users, API tokens and share links.
+	Auth *auth.Auth
+	// Script is the built t.js; Demo holds the demo site's pages (a folder
+	// "demo"); Dashboard is the built dashboard UI.
+	Script    *assets.Script
+	Demo      fs.FS
+	Dashboard *assets.Dashboard
 	// Ready reports whether the node can take traffic: ClickHouse reachable
 	// and the buffer below its limit.
 	Ready func(ctx context.Context) error
@@ -46,15 +71,32 @@ type Deps struct {
 	// RateLimit is the most ingest requests one client address may make per
 	// minute on this node; 0 disables the limit.
 	RateLimit int
-	Log       *slog.Logger
-	// Mount adds further routes (the tracker script, the dashboards).
-	Mount []func(app *fiber.App)
+	// SecureCookies marks the session cookie Secure (dashboards over HTTPS).
+	SecureCookies bool
+	// StatsTimeout bounds one stats request (default 30 s); the report
+	// service's max_execution_time bounds each query on the server.
+	StatsTimeout time.Duration
+	// ExportTimeout bounds a proof export (default 10 min).
+	ExportTimeout time.Duration
+	// Now is the clock that relative periods (7d, 30d…) count from.
+	Now func() time.Time
+	// Log receives the errors that are not the client's.
+	Log *slog.Logger
 }
 
-// New returns the Fiber app.
+// New returns the Fiber app with every route of the service.
 func New(d Deps) *fiber.App {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
+	}
+	if d.StatsTimeout <= 0 {
+		d.StatsTimeout = 30 * time.Second
+	}
+	if d.ExportTimeout <= 0 {
+		d.ExportTimeout = 10 * time.Minute
+	}
+	if d.Now == nil {
+		d.Now = time.Now
 	}
 	h := &handlers{Deps: d}
 	app := fiber.New(fiber.Config{
@@ -70,49 +112,86 @@ func New(d Deps) *fiber.App {
 		d.Log.Error("panic in handler", "route", c.Route().Path, "panic", e)
 	}}))
 	app.Use(h.countRequests)
-
-	app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
-	app.Get("/readyz", h.readyz)
-	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(d.Metrics.Registry, promhttp.HandlerOpts{})))
-
-	api := app.Group("/api", h.cors)
-	api.Get("/sites/:site/config", h.siteConfig)
-	ingestRoutes := api.Group("", h.rateLimit())
-	ingestRoutes.Post("/events", h.events)
-	ingestRoutes.Post("/consent", h.consent)
-	ingestRoutes.Post("/impressions", h.impression)
-	ingestRoutes.Get("/me", h.getMe)
-	ingestRoutes.Delete("/me", h.deleteMe)
-
-	for _, m := range d.Mount {
-		m(app)
-	}
-	app.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
+	h.routes(app)
 	return app
 }
 
+// routes is the route table of the service. Fiber runs the handlers of a
+// request in the order they are added, middleware (Use, and the handlers
+// given to Group) included: CORS covers every /api path, the ingest rate
+// limit every /api path after the banner configuration, authentication
+// every /api/v1 path.
+func (h *handlers) routes(app *fiber.App) {
+	app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
+	app.Get("/readyz", h.readyz)
+	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(h.Metrics.Registry, promhttp.HandlerOpts{})))
+
+	// The tracker's public API (ingest.go).
+	api := app.Group("/api", h.cors)
+	api.Get("/sites/:site/config", h.siteConfig)
+	limited := api.Group("", h.rateLimit())
+	limited.Post("/events", h.events)
+	limited.Post("/consent", h.consent)
+	limited.Post("/impressions", h.impression)
+	limited.Get("/me", h.getMe)
+	limited.Delete("/me", h.deleteMe)
+
+	// The tracker script and the demo site (script.go).
+	app.Get("/t.js", h.script)
+	app.Get("/t/:file", h.pinnedScript)
+	app.Get("/demo/*", h.demo)
+
+	// The dashboards (dashboard.go) and their login (login.go).
+	app.Get("/ui/:file", securityHeaders, h.uiFile)
+	app.Get("/login", securityHeaders, h.loginPage)
+	app.Post("/login", securityHeaders, h.login)
+	app.Post("/logout", securityHeaders, h.require, h.logout)
+	app.Get("/share/:id", securityHeaders, h.share)
+	dash := app.Group("/dashboard", securityHeaders, h.requirePage)
+	dash.Get("/api/session", h.session)
+	dash.Get("/*", h.dashboardPage)
+
+	// The stats API (stats.go), GET only. SITE is a site ID; the query
+	// parameters of query.ParseQuery apply to every route but realtime
+	// and proof, and format=csv answers CSV instead of JSON.
+	v1 := app.Group("/api/v1", securityHeaders, h.require)
+	stats := v1.Group("/stats/:site", h.siteAccess)
+	stats.Get("/overview", h.stats(h.overview))                             // headline metrics (compare=previous_period adds the previous period)
+	stats.Get("/timeseries", h.stats(h.timeseries))                         // metrics per interval bucket (metrics=visitors,pageviews,…)
+	stats.Get("/breakdown/:dimension", h.stats(h.breakdown))                // rows per value (limit, page; event and property for event_prop)
+	stats.Get("/paths", h.stats(h.paths))                                   // previous and next pages of ?page=/x (limit)
+	stats.Get("/realtime", h.stats(h.realtime))                             // visitors and pages of the last 5 minutes (limit)
+	stats.Get("/consent/overview", h.stats(h.consentOverview))              // impressions, decisions, opt-in rates, GPC, coverage
+	stats.Get("/consent/timeseries", h.stats(h.consentTimeseries))          // the same per bucket
+	stats.Get("/consent/breakdown/:dimension", h.stats(h.consentBreakdown)) // by country, device, page, policy_version or language
+	stats.Get("/consent/cookies", h.stats(h.cookies))                       // undeclared cookies seen before consent (by=cookie|page, limit)
+	proof := stats.Group("/proof", h.proofAccess)                           // proof of consent: never for share links
+	proof.Get("/export", h.export)                                          // every decision of ?from=&to= (format=json|csv), streamed
+	proof.Get("/:consent_id", h.stats(h.proof))                             // one consent ID's decisions
+
+	app.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
+}
+
+// handlers are the route handlers over the dependencies.
 type handlers struct {
 	Deps
 }
 
-// countRequests counts every answer by route and status code.
+// countRequests answers errors itself, so that it counts every answer by
+// route and the status code actually sent.
 func (h *handlers) countRequests(c *fiber.Ctx) error {
-	err := c.Next()
-	code := c.Response().StatusCode()
-	if err != nil {
-		var fe *fiber.Error
-		if errors.As(err, &fe) {
-			code = fe.Code
-		} else if s := statusOf(err); s != 0 {
-			code = s
+	if err := c.Next(); err != nil {
+		if err := h.errorHandler(c, err); err != nil {
+			return err
 		}
 	}
 	route := c.Route().Path
+	code := c.Response().StatusCode()
 	if code == fiber.StatusNotFound {
 		route = "unmatched"
 	}
 	h.Metrics.Requests.WithLabelValues(route, strconv.Itoa(code)).Inc()
-	return err
+	return nil
 }
 
 func (h *handlers) readyz(c *fiber.Ctx) error {
@@ -122,116 +201,4 @@ func (h *handlers) readyz(c *fiber.Ctx) error {
 		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "unavailable", "error": err.Error()})
 	}
 	return c.JSON(fiber.Map{"status": "ready"})
-}
-
-// cors answers cross-origin requests exactly: an Origin is allowed only
-// when it is one of the sites' domains (the site named in the URL when there
-// is one). The ingest pipeline checks the Origin against the body's site too.
-func (h *handlers) cors(c *fiber.Ctx) error {
-	origin := c.Get(fiber.HeaderOrigin)
-	if origin != "" && h.originAllowed(c, origin) {
-		c.Set(fiber.HeaderAccessControlAllowOrigin, origin)
-		c.Set(fiber.HeaderAccessControlExposeHeaders, "X-Crumb-Dropped, Retry-After")
-	}
-	c.Set(fiber.HeaderVary, fiber.HeaderOrigin)
-	if c.Method() == fiber.MethodOptions {
-		c.Set(fiber.HeaderAccessControlAllowMethods, "GET, POST, DELETE, OPTIONS")
-		c.Set(fiber.HeaderAccessControlAllowHeaders, "Content-Type, X-Crumb-Visitor, X-Crumb-Consent")
-		c.Set(fiber.HeaderAccessControlMaxAge, "86400")
-		return c.SendStatus(fiber.StatusNoContent)
-	}
-	return c.Next()
-}
-
-func (h *handlers) originAllowed(c *fiber.Ctx, origin string) bool {
-	u, err := url.Parse(origin)
-	if err != nil || u.Host == "" {
-		return false
-	}
-	host := u.Hostname()
-	id := c.Query("site")
-	if id == "" && strings.HasPrefix(c.Path(), "/api/sites/") {
-		id = strings.SplitN(strings.TrimPrefix(c.Path(), "/api/sites/"), "/", 2)[0]
-	}
-	if id != "" {
-		site, ok := h.Sites.Get(c.UserContext(), id)
-		return ok && site.AllowsHost(host)
-	}
-	return h.Sites.AnyAllowsHost(host)
-}
-
-func (h *handlers) rateLimit() fiber.Handler {
-	if h.RateLimit <= 0 {
-		return func(c *fiber.Ctx) error { return c.Next() }
-	}
-	return limiter.New(limiter.Config{
-		Max:        h.RateLimit,
-		Expiration: time.Minute,
-		// The address is a key in this node's memory only, never stored.
-		KeyGenerator: func(c *fiber.Ctx) string { return h.clientIP(c).String() },
-		LimitReached: func(c *fiber.Ctx) error {
-			h.Metrics.Drop("rate_limited", 1)
-			c.Set(fiber.HeaderRetryAfter, "60")
-			return fiber.NewError(fiber.StatusTooManyRequests, "too many requests, retry in a minute")
-		},
-		Next: func(c *fiber.Ctx) bool { return c.Method() == fiber.MethodOptions },
-	})
-}
-
-// clientIP is the address of the visitor: the peer, or — when the peer is a
-// trusted proxy — the right-most address of X-Forwarded-For that is not a
-// trusted proxy itself.
-func (h *handlers) clientIP(c *fiber.Ctx) netip.Addr {
-	peer, _ := netip.AddrFromSlice(c.Context().RemoteIP())
-	peer = peer.Unmap()
-	if !h.trusted(peer) {
-		return peer
-	}
-	xff := c.Get(fiber.HeaderXForwardedFor)
-	for xff != "" {
-		var part string
-		if i := lastComma(xff); i >= 0 {
-			part, xff = xff[i+1:], xff[:i]
-		} else {
-			part, xff = xff, ""
-		}
-		a, err := netip.ParseAddr(trimSpace(part))
-		if err != nil {
-			return peer
-		}
-		a = a.Unmap()
-		if !h.trusted(a) {
-			return a
-		}
-		peer = a
-	}
-	return peer
-}
-
-func (h *handlers) trusted(a netip.Addr) bool {
-	for _, p := range h.TrustedProxies {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
-}
-
-func lastComma(s string) int {
-	for i := len(s) - 1; i >= 0; i-- {
-		if s[i] == ',' {
-			return i
-		}
-	}
-	return -1
-}
-
-func trimSpace(s string) string {
-	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
-		s = s[1:]
-	}
-	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
-		s = s[:len(s)-1]
-	}
-	return s
 }

@@ -29,11 +29,11 @@ type consentPayload struct {
 // decision grants performance under the site's current policy version; the
 // tracker sends it back with events.
 type ConsentResult struct {
-	Token         string     `json:"token,omitempty"`
-	ExpiresAt     *time.Time `json:"expires_at,omitempty"`
-	PolicyVersion uint32     `json:"policy_version"`
-	Granted       model.Categories
-	Dropped       string `json:"-"`
+	Token         string           `json:"token,omitempty"`
+	ExpiresAt     *time.Time       `json:"expires_at,omitempty"`
+	PolicyVersion uint32           `json:"policy_version"`
+	Granted       model.Categories `json:"granted"`
+	Dropped       string           `json:"-"`
 }
 
 type consentState struct {

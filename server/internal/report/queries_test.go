@@ -8,11 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crumbhq/crumb/server/testkit/chtest"
 	"github.com/crumbhq/crumb/server/internal/report/plan"
 	"github.com/crumbhq/crumb/server/internal/report/query"
-	"github.com/crumbhq/crumb/server/testkit/reporttest"
 	"github.com/crumbhq/crumb/server/internal/report/result"
+	"github.com/crumbhq/crumb/server/testkit/chtest"
+	"github.com/crumbhq/crumb/server/testkit/reporttest"
 )
 
 // TestDimensions_MVMatchesRaw checks that the materialized views and the

@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crumbhq/crumb/server/testkit/chtest"
 	"github.com/crumbhq/crumb/server/testkit/chrecord"
+	"github.com/crumbhq/crumb/server/testkit/chtest"
 	"github.com/crumbhq/crumb/server/testkit/reporttest"
 )
 

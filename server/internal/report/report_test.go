@@ -7,11 +7,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crumbhq/crumb/server/testkit/chtest"
 	"github.com/crumbhq/crumb/server/internal/model"
 	"github.com/crumbhq/crumb/server/internal/report/query"
-	"github.com/crumbhq/crumb/server/testkit/reporttest"
 	"github.com/crumbhq/crumb/server/internal/report/result"
+	"github.com/crumbhq/crumb/server/testkit/chtest"
+	"github.com/crumbhq/crumb/server/testkit/reporttest"
 )
 
 func TestMain(m *testing.M) { chtest.Main(m) }

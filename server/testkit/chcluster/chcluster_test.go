@@ -11,9 +11,9 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/crumbhq/crumb/migrations"
-	"github.com/crumbhq/crumb/server/testkit/chcluster"
 	"github.com/crumbhq/crumb/server/internal/clickhouse"
 	"github.com/crumbhq/crumb/server/internal/model"
+	"github.com/crumbhq/crumb/server/testkit/chcluster"
 )
 
 // TestCluster_StorageLayer migrates a 2 × 2 cluster and checks that events

@@ -1,7 +1,7 @@
 // Command chcompat checks that crumb's SQL means the same on current
 // ClickHouse as on ClickHouse 18.16. Tests record, on their 18.16 server,
 // the statements crumb sends with the server's answers (package
-// server/internal/chtest/chrecord): every migration as the migrator splits
+// server/testkit/chrecord): every migration as the migrator splits
 // it, the fixture's inserts, every dashboard query, the writer's duplicate
 // checks, the configuration reads (FINAL), the privacy reads, the retention
 // and erasure mutations, and each table's contents after them. chcompat

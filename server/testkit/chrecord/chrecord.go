@@ -25,8 +25,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/crumbhq/crumb/migrations"
-	"github.com/crumbhq/crumb/server/testkit/chtest"
 	"github.com/crumbhq/crumb/server/internal/clickhouse"
+	"github.com/crumbhq/crumb/server/testkit/chtest"
 )
 
 // DirEnv names the folder the recordings are written to.

@@ -12,12 +12,12 @@ import (
 	"time"
 
 	"github.com/crumbhq/crumb/server/internal/app"
+	"github.com/crumbhq/crumb/server/internal/assets"
 	"github.com/crumbhq/crumb/server/internal/auth"
-	"github.com/crumbhq/crumb/server/testkit/chtest"
 	"github.com/crumbhq/crumb/server/internal/clickhouse"
 	"github.com/crumbhq/crumb/server/internal/config"
 	"github.com/crumbhq/crumb/server/internal/model"
-	"github.com/crumbhq/crumb/server/internal/tracker"
+	"github.com/crumbhq/crumb/server/testkit/chtest"
 )
 
 // Aliases of the internal types the tests use.
@@ -28,7 +28,7 @@ type (
 	Site           = model.Site
 	Cookie         = model.Cookie
 	CategoryConfig = model.CategoryConfig
-	Script         = tracker.Script
+	Script         = assets.Script
 
 	// For the dashboards' browser tests: fixture rows and logins.
 	Event      = model.Event
@@ -37,8 +37,8 @@ type (
 	Action     = model.Action
 	Categories = model.Categories
 	Impression = model.Impression
-	User       = clickhouse.User
-	ShareLink  = clickhouse.ShareLink
+	User       = model.User
+	ShareLink  = model.ShareLink
 )
 
 // The event types and consent actions, for fixtures.
@@ -72,7 +72,7 @@ func NewApp(ctx context.Context, cfg *Config, db *DB, secret []byte, log *slog.L
 }
 
 // Build bundles and minifies t.js as the server does at start-up.
-func Build(src fs.FS) (*Script, error) { return tracker.Build(src) }
+func Build(src fs.FS) (*Script, error) { return assets.BuildScript(src) }
 
 // AddUser stores a dashboard login with a bcrypt-hashed password (at least
 // 10 characters), as `crumb user add` does. role is "admin" (every site) or

@@ -1,7 +1,4 @@
-// Package tracker builds and serves t.js: the tracker-js source bundled and
-// minified with esbuild's Go API at start-up, served with an ETag, a short
-// cache lifetime at /t.js and an immutable, versioned URL for pinning.
-package tracker
+package assets
 
 import (
 	"bytes"
@@ -10,11 +7,9 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io/fs"
-
-	"github.com/crumbhq/crumb/server/internal/bundle"
 )
 
-// Script is the built bundle.
+// Script is the built tracker script, t.js.
 type Script struct {
 	JS      []byte
 	Gzipped []byte
@@ -25,9 +20,10 @@ type Script struct {
 // ETag is the bundle's entity tag.
 func (s *Script) ETag() string { return `"` + s.Version + `"` }
 
-// Build bundles src/index.js of fsys with everything it imports.
-func Build(fsys fs.FS) (*Script, error) {
-	js, err := bundle.JS(fsys, "src/index.js")
+// BuildScript bundles src/index.js of fsys (the tracker-js source) with
+// everything it imports, and gzips it at the best level.
+func BuildScript(fsys fs.FS) (*Script, error) {
+	js, err := bundleJS(fsys, "src/index.js")
 	if err != nil {
 		return nil, fmt.Errorf("tracker: %w", err)
 	}

@@ -1,4 +1,4 @@
-package statsapi_test
+package httpapi_test
 
 import (
 	"bytes"
@@ -15,50 +15,46 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/crumbhq/crumb/server/testkit/chtest"
+	"github.com/crumbhq/crumb/server/internal/httpapi"
 	"github.com/crumbhq/crumb/server/internal/report"
 	"github.com/crumbhq/crumb/server/internal/report/query"
+	"github.com/crumbhq/crumb/server/testkit/chtest"
 	"github.com/crumbhq/crumb/server/testkit/reporttest"
-	"github.com/crumbhq/crumb/server/internal/statsapi"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
 
 func TestMain(m *testing.M) { chtest.Main(m) }
 
-// allow lets every request through; the tests of the Authorizer use their
-// own.
-var allow = statsapi.AuthorizerFuncs{
-	Site:  func(*fiber.Ctx, string) error { return nil },
-	Proof: func(*fiber.Ctx, string) error { return nil },
-}
-
-func newApp(t *testing.T, auth statsapi.Authorizer) (*fiber.App, reporttest.Fixture) {
+// newApp returns the HTTP edge over the report fixture; requests carry
+// ownerToken unless they say otherwise.
+func newApp(t *testing.T) (*fiber.App, reporttest.Fixture) {
 	t.Helper()
 	db := chtest.DB(t)
 	f := reporttest.Load(t, db)
 	now := func() time.Time { return reporttest.Now }
-	svc := report.New(db.Conn(), reporttest.Sites{f.Site.ID: &f.Site}, report.Options{Now: now})
-	app := fiber.New(fiber.Config{DisableStartupMessage: true})
-	statsapi.New(svc, auth, statsapi.Options{Now: now}).Mount(app)
-	return app, f
+	sites := reporttest.Sites{f.Site.ID: &f.Site}
+	svc := report.New(db.Conn(), sites, report.Options{Now: now})
+	return newServer(t, httpapi.Deps{Report: svc, Sites: testSites{f.Site.ID: &f.Site}, Now: now}), f
 }
 
-type response struct {
+type statsResponse struct {
 	code int
 	body []byte
 	typ  string
 }
 
-func get(t *testing.T, app *fiber.App, path string) response {
+func get(t *testing.T, app *fiber.App, path string) statsResponse {
 	t.Helper()
-	res, err := app.Test(httptest.NewRequest("GET", path, nil), -1)
+	req := httptest.NewRequest("GET", path, nil)
+	req.Header.Set("Authorization", "Bearer "+ownerToken)
+	res, err := app.Test(req, -1)
 	if err != nil {
 		t.Fatalf("GET %s: %v", path, err)
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
-	return response{res.StatusCode, b, res.Header.Get("Content-Type")}
+	return statsResponse{res.StatusCode, b, res.Header.Get("Content-Type")}
 }
 
 const base = "/api/v1/stats/" + reporttest.Site
@@ -97,7 +93,7 @@ var goldens = []struct{ name, path string }{
 }
 
 func TestAPI_Golden(t *testing.T) {
-	app, f := newApp(t, allow)
+	app, f := newApp(t)
 	for _, g := range goldens {
 		t.Run(g.name, func(t *testing.T) {
 			path := strings.ReplaceAll(base+g.path, "CONSENT1", f.Consent1.String())
@@ -139,7 +135,7 @@ func TestAPI_Golden(t *testing.T) {
 // TestAPI_HandChecked ties the goldens to the hand-worked numbers of the
 // fixture (reporttest), independently of the golden files.
 func TestAPI_HandChecked(t *testing.T) {
-	app, _ := newApp(t, allow)
+	app, _ := newApp(t)
 	var o struct {
 		Metrics  map[string]float64  `json:"metrics"`
 		Previous map[string]float64  `json:"previous"`
@@ -174,7 +170,7 @@ func TestAPI_HandChecked(t *testing.T) {
 	}
 }
 
-func decode(t *testing.T, r response, v any) {
+func decode(t *testing.T, r statsResponse, v any) {
 	t.Helper()
 	if r.code != 200 {
 		t.Fatalf("status %d: %s", r.code, r.body)
@@ -191,7 +187,7 @@ func decode(t *testing.T, r response, v any) {
 // (consent IDs for consent rows, impressions for cookie rows). The proof
 // endpoints, which exist to show consent IDs, must show them.
 func TestAPI_NoIDsNoSmallRows(t *testing.T) {
-	app, f := newApp(t, allow)
+	app, f := newApp(t)
 	var paths []string
 	queries := []string{period, period + "&filter=country:is:DE", period + "&filter=source:is:Google&compare=1", "period=7d", "period=today", "period=30d&filter=page:is_not:/"}
 	for _, q := range queries {
@@ -310,60 +306,50 @@ func checkRows(t *testing.T, path string, body []byte) {
 }
 
 func TestAPI_Errors(t *testing.T) {
-	deny := statsapi.AuthorizerFuncs{
-		Site: func(c *fiber.Ctx, site string) error {
-			switch c.Get("Authorization") {
-			case "":
-				return fiber.NewError(fiber.StatusUnauthorized, "log in or give a token")
-			case "Bearer viewer", "Bearer owner":
-				return nil
-			}
-			return fiber.NewError(fiber.StatusForbidden, "no access to "+site)
-		},
-		Proof: func(c *fiber.Ctx, site string) error {
-			if c.Get("Authorization") == "Bearer owner" {
-				return nil
-			}
-			return fiber.NewError(fiber.StatusForbidden, "proof of consent is for the site's owners")
-		},
+	// The credentials: none, a token of another site, a share link of the
+	// site (no proof of consent) and a token of the site.
+	creds := map[string][]string{
+		"stranger": {"Authorization", "Bearer " + strangerToken},
+		"viewer":   {"X-Crumb-Share", shareID},
+		"owner":    {"Authorization", "Bearer " + ownerToken},
 	}
-	app, f := newApp(t, deny)
+	app, f := newApp(t)
 	for _, tc := range []struct {
 		path, auth string
 		code       int
 	}{
 		{"/overview?" + period, "", 401},
-		{"/overview?" + period, "Bearer stranger", 403},
-		{"/overview?" + period, "Bearer viewer", 200},
-		{"/proof/" + f.Consent1.String(), "Bearer viewer", 403},
-		{"/proof/export?from=2026-03-08&to=2026-03-10", "Bearer viewer", 403},
-		{"/proof/" + f.Consent1.String(), "Bearer owner", 200},
-		{"/proof/6f0c1d7e-1a2b-4c3d-8e4f-5a6b7c8d9e0f", "Bearer owner", 404},
-		{"/proof/not-a-uuid", "Bearer owner", 400},
-		{"/proof/export?from=2026-03-08", "Bearer owner", 400},
-		{"/proof/export?from=2024-01-01&to=2026-03-10", "Bearer owner", 400},
-		{"/proof/export?from=2026-03-08&to=2026-03-10&format=xml", "Bearer owner", 400},
-		{"/overview?period=yesterday", "Bearer viewer", 400},
-		{"/overview?" + period + "&filter=colour:is:red", "Bearer viewer", 400},
-		{"/overview?" + period + "&filter=country", "Bearer viewer", 400},
-		{"/overview?" + period + "&format=xml", "Bearer viewer", 400},
-		{"/overview?%zz", "Bearer viewer", 400},
-		{"/timeseries?" + period + "&metrics=visitors,colour", "Bearer viewer", 400},
-		{"/timeseries?period=12mo&interval=hour", "Bearer viewer", 400},
-		{"/breakdown/colour?" + period, "Bearer viewer", 400},
-		{"/breakdown/page?" + period + "&limit=0", "Bearer viewer", 400},
-		{"/breakdown/page?" + period + "&page=-1", "Bearer viewer", 400},
-		{"/breakdown/event_prop?" + period, "Bearer viewer", 400},
-		{"/paths?" + period, "Bearer viewer", 400},
-		{"/realtime?limit=5000", "Bearer viewer", 400},
-		{"/consent/overview?" + period + "&filter=browser:is:Chrome", "Bearer viewer", 400},
-		{"/consent/breakdown/browser?" + period, "Bearer viewer", 400},
-		{"/consent/cookies?" + period + "&by=visitor", "Bearer viewer", 400},
-		{"/nothing-here", "Bearer viewer", 404},
+		{"/overview?" + period, "stranger", 403},
+		{"/overview?" + period, "viewer", 200},
+		{"/proof/" + f.Consent1.String(), "viewer", 403},
+		{"/proof/export?from=2026-03-08&to=2026-03-10", "viewer", 403},
+		{"/proof/" + f.Consent1.String(), "owner", 200},
+		{"/proof/6f0c1d7e-1a2b-4c3d-8e4f-5a6b7c8d9e0f", "owner", 404},
+		{"/proof/not-a-uuid", "owner", 400},
+		{"/proof/export?from=2026-03-08", "owner", 400},
+		{"/proof/export?from=2024-01-01&to=2026-03-10", "owner", 400},
+		{"/proof/export?from=2026-03-08&to=2026-03-10&format=xml", "owner", 400},
+		{"/overview?period=yesterday", "viewer", 400},
+		{"/overview?" + period + "&filter=colour:is:red", "viewer", 400},
+		{"/overview?" + period + "&filter=country", "viewer", 400},
+		{"/overview?" + period + "&format=xml", "viewer", 400},
+		{"/overview?%zz", "viewer", 400},
+		{"/timeseries?" + period + "&metrics=visitors,colour", "viewer", 400},
+		{"/timeseries?period=12mo&interval=hour", "viewer", 400},
+		{"/breakdown/colour?" + period, "viewer", 400},
+		{"/breakdown/page?" + period + "&limit=0", "viewer", 400},
+		{"/breakdown/page?" + period + "&page=-1", "viewer", 400},
+		{"/breakdown/event_prop?" + period, "viewer", 400},
+		{"/paths?" + period, "viewer", 400},
+		{"/realtime?limit=5000", "viewer", 400},
+		{"/consent/overview?" + period + "&filter=browser:is:Chrome", "viewer", 400},
+		{"/consent/breakdown/browser?" + period, "viewer", 400},
+		{"/consent/cookies?" + period + "&by=visitor", "viewer", 400},
+		{"/nothing-here", "viewer", 404},
 	} {
 		req := httptest.NewRequest("GET", base+tc.path, nil)
-		if tc.auth != "" {
-			req.Header.Set("Authorization", tc.auth)
+		if c := creds[tc.auth]; c != nil {
+			req.Header.Set(c[0], c[1])
 		}
 		res, err := app.Test(req, -1)
 		if err != nil {
@@ -383,25 +369,14 @@ func TestAPI_Errors(t *testing.T) {
 			}
 		}
 	}
-	// An unknown site is a 404 once the Authorizer lets the request in.
+	// An unknown site is a 404 once the credentials let the request in.
 	req := httptest.NewRequest("GET", "/api/v1/stats/nope/overview?"+period, nil)
-	req.Header.Set("Authorization", "Bearer viewer")
+	req.Header.Set("Authorization", "Bearer "+allToken)
 	res, err := app.Test(req, -1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.StatusCode != 404 {
 		t.Errorf("unknown site: %d", res.StatusCode)
-	}
-}
-
-func TestCell(t *testing.T) {
-	for in, want := range map[any]string{
-		"=HYPERLINK(1)": "'=HYPERLINK(1)", "+1": "'+1", "@x": "'@x", "/page": "/page", "": "",
-		int64(-3): "-3", 33.3: "33.3", 1e21: "1e+21", 0.0000001: "1e-7", 12.0: "12",
-	} {
-		if got := statsapi.Cell(in); got != want {
-			t.Errorf("Cell(%v) = %q, want %q", in, got, want)
-		}
 	}
 }

@@ -1,8 +1,9 @@
-// Package bundle builds front-end code with esbuild's Go API, reading the
-// sources from an fs.FS (an embedded folder), so that production needs no
-// Node.js: the tracker script and the dashboards are bundled and minified
-// when crumb starts.
-package bundle
+// Package assets builds Crumb's front-end code when the server starts: the
+// tracker script t.js (with its gzipped form, version and entity tag) and the
+// dashboard UI. The sources are bundled and minified with esbuild's Go API
+// from an fs.FS (an embedded folder), so that production needs no Node.js.
+// Serving the built bytes is package httpapi's.
+package assets
 
 import (
 	"errors"
@@ -14,9 +15,9 @@ import (
 	"github.com/evanw/esbuild/pkg/api"
 )
 
-// JS bundles entry (a path in fsys) with everything it imports into one
-// minified IIFE. Imported .css files become strings (minified).
-func JS(fsys fs.FS, entry string) ([]byte, error) {
+// bundleJS bundles entry (a path in fsys) with everything it imports into
+// one minified IIFE. Imported .css files become strings (minified).
+func bundleJS(fsys fs.FS, entry string) ([]byte, error) {
 	res := api.Build(api.BuildOptions{
 		EntryPoints:       []string{entry},
 		Bundle:            true,
@@ -41,8 +42,8 @@ func JS(fsys fs.FS, entry string) ([]byte, error) {
 	return res.OutputFiles[0].Contents, nil
 }
 
-// CSS minifies a stylesheet.
-func CSS(css string) (string, error) {
+// minifyCSS minifies a stylesheet.
+func minifyCSS(css string) (string, error) {
 	r := api.Transform(css, api.TransformOptions{Loader: api.LoaderCSS, MinifyWhitespace: true, MinifySyntax: true})
 	if len(r.Errors) > 0 {
 		return "", fmt.Errorf("bundle: css: %s", r.Errors[0].Text)
@@ -72,7 +73,7 @@ func fsPlugin(fsys fs.FS) api.Plugin {
 			loader := api.LoaderJS
 			if strings.HasSuffix(a.Path, ".css") {
 				loader = api.LoaderText
-				if min, err := CSS(s); err == nil {
+				if min, err := minifyCSS(s); err == nil {
 					s = min
 				}
 			}

@@ -1,4 +1,4 @@
-package webauth
+package auth
 
 import (
 	"context"
@@ -9,8 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crumbhq/crumb/server/internal/auth"
-	"github.com/crumbhq/crumb/server/internal/clickhouse"
+	"github.com/crumbhq/crumb/server/internal/model"
 )
 
 // fuzzStore is a fixed set of users, tokens and share links, some revoked.
@@ -27,27 +26,27 @@ const (
 	fuzzViewer    = "viewer@example.com"
 )
 
-func (fuzzStore) Users(context.Context) ([]clickhouse.User, error) {
-	return []clickhouse.User{
+func (fuzzStore) Users(context.Context) ([]model.User, error) {
+	return []model.User{
 		{Email: fuzzAdmin, PasswordHash: "$2a$12$admin", Role: "admin"},
 		{Email: fuzzViewer, PasswordHash: "$2a$12$viewer", Role: "viewer", SiteRoles: map[string]string{"site1": "viewer"}},
 	}, nil
 }
 
-func (fuzzStore) Tokens(context.Context) ([]clickhouse.Token, error) {
-	return []clickhouse.Token{
-		{ID: auth.TokenID(fuzzToken), Hash: auth.HashToken(fuzzToken), SiteID: "site1"},
-		{ID: auth.TokenID(fuzzRevoked), Hash: auth.HashToken(fuzzRevoked), Revoked: true},
+func (fuzzStore) Tokens(context.Context) ([]model.Token, error) {
+	return []model.Token{
+		{ID: TokenID(fuzzToken), Hash: HashToken(fuzzToken), SiteID: "site1"},
+		{ID: TokenID(fuzzRevoked), Hash: HashToken(fuzzRevoked), Revoked: true},
 	}, nil
 }
 
-func (fuzzStore) ShareLinks(context.Context) ([]clickhouse.ShareLink, error) {
-	return []clickhouse.ShareLink{{ID: fuzzShare, SiteID: "site1"}, {ID: fuzzShareGone, SiteID: "site1", Revoked: true}}, nil
+func (fuzzStore) ShareLinks(context.Context) ([]model.ShareLink, error) {
+	return []model.ShareLink{{ID: fuzzShare, SiteID: "site1"}, {ID: fuzzShareGone, SiteID: "site1", Revoked: true}}, nil
 }
 
 // fuzzAuth returns an Auth over fuzzStore, loaded.
 func fuzzAuth(t testing.TB) *Auth {
-	a := New(fuzzStore{}, []byte(fuzzSecret), true, nil)
+	a := New(fuzzStore{}, []byte(fuzzSecret), nil)
 	if err := a.Reload(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -80,9 +79,9 @@ func FuzzCredentials(f *testing.F) {
 			checkSession(t, a, cookie, p)
 		}
 		if p := a.byToken(token); p != nil {
-			id := auth.TokenID(token)
+			id := TokenID(token)
 			tok, ok := a.tokens[id]
-			if !ok || tok.Revoked || tok.Hash != auth.HashToken(token) || p.Kind != KindToken {
+			if !ok || tok.Revoked || tok.Hash != HashToken(token) || p.Kind != KindToken {
 				t.Fatalf("token %q accepted as %+v", token, p)
 			}
 			if want := tok.SiteID; (want == "") != (p.Sites == nil) || (want != "" && !maps.Equal(p.Sites, map[string]bool{want: true})) {

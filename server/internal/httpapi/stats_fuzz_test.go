@@ -1,4 +1,4 @@
-package statsapi_test
+package httpapi_test
 
 import (
 	"context"
@@ -14,12 +14,11 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-	"github.com/gofiber/fiber/v2"
 
+	"github.com/crumbhq/crumb/server/internal/httpapi"
 	"github.com/crumbhq/crumb/server/internal/model"
 	"github.com/crumbhq/crumb/server/internal/report"
 	"github.com/crumbhq/crumb/server/testkit/reporttest"
-	"github.com/crumbhq/crumb/server/internal/statsapi"
 )
 
 // refusingConn stands in for ClickHouse: it counts the queries that reach
@@ -53,8 +52,7 @@ func FuzzRequest(f *testing.F) {
 	site := model.NewSite("site1", "example.com", "", now)
 	conn := &refusingConn{}
 	svc := report.New(conn, reporttest.Sites{"site1": &site}, report.Options{Now: func() time.Time { return now }})
-	app := fiber.New(fiber.Config{DisableStartupMessage: true})
-	statsapi.New(svc, allow, statsapi.Options{Now: func() time.Time { return now }}).Mount(app)
+	app := newServer(f, httpapi.Deps{Report: svc, Sites: testSites{"site1": &site}, Now: func() time.Time { return now }})
 
 	f.Add(uint8(0), "", "period=7d&compare=previous_period")
 	f.Add(uint8(1), "", "period=custom&from=2026-01-01&to=2026-01-31&metrics=visitors,pageviews&format=csv")
@@ -67,10 +65,11 @@ func FuzzRequest(f *testing.F) {
 	f.Add(uint8(3), "", "page=%2Fa&limit=x&%zz")
 	f.Fuzz(func(t *testing.T, route uint8, segment, query string) {
 		path := strings.Replace(fuzzRoutes[int(route)%len(fuzzRoutes)], "%s", url.PathEscape(segment), 1)
-		req, err := http.NewRequest("GET", "http://crumb.test"+statsapi.Prefix+"/site1"+path+"?"+requestSafe(query), nil)
+		req, err := http.NewRequest("GET", "http://crumb.test/api/v1/stats/site1"+path+"?"+requestSafe(query), nil)
 		if err != nil {
 			return
 		}
+		req.Header.Set("Authorization", "Bearer "+ownerToken)
 		before := conn.queries.Load()
 		res, err := app.Test(req, -1)
 		if err != nil {

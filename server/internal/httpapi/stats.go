@@ -1,0 +1,318 @@
+package httpapi
+
+import (
+	"bufio"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/crumbhq/crumb/server/internal/report"
+	"github.com/crumbhq/crumb/server/internal/report/query"
+	"github.com/crumbhq/crumb/server/internal/report/result"
+)
+
+// site is the :site parameter, copied out of Fiber's reused memory.
+func site(c *fiber.Ctx) string { return strings.Clone(c.Params("site")) }
+
+// values returns the query string as url.Values (repeated parameters
+// kept), with the site set from the path.
+func values(c *fiber.Ctx) (url.Values, error) {
+	v, err := url.ParseQuery(string(c.Request().URI().QueryString()))
+	if err != nil {
+		return nil, &query.QueryError{Msg: "malformed query string"}
+	}
+	v.Set("site", site(c))
+	return v, nil
+}
+
+// statsResult is what a handler computed; nil for an empty statsResult.
+type statsResult interface{ result.Tabler }
+
+type handler func(ctx context.Context, c *fiber.Ctx, v url.Values) (statsResult, string, error)
+
+// stats runs fn with a deadline and writes its statsResult as JSON or CSV.
+func (h *handlers) stats(fn handler) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		v, err := values(c)
+		if err != nil {
+			return err
+		}
+		format := v.Get("format")
+		if format != "" && format != "json" && format != "csv" {
+			return &query.QueryError{Param: "format", Msg: "must be json or csv"}
+		}
+		ctx, cancel := context.WithTimeout(c.UserContext(), h.StatsTimeout)
+		defer cancel()
+		res, name, err := fn(ctx, c, v)
+		if err != nil {
+			return err
+		}
+		c.Set(fiber.HeaderCacheControl, "no-store")
+		if format == "csv" {
+			return writeCSV(c, name, res.Table())
+		}
+		body, err := json.Marshal(res)
+		if err != nil {
+			return err
+		}
+		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
+		return c.Send(body)
+	}
+}
+
+// fileName is SITE-what-FROM-TO.
+func fileName(site, what string, q query.Query) string {
+	return safeName(site) + "-" + what + "-" + q.From.Format("2006-01-02") + "-" + q.To.Format("2006-01-02")
+}
+
+func safeName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' {
+			return r
+		}
+		return '_'
+	}, s)
+}
+
+func (h *handlers) query(v url.Values) (query.Query, error) {
+	return query.ParseQuery(v, h.Now())
+}
+
+func (h *handlers) overview(ctx context.Context, _ *fiber.Ctx, v url.Values) (statsResult, string, error) {
+	q, err := h.query(v)
+	if err != nil {
+		return nil, "", err
+	}
+	r, err := h.Report.Overview(ctx, q)
+	return r, fileName(q.Site, "overview", q), err
+}
+
+func (h *handlers) timeseries(ctx context.Context, _ *fiber.Ctx, v url.Values) (statsResult, string, error) {
+	q, err := h.query(v)
+	if err != nil {
+		return nil, "", err
+	}
+	var names []string
+	if m := v.Get("metrics"); m != "" {
+		names = strings.Split(m, ",")
+	}
+	ms, err := query.ParseMetrics(names)
+	if err != nil {
+		return nil, "", err
+	}
+	r, err := h.Report.Timeseries(ctx, q, ms)
+	return r, fileName(q.Site, "timeseries", q), err
+}
+
+func (h *handlers) breakdown(ctx context.Context, c *fiber.Ctx, v url.Values) (statsResult, string, error) {
+	dim, err := query.ParseDimension(strings.Clone(c.Params("dimension")))
+	if err != nil {
+		return nil, "", err
+	}
+	q, err := h.query(v)
+	if err != nil {
+		return nil, "", err
+	}
+	page, err := query.ParsePage(v)
+	if err != nil {
+		return nil, "", err
+	}
+	r, err := h.Report.Breakdown(ctx, q, dim, report.BreakdownOptions{Page: page, Event: v.Get("event"), Property: v.Get("property")})
+	return r, fileName(q.Site, string(dim), q), err
+}
+
+func limit(v url.Values, def int) (int, error) {
+	s := v.Get("limit")
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > query.MaxLimit {
+		return 0, &query.QueryError{Param: "limit", Msg: fmt.Sprintf("must be 1 to %d", query.MaxLimit)}
+	}
+	return n, nil
+}
+
+func (h *handlers) paths(ctx context.Context, _ *fiber.Ctx, v url.Values) (statsResult, string, error) {
+	q, err := h.query(v)
+	if err != nil {
+		return nil, "", err
+	}
+	n, err := limit(v, query.DefaultLimit)
+	if err != nil {
+		return nil, "", err
+	}
+	r, err := h.Report.Paths(ctx, q, v.Get("page"), n)
+	return r, fileName(q.Site, "paths", q), err
+}
+
+func (h *handlers) realtime(ctx context.Context, _ *fiber.Ctx, v url.Values) (statsResult, string, error) {
+	n, err := limit(v, query.DefaultLimit)
+	if err != nil {
+		return nil, "", err
+	}
+	r, err := h.Report.Realtime(ctx, v.Get("site"), n)
+	return r, safeName(v.Get("site")) + "-realtime", err
+}
+
+func (h *handlers) consentOverview(ctx context.Context, _ *fiber.Ctx, v url.Values) (statsResult, string, error) {
+	q, err := h.query(v)
+	if err != nil {
+		return nil, "", err
+	}
+	r, err := h.Report.ConsentOverview(ctx, q)
+	return r, fileName(q.Site, "consent", q), err
+}
+
+func (h *handlers) consentTimeseries(ctx context.Context, _ *fiber.Ctx, v url.Values) (statsResult, string, error) {
+	q, err := h.query(v)
+	if err != nil {
+		return nil, "", err
+	}
+	r, err := h.Report.ConsentTimeseries(ctx, q)
+	return r, fileName(q.Site, "consent-timeseries", q), err
+}
+
+func (h *handlers) consentBreakdown(ctx context.Context, c *fiber.Ctx, v url.Values) (statsResult, string, error) {
+	dim, err := query.ParseConsentDimension(strings.Clone(c.Params("dimension")))
+	if err != nil {
+		return nil, "", err
+	}
+	q, err := h.query(v)
+	if err != nil {
+		return nil, "", err
+	}
+	page, err := query.ParsePage(v)
+	if err != nil {
+		return nil, "", err
+	}
+	r, err := h.Report.ConsentBreakdown(ctx, q, dim, page)
+	return r, fileName(q.Site, "consent-"+string(dim), q), err
+}
+
+func (h *handlers) cookies(ctx context.Context, _ *fiber.Ctx, v url.Values) (statsResult, string, error) {
+	q, err := h.query(v)
+	if err != nil {
+		return nil, "", err
+	}
+	by := v.Get("by")
+	if by != "" && by != "cookie" && by != "page" {
+		return nil, "", &query.QueryError{Param: "by", Msg: "must be cookie or page"}
+	}
+	n, err := limit(v, 100)
+	if err != nil {
+		return nil, "", err
+	}
+	r, err := h.Report.UndeclaredCookies(ctx, q, by == "page", n)
+	return r, fileName(q.Site, "undeclared-cookies", q), err
+}
+
+func (h *handlers) proof(ctx context.Context, c *fiber.Ctx, v url.Values) (statsResult, string, error) {
+	id := strings.Clone(c.Params("consent_id"))
+	r, err := h.Report.ConsentHistory(ctx, v.Get("site"), id)
+	return r, safeName(v.Get("site")) + "-consent-" + safeName(id), err
+}
+
+// export streams every decision of a date range as CSV or JSON. Input is
+// checked before the first byte; an error while streaming ends the body
+// early (the JSON is then incomplete) and is logged.
+func (h *handlers) export(c *fiber.Ctx) error {
+	v, err := values(c)
+	if err != nil {
+		return err
+	}
+	format := v.Get("format")
+	if format == "" {
+		format = "json"
+	}
+	if format != "json" && format != "csv" {
+		return &query.QueryError{Param: "format", Msg: "must be json or csv"}
+	}
+	site := v.Get("site")
+	from, err := day(v, "from")
+	if err != nil {
+		return err
+	}
+	to, err := day(v, "to")
+	if err != nil {
+		return err
+	}
+	// Check everything, and that the site exists, before streaming.
+	if err := h.Report.ValidateExport(c.UserContext(), site, from, to); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), h.ExportTimeout)
+	name := safeName(site) + "-consent-proof-" + from.Format("2006-01-02") + "-" + to.Format("2006-01-02")
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	if format == "csv" {
+		c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
+		c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+name+`.csv"`)
+	} else {
+		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
+		c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+name+`.json"`)
+	}
+	log := h.Log
+	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+		defer cancel()
+		var err error
+		if format == "csv" {
+			cw := csv.NewWriter(w)
+			_ = cw.Write(result.ProofHeader)
+			err = h.Report.ExportDecisions(ctx, site, from, to, func(d result.ProofDecision) error {
+				rec := d.Record()
+				for i, s := range rec {
+					rec[i] = cell(s)
+				}
+				if err := cw.Write(rec); err != nil {
+					return err
+				}
+				cw.Flush()
+				return cw.Error()
+			})
+			cw.Flush()
+		} else {
+			head, _ := json.Marshal(map[string]string{"site": site, "from": from.Format("2006-01-02"), "to": to.Format("2006-01-02")})
+			_, _ = w.Write(head[:len(head)-1])
+			_, _ = w.WriteString(`,"decisions":[`)
+			n := 0
+			err = h.Report.ExportDecisions(ctx, site, from, to, func(d result.ProofDecision) error {
+				b, err := json.Marshal(d)
+				if err != nil {
+					return err
+				}
+				if n > 0 {
+					_ = w.WriteByte(',')
+				}
+				n++
+				_, err = w.Write(b)
+				return err
+			})
+			if err == nil {
+				_, _ = w.WriteString("]}")
+			}
+		}
+		if err == nil {
+			err = w.Flush()
+		}
+		if err != nil {
+			log.Error("proof export stopped", "site", site, "err", err)
+		}
+	})
+	return nil
+}
+
+func day(v url.Values, param string) (time.Time, error) {
+	s := v.Get(param)
+	t, err := time.Parse("2006-01-02", s)
+	if err != nil {
+		return time.Time{}, &query.QueryError{Param: param, Msg: "give a date as YYYY-MM-DD"}
+	}
+	return t, nil
+}

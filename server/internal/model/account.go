@@ -1,0 +1,33 @@
+package model
+
+import "time"
+
+// User is a dashboard login.
+type User struct {
+	Email        string
+	PasswordHash string
+	// Role is "admin" (every site) or "viewer".
+	Role string
+	// SiteRoles maps site IDs to a role on that site ("viewer", "editor").
+	SiteRoles map[string]string
+	CreatedAt time.Time
+}
+
+// Token is an API token, stored only as a hash.
+type Token struct {
+	ID        string
+	Hash      string
+	Name      string
+	SiteID    string // empty: every site the token's owner may read
+	Revoked   bool
+	CreatedAt time.Time
+}
+
+// ShareLink is a public, read-only link to one site's dashboard.
+type ShareLink struct {
+	ID        string
+	SiteID    string
+	Name      string
+	Revoked   bool
+	CreatedAt time.Time
+}
