@@ -23,7 +23,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/tidwall/wal"
-	"github.com/tinylib/msgp/msgp"
 
 	"github.com/crumbhq/crumb/server/internal/model"
 )
@@ -34,60 +33,6 @@ var ErrFull = errors.New("buffer: full")
 
 // ErrClosed is returned by Append after Close.
 var ErrClosed = errors.New("buffer: closed")
-
-// Record is one buffered item: exactly one of its fields is set.
-type Record struct {
-	Event      *model.Event
-	Decision   *model.Decision
-	Impression *model.Impression
-}
-
-// A record's log entry is one kind byte and the record in MessagePack.
-const (
-	kindEvent      = 'e'
-	kindDecision   = 'd'
-	kindImpression = 'i'
-)
-
-func (r *Record) encode() ([]byte, error) {
-	switch {
-	case r.Event != nil:
-		return r.Event.MarshalMsg(append(make([]byte, 0, 1+r.Event.Msgsize()), kindEvent))
-	case r.Decision != nil:
-		return r.Decision.MarshalMsg(append(make([]byte, 0, 1+r.Decision.Msgsize()), kindDecision))
-	case r.Impression != nil:
-		return r.Impression.MarshalMsg(append(make([]byte, 0, 1+r.Impression.Msgsize()), kindImpression))
-	}
-	return nil, errors.New("empty record")
-}
-
-func (r *Record) decode(data []byte) error {
-	if len(data) == 0 {
-		return errors.New("empty log entry")
-	}
-	// The generated decoder allocates as many elements as an array header
-	// announces; in a damaged entry that may be billions. Checking first
-	// that the entry holds a whole MessagePack value bounds every length by
-	// the entry's size.
-	if _, err := msgp.Skip(data[1:]); err != nil {
-		return fmt.Errorf("damaged log entry: %w", err)
-	}
-	var err error
-	switch data[0] {
-	case kindEvent:
-		r.Event = new(model.Event)
-		_, err = r.Event.UnmarshalMsg(data[1:])
-	case kindDecision:
-		r.Decision = new(model.Decision)
-		_, err = r.Decision.UnmarshalMsg(data[1:])
-	case kindImpression:
-		r.Impression = new(model.Impression)
-		_, err = r.Impression.UnmarshalMsg(data[1:])
-	default:
-		err = fmt.Errorf("unknown record kind %q", data[0])
-	}
-	return err
-}
 
 // Sink is where batches go: the ClickHouse writer.
 type Sink interface {

@@ -10,7 +10,6 @@ import (
 	"github.com/crumbhq/crumb/server/internal/buffer"
 	"github.com/crumbhq/crumb/server/internal/consent"
 	"github.com/crumbhq/crumb/server/internal/model"
-	"github.com/crumbhq/crumb/server/internal/useragent"
 )
 
 // consentPayload is the body of POST /api/consent.
@@ -37,13 +36,13 @@ type ConsentResult struct {
 }
 
 type consentState struct {
-	req      *Request
-	now      time.Time
+	run
 	payload  consentPayload
-	site     *model.Site
-	agent    useragent.Agent
 	decision model.Decision
 }
+
+func (s *consentState) siteID() string { return s.payload.Site }
+func (s *consentState) pending() int   { return 1 }
 
 var consentSteps = []step[*consentState]{
 	{"decode", func(_ *Pipeline, _ context.Context, s *consentState) error {
@@ -68,11 +67,7 @@ var consentSteps = []step[*consentState]{
 			Action: model.Action(pl.Action), GPC: pl.GPC, Path: pathOf(pl.URL), Language: normalizeLanguage(pl.Language)}
 		return nil
 	}},
-	{"site", func(p *Pipeline, ctx context.Context, s *consentState) (err error) {
-		s.site, err = p.checkSite(ctx, s.payload.Site, s.req.Origin)
-		if err != nil {
-			return err
-		}
+	siteStep(func(s *consentState) (err error) {
 		s.decision.SiteID = s.site.ID
 		s.decision.Granted, err = consent.Granted(s.site, s.decision.Action, s.payload.Categories, s.payload.GPC)
 		if err != nil {
@@ -82,34 +77,24 @@ var consentSteps = []step[*consentState]{
 			s.decision.TextsHash = banner.Hash(s.site, s.decision.Language)
 		}
 		return nil
-	}},
-	{"bot", func(p *Pipeline, _ context.Context, s *consentState) error {
-		s.agent = p.agents.Parse(s.req.UserAgent)
-		if s.agent.Bot {
-			p.count.Drop(ReasonBot, 1)
-			return errDropped
-		}
-		return nil
-	}},
-	{"enrich", func(p *Pipeline, _ context.Context, s *consentState) error {
-		s.decision.Country = p.geo.Lookup(s.req.IP).Country
+	}),
+	botStep[*consentState](),
+	enrichStep(func(_ *Pipeline, s *consentState) error {
+		s.decision.Country = s.loc.Country
 		s.decision.Device = s.agent.Device
 		return nil
-	}},
-	{"forget_ip", func(_ *Pipeline, _ context.Context, s *consentState) error {
-		s.req.IP, s.req.UserAgent = forgetIP, ""
-		return nil
-	}},
-	{"buffer", func(p *Pipeline, _ context.Context, s *consentState) error {
-		return p.appendRecords("decision", []buffer.Record{{Decision: &s.decision}})
-	}},
+	}),
+	forgetIPStep[*consentState](),
+	bufferStep("decision", func(s *consentState) []buffer.Record {
+		return []buffer.Record{{Decision: &s.decision}}
+	}),
 }
 
 // Consent runs POST /api/consent: it records the decision as proof and,
 // once it is durable, returns a token if the decision grants performance.
 func (p *Pipeline) Consent(ctx context.Context, req *Request) (ConsentResult, error) {
-	s := &consentState{req: req, now: p.now().UTC()}
-	dropped, err := runSteps(ctx, p, consentSteps, s, func() int { return 1 })
+	s := &consentState{run: run{req: req, now: p.now().UTC()}}
+	dropped, err := runSteps(ctx, p, consentSteps, s)
 	if err != nil {
 		return ConsentResult{}, err
 	}
@@ -135,13 +120,13 @@ type impressionPayload struct {
 }
 
 type impressionState struct {
-	req        *Request
-	now        time.Time
+	run
 	payload    impressionPayload
-	site       *model.Site
-	agent      useragent.Agent
 	impression model.Impression
 }
+
+func (s *impressionState) siteID() string { return s.payload.Site }
+func (s *impressionState) pending() int   { return 1 }
 
 var impressionSteps = []step[*impressionState]{
 	{"decode", func(_ *Pipeline, _ context.Context, s *impressionState) error {
@@ -164,40 +149,27 @@ var impressionSteps = []step[*impressionState]{
 			Language: normalizeLanguage(pl.Language), GPC: pl.GPC, UndeclaredCookies: pl.UndeclaredCookies}
 		return nil
 	}},
-	{"site", func(p *Pipeline, ctx context.Context, s *impressionState) (err error) {
-		s.site, err = p.checkSite(ctx, s.payload.Site, s.req.Origin)
-		if err == nil {
-			s.impression.SiteID = s.site.ID
-			if s.impression.PolicyVersion == 0 {
-				s.impression.PolicyVersion = s.site.PolicyVersion
-			}
-		}
-		return err
-	}},
-	{"bot", func(p *Pipeline, _ context.Context, s *impressionState) error {
-		s.agent = p.agents.Parse(s.req.UserAgent)
-		if s.agent.Bot {
-			p.count.Drop(ReasonBot, 1)
-			return errDropped
+	siteStep(func(s *impressionState) error {
+		s.impression.SiteID = s.site.ID
+		if s.impression.PolicyVersion == 0 {
+			s.impression.PolicyVersion = s.site.PolicyVersion
 		}
 		return nil
-	}},
-	{"enrich", func(p *Pipeline, _ context.Context, s *impressionState) error {
-		s.impression.Country = p.geo.Lookup(s.req.IP).Country
+	}),
+	botStep[*impressionState](),
+	enrichStep(func(_ *Pipeline, s *impressionState) error {
+		s.impression.Country = s.loc.Country
 		s.impression.Device = s.agent.Device
 		return nil
-	}},
-	{"forget_ip", func(_ *Pipeline, _ context.Context, s *impressionState) error {
-		s.req.IP, s.req.UserAgent = forgetIP, ""
-		return nil
-	}},
-	{"buffer", func(p *Pipeline, _ context.Context, s *impressionState) error {
-		return p.appendRecords("impression", []buffer.Record{{Impression: &s.impression}})
-	}},
+	}),
+	forgetIPStep[*impressionState](),
+	bufferStep("impression", func(s *impressionState) []buffer.Record {
+		return []buffer.Record{{Impression: &s.impression}}
+	}),
 }
 
 // Impression runs POST /api/impressions: one showing of the banner, with no ID.
 func (p *Pipeline) Impression(ctx context.Context, req *Request) (dropped string, err error) {
-	s := &impressionState{req: req, now: p.now().UTC()}
-	return runSteps(ctx, p, impressionSteps, s, func() int { return 1 })
+	s := &impressionState{run: run{req: req, now: p.now().UTC()}}
+	return runSteps(ctx, p, impressionSteps, s)
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/crumbhq/crumb/server/internal/buffer"
 	"github.com/crumbhq/crumb/server/internal/consent"
 	"github.com/crumbhq/crumb/server/internal/model"
-	"github.com/crumbhq/crumb/server/internal/useragent"
 )
 
 // eventsPayload is the body of POST /api/events.
@@ -58,53 +57,40 @@ type EventsResult struct {
 }
 
 type eventsState struct {
-	req      *Request
-	now      time.Time
+	run
 	payload  eventsPayload
 	raw      []rawEvent
 	index    []int // index of raw[i] in the request
-	site     *model.Site
 	visitor  uuid.UUID
 	session  uuid.UUID
 	consent  uuid.UUID
-	agent    useragent.Agent
 	events   []model.Event
 	rejected []Rejection
 }
 
+func (s *eventsState) siteID() string { return s.payload.Site }
+func (s *eventsState) pending() int   { return len(s.raw) }
+
 var eventSteps = []step[*eventsState]{
 	{"decode", (*Pipeline).decodeEvents},
-	{"site", func(p *Pipeline, ctx context.Context, s *eventsState) (err error) {
-		s.site, err = p.checkSite(ctx, s.payload.Site, s.req.Origin)
-		return err
-	}},
+	siteStep[*eventsState](nil),
 	{"consent", (*Pipeline).checkEventConsent},
-	{"bot", func(p *Pipeline, _ context.Context, s *eventsState) error {
-		s.agent = p.agents.Parse(s.req.UserAgent)
-		if s.agent.Bot {
-			p.count.Drop(ReasonBot, len(s.raw))
-			return errDropped
-		}
-		return nil
-	}},
-	{"enrich", (*Pipeline).enrichEvents},
-	{"forget_ip", func(_ *Pipeline, _ context.Context, s *eventsState) error {
-		s.req.IP, s.req.UserAgent = forgetIP, ""
-		return nil
-	}},
-	{"buffer", func(p *Pipeline, _ context.Context, s *eventsState) error {
+	botStep[*eventsState](),
+	enrichStep((*Pipeline).enrichEvents),
+	forgetIPStep[*eventsState](),
+	bufferStep("event", func(s *eventsState) []buffer.Record {
 		recs := make([]buffer.Record, len(s.events))
 		for i := range s.events {
 			recs[i] = buffer.Record{Event: &s.events[i]}
 		}
-		return p.appendRecords("event", recs)
-	}},
+		return recs
+	}),
 }
 
 // Events runs POST /api/events.
 func (p *Pipeline) Events(ctx context.Context, req *Request) (EventsResult, error) {
-	s := &eventsState{req: req, now: p.now().UTC()}
-	dropped, err := runSteps(ctx, p, eventSteps, s, func() int { return max(len(s.raw), 1) })
+	s := &eventsState{run: run{req: req, now: p.now().UTC()}}
+	dropped, err := runSteps(ctx, p, eventSteps, s)
 	if err != nil {
 		return EventsResult{}, err
 	}
@@ -259,10 +245,10 @@ func (p *Pipeline) checkEventConsent(_ context.Context, s *eventsState) error {
 	return nil
 }
 
-// enrichEvents is the "enrich" step: URL, referrer and UTM parsing, GeoIP,
-// user agent and screen class.
-func (p *Pipeline) enrichEvents(_ context.Context, s *eventsState) error {
-	loc := p.geo.Lookup(s.req.IP)
+// enrichEvents is the events' part of the "enrich" step: URL, referrer and
+// UTM parsing, location, user agent and screen class.
+func (p *Pipeline) enrichEvents(s *eventsState) error {
+	loc := s.loc
 	s.events = make([]model.Event, 0, len(s.raw))
 	for i := range s.raw {
 		ev := &s.raw[i]

@@ -99,18 +99,37 @@ func New(d Deps) *Pipeline {
 }
 
 // step is one named stage of a pipeline run over state S.
-type step[S any] struct {
+type step[S state] struct {
 	name string
 	run  func(p *Pipeline, ctx context.Context, s S) error
 }
+
+// state is what the steps every pipeline shares need of a run.
+type state interface {
+	common() *run
+	// siteID is the site the payload names.
+	siteID() string
+	// pending is how many records a refusal at this point drops.
+	pending() int
+}
+
+// run is the part of a pipeline run that the shared steps fill in.
+type run struct {
+	req   *Request
+	now   time.Time
+	site  *model.Site
+	agent useragent.Agent
+	loc   geoip.Location
+}
+
+func (r *run) common() *run { return r }
 
 // errDropped ends a run early without an error for the client: the records
 // were dropped on purpose (bots) and counted.
 var errDropped = errors.New("dropped")
 
-// runSteps runs steps in order; pending reports how many records a refusal
-// drops at that point.
-func runSteps[S any](ctx context.Context, p *Pipeline, steps []step[S], s S, pending func() int) (dropped string, err error) {
+// runSteps runs steps in order.
+func runSteps[S state](ctx context.Context, p *Pipeline, steps []step[S], s S) (dropped string, err error) {
 	for _, st := range steps {
 		if err := st.run(p, ctx, s); err != nil {
 			var ie *Error
@@ -118,7 +137,7 @@ func runSteps[S any](ctx context.Context, p *Pipeline, steps []step[S], s S, pen
 			case errors.Is(err, errDropped):
 				return ReasonBot, nil
 			case errors.As(err, &ie):
-				p.count.Drop(ie.Reason, max(pending(), 1))
+				p.count.Drop(ie.Reason, max(s.pending(), 1))
 				return "", ie
 			default:
 				p.log.Error("ingest step failed", "step", st.name, "err", err)
@@ -129,39 +148,87 @@ func runSteps[S any](ctx context.Context, p *Pipeline, steps []step[S], s S, pen
 	return "", nil
 }
 
-// appendRecords is the "buffer" step shared by every pipeline.
-func (p *Pipeline) appendRecords(kind string, recs []buffer.Record) error {
-	if len(recs) == 0 {
-		return nil
-	}
-	switch err := p.buf.Append(recs...); {
-	case err == nil:
-		p.count.Accept(kind, len(recs))
-		return nil
-	case errors.Is(err, buffer.ErrFull):
-		return &Error{Code: Unavailable, Reason: ReasonBufferFull, Message: "buffer full, retry later"}
-	case errors.Is(err, buffer.ErrClosed):
-		return &Error{Code: Unavailable, Reason: ReasonShuttingDown, Message: "server shutting down, retry later"}
-	default:
-		return err
-	}
+// siteStep is the "site" step: the site must exist and, when the request
+// has an Origin, the origin must be one of the site's domains. then, when
+// not nil, takes over what the site decides for the pipeline's records.
+func siteStep[S state](then func(s S) error) step[S] {
+	return step[S]{"site", func(p *Pipeline, ctx context.Context, s S) error {
+		r := s.common()
+		id, origin := s.siteID(), r.req.Origin
+		if id == "" {
+			return invalid("missing site")
+		}
+		site, ok := p.sites.Get(ctx, id)
+		if !ok {
+			return forbidden(ReasonUnknownSite, "unknown site %q", truncate(id, 40))
+		}
+		if origin != "" && origin != "null" {
+			host := originHost(origin)
+			if host == "" || !site.AllowsHost(host) {
+				return forbidden(ReasonForeignOrigin, "origin %q is not one of the site's domains", truncate(origin, 100))
+			}
+		}
+		r.site = site
+		if then == nil {
+			return nil
+		}
+		return then(s)
+	}}
 }
 
-// checkSite is the "site" step: the site must exist and, when the request
-// has an Origin, the origin must be one of the site's domains.
-func (p *Pipeline) checkSite(ctx context.Context, id, origin string) (*model.Site, error) {
-	if id == "" {
-		return nil, invalid("missing site")
-	}
-	site, ok := p.sites.Get(ctx, id)
-	if !ok {
-		return nil, forbidden(ReasonUnknownSite, "unknown site %q", truncate(id, 40))
-	}
-	if origin != "" && origin != "null" {
-		host := originHost(origin)
-		if host == "" || !site.AllowsHost(host) {
-			return nil, forbidden(ReasonForeignOrigin, "origin %q is not one of the site's domains", truncate(origin, 100))
+// botStep is the "bot" step: a request from a bot is dropped whole,
+// silently, and its records counted.
+func botStep[S state]() step[S] {
+	return step[S]{"bot", func(p *Pipeline, _ context.Context, s S) error {
+		r := s.common()
+		r.agent = p.agents.Parse(r.req.UserAgent)
+		if r.agent.Bot {
+			p.count.Drop(ReasonBot, s.pending())
+			return errDropped
 		}
-	}
-	return site, nil
+		return nil
+	}}
+}
+
+// enrichStep is the "enrich" step: the GeoIP lookup, then the pipeline's
+// own enrichment of its records (from the location and the user agent).
+func enrichStep[S state](then func(p *Pipeline, s S) error) step[S] {
+	return step[S]{"enrich", func(p *Pipeline, _ context.Context, s S) error {
+		r := s.common()
+		r.loc = p.geo.Lookup(r.req.IP)
+		return then(p, s)
+	}}
+}
+
+// forgetIPStep is the "forget_ip" step: the IP address and the user agent
+// are dropped, and no later step sees them.
+func forgetIPStep[S state]() step[S] {
+	return step[S]{"forget_ip", func(_ *Pipeline, _ context.Context, s S) error {
+		r := s.common()
+		r.req.IP, r.req.UserAgent = forgetIP, ""
+		r.loc = geoip.Location{}
+		return nil
+	}}
+}
+
+// bufferStep is the "buffer" step: the records are appended to the durable
+// buffer, and accepted once they are in its log.
+func bufferStep[S state](kind string, records func(s S) []buffer.Record) step[S] {
+	return step[S]{"buffer", func(p *Pipeline, _ context.Context, s S) error {
+		recs := records(s)
+		if len(recs) == 0 {
+			return nil
+		}
+		switch err := p.buf.Append(recs...); {
+		case err == nil:
+			p.count.Accept(kind, len(recs))
+			return nil
+		case errors.Is(err, buffer.ErrFull):
+			return &Error{Code: Unavailable, Reason: ReasonBufferFull, Message: "buffer full, retry later"}
+		case errors.Is(err, buffer.ErrClosed):
+			return &Error{Code: Unavailable, Reason: ReasonShuttingDown, Message: "server shutting down, retry later"}
+		default:
+			return err
+		}
+	}}
 }

@@ -9,8 +9,6 @@ import (
 	"github.com/google/uuid"
 )
 
-//msgp:shim uuid.UUID as:[]byte using:uuidToBytes/bytesToUUID
-
 // EventType names what a page event records.
 type EventType string
 

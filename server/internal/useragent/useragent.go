@@ -3,10 +3,12 @@
 // type, and whether the client is a bot.
 //
 // Parsing uses ua-parser's regexes (github.com/ua-parser/uap-go, which embeds
-// uap-core's regexes.yaml) for browser, OS and device, and package bots
-// (crawler-user-agents) plus a short list of HTTP libraries for bot
-// detection. A full parse costs tens of microseconds, so results are kept in
-// an LRU cache keyed by the User-Agent string.
+// uap-core's regexes.yaml) for browser, OS and device, and the pattern list
+// of crawler-user-agents (bots.go, data/) plus a short list of HTTP libraries
+// for bot detection. A literal prefilter (prefilter.go) picks the few regexes
+// of each list that can match a given User-Agent. A full parse costs tens of
+// microseconds, so results are kept in an LRU cache keyed by the User-Agent
+// string.
 //
 // Bot policy, for analytics: a client is a bot when ua-parser calls its
 // device a "Spider", when crawler-user-agents matches, when the header is
@@ -22,9 +24,6 @@ import (
 	"strings"
 
 	"github.com/ua-parser/uap-go/uaparser"
-
-	"github.com/crumbhq/crumb/server/internal/bots"
-	"github.com/crumbhq/crumb/server/internal/bots/prefilter"
 )
 
 // Device types reported in Agent.Device. An unknown device is "".
@@ -68,10 +67,10 @@ type Agent struct {
 // Parser parses User-Agent strings. It is safe for concurrent use.
 type Parser struct {
 	defs    *uaparser.RegexDefinitions
-	uaF     *prefilter.Filter
-	osF     *prefilter.Filter
-	deviceF *prefilter.Filter
-	bots    *bots.Matcher
+	uaF     *prefilter
+	osF     *prefilter
+	deviceF *prefilter
+	bots    *botMatcher
 	cache   *lru // nil when caching is off
 }
 
@@ -110,16 +109,16 @@ func newParser(cacheSize int) (*Parser, error) {
 		device = append(device, inlineFlags(r.Flags, r.Expr))
 	}
 	common := commonUserAgents()
-	if p.uaF, err = prefilter.New(ua, common...); err != nil {
+	if p.uaF, err = newPrefilter(ua, common...); err != nil {
 		return nil, fmt.Errorf("useragent: index browser regexes: %w", err)
 	}
-	if p.osF, err = prefilter.New(os, common...); err != nil {
+	if p.osF, err = newPrefilter(os, common...); err != nil {
 		return nil, fmt.Errorf("useragent: index OS regexes: %w", err)
 	}
-	if p.deviceF, err = prefilter.New(device, common...); err != nil {
+	if p.deviceF, err = newPrefilter(device, common...); err != nil {
 		return nil, fmt.Errorf("useragent: index device regexes: %w", err)
 	}
-	if p.bots, err = bots.New(); err != nil {
+	if p.bots, err = newBotMatcher(); err != nil {
 		return nil, fmt.Errorf("useragent: %w", err)
 	}
 	if cacheSize > 0 {

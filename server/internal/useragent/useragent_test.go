@@ -8,8 +8,6 @@ import (
 	"unsafe"
 
 	"github.com/ua-parser/uap-go/uaparser"
-
-	"github.com/crumbhq/crumb/server/internal/bots"
 )
 
 // shared builds the expensive part of a Parser once for the whole test run.
@@ -140,7 +138,7 @@ func TestParser_MatchesUAP(t *testing.T) {
 		t.Fatal(err)
 	}
 	corpus := []string{chromeWindows, safariIPhone, samsungInternet, googlebot}
-	crawlers, err := bots.Crawlers()
+	crawlers, err := crawlers()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,9 +1,7 @@
-package prefilter
+package useragent
 
 import (
-	"encoding/json"
 	"fmt"
-	"os"
 	"regexp"
 	"slices"
 	"testing"
@@ -12,7 +10,7 @@ import (
 )
 
 // candidates collects the indices Candidates reports.
-func candidates(f *Filter, s string) []int {
+func candidates(f *prefilter, s string) []int {
 	var out []int
 	f.Candidates(s, func(i int) bool {
 		out = append(out, i)
@@ -21,7 +19,7 @@ func candidates(f *Filter, s string) []int {
 	return out
 }
 
-func TestFilter_Candidates(t *testing.T) {
+func TestPrefilter_Candidates(t *testing.T) {
 	patterns := []string{
 		`Googlebot\/`,                   // 0: plain literal
 		`(?i)headless`,                  // 1: case-insensitive
@@ -32,7 +30,7 @@ func TestFilter_Candidates(t *testing.T) {
 		`([MS]?IE) (\d+)\.(\d+)`,        // 6: optional class in front
 		`(?i)^(lg g|lge\-|zte\-)`,       // 7: folded alternation
 	}
-	f, err := New(patterns)
+	f, err := newPrefilter(patterns)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,8 +66,8 @@ func TestFilter_Candidates(t *testing.T) {
 	}
 }
 
-func TestFilter_StopsEarly(t *testing.T) {
-	f, err := New([]string{`a`, `b`, `c`})
+func TestPrefilter_StopsEarly(t *testing.T) {
+	f, err := newPrefilter([]string{`a`, `b`, `c`})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,14 +81,14 @@ func TestFilter_StopsEarly(t *testing.T) {
 	}
 }
 
-func TestNew_BadPattern(t *testing.T) {
-	if _, err := New([]string{`ok`, `(unclosed`}); err == nil {
+func TestPrefilter_BadPattern(t *testing.T) {
+	if _, err := newPrefilter([]string{`ok`, `(unclosed`}); err == nil {
 		t.Error("New accepted a pattern that does not parse")
 	}
 }
 
-func TestFilter_LongInput(t *testing.T) {
-	f, err := New([]string{`needle`})
+func TestPrefilter_LongInput(t *testing.T) {
+	f, err := newPrefilter([]string{`needle`})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,10 +102,10 @@ func TestFilter_LongInput(t *testing.T) {
 	}
 }
 
-// TestFilter_Conservative checks, pattern by pattern, that no pattern which
+// TestPrefilter_Conservative checks, pattern by pattern, that no pattern which
 // matches a real user agent is left out, for the two lists the project uses:
 // crawler-user-agents and ua-parser's regexes.
-func TestFilter_Conservative(t *testing.T) {
+func TestPrefilter_Conservative(t *testing.T) {
 	corpus := userAgents(t)
 	bots, err := botPatterns()
 	if err != nil {
@@ -120,7 +118,7 @@ func TestFilter_Conservative(t *testing.T) {
 	for name, patterns := range map[string][]string{"crawler-user-agents": bots, "uap-core": uap} {
 		t.Run(name, func(t *testing.T) {
 			// Typical inputs change which literals are indexed, never the result.
-			f, err := New(patterns, corpus[:9]...)
+			f, err := newPrefilter(patterns, corpus[:9]...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -141,26 +139,8 @@ func TestFilter_Conservative(t *testing.T) {
 	}
 }
 
-// crawler is the part of a crawler-user-agents.json entry the tests need.
-type crawler struct {
-	Pattern   string   `json:"pattern"`
-	Instances []string `json:"instances"`
-}
-
-func loadCrawlers() ([]crawler, error) {
-	data, err := os.ReadFile("../data/crawler-user-agents.json")
-	if err != nil {
-		return nil, err
-	}
-	var list []crawler
-	if err := json.Unmarshal(data, &list); err != nil {
-		return nil, err
-	}
-	return list, nil
-}
-
 func botPatterns() ([]string, error) {
-	list, err := loadCrawlers()
+	list, err := crawlers()
 	if err != nil {
 		return nil, err
 	}
@@ -220,7 +200,7 @@ func userAgents(t *testing.T) []string {
 		"Mozilla/5.0 (Mobile; LYF/F300B/LYF-F300B-001-01-15-130718-i;Android; rv:48.0) Gecko/48.0 Firefox/48.0 KAIOS/2.5",
 		"Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
 	}
-	list, err := loadCrawlers()
+	list, err := crawlers()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,12 +216,12 @@ func userAgents(t *testing.T) []string {
 	return out
 }
 
-func BenchmarkFilter_Candidates(b *testing.B) {
+func BenchmarkPrefilter_Candidates(b *testing.B) {
 	patterns, err := uapPatterns()
 	if err != nil {
 		b.Fatal(err)
 	}
-	f, err := New(patterns)
+	f, err := newPrefilter(patterns)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -253,15 +233,15 @@ func BenchmarkFilter_Candidates(b *testing.B) {
 	}
 }
 
-func TestNew_CommonInputsSteerLiterals(t *testing.T) {
+func TestPrefilter_CommonInputsSteerLiterals(t *testing.T) {
 	const chrome = "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36"
 	const acer = "Mozilla/5.0 (Linux; Android 11; Acer Iconia Tab) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
 	pattern := `(Acer [^;)]+)\) AppleWebKit`
-	plain, err := New([]string{pattern})
+	plain, err := newPrefilter([]string{pattern})
 	if err != nil {
 		t.Fatal(err)
 	}
-	steered, err := New([]string{pattern}, chrome)
+	steered, err := newPrefilter([]string{pattern}, chrome)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,17 +1,18 @@
-// Package prefilter speeds up matching a string against a long list of
-// regular expressions.
+package useragent
+
+// The prefilter speeds up matching a string against a long list of regular
+// expressions: the bot list and ua-parser's browser, OS and device regexes.
 //
 // Go's RE2 engine has no multi-pattern mode: one alternation of 1,500 bot
 // patterns costs about 2.4 ms per non-matching user agent, because the NFA
 // starts every alternative at every byte. Most patterns, however, contain a
 // literal that every match must contain ("Googlebot/", "bingbot",
-// "facebookexternalhit"). A Filter extracts such literals at construction,
+// "facebookexternalhit"). A prefilter extracts such literals at construction,
 // indexes them by their first three bytes, and for a given string reports the
 // patterns whose literal occurs in it. Only those patterns need to be run.
 //
 // The filter is conservative: it never leaves out a pattern that could match.
 // Patterns without a usable literal are always reported.
-package prefilter
 
 import (
 	"fmt"
@@ -43,9 +44,9 @@ type entry struct {
 	pat   int32  // index of the pattern the literal belongs to
 }
 
-// Filter finds the patterns of a list that may match a string. It is
-// immutable after New and safe for concurrent use.
-type Filter struct {
+// prefilter finds the patterns of a list that may match a string. It is
+// immutable after newPrefilter and safe for concurrent use.
+type prefilter struct {
 	n          int
 	always     []uint64 // patterns without a usable literal
 	folded     []uint64 // patterns with at least one case-insensitive literal
@@ -55,22 +56,22 @@ type Filter struct {
 	index      map[uint32][]entry
 }
 
-// New analyses patterns, each in Go regexp syntax as accepted by
+// newPrefilter analyses patterns, each in Go regexp syntax as accepted by
 // regexp.Compile (flags such as "(?i)" inline). It returns an error when a
 // pattern does not parse.
 //
 // common lists typical inputs (may be empty). When a pattern offers several
-// literals to index, New prefers the one that the fewest common inputs
+// literals to index, newPrefilter prefers the one that the fewest common inputs
 // contain: for a device regex like `(Acer [^;)]+)\) AppleWebKit` it then
 // indexes "Acer " rather than the longer ") AppleWebKit", which every browser
 // sends. Without common inputs the longest literal wins.
-func New(patterns []string, common ...string) (*Filter, error) {
+func newPrefilter(patterns []string, common ...string) (*prefilter, error) {
 	a := &analyzer{common: common, lowCommon: make([]string, len(common))}
 	for i, c := range common {
 		a.lowCommon[i] = asciiLower(c)
 	}
 	words := (len(patterns) + 63) / 64
-	f := &Filter{
+	f := &prefilter{
 		n:       len(patterns),
 		always:  make([]uint64, words),
 		folded:  make([]uint64, words),
@@ -112,22 +113,22 @@ func New(patterns []string, common ...string) (*Filter, error) {
 }
 
 // Len returns the number of patterns the filter was built from.
-func (f *Filter) Len() int { return f.n }
+func (f *prefilter) Len() int { return f.n }
 
 // IsLiteral reports whether pattern i is a plain case-sensitive string
 // without anchors, so that Candidates reporting it means it matches.
-func (f *Filter) IsLiteral(i int) bool {
+func (f *prefilter) IsLiteral(i int) bool {
 	return f.literal[i/64]&(1<<(i%64)) != 0
 }
 
 // Unfiltered returns how many patterns have no usable literal and are
 // therefore reported for every string.
-func (f *Filter) Unfiltered() int { return f.unfiltered }
+func (f *prefilter) Unfiltered() int { return f.unfiltered }
 
 // Candidates calls yield, in ascending order, with the index of every pattern
 // that may match s, and stops early when yield returns false. A pattern that
 // is not reported cannot match s.
-func (f *Filter) Candidates(s string, yield func(i int) bool) {
+func (f *prefilter) Candidates(s string, yield func(i int) bool) {
 	var stack [stackWords]uint64
 	var set []uint64
 	if len(f.always) <= stackWords {

@@ -1,22 +1,22 @@
-package bots
+package useragent
 
 import (
 	"os"
 	"testing"
 )
 
-// newMatcher builds a Matcher or fails the test.
-func newMatcher(t testing.TB) *Matcher {
+// newTestBotMatcher builds a botMatcher or fails the test.
+func newTestBotMatcher(t testing.TB) *botMatcher {
 	t.Helper()
-	m, err := New()
+	m, err := newBotMatcher()
 	if err != nil {
-		t.Fatalf("New: %v", err)
+		t.Fatalf("newBotMatcher: %v", err)
 	}
 	return m
 }
 
-func TestMatcher_IsBot(t *testing.T) {
-	m := newMatcher(t)
+func TestBotMatcher_IsBot(t *testing.T) {
+	m := newTestBotMatcher(t)
 	tests := []struct {
 		name string
 		ua   string
@@ -77,12 +77,12 @@ func TestMatcher_IsBot(t *testing.T) {
 	}
 }
 
-// TestMatcher_Instances checks that every example user agent published with
+// TestBotMatcher_Instances checks that every example user agent published with
 // the list is recognised, which also exercises every pattern's prefilter
 // literal.
-func TestMatcher_Instances(t *testing.T) {
-	m := newMatcher(t)
-	list, err := Crawlers()
+func TestBotMatcher_Instances(t *testing.T) {
+	m := newTestBotMatcher(t)
+	list, err := crawlers()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,9 +100,9 @@ func TestMatcher_Instances(t *testing.T) {
 	}
 }
 
-func TestNew_Counts(t *testing.T) {
-	m := newMatcher(t)
-	list, err := Crawlers()
+func TestBotMatcher_Counts(t *testing.T) {
+	m := newTestBotMatcher(t)
+	list, err := crawlers()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,8 +115,8 @@ func TestNew_Counts(t *testing.T) {
 	t.Logf("%d patterns, %d skipped: %q", m.Len(), len(m.Skipped()), m.Skipped())
 }
 
-func TestMatcher_Empty(t *testing.T) {
-	m := newMatcher(t)
+func TestBotMatcher_Empty(t *testing.T) {
+	m := newTestBotMatcher(t)
 	if m.IsBot("") {
 		t.Error(`IsBot("") = true; the list has no pattern matching the empty string`)
 	}
@@ -133,10 +133,10 @@ func TestDataSize(t *testing.T) {
 	}
 }
 
-var sink bool
+var botSink bool
 
-func BenchmarkMatcher_IsBot(b *testing.B) {
-	m := newMatcher(b)
+func BenchmarkBotMatcher_IsBot(b *testing.B) {
+	m := newTestBotMatcher(b)
 	for _, bc := range []struct{ name, ua string }{
 		{"browser", "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"},
 		{"browser_mobile", "Mozilla/5.0 (iPhone; CPU iPhone OS 17_6_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.6 Mobile/15E148 Safari/604.1"},
@@ -145,30 +145,30 @@ func BenchmarkMatcher_IsBot(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				sink = m.IsBot(bc.ua)
+				botSink = m.IsBot(bc.ua)
 			}
 		})
 	}
 }
 
-func BenchmarkNew(b *testing.B) {
+func BenchmarkNewBotMatcher(b *testing.B) {
 	for b.Loop() {
-		if _, err := New(); err != nil {
+		if _, err := newBotMatcher(); err != nil {
 			b.Fatal(err)
 		}
 	}
 }
 
-func TestNewFromJSON_SkipsRE2Rejects(t *testing.T) {
+func TestBotMatcherFromJSON_SkipsRE2Rejects(t *testing.T) {
 	data := []byte(`[
 		{"pattern": "Googlebot\\/"},
 		{"pattern": "^(?!Mozilla).*bot"},
 		{"pattern": "[Ss]pider(?=/)"},
 		{"pattern": "(?i)examplecrawler"}
 	]`)
-	m, err := newFromJSON(data)
+	m, err := botMatcherFromJSON(data)
 	if err != nil {
-		t.Fatalf("newFromJSON: %v", err)
+		t.Fatalf("botMatcherFromJSON: %v", err)
 	}
 	if m.Len() != 2 || len(m.Skipped()) != 2 {
 		t.Fatalf("Len %d, Skipped %q; want 2 and 2", m.Len(), m.Skipped())
@@ -184,8 +184,8 @@ func TestNewFromJSON_SkipsRE2Rejects(t *testing.T) {
 	}
 }
 
-func TestNewFromJSON_BadJSON(t *testing.T) {
-	if _, err := newFromJSON([]byte(`{"pattern": 1}`)); err == nil {
-		t.Error("newFromJSON accepted malformed JSON")
+func TestBotMatcherFromJSON_BadJSON(t *testing.T) {
+	if _, err := botMatcherFromJSON([]byte(`{"pattern": 1}`)); err == nil {
+		t.Error("botMatcherFromJSON accepted malformed JSON")
 	}
 }

@@ -1,0 +1,279 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/crumbhq/crumb/server/internal/buffer"
+	"github.com/crumbhq/crumb/server/internal/consent"
+	"github.com/crumbhq/crumb/server/internal/model"
+)
+
+// recBuffer keeps what it is given, or answers err.
+type recBuffer struct {
+	err  error
+	recs []buffer.Record
+}
+
+func (b *recBuffer) Append(recs ...buffer.Record) error {
+	if b.err != nil {
+		return b.err
+	}
+	b.recs = append(b.recs, recs...)
+	return nil
+}
+
+// recCounter records every count as "accept kind n" or "drop reason n".
+type recCounter struct{ log []string }
+
+func (c *recCounter) Accept(kind string, n int) { c.log = append(c.log, fmt.Sprintf("accept %s %d", kind, n)) }
+func (c *recCounter) Drop(reason string, n int) { c.log = append(c.log, fmt.Sprintf("drop %s %d", reason, n)) }
+
+type testRig struct {
+	p     *Pipeline
+	buf   *recBuffer
+	count *recCounter
+	token string
+	now   time.Time
+}
+
+func newRig(t *testing.T) *testRig {
+	t.Helper()
+	signer, err := consent.NewSigner([]byte(strings.Repeat("k", 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1_800_000_000, 0).UTC()
+	site := model.NewSite("site1", "example.com", "", now)
+	site.AnonymousCounting = true
+	closed := model.NewSite("closed", "closed.example", "", now)
+	tok := signer.Sign(consent.Claims{SiteID: "site1", ConsentID: uuid.MustParse("0b6f8c5e-8c1a-4c5e-9a5e-0b6f8c5e8c1a"),
+		PolicyVersion: 1, Granted: model.Categories{Performance: true}, IssuedAt: now, ExpiresAt: now.Add(time.Hour)})
+	r := &testRig{buf: &recBuffer{}, count: &recCounter{}, token: tok, now: now}
+	r.p = New(Deps{Sites: fakeSites{"site1": &site, "closed": &closed}, Signer: signer, Geo: fakeGeo{}, Agents: fakeAgents{},
+		Referrers: fakeRefs{}, Buffer: r.buf, Counter: r.count, Now: func() time.Time { return now }})
+	return r
+}
+
+const (
+	testVisitor = "11111111-2222-4333-8444-555555555555"
+	testSession = "66666666-7777-4888-9999-aaaaaaaaaaaa"
+	browser     = "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0"
+)
+
+func outcome(err error, dropped string) string {
+	var ie *Error
+	switch {
+	case err == nil && dropped != "":
+		return "dropped " + dropped
+	case err == nil:
+		return "ok"
+	case errors.As(err, &ie):
+		return fmt.Sprintf("error %d %s: %s", ie.Code, ie.Reason, ie.Message)
+	}
+	return "error " + err.Error()
+}
+
+func TestEvents(t *testing.T) {
+	consented := func(events string) string {
+		return `{"site":"site1","visitor":"` + testVisitor + `","session":"` + testSession + `","consent":"TOKEN","events":[` + events + `]}`
+	}
+	tests := []struct {
+		name, body, origin, ua string
+		bufErr                 error
+		want                   string
+		counts                 []string
+	}{
+		{name: "consented pageview", body: consented(`{"type":"pageview","url":"https://Example.com/a/b?utm_source=news&utm_medium=mail&x=1#f","referrer":"https://www.google.com/","sw":1440,"lang":"en_us"}`),
+			want: "ok accepted 1 rejected []", counts: []string{"accept event 1"}},
+		{name: "mixed batch", body: consented(`{"type":"pageview","url":"https://example.com/"},{"type":"nope","url":"https://example.com/"},{"type":"search","url":"https://example.com/?q=Red+Shoes"},{"type":"outbound","url":"https://example.com/","link":"ftp://x"},{"type":"custom","name":" signup ","props":{"b":"2","a":"1"},"url":"https://example.com/"}`),
+			want:   `ok accepted 3 rejected [{1 unknown event type "nope"} {3 link must be an absolute http(s) URL}]`,
+			counts: []string{"drop invalid 1", "drop invalid 1", "accept event 3"}},
+		{name: "anonymous", body: `{"site":"site1","events":[{"type":"pageview","url":"https://example.com/"},{"type":"custom","name":"x","url":"https://example.com/"}]}`,
+			want:   "ok accepted 1 rejected [{1 only page views are counted without consent}]",
+			counts: []string{"drop not_anonymous 1", "accept event 1"}},
+		{name: "bot", body: consented(`{"type":"pageview","url":"https://example.com/"},{"type":"pageview","url":"https://example.com/x"}`), ua: "somebot/1.0",
+			want: "dropped bot accepted 0 rejected []", counts: []string{"drop bot 2"}},
+		{name: "unknown site", body: `{"site":"nope","events":[{"type":"pageview","url":"https://example.com/"},{"type":"pageview","url":"https://example.com/"}]}`,
+			want: `error 2 unknown_site: unknown site "nope"`, counts: []string{"drop unknown_site 2"}},
+		{name: "missing site", body: `{"events":[{"type":"pageview","url":"https://example.com/"}]}`,
+			want: "error 1 invalid: missing site", counts: []string{"drop invalid 1"}},
+		{name: "foreign origin", body: consented(`{"type":"pageview","url":"https://example.com/"}`), origin: "https://evil.example",
+			want: `error 2 foreign_origin: origin "https://evil.example" is not one of the site's domains`, counts: []string{"drop foreign_origin 1"}},
+		{name: "subdomain origin", body: consented(`{"type":"pageview","url":"https://example.com/"}`), origin: "https://shop.example.com",
+			want: "ok accepted 1 rejected []", counts: []string{"accept event 1"}},
+		{name: "no anonymous counting", body: `{"site":"closed","events":[{"type":"pageview","url":"https://closed.example/"}]}`,
+			want: "error 2 no_consent: no visitor consent, and this site does not count anonymously", counts: []string{"drop no_consent 1"}},
+		{name: "bad token", body: strings.Replace(consented(`{"type":"pageview","url":"https://example.com/"}`), "TOKEN", "x.y", 1),
+			want: "error 2 consent_invalid: invalid consent token", counts: []string{"drop consent_invalid 1"}},
+		{name: "malformed", body: `{"site":`, want: "error 1 invalid: malformed JSON", counts: []string{"drop invalid 1"}},
+		{name: "wrong type", body: `{"site":1}`, want: `error 1 invalid: field "site" must be a string`, counts: []string{"drop invalid 1"}},
+		{name: "no valid events", body: consented(`{"type":"pageview","url":"mailto:x@example.com"}`),
+			want: "error 1 invalid: no valid events: url must be an absolute http(s) URL", counts: []string{"drop invalid 1", "drop invalid 1"}},
+		{name: "buffer full", body: consented(`{"type":"pageview","url":"https://example.com/"}`), bufErr: buffer.ErrFull,
+			want: "error 3 buffer_full: buffer full, retry later", counts: []string{"drop buffer_full 1"}},
+		{name: "shutting down", body: consented(`{"type":"pageview","url":"https://example.com/"}`), bufErr: fmt.Errorf("x: %w", buffer.ErrClosed),
+			want: "error 3 shutting_down: server shutting down, retry later", counts: []string{"drop shutting_down 1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRig(t)
+			r.buf.err = tt.bufErr
+			ua := tt.ua
+			if ua == "" {
+				ua = browser
+			}
+			req := &Request{Body: []byte(strings.Replace(tt.body, "TOKEN", r.token, 1)), Origin: tt.origin, UserAgent: ua, IP: netip.MustParseAddr("81.2.69.160")}
+			res, err := r.p.Events(context.Background(), req)
+			got := outcome(err, res.Dropped)
+			if err == nil {
+				got += fmt.Sprintf(" accepted %d rejected %v", res.Accepted, res.Rejected)
+			}
+			if !strings.HasPrefix(got, tt.want) {
+				t.Errorf("got  %s\nwant %s", got, tt.want)
+			}
+			if !slices.Equal(r.count.log, tt.counts) {
+				t.Errorf("counts %q, want %q", r.count.log, tt.counts)
+			}
+			if err == nil && res.Dropped == "" && (req.IP.IsValid() || req.UserAgent != "") {
+				t.Errorf("IP %v and user agent %q not forgotten", req.IP, req.UserAgent)
+			}
+			if len(r.buf.recs) != res.Accepted {
+				t.Errorf("%d records buffered, %d accepted", len(r.buf.recs), res.Accepted)
+			}
+		})
+	}
+}
+
+func TestEvents_Enrichment(t *testing.T) {
+	r := newRig(t)
+	body := `{"site":"site1","visitor":"` + testVisitor + `","session":"` + testSession + `","consent":"` + r.token + `","events":[` +
+		`{"type":"pageview","url":"https://Example.com/a/b?utm_source=news&utm_medium=mail&utm_campaign=c&utm_content=d&utm_term=e&x=1#f","referrer":"https://www.google.com/","sw":1440,"lang":"en_us","ts":1799999999000},` +
+		`{"type":"search","url":"https://example.com/?s=Red++Shoes","sw":375},` +
+		`{"type":"download","url":"https://example.com/","link":"https://CDN.example.com/f.pdf?sig=secret"},` +
+		`{"type":"engagement","url":"https://example.com/","duration":1500},` +
+		`{"type":"error","url":"https://example.com/missing"},` +
+		`{"type":"custom","name":" signup ","props":{"b":"2","a":"1"},"url":"https://example.com/"}]}`
+	if _, err := r.p.Events(context.Background(), &Request{Body: []byte(body), UserAgent: browser, IP: netip.MustParseAddr("81.2.69.160")}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, rec := range r.buf.recs {
+		e := *rec.Event
+		if e.ID == uuid.Nil {
+			t.Error("event without ID")
+		}
+		e.ID = uuid.Nil
+		got = append(got, fmt.Sprintf("%+v", e))
+	}
+	consentID := "0b6f8c5e-8c1a-4c5e-9a5e-0b6f8c5e8c1a"
+	common := "VisitorID:" + testVisitor + " SessionID:" + testSession + " ConsentID:" + consentID
+	geoUA := "Country:DE Region: City: ASN:0 Provider: Browser:Firefox BrowserVersion: OS: OSVersion: Device:desktop"
+	want := []string{
+		"{ID:00000000-0000-0000-0000-000000000000 SiteID:site1 Time:2027-01-15 07:59:59 +0000 UTC Type:pageview " + common +
+			" Hostname:example.com Path:/a/b ReferrerHost: ReferrerPath: Source: Channel:Direct UTMSource:news UTMMedium:mail UTMCampaign:c UTMContent:d UTMTerm:e " +
+			geoUA + " Screen:desktop Language:en-US Name: PropKeys:[] PropValues:[] SearchTerm: LinkURL: DurationMS:0 Status:0}",
+		"{ID:00000000-0000-0000-0000-000000000000 SiteID:site1 Time:2027-01-15 08:00:00 +0000 UTC Type:search " + common +
+			" Hostname:example.com Path:/ ReferrerHost: ReferrerPath: Source: Channel:Direct UTMSource: UTMMedium: UTMCampaign: UTMContent: UTMTerm: " +
+			geoUA + " Screen:mobile Language: Name: PropKeys:[] PropValues:[] SearchTerm:red shoes LinkURL: DurationMS:0 Status:0}",
+		"{ID:00000000-0000-0000-0000-000000000000 SiteID:site1 Time:2027-01-15 08:00:00 +0000 UTC Type:download " + common +
+			" Hostname:example.com Path:/ ReferrerHost: ReferrerPath: Source: Channel:Direct UTMSource: UTMMedium: UTMCampaign: UTMContent: UTMTerm: " +
+			geoUA + " Screen: Language: Name: PropKeys:[] PropValues:[] SearchTerm: LinkURL:https://cdn.example.com/f.pdf DurationMS:0 Status:0}",
+		"{ID:00000000-0000-0000-0000-000000000000 SiteID:site1 Time:2027-01-15 08:00:00 +0000 UTC Type:engagement " + common +
+			" Hostname:example.com Path:/ ReferrerHost: ReferrerPath: Source: Channel:Direct UTMSource: UTMMedium: UTMCampaign: UTMContent: UTMTerm: " +
+			geoUA + " Screen: Language: Name: PropKeys:[] PropValues:[] SearchTerm: LinkURL: DurationMS:1500 Status:0}",
+		"{ID:00000000-0000-0000-0000-000000000000 SiteID:site1 Time:2027-01-15 08:00:00 +0000 UTC Type:error " + common +
+			" Hostname:example.com Path:/missing ReferrerHost: ReferrerPath: Source: Channel:Direct UTMSource: UTMMedium: UTMCampaign: UTMContent: UTMTerm: " +
+			geoUA + " Screen: Language: Name: PropKeys:[] PropValues:[] SearchTerm: LinkURL: DurationMS:0 Status:404}",
+		"{ID:00000000-0000-0000-0000-000000000000 SiteID:site1 Time:2027-01-15 08:00:00 +0000 UTC Type:custom " + common +
+			" Hostname:example.com Path:/ ReferrerHost: ReferrerPath: Source: Channel:Direct UTMSource: UTMMedium: UTMCampaign: UTMContent: UTMTerm: " +
+			geoUA + " Screen: Language: Name:signup PropKeys:[a b] PropValues:[1 2] SearchTerm: LinkURL: DurationMS:0 Status:0}",
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d events, want %d:\n%s", len(got), len(want), strings.Join(got, "\n"))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("event %d:\n got %s\nwant %s", i, got[i], want[i])
+		}
+	}
+}
+
+func TestConsentAndImpression(t *testing.T) {
+	const cid = "0b6f8c5e-8c1a-4c5e-9a5e-0b6f8c5e8c1a"
+	for _, tt := range []struct {
+		name, kind, body, ua string
+		want                 string
+		counts               []string
+	}{
+		{"accept", "consent", `{"site":"site1","consent_id":"` + cid + `","policy_version":1,"action":"accept_all","url":"https://example.com/x?y=1","lang":"DE"}`, "",
+			"ok {SiteID:site1 ConsentID:" + cid + " PolicyVersion:1 Action:accept_all Granted:{Performance:true Functionality:true Targeting:true} GPC:false Path:/x Language:de Country:DE Device:desktop} token",
+			[]string{"accept decision 1"}},
+		{"custom", "consent", `{"site":"site1","consent_id":"` + cid + `","policy_version":1,"action":"custom","categories":["functionality"]}`, "",
+			"ok {SiteID:site1 ConsentID:" + cid + " PolicyVersion:1 Action:custom Granted:{Performance:false Functionality:true Targeting:false} GPC:false Path: Language: Country:DE Device:desktop} no token",
+			[]string{"accept decision 1"}},
+		{"consent bot", "consent", `{"site":"site1","consent_id":"` + cid + `","policy_version":1,"action":"accept_all"}`, "somebot/2.0",
+			"dropped bot", []string{"drop bot 1"}},
+		{"consent unknown category", "consent", `{"site":"site1","consent_id":"` + cid + `","policy_version":1,"action":"custom","categories":["x"]}`, "",
+			"error 1 invalid", []string{"drop invalid 1"}},
+		{"consent unknown site", "consent", `{"site":"x","consent_id":"` + cid + `","policy_version":1,"action":"accept_all"}`, "",
+			`error 2 unknown_site: unknown site "x"`, []string{"drop unknown_site 1"}},
+		{"impression", "impression", `{"site":"site1","url":"https://example.com/shop?a=1","lang":"en-gb","gpc":true,"undeclared_cookies":["_ga"]}`, "",
+			"ok {SiteID:site1 PolicyVersion:1 Path:/shop Language:en-GB Country:DE Device:desktop GPC:true UndeclaredCookies:[_ga]}",
+			[]string{"accept impression 1"}},
+		{"impression bot", "impression", `{"site":"site1"}`, "somebot/2.0", "dropped bot", []string{"drop bot 1"}},
+		{"impression bad cookie", "impression", `{"site":"site1","undeclared_cookies":[""]}`, "", "error 1 invalid: cookie names must be 1 to 128 bytes", []string{"drop invalid 1"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRig(t)
+			ua := tt.ua
+			if ua == "" {
+				ua = browser
+			}
+			req := &Request{Body: []byte(tt.body), UserAgent: ua, IP: netip.MustParseAddr("81.2.69.160")}
+			var got string
+			if tt.kind == "consent" {
+				res, err := r.p.Consent(context.Background(), req)
+				got = outcome(err, res.Dropped)
+				if err == nil && res.Dropped == "" {
+					d := *r.buf.recs[0].Decision
+					got += fmt.Sprintf(" {SiteID:%s ConsentID:%s PolicyVersion:%d Action:%s Granted:%+v GPC:%v Path:%s Language:%s Country:%s Device:%s}",
+						d.SiteID, d.ConsentID, d.PolicyVersion, d.Action, d.Granted, d.GPC, d.Path, d.Language, d.Country, d.Device)
+					if d.Time != r.now || d.ID == uuid.Nil || d.TextsHash == "" {
+						t.Errorf("decision time %v, id %v, texts hash %q", d.Time, d.ID, d.TextsHash)
+					}
+					if res.Token != "" {
+						got += " token"
+					} else {
+						got += " no token"
+					}
+				}
+			} else {
+				dropped, err := r.p.Impression(context.Background(), req)
+				got = outcome(err, dropped)
+				if err == nil && dropped == "" {
+					im := *r.buf.recs[0].Impression
+					got += fmt.Sprintf(" {SiteID:%s PolicyVersion:%d Path:%s Language:%s Country:%s Device:%s GPC:%v UndeclaredCookies:%v}",
+						im.SiteID, im.PolicyVersion, im.Path, im.Language, im.Country, im.Device, im.GPC, im.UndeclaredCookies)
+				}
+			}
+			if !strings.HasPrefix(got, tt.want) {
+				t.Errorf("got  %s\nwant %s", got, tt.want)
+			}
+			if !slices.Equal(r.count.log, tt.counts) {
+				t.Errorf("counts %q, want %q", r.count.log, tt.counts)
+			}
+			if strings.HasPrefix(got, "ok") && (req.IP.IsValid() || req.UserAgent != "") {
+				t.Errorf("IP %v and user agent %q not forgotten", req.IP, req.UserAgent)
+			}
+		})
+	}
+}
