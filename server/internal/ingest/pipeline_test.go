@@ -34,8 +34,12 @@ func (b *recBuffer) Append(recs ...buffer.Record) error {
 // recCounter records every count as "accept kind n" or "drop reason n".
 type recCounter struct{ log []string }
 
-func (c *recCounter) Accept(kind string, n int) { c.log = append(c.log, fmt.Sprintf("accept %s %d", kind, n)) }
-func (c *recCounter) Drop(reason string, n int) { c.log = append(c.log, fmt.Sprintf("drop %s %d", reason, n)) }
+func (c *recCounter) Accept(kind string, n int) {
+	c.log = append(c.log, fmt.Sprintf("accept %s %d", kind, n))
+}
+func (c *recCounter) Drop(reason string, n int) {
+	c.log = append(c.log, fmt.Sprintf("drop %s %d", reason, n))
+}
 
 type testRig struct {
 	p     *Pipeline
