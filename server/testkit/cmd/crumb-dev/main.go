@@ -14,7 +14,7 @@ import (
 )
 
 func main() {
-	cmds := map[string]func([]string){"seed": seedMain, "faults": faultsMain}
+	cmds := map[string]func([]string){"seed": seedMain, "bench": benchMain, "faults": faultsMain}
 	if len(os.Args) < 2 || cmds[os.Args[1]] == nil {
 		fmt.Fprintln(os.Stderr, "usage: crumb-dev seed|bench|faults [flags] (crumb-dev CMD --help lists the flags)")
 		os.Exit(2)

@@ -1,8 +1,3 @@
-// Command crumb-bench measures Crumb's ingest on this machine in one run:
-// end-to-end events/s (HTTP 202 to rows in ClickHouse) against a bare Fiber
-// handler that parses the same body, the buffer writer's rows/s against the
-// raw clickhouse-go batch rate, and crumb's peak memory. It needs wrk and
-// clickhouse-server; make bench installs them.
 package main
 
 import (
@@ -36,21 +31,27 @@ import (
 
 const browserUA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
 
-func main() {
-	crumbBin := flag.String("crumb", "bin/crumb", "the crumb binary to measure")
-	duration := flag.Duration("duration", 10*time.Second, "how long each HTTP load runs")
-	conns := flag.Int("connections", 64, "wrk connections")
-	rows := flag.Int("rows", 500_000, "rows for the writer comparison")
-	writerOnly := flag.Bool("writer-only", false, "measure only the writer")
-	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the writer comparison to this file")
-	flag.Parse()
-	if err := run(*crumbBin, *duration, *conns, *rows, *writerOnly, *cpuProfile); err != nil {
-		fmt.Fprintln(os.Stderr, "crumb-bench:", err)
+// bench measures Crumb's ingest on this machine in one run:
+// end-to-end events/s (HTTP 202 to rows in ClickHouse) against a bare Fiber
+// handler that parses the same body, the buffer writer's rows/s against the
+// raw clickhouse-go batch rate, and crumb's peak memory. It needs wrk and
+// clickhouse-server; make bench installs them.
+func benchMain(args []string) {
+	fl := flag.NewFlagSet("crumb-dev bench", flag.ExitOnError)
+	crumbBin := fl.String("crumb", "bin/crumb", "the crumb binary to measure")
+	duration := fl.Duration("duration", 10*time.Second, "how long each HTTP load runs")
+	conns := fl.Int("connections", 64, "wrk connections")
+	rows := fl.Int("rows", 500_000, "rows for the writer comparison")
+	writerOnly := fl.Bool("writer-only", false, "measure only the writer")
+	cpuProfile := fl.String("cpuprofile", "", "write a CPU profile of the writer comparison to this file")
+	fl.Parse(args)
+	if err := runIngestBench(*crumbBin, *duration, *conns, *rows, *writerOnly, *cpuProfile); err != nil {
+		fmt.Fprintln(os.Stderr, "crumb-dev bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(crumbBin string, d time.Duration, conns, nrows int, writerOnly bool, cpuProfile string) error {
+func runIngestBench(crumbBin string, d time.Duration, conns, nrows int, writerOnly bool, cpuProfile string) error {
 	ctx := context.Background()
 	tmp, err := os.MkdirTemp("", "crumb-bench-")
 	if err != nil {
