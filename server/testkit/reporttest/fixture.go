@@ -1,5 +1,5 @@
 // Package reporttest holds a small, hand-checked traffic and consent
-// fixture for the tests of package report and package statsapi. Every
+// fixture for the tests of package report and the stats API in package httpapi. Every
 // number the tests expect can be worked out from the comments here.
 package reporttest
 
