@@ -31,8 +31,8 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
-	"github.com/crumbhq/crumb/server/testkit/crumbtest"
 	"github.com/crumbhq/crumb/server/testkit/browsertest"
+	"github.com/crumbhq/crumb/server/testkit/crumbtest"
 )
 
 func TestMain(m *testing.M) { crumbtest.Main(m) }
