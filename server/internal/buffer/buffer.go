@@ -34,7 +34,8 @@ var ErrFull = errors.New("buffer: full")
 // ErrClosed is returned by Append after Close.
 var ErrClosed = errors.New("buffer: closed")
 
-// Sink is where batches go: the ClickHouse writer.
+// Sink is where batches go: the ClickHouse writer. The slices it is given
+// are reused once the call returns.
 type Sink interface {
 	InsertEvents(ctx context.Context, events []model.Event) error
 	InsertDecisions(ctx context.Context, ds []model.Decision) error
@@ -83,9 +84,17 @@ type Buffer struct {
 	wal  *wal.Log
 	lock *os.File // held while open, so that two processes never share a log
 
-	mu     sync.Mutex // serialises appends and guards closed
+	mu     sync.Mutex // guards closed, the append queue and mem
 	closed bool
-	batch  wal.Batch
+
+	// Appends are written to the log in groups (append.go): queue holds the
+	// appends waiting for the group being written, writing tells that one
+	// is, and appends counts those under way, for Close.
+	queue   []*appendReq
+	queued  int // records in queue
+	writing bool
+	appends sync.WaitGroup
+	batch   wal.Batch // the group being written; only its writer uses it
 
 	last    atomic.Uint64 // index of the newest appended record
 	flushed atomic.Uint64 // every record up to here is in ClickHouse
@@ -97,6 +106,10 @@ type Buffer struct {
 	memStart uint64
 	memCap   int
 
+	// marks tell when records were appended, oldest first: the records
+	// after the previous mark's index up to last, at about at. Guarded by mu.
+	marks []appendMark
+
 	lastTruncate time.Time
 	// suspect is the newest index whose insert may already have landed: the
 	// records replayed at start-up, and any batch after a failed insert.
@@ -106,6 +119,7 @@ type Buffer struct {
 	stop    chan struct{}
 	stopped chan struct{}
 	flushMu sync.Mutex
+	rows    rows // the batch being written; guarded by flushMu
 }
 
 // Open opens (or creates) the log in opts.Dir, and starts the writer.
@@ -139,9 +153,13 @@ func Open(opts Options, sink Sink) (*Buffer, error) {
 		return nil, err
 	}
 	l, err := wal.Open(opts.Dir, &wal.Options{
-		NoSync:           true, // synced every SyncInterval instead
-		SegmentSize:      8 << 20,
-		SegmentCacheSize: 2,
+		NoSync: true, // synced every SyncInterval instead
+		// The log keeps its newest segment in memory, growing it entry by
+		// entry: small segments keep that copying in the CPU's caches and
+		// the memory small, for one more fsync every 2 MB.
+		SegmentSize:      2 << 20,
+		SegmentCacheSize: 1,
+		NoCopy:           true, // Read's entry is decoded at once, and the decoder copies what it keeps
 		AllowEmpty:       true,
 		DirPerms:         0o700,
 		FilePerms:        0o600,
@@ -184,57 +202,6 @@ func (b *Buffer) Depth() int { return int(b.last.Load() - b.flushed.Load()) }
 // Full reports whether Append would answer ErrFull.
 func (b *Buffer) Full() bool { return b.Depth() >= b.opts.MaxRecords }
 
-// Append writes records to the log as one unit. When it returns nil they are
-// durable against a crash of the process and will reach ClickHouse.
-func (b *Buffer) Append(recs ...Record) error {
-	if len(recs) == 0 {
-		return nil
-	}
-	datas := make([][]byte, len(recs))
-	for i := range recs {
-		d, err := recs[i].encode()
-		if err != nil {
-			return fmt.Errorf("buffer: encode: %w", err)
-		}
-		datas[i] = d
-	}
-	b.mu.Lock()
-	if b.closed {
-		b.mu.Unlock()
-		return ErrClosed
-	}
-	if b.Depth()+len(recs) > b.opts.MaxRecords {
-		b.mu.Unlock()
-		return ErrFull
-	}
-	idx := b.last.Load()
-	b.batch.Clear()
-	for _, d := range datas {
-		idx++
-		b.batch.Write(idx, d)
-	}
-	if err := b.wal.WriteBatch(&b.batch); err != nil {
-		b.mu.Unlock()
-		return fmt.Errorf("buffer: write log: %w", err)
-	}
-	b.last.Store(idx)
-	if b.memStart+uint64(len(b.mem)) == idx-uint64(len(recs))+1 && len(b.mem)+len(recs) <= b.memCap {
-		b.mem = append(b.mem, recs...)
-	} else if len(b.mem) == 0 {
-		b.memStart = idx + 1 // the reader takes these from the log
-	}
-	depth := b.Depth()
-	b.mu.Unlock()
-	b.obs.Depth(depth)
-	if depth >= b.opts.BatchSize {
-		select {
-		case b.wake <- struct{}{}:
-		default:
-		}
-	}
-	return nil
-}
-
 // Flush writes every buffered record to ClickHouse now, retrying until ctx
 // ends.
 func (b *Buffer) Flush(ctx context.Context) error {
@@ -263,6 +230,7 @@ func (b *Buffer) Close(ctx context.Context) error {
 	}
 	b.closed = true
 	b.mu.Unlock()
+	b.appends.Wait()
 	close(b.stop)
 	<-b.stopped
 	ferr := b.Flush(ctx)
@@ -276,9 +244,9 @@ func (b *Buffer) Close(ctx context.Context) error {
 // oldest has waited FlushInterval, and syncs the log every SyncInterval.
 func (b *Buffer) run() {
 	defer close(b.stopped)
-	flushTick := time.NewTicker(b.opts.FlushInterval)
+	flushTimer := time.NewTimer(b.opts.FlushInterval)
 	syncTick := time.NewTicker(b.opts.SyncInterval)
-	defer flushTick.Stop()
+	defer flushTimer.Stop()
 	defer syncTick.Stop()
 	backoff := 100 * time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
@@ -296,10 +264,13 @@ func (b *Buffer) run() {
 				b.log.Error("buffer: sync log", "err", err)
 			}
 			continue
-		case <-flushTick.C:
+		case <-flushTimer.C:
 		case <-b.wake:
 		}
 		for b.Depth() > 0 {
+			if b.Depth() < b.opts.BatchSize && time.Until(b.due()) > 0 {
+				break // wait for a fuller batch
+			}
 			if err := b.flushBatch(ctx); err != nil {
 				if ctx.Err() != nil {
 					return
@@ -314,11 +285,38 @@ func (b *Buffer) run() {
 				continue
 			}
 			backoff = 100 * time.Millisecond
-			if b.Depth() < b.opts.BatchSize {
-				break // wait for the next tick for a fuller batch
-			}
 		}
+		wait := b.opts.FlushInterval
+		if b.Depth() > 0 {
+			wait = max(time.Until(b.due()), time.Millisecond)
+		}
+		flushTimer.Reset(wait)
 	}
+}
+
+// markGrain is how close in time appends share one mark.
+const markGrain = 20 * time.Millisecond
+
+// mark notes that the records up to index last were appended now. The
+// caller holds mu.
+func (b *Buffer) mark(last uint64) {
+	now := time.Now()
+	if n := len(b.marks); n > 0 && now.Sub(b.marks[n-1].at) < markGrain {
+		b.marks[n-1].last = last
+		return
+	}
+	b.marks = append(b.marks, appendMark{last: last, at: now})
+}
+
+// due is when the oldest buffered record has waited FlushInterval. Records
+// replayed from the log are due at once.
+func (b *Buffer) due() time.Time {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.marks) == 0 || b.marks[0].last <= b.flushed.Load() {
+		return time.Time{}
+	}
+	return b.marks[0].at.Add(b.opts.FlushInterval)
 }
 
 // flushBatch writes the oldest batch of records to the sink and drops them
@@ -331,42 +329,29 @@ func (b *Buffer) flushBatch(ctx context.Context) error {
 	if to < from {
 		return nil
 	}
-	var (
-		events      []model.Event
-		decisions   []model.Decision
-		impressions []model.Impression
-	)
+	rs := &b.rows
+	defer rs.reset()
 	b.mu.Lock()
 	mem, memStart := b.mem, b.memStart
 	b.mu.Unlock()
 	for i := from; i <= to; i++ {
-		var r Record
 		if i >= memStart && i < memStart+uint64(len(mem)) {
-			r = mem[i-memStart]
-		} else {
-			data, err := b.wal.Read(i)
-			if err != nil {
-				return fmt.Errorf("buffer: read log entry %d: %w", i, err)
-			}
-			if err := r.decode(data); err != nil {
-				b.log.Error("buffer: skipping undecodable log entry", "index", i, "err", err)
-				continue
-			}
+			rs.add(&mem[i-memStart])
+			continue
 		}
-		switch {
-		case r.Event != nil:
-			events = append(events, *r.Event)
-		case r.Decision != nil:
-			decisions = append(decisions, *r.Decision)
-		case r.Impression != nil:
-			impressions = append(impressions, *r.Impression)
+		data, err := b.wal.Read(i)
+		if err != nil {
+			return fmt.Errorf("buffer: read log entry %d: %w", i, err)
+		}
+		if err := rs.decode(data); err != nil {
+			b.log.Error("buffer: skipping undecodable log entry", "index", i, "err", err)
 		}
 	}
 	suspect := from <= b.suspect
 	err := errors.Join(
-		write(ctx, b, "events", suspect, events, eventKey, b.sink.ExistingEventIDs, b.sink.InsertEvents),
-		write(ctx, b, "consent_decisions", suspect, decisions, decisionKey, b.sink.ExistingDecisionIDs, b.sink.InsertDecisions),
-		write(ctx, b, "consent_impressions", suspect, impressions, impressionKey, b.sink.ExistingImpressionIDs, b.sink.InsertImpressions),
+		write(ctx, b, "events", suspect, rs.events, eventKey, b.sink.ExistingEventIDs, b.sink.InsertEvents),
+		write(ctx, b, "consent_decisions", suspect, rs.decisions, decisionKey, b.sink.ExistingDecisionIDs, b.sink.InsertDecisions),
+		write(ctx, b, "consent_impressions", suspect, rs.impressions, impressionKey, b.sink.ExistingImpressionIDs, b.sink.InsertImpressions),
 	)
 	if err != nil {
 		// Part of the batch may have landed: check IDs when it is retried.
@@ -378,6 +363,11 @@ func (b *Buffer) flushBatch(ctx context.Context) error {
 		b.log.Error("buffer: write checkpoint", "err", err)
 	}
 	b.mu.Lock()
+	i := 0
+	for i < len(b.marks) && b.marks[i].last <= to {
+		i++
+	}
+	b.marks = b.marks[i:]
 	if b.memStart <= to {
 		drop := min(int(to-b.memStart+1), len(b.mem))
 		clear(b.mem[:drop])
@@ -424,6 +414,11 @@ func readCheckpoint(dir string) (uint64, bool) {
 	}
 	n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
 	return n, err == nil
+}
+
+type appendMark struct {
+	last uint64
+	at   time.Time
 }
 
 type key struct {

@@ -237,3 +237,54 @@ func derefI(i *model.Impression) model.Impression {
 	}
 	return *i
 }
+
+// TestBuffer_StoresEveryField writes events with every field set through the
+// buffer and reads them back from ClickHouse.
+func TestBuffer_StoresEveryField(t *testing.T) {
+	db := chtest.DB(t)
+	b, err := buffer.Open(buffer.Options{Dir: t.TempDir(), BatchSize: 10, FlushInterval: 10 * time.Millisecond}, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now().UTC().Truncate(time.Second)
+	visitor := uuid.New()
+	full := model.Event{ID: uuid.New(), SiteID: "s1", Time: at, Type: model.Custom, VisitorID: visitor, SessionID: uuid.New(),
+		ConsentID: uuid.New(), Hostname: "example.com", Path: "/pricing", ReferrerHost: "google.com", ReferrerPath: "/search",
+		Source: "Google", Channel: "Organic Search", UTMSource: "news", UTMMedium: "email", UTMCampaign: "spring",
+		UTMContent: "hero", UTMTerm: "shoes", Country: "DE", Region: "Berlin", City: "Berlin", ASN: 3320,
+		Provider: "Deutsche Telekom AG", Browser: "Firefox", BrowserVersion: "133", OS: "Windows", OSVersion: "10",
+		Device: "desktop", Screen: "laptop", Language: "de-DE", Name: "signup", PropKeys: []string{"plan", "seats"},
+		PropValues: []string{"pro", "5"}, SearchTerm: "red shoes", LinkURL: "https://x.org/a", DurationMS: 1500, Status: 404}
+	var recs []buffer.Record
+	for i, typ := range []model.EventType{model.Pageview, model.Engagement, model.Search, model.Outbound, model.Download, model.Custom, model.Error} {
+		e := full
+		e.ID, e.Type, e.Time = uuid.New(), typ, at.Add(-time.Duration(i)*time.Second)
+		if typ != model.Custom {
+			e.Name, e.PropKeys, e.PropValues = "", nil, nil
+		}
+		recs = append(recs, buffer.Record{Event: &e})
+	}
+	if err := b.Append(recs...); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.VisitorEvents(context.Background(), "s1", visitor, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(recs) {
+		t.Fatalf("%d events stored, want %d", len(got), len(recs))
+	}
+	for i, r := range recs { // newest first
+		want, g := *r.Event, got[i]
+		if len(want.PropKeys) == 0 {
+			want.PropKeys, want.PropValues = []string{}, []string{}
+		}
+		g.Time = g.Time.UTC()
+		if fmt.Sprintf("%+v", g) != fmt.Sprintf("%+v", want) {
+			t.Errorf("stored\n%+v\nwant\n%+v", g, want)
+		}
+	}
+}

@@ -167,6 +167,42 @@ func (r *Record) msgsize() int {
 }
 
 func (r *Record) decode(data []byte) error {
+	var rs rows
+	if err := rs.decode(data); err != nil {
+		return err
+	}
+	switch {
+	case len(rs.events) == 1:
+		r.Event = &rs.events[0]
+	case len(rs.decisions) == 1:
+		r.Decision = &rs.decisions[0]
+	case len(rs.impressions) == 1:
+		r.Impression = &rs.impressions[0]
+	}
+	return nil
+}
+
+// rows is one batch of records for the sink, by table.
+type rows struct {
+	events      []model.Event
+	decisions   []model.Decision
+	impressions []model.Impression
+}
+
+// add appends a copy of r's record.
+func (rs *rows) add(r *Record) {
+	switch {
+	case r.Event != nil:
+		rs.events = append(rs.events, *r.Event)
+	case r.Decision != nil:
+		rs.decisions = append(rs.decisions, *r.Decision)
+	case r.Impression != nil:
+		rs.impressions = append(rs.impressions, *r.Impression)
+	}
+}
+
+// decode appends the record of a log entry. data is not retained.
+func (rs *rows) decode(data []byte) error {
 	if len(data) == 0 {
 		return errors.New("empty log entry")
 	}
@@ -177,19 +213,36 @@ func (r *Record) decode(data []byte) error {
 	if _, err := msgp.Skip(data[1:]); err != nil {
 		return fmt.Errorf("damaged log entry: %w", err)
 	}
-	var err error
 	switch data[0] {
 	case kindEvent:
-		r.Event = new(model.Event)
-		_, err = (*logEvent)(r.Event).UnmarshalMsg(data[1:])
+		rs.events = append(rs.events, model.Event{})
+		if _, err := (*logEvent)(&rs.events[len(rs.events)-1]).UnmarshalMsg(data[1:]); err != nil {
+			rs.events = rs.events[:len(rs.events)-1]
+			return err
+		}
 	case kindDecision:
-		r.Decision = new(model.Decision)
-		_, err = (*logDecision)(r.Decision).UnmarshalMsg(data[1:])
+		rs.decisions = append(rs.decisions, model.Decision{})
+		if _, err := (*logDecision)(&rs.decisions[len(rs.decisions)-1]).UnmarshalMsg(data[1:]); err != nil {
+			rs.decisions = rs.decisions[:len(rs.decisions)-1]
+			return err
+		}
 	case kindImpression:
-		r.Impression = new(model.Impression)
-		_, err = (*logImpression)(r.Impression).UnmarshalMsg(data[1:])
+		rs.impressions = append(rs.impressions, model.Impression{})
+		if _, err := (*logImpression)(&rs.impressions[len(rs.impressions)-1]).UnmarshalMsg(data[1:]); err != nil {
+			rs.impressions = rs.impressions[:len(rs.impressions)-1]
+			return err
+		}
 	default:
-		err = fmt.Errorf("unknown record kind %q", data[0])
+		return fmt.Errorf("unknown record kind %q", data[0])
 	}
-	return err
+	return nil
+}
+
+// reset empties rs for the next batch, keeping its room but none of the
+// records' strings.
+func (rs *rows) reset() {
+	clear(rs.events)
+	clear(rs.decisions)
+	clear(rs.impressions)
+	rs.events, rs.decisions, rs.impressions = rs.events[:0], rs.decisions[:0], rs.impressions[:0]
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/google/uuid"
 
 	"github.com/crumbhq/crumb/server/internal/model"
@@ -21,21 +22,75 @@ var eventColumns = []string{
 	"name", "prop_keys", "prop_values", "search_term", "link_url", "duration_ms", "status",
 }
 
-func eventValues(e *model.Event) []any {
-	props := func(s []string) []string {
-		if s == nil {
-			return []string{}
+// eventColumnValues returns the events as one slice per column of
+// eventColumns, for a columnar insert.
+func eventColumnValues(events []model.Event) []any {
+	n := len(events)
+	strs := func(f func(e *model.Event) string) []string {
+		out := make([]string, n)
+		for i := range events {
+			out[i] = f(&events[i])
 		}
-		return s
+		return out
 	}
-	ts := e.Time.UTC()
+	ids := func(f func(e *model.Event) uuid.UUID) []uuid.UUID {
+		out := make([]uuid.UUID, n)
+		for i := range events {
+			out[i] = f(&events[i])
+		}
+		return out
+	}
+	props := func(f func(e *model.Event) []string) [][]string {
+		out := make([][]string, n)
+		for i := range events {
+			if out[i] = f(&events[i]); out[i] == nil {
+				out[i] = []string{}
+			}
+		}
+		return out
+	}
+	ts := make([]time.Time, n)
+	asn, duration, status := make([]uint32, n), make([]uint32, n), make([]uint16, n)
+	for i := range events {
+		e := &events[i]
+		ts[i], asn[i], duration[i], status[i] = e.Time.UTC(), e.ASN, e.DurationMS, e.Status
+	}
 	return []any{
-		e.SiteID, ts, ts, e.ID, string(e.Type), e.VisitorID, e.SessionID, e.ConsentID,
-		e.Hostname, e.Path, e.ReferrerHost, e.ReferrerPath, e.Source, e.Channel,
-		e.UTMSource, e.UTMMedium, e.UTMCampaign, e.UTMContent, e.UTMTerm,
-		e.Country, e.Region, e.City, e.ASN, e.Provider,
-		e.Browser, e.BrowserVersion, e.OS, e.OSVersion, e.Device, e.Screen, e.Language,
-		e.Name, props(e.PropKeys), props(e.PropValues), e.SearchTerm, e.LinkURL, e.DurationMS, e.Status,
+		strs(func(e *model.Event) string { return e.SiteID }), ts, ts,
+		ids(func(e *model.Event) uuid.UUID { return e.ID }),
+		strs(func(e *model.Event) string { return string(e.Type) }),
+		ids(func(e *model.Event) uuid.UUID { return e.VisitorID }),
+		ids(func(e *model.Event) uuid.UUID { return e.SessionID }),
+		ids(func(e *model.Event) uuid.UUID { return e.ConsentID }),
+		strs(func(e *model.Event) string { return e.Hostname }),
+		strs(func(e *model.Event) string { return e.Path }),
+		strs(func(e *model.Event) string { return e.ReferrerHost }),
+		strs(func(e *model.Event) string { return e.ReferrerPath }),
+		strs(func(e *model.Event) string { return e.Source }),
+		strs(func(e *model.Event) string { return e.Channel }),
+		strs(func(e *model.Event) string { return e.UTMSource }),
+		strs(func(e *model.Event) string { return e.UTMMedium }),
+		strs(func(e *model.Event) string { return e.UTMCampaign }),
+		strs(func(e *model.Event) string { return e.UTMContent }),
+		strs(func(e *model.Event) string { return e.UTMTerm }),
+		strs(func(e *model.Event) string { return e.Country }),
+		strs(func(e *model.Event) string { return e.Region }),
+		strs(func(e *model.Event) string { return e.City }),
+		asn,
+		strs(func(e *model.Event) string { return e.Provider }),
+		strs(func(e *model.Event) string { return e.Browser }),
+		strs(func(e *model.Event) string { return e.BrowserVersion }),
+		strs(func(e *model.Event) string { return e.OS }),
+		strs(func(e *model.Event) string { return e.OSVersion }),
+		strs(func(e *model.Event) string { return e.Device }),
+		strs(func(e *model.Event) string { return e.Screen }),
+		strs(func(e *model.Event) string { return e.Language }),
+		strs(func(e *model.Event) string { return e.Name }),
+		props(func(e *model.Event) []string { return e.PropKeys }),
+		props(func(e *model.Event) []string { return e.PropValues }),
+		strs(func(e *model.Event) string { return e.SearchTerm }),
+		strs(func(e *model.Event) string { return e.LinkURL }),
+		duration, status,
 	}
 }
 
@@ -79,9 +134,41 @@ func impressionValues(im *model.Impression) []any {
 	}
 }
 
-// InsertEvents writes events in one batch.
+// InsertEvents writes events in one batch. The rows go in column by column:
+// appending row by row boxes every value.
 func (db *DB) InsertEvents(ctx context.Context, events []model.Event) error {
-	return insert(ctx, db, "events", eventColumns, len(events), func(i int) []any { return eventValues(&events[i]) })
+	if len(events) == 0 {
+		return nil
+	}
+	b, err := db.conn.PrepareBatch(db.insertContext(ctx), "INSERT INTO events ("+joinCols(eventColumns)+")")
+	if err != nil {
+		return fmt.Errorf("clickhouse: insert events: %w", err)
+	}
+	for i, col := range eventColumnValues(events) {
+		if err := appendColumn(b.Column(i), col); err != nil {
+			_ = b.Abort()
+			return fmt.Errorf("clickhouse: insert events column %s: %w", eventColumns[i], err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("clickhouse: insert events: %w", err)
+	}
+	return nil
+}
+
+// appendColumn appends one column's values; arrays go in row by row, which
+// the driver does without reflection.
+func appendColumn(c driver.BatchColumn, values any) error {
+	rows, ok := values.([][]string)
+	if !ok {
+		return c.Append(values)
+	}
+	for _, r := range rows {
+		if err := c.AppendRow(r); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // InsertDecisions writes consent decisions in one batch.

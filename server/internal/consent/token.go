@@ -11,7 +11,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -44,7 +46,8 @@ const (
 
 // Signer signs and verifies consent tokens with a shared secret.
 type Signer struct {
-	key []byte
+	key  []byte
+	macs sync.Pool // of *macState
 }
 
 // NewSigner returns a signer for secret, which must be at least 32 bytes.
@@ -55,7 +58,9 @@ func NewSigner(secret []byte) (*Signer, error) {
 	// Derive a key of its own so the secret can serve other purposes too.
 	m := hmac.New(sha256.New, secret)
 	m.Write([]byte("crumb consent token v1"))
-	return &Signer{key: m.Sum(nil)}, nil
+	s := &Signer{key: m.Sum(nil)}
+	s.macs.New = func() any { return &macState{h: hmac.New(sha256.New, s.key)} }
+	return s, nil
 }
 
 // Sign returns the token for c.
@@ -75,16 +80,19 @@ func (s *Signer) Sign(c Claims) string {
 // Verify checks the token's signature and expiry and returns its claims.
 func (s *Signer) Verify(token string, now time.Time) (Claims, error) {
 	payloadStr, macStr, ok := strings.Cut(token, ".")
-	if !ok || len(token) > 512 {
+	if !ok || len(token) > maxToken {
 		return Claims{}, ErrMalformed
 	}
+	m := s.macs.Get().(*macState)
+	defer s.macs.Put(m)
 	enc := base64.RawURLEncoding
-	payload, err1 := enc.DecodeString(payloadStr)
-	sig, err2 := enc.DecodeString(macStr)
+	n1, err1 := enc.Decode(m.payload[:], append(m.src[:0], payloadStr...))
+	n2, err2 := enc.Decode(m.sig[:], append(m.src[:0], macStr...))
+	payload, sig := m.payload[:n1], m.sig[:n2]
 	if err1 != nil || err2 != nil || len(payload) < fixedLen || payload[0] != tokenVersion {
 		return Claims{}, ErrMalformed
 	}
-	if !hmac.Equal(sig, s.mac(payload)) {
+	if !hmac.Equal(sig, m.mac(payload)) {
 		return Claims{}, ErrSignature
 	}
 	var c Claims
@@ -100,10 +108,29 @@ func (s *Signer) Verify(token string, now time.Time) (Claims, error) {
 	return c, nil
 }
 
+// maxToken is the length of the longest token Verify looks at.
+const maxToken = 512
+
+// macState is a keyed HMAC with room to decode a token, kept for reuse:
+// setting one up costs more than checking a token with it.
+type macState struct {
+	h            hash.Hash
+	src          [maxToken]byte
+	payload, sig [maxToken]byte
+	sum          [sha256.Size]byte
+}
+
+// mac returns the MAC of payload, in m's room.
+func (m *macState) mac(payload []byte) []byte {
+	m.h.Reset()
+	m.h.Write(payload)
+	return m.h.Sum(m.sum[:0])[:macLen]
+}
+
 func (s *Signer) mac(payload []byte) []byte {
-	m := hmac.New(sha256.New, s.key)
-	m.Write(payload)
-	return m.Sum(nil)[:macLen]
+	m := s.macs.Get().(*macState)
+	defer s.macs.Put(m)
+	return append([]byte(nil), m.mac(payload)...)
 }
 
 func categoryBits(c model.Categories) byte {

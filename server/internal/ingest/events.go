@@ -3,8 +3,9 @@ package ingest
 import (
 	"context"
 	"errors"
-	"net/url"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/goccy/go-json"
@@ -66,6 +67,18 @@ type eventsState struct {
 	consent  uuid.UUID
 	events   []model.Event
 	rejected []Rejection
+	recs     []buffer.Record
+}
+
+// eventsStates keeps states for reuse. What a run hands out is never reused:
+// its events go to the buffer, its rejections to the caller.
+var eventsStates = sync.Pool{New: func() any { return new(eventsState) }}
+
+func (s *eventsState) release() {
+	clear(s.raw)
+	clear(s.recs)
+	*s = eventsState{raw: s.raw[:0], index: s.index[:0], recs: s.recs[:0]}
+	eventsStates.Put(s)
 }
 
 func (s *eventsState) siteID() string { return s.payload.Site }
@@ -79,17 +92,18 @@ var eventSteps = []step[*eventsState]{
 	enrichStep((*Pipeline).enrichEvents),
 	forgetIPStep[*eventsState](),
 	bufferStep("event", func(s *eventsState) []buffer.Record {
-		recs := make([]buffer.Record, len(s.events))
 		for i := range s.events {
-			recs[i] = buffer.Record{Event: &s.events[i]}
+			s.recs = append(s.recs, buffer.Record{Event: &s.events[i]})
 		}
-		return recs
+		return s.recs
 	}),
 }
 
 // Events runs POST /api/events.
 func (p *Pipeline) Events(ctx context.Context, req *Request) (EventsResult, error) {
-	s := &eventsState{run: run{req: req, now: p.now().UTC()}}
+	s := eventsStates.Get().(*eventsState)
+	defer s.release()
+	s.run = run{req: req, now: p.now().UTC()}
 	dropped, err := runSteps(ctx, p, eventSteps, s)
 	if err != nil {
 		return EventsResult{}, err
@@ -114,17 +128,19 @@ func (p *Pipeline) decodeEvents(_ context.Context, s *eventsState) error {
 	if n > MaxEventsPerBatch {
 		return invalid("%d events in one request; the limit is %d", n, MaxEventsPerBatch)
 	}
+	s.raw, s.index = slices.Grow(s.raw[:0], n), slices.Grow(s.index[:0], n)
 	for i, rawJSON := range s.payload.Events {
-		var ev rawEvent
-		err := decodeStrict(rawJSON, &ev)
+		s.raw = append(s.raw, rawEvent{})
+		ev := &s.raw[len(s.raw)-1]
+		err := decodeStrict(rawJSON, ev)
 		if err == nil {
-			err = validateEvent(&ev, s.now)
+			err = validateEvent(ev, s.now)
 		}
 		if err != nil {
+			s.raw = s.raw[:len(s.raw)-1]
 			s.rejected = append(s.rejected, Rejection{Index: i, Error: err.Error()})
 			continue
 		}
-		s.raw = append(s.raw, ev)
 		s.index = append(s.index, i)
 	}
 	if len(s.rejected) > 0 {
@@ -252,13 +268,12 @@ func (p *Pipeline) enrichEvents(s *eventsState) error {
 	s.events = make([]model.Event, 0, len(s.raw))
 	for i := range s.raw {
 		ev := &s.raw[i]
-		u, err := url.Parse(ev.URL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		u, ok := parsePageURL(ev.URL)
+		if !ok {
 			s.rejected = append(s.rejected, Rejection{Index: s.index[i], Error: "url must be an absolute http(s) URL"})
 			p.count.Drop(ReasonInvalid, 1)
 			continue
 		}
-		q := u.Query()
 		e := model.Event{
 			ID:             uuid.New(),
 			SiteID:         s.site.ID,
@@ -267,13 +282,13 @@ func (p *Pipeline) enrichEvents(s *eventsState) error {
 			VisitorID:      s.visitor,
 			SessionID:      s.session,
 			ConsentID:      s.consent,
-			Hostname:       strings.ToLower(u.Hostname()),
-			Path:           cleanPath(u),
-			UTMSource:      clip(q.Get("utm_source"), 200),
-			UTMMedium:      clip(q.Get("utm_medium"), 200),
-			UTMCampaign:    clip(q.Get("utm_campaign"), 200),
-			UTMContent:     clip(q.Get("utm_content"), 200),
-			UTMTerm:        clip(q.Get("utm_term"), 200),
+			Hostname:       strings.ToLower(u.host),
+			Path:           cleanPath(u.path),
+			UTMSource:      clip(u.get("utm_source"), 200),
+			UTMMedium:      clip(u.get("utm_medium"), 200),
+			UTMCampaign:    clip(u.get("utm_campaign"), 200),
+			UTMContent:     clip(u.get("utm_content"), 200),
+			UTMTerm:        clip(u.get("utm_term"), 200),
 			Country:        loc.Country,
 			Region:         loc.Region,
 			City:           loc.City,
@@ -297,7 +312,7 @@ func (p *Pipeline) enrichEvents(s *eventsState) error {
 			e.Name = strings.TrimSpace(ev.Name)
 			e.PropKeys, e.PropValues = sortedProps(ev.Props)
 		case model.Search:
-			e.SearchTerm = searchTerm(ev.Term, q, s.site.SearchParams)
+			e.SearchTerm = searchTerm(ev.Term, &u, s.site.SearchParams)
 			if e.SearchTerm == "" {
 				s.rejected = append(s.rejected, Rejection{Index: s.index[i], Error: "search event without a term"})
 				p.count.Drop(ReasonInvalid, 1)

@@ -19,9 +19,8 @@ func eventTime(ms int64, now time.Time) time.Time {
 	return time.UnixMilli(ms).UTC()
 }
 
-// cleanPath returns the URL's path only: no query string, no fragment.
-func cleanPath(u *url.URL) string {
-	p := u.Path
+// cleanPath returns a URL's path (no query string, no fragment) as stored.
+func cleanPath(p string) string {
 	if p == "" {
 		p = "/"
 	}
@@ -40,10 +39,10 @@ func cleanLink(raw string) string {
 
 // searchTerm is the event's own term, or the first of the site's search
 // parameters present in the page URL; lower-cased and trimmed.
-func searchTerm(term string, q url.Values, params []string) string {
+func searchTerm(term string, u *pageURL, params []string) string {
 	if term == "" {
 		for _, p := range params {
-			if v := q.Get(p); v != "" {
+			if v := u.get(p); v != "" {
 				term = v
 				break
 			}
@@ -80,25 +79,54 @@ func deviceFromScreen(w int) string {
 	}
 }
 
-// normalizeLanguage turns "en_us" or "EN-US" into "en-US".
+// normalizeLanguage turns "en_us" or "EN-US" into "en-US": subtags of 1 to
+// 8 letters or digits joined by '-', the first lower-cased, a two-letter
+// second one (a region) upper-cased; anything else gives "".
 func normalizeLanguage(l string) string {
-	l = strings.ReplaceAll(strings.TrimSpace(l), "_", "-")
+	l = strings.TrimSpace(l)
 	if l == "" {
 		return ""
 	}
-	parts := strings.Split(l, "-")
-	for _, p := range parts {
-		if p == "" || len(p) > 8 || strings.IndexFunc(p, func(r rune) bool {
-			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
-		}) >= 0 {
+	var buf [MaxLanguageLength]byte
+	var out []byte
+	if len(l) <= len(buf) {
+		out = buf[:len(l)]
+	} else {
+		out = make([]byte, len(l))
+	}
+	part, start := 0, 0
+	for i := 0; i <= len(l); i++ {
+		if i < len(l) && l[i] != '-' && l[i] != '_' {
+			continue
+		}
+		sub := l[start:i]
+		if sub == "" || len(sub) > 8 {
 			return ""
 		}
+		for j := 0; j < len(sub); j++ {
+			c := sub[j]
+			switch {
+			case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+			default:
+				return ""
+			}
+			switch {
+			case part == 0 && c >= 'A' && c <= 'Z':
+				c += 'a' - 'A'
+			case part == 1 && len(sub) == 2 && c >= 'a' && c <= 'z':
+				c -= 'a' - 'A'
+			}
+			out[start+j] = c
+		}
+		if i < len(l) {
+			out[i] = '-'
+		}
+		part, start = part+1, i+1
 	}
-	parts[0] = strings.ToLower(parts[0])
-	if len(parts) > 1 && len(parts[1]) == 2 {
-		parts[1] = strings.ToUpper(parts[1])
+	if string(out) == l {
+		return l // already normal: no copy
 	}
-	return strings.Join(parts, "-")
+	return string(out)
 }
 
 func sortedProps(m map[string]string) (keys, vals []string) {
@@ -151,5 +179,5 @@ func pathOf(raw string) string {
 	if err != nil {
 		return ""
 	}
-	return cleanPath(u)
+	return cleanPath(u.Path)
 }

@@ -15,6 +15,8 @@ import (
 	"github.com/crumbhq/crumb/server/internal/buffer"
 	"github.com/crumbhq/crumb/server/internal/consent"
 	"github.com/crumbhq/crumb/server/internal/model"
+	"github.com/crumbhq/crumb/server/internal/referrer"
+	"github.com/crumbhq/crumb/server/internal/useragent"
 )
 
 // recBuffer keeps what it is given, or answers err.
@@ -279,5 +281,39 @@ func TestConsentAndImpression(t *testing.T) {
 				t.Errorf("IP %v and user agent %q not forgotten", req.IP, req.UserAgent)
 			}
 		})
+	}
+}
+
+type nopBuffer struct{}
+
+func (nopBuffer) Append(...buffer.Record) error { return nil }
+
+// BenchmarkEvents runs the events pipeline on the benchmark's request (one
+// page view with a consent token), with the real user agent parser and
+// referrer classifier, and a buffer that keeps nothing.
+func BenchmarkEvents(b *testing.B) {
+	signer, err := consent.NewSigner([]byte(strings.Repeat("k", 32)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := time.Now().UTC()
+	site := model.NewSite("site1", "example.com", "", now)
+	refs, err := referrer.New()
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := New(Deps{Sites: fakeSites{"site1": &site}, Signer: signer, Geo: fakeGeo{}, Agents: useragent.New(100),
+		Referrers: refs, Buffer: nopBuffer{}, Counter: nopCounter{}})
+	tok := signer.Sign(consent.Claims{SiteID: "site1", ConsentID: uuid.New(), PolicyVersion: 1,
+		Granted: model.Categories{Performance: true}, IssuedAt: now, ExpiresAt: now.Add(time.Hour)})
+	body := []byte(`{"site":"site1","visitor":"` + testVisitor + `","session":"` + testSession + `","consent":"` + tok +
+		`","events":[{"type":"pageview","url":"https://example.com/products/item-0?utm_source=newsletter","referrer":"https://www.google.com/","sw":1440,"lang":"en-US"}]}`)
+	const ua = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+	b.ReportAllocs()
+	for b.Loop() {
+		res, err := p.Events(context.Background(), &Request{Body: body, UserAgent: ua, IP: netip.MustParseAddr("81.2.69.160")})
+		if err != nil || res.Accepted != 1 {
+			b.Fatal(res, err)
+		}
 	}
 }

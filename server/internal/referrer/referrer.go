@@ -420,8 +420,12 @@ func parseReferrer(raw string) (host, path string, ok bool) {
 // normalizeHost lowercases host and drops a port, brackets and a trailing dot.
 func normalizeHost(host string) string {
 	host = strings.ToLower(strings.TrimSpace(host))
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
+	// Only a host with a colon can have a port (SplitHostPort's error for
+	// one without costs an allocation).
+	if strings.IndexByte(host, ':') >= 0 {
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
 	}
 	host = strings.Trim(host, "[]")
 	return strings.TrimSuffix(host, ".")
