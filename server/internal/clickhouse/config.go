@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/crumbhq/crumb/migrations"
 	"github.com/crumbhq/crumb/server/internal/model"
 )
 
@@ -38,11 +39,7 @@ func (db *DB) putSite(ctx context.Context, s model.Site, deleted bool) error {
 		params = []string{}
 	}
 	now := time.Now().UTC()
-	return insert(ctx, db, "sites", []string{
-		"site_id", "version", "deleted", "domain", "name", "extra_domains", "policy_version",
-		"consent_lifetime_days", "retention_months", "consent_retention_months", "k", "search_params",
-		"anonymous_counting", "banner", "created_at", "updated_at",
-	}, 1, func(int) []any {
+	return insert(ctx, db, migrations.Sites, insertSite, 1, func(int) []any {
 		return []any{
 			s.ID, version(now), boolU8(deleted), s.Domain, s.Name, extra, s.PolicyVersion,
 			uint16(s.ConsentLifetimeDays), uint16(s.RetentionMonths), uint16(s.ConsentRetentionMonths), uint16(s.K), params,
@@ -53,10 +50,7 @@ func (db *DB) putSite(ctx context.Context, s model.Site, deleted bool) error {
 
 // Sites returns the newest version of every site that is not deleted.
 func (db *DB) Sites(ctx context.Context) ([]model.Site, error) {
-	rows, err := db.conn.Query(ctx, `SELECT site_id, domain, name, extra_domains, policy_version,
-		consent_lifetime_days, retention_months, consent_retention_months, k, search_params,
-		anonymous_counting, banner, created_at, updated_at
-		FROM sites FINAL WHERE deleted = 0 ORDER BY created_at, site_id`)
+	rows, err := db.conn.Query(ctx, selectSites)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: sites: %w", err)
 	}
@@ -97,7 +91,7 @@ func (db *DB) PutUser(ctx context.Context, u model.User) error {
 	if u.CreatedAt.IsZero() {
 		u.CreatedAt = now
 	}
-	return insert(ctx, db, "users", []string{"email", "version", "deleted", "password_hash", "role", "site_roles", "created_at", "updated_at"}, 1,
+	return insert(ctx, db, migrations.Users, insertUser, 1,
 		func(int) []any {
 			return []any{u.Email, version(now), uint8(0), u.PasswordHash, u.Role, string(roles), u.CreatedAt.UTC(), now}
 		})
@@ -105,7 +99,7 @@ func (db *DB) PutUser(ctx context.Context, u model.User) error {
 
 // Users returns every user.
 func (db *DB) Users(ctx context.Context) ([]model.User, error) {
-	rows, err := db.conn.Query(ctx, `SELECT email, password_hash, role, site_roles, created_at FROM users FINAL WHERE deleted = 0 ORDER BY email`)
+	rows, err := db.conn.Query(ctx, selectUsers)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: users: %w", err)
 	}
@@ -133,7 +127,7 @@ func (db *DB) PutToken(ctx context.Context, t model.Token) error {
 	if t.CreatedAt.IsZero() {
 		t.CreatedAt = now
 	}
-	return insert(ctx, db, "api_tokens", []string{"token_id", "version", "revoked", "token_hash", "name", "site_id", "created_at", "updated_at"}, 1,
+	return insert(ctx, db, migrations.APITokens, insertToken, 1,
 		func(int) []any {
 			return []any{t.ID, version(now), boolU8(t.Revoked), t.Hash, t.Name, t.SiteID, t.CreatedAt.UTC(), now}
 		})
@@ -141,7 +135,7 @@ func (db *DB) PutToken(ctx context.Context, t model.Token) error {
 
 // Tokens returns every token, revoked ones included.
 func (db *DB) Tokens(ctx context.Context) ([]model.Token, error) {
-	rows, err := db.conn.Query(ctx, `SELECT token_id, token_hash, name, site_id, revoked, created_at FROM api_tokens FINAL ORDER BY created_at`)
+	rows, err := db.conn.Query(ctx, selectTokens)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: tokens: %w", err)
 	}
@@ -165,7 +159,7 @@ func (db *DB) PutShareLink(ctx context.Context, s model.ShareLink) error {
 	if s.CreatedAt.IsZero() {
 		s.CreatedAt = now
 	}
-	return insert(ctx, db, "share_links", []string{"share_id", "version", "revoked", "site_id", "name", "created_at", "updated_at"}, 1,
+	return insert(ctx, db, migrations.ShareLinks, insertShareLink, 1,
 		func(int) []any {
 			return []any{s.ID, version(now), boolU8(s.Revoked), s.SiteID, s.Name, s.CreatedAt.UTC(), now}
 		})
@@ -173,7 +167,7 @@ func (db *DB) PutShareLink(ctx context.Context, s model.ShareLink) error {
 
 // ShareLinks returns every share link, revoked ones included.
 func (db *DB) ShareLinks(ctx context.Context) ([]model.ShareLink, error) {
-	rows, err := db.conn.Query(ctx, `SELECT share_id, site_id, name, revoked, created_at FROM share_links FINAL ORDER BY created_at`)
+	rows, err := db.conn.Query(ctx, selectShareLinks)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: share links: %w", err)
 	}

@@ -3,9 +3,10 @@
 // token configuration and the visitor privacy operations. The dashboards'
 // aggregate queries live in package report.
 //
-// Every statement here runs on ClickHouse 18.16 and on current releases:
-// inserts go through PrepareBatch with explicit columns, times are bound as
-// time.Time, and deletions are ALTER TABLE … DELETE mutations.
+// Every statement the store sends is in sql.go. Each runs on ClickHouse
+// 18.16 and on current releases: inserts go through PrepareBatch with
+// explicit columns, times are bound as time.Time, and deletions are
+// ALTER TABLE … DELETE mutations.
 package clickhouse
 
 import (
@@ -17,6 +18,8 @@ import (
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/crumbhq/crumb/migrations"
 )
 
 // DB is a connection pool to one ClickHouse database, on one server or on a
@@ -32,7 +35,8 @@ type DB struct {
 type Option func(*DB)
 
 // WithCluster selects cluster mode: tables are created ON CLUSTER name as
-// replicated and distributed tables (see cluster.go). Empty means one server.
+// replicated and distributed tables (see migrations.Target). Empty means one
+// server.
 func WithCluster(name string) Option { return func(db *DB) { db.cluster = name } }
 
 // Open connects to the ClickHouse server named by dsn
@@ -68,14 +72,14 @@ func Open(ctx context.Context, dsn string, log *slog.Logger, options ...Option) 
 		if err != nil {
 			return nil, fmt.Errorf("clickhouse: %w", err)
 		}
-		create := "CREATE DATABASE IF NOT EXISTS " + quoteIdent(db)
+		create := migrations.Target{Database: db}
 		if d.cluster != "" {
 			if err = checkCluster(ctx, conn, d.cluster); err == nil {
-				create += " ON CLUSTER " + quoteIdent(d.cluster)
+				create.Cluster = d.cluster
 			}
 		}
 		if err == nil {
-			err = conn.Exec(ctx, create)
+			err = conn.Exec(ctx, createDatabaseSQL(create))
 		}
 		conn.Close()
 		if err != nil {
@@ -103,7 +107,7 @@ func Open(ctx context.Context, dsn string, log *slog.Logger, options ...Option) 
 // checkCluster fails unless the server knows the cluster.
 func checkCluster(ctx context.Context, conn driver.Conn, cluster string) error {
 	var n uint64
-	if err := conn.QueryRow(ctx, "SELECT count() FROM system.clusters WHERE cluster = ?", cluster).Scan(&n); err != nil {
+	if err := conn.QueryRow(ctx, selectClusterKnown, cluster).Scan(&n); err != nil {
 		return fmt.Errorf("clickhouse: cluster %s: %w", cluster, err)
 	}
 	if n == 0 {
@@ -140,14 +144,8 @@ func (db *DB) Close() error { return db.conn.Close() }
 
 // DropDatabase removes the database and everything in it. Tests use it.
 func (db *DB) DropDatabase(ctx context.Context) error {
-	q := "DROP DATABASE IF EXISTS " + quoteIdent(db.database)
-	if db.cluster != "" {
-		q += " ON CLUSTER " + quoteIdent(db.cluster)
-	}
-	return db.conn.Exec(ctx, q)
+	return db.conn.Exec(ctx, dropDatabaseSQL(db.Target()))
 }
-
-func quoteIdent(s string) string { return "`" + strings.ReplaceAll(s, "`", "") + "`" }
 
 // redact hides the password in a DSN for messages.
 func redact(dsn string) string {

@@ -16,14 +16,14 @@ type MigrationState struct {
 
 // MigrationState returns the newest recorded migration (version 0 if none).
 func (db *DB) MigrationState(ctx context.Context) (MigrationState, error) {
-	create, err := migrations.Render("schema_migrations", migrations.SchemaMigrationsSQL, db.Target())
+	create, err := createSchemaMigrationsSQL(db.Target())
 	if err != nil {
 		return MigrationState{}, err
 	}
-	if err := db.conn.Exec(ctx, create[0]); err != nil {
+	if err := db.conn.Exec(ctx, create); err != nil {
 		return MigrationState{}, fmt.Errorf("migrate: %w", err)
 	}
-	rows, err := db.conn.Query(ctx, `SELECT version, dirty FROM schema_migrations ORDER BY version DESC, seq DESC LIMIT 1`)
+	rows, err := db.conn.Query(ctx, selectMigrationState)
 	if err != nil {
 		return MigrationState{}, fmt.Errorf("migrate: %w", err)
 	}
@@ -97,7 +97,7 @@ func (db *DB) ForceMigration(ctx context.Context, version int) error {
 }
 
 func (db *DB) recordMigration(ctx context.Context, version int, dirty bool) error {
-	b, err := db.conn.PrepareBatch(db.insertContext(ctx), "INSERT INTO schema_migrations (version, dirty, seq, applied_at)")
+	b, err := db.conn.PrepareBatch(db.insertContext(ctx), insertMigration)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}

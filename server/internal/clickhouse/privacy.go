@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
@@ -17,8 +16,7 @@ import (
 // VisitorEvents returns the events stored under one visitor ID of a site,
 // newest first, at most limit of them.
 func (db *DB) VisitorEvents(ctx context.Context, site string, visitor uuid.UUID, limit int) ([]model.Event, error) {
-	q := "SELECT " + joinCols(eventColumns) + " FROM events WHERE site_id = ? AND visitor_id = toUUID(?) ORDER BY ts DESC LIMIT ?"
-	rows, err := db.conn.Query(ctx, q, site, visitor.String(), limit)
+	rows, err := db.conn.Query(ctx, selectVisitorEvents, site, visitor.String(), limit)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: visitor events: %w", err)
 	}
@@ -39,8 +37,7 @@ func (db *DB) VisitorEvents(ctx context.Context, site string, visitor uuid.UUID,
 
 // VisitorConsentIDs returns the consent IDs a visitor's events were sent under.
 func (db *DB) VisitorConsentIDs(ctx context.Context, site string, visitor uuid.UUID) ([]uuid.UUID, error) {
-	rows, err := db.conn.Query(ctx, `SELECT DISTINCT consent_id FROM events WHERE site_id = ? AND visitor_id = toUUID(?) AND consent_id != toUUID('00000000-0000-0000-0000-000000000000')`,
-		site, visitor.String())
+	rows, err := db.conn.Query(ctx, selectVisitorConsentIDs, site, visitor.String())
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: visitor consent ids: %w", err)
 	}
@@ -61,9 +58,7 @@ func (db *DB) ConsentDecisions(ctx context.Context, site string, consentIDs []uu
 	if len(consentIDs) == 0 {
 		return nil, nil
 	}
-	rows, err := db.conn.Query(ctx, `SELECT decision_id, ts, consent_id, policy_version, texts_hash, toString(action),
-		performance, functionality, targeting, gpc, path, language, country, device
-		FROM consent_decisions WHERE site_id = ? AND consent_id IN (SELECT toUUID(arrayJoin(?))) ORDER BY ts`, site, uuidStrings(consentIDs))
+	rows, err := db.conn.Query(ctx, selectConsentDecisions, site, uuidStrings(consentIDs))
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: consent decisions: %w", err)
 	}
@@ -90,14 +85,13 @@ func (db *DB) ConsentDecisions(ctx context.Context, site string, consentIDs []uu
 // accepted at once and applied in the background.
 func (db *DB) EraseVisitor(ctx context.Context, site string, visitor uuid.UUID, consentIDs []uuid.UUID) error {
 	if visitor != uuid.Nil {
-		if err := db.mutate(ctx, "events", `DELETE WHERE site_id = ? AND visitor_id = toUUID(?)`, site, visitor.String()); err != nil {
+		if err := db.mutate(ctx, migrations.Events, eraseVisitorEvents, site, visitor.String()); err != nil {
 			return fmt.Errorf("clickhouse: erase visitor events: %w", err)
 		}
 	}
 	if len(consentIDs) > 0 {
-		// A literal list, not a subquery: replicated tables on current
-		// ClickHouse accept only deterministic mutations.
-		if err := db.mutate(ctx, "consent_decisions", `DELETE WHERE site_id = ? AND has(?, toString(consent_id))`, site, uuidStrings(consentIDs)); err != nil {
+		// A literal list, not a subquery (see eraseConsentDecisions).
+		if err := db.mutate(ctx, migrations.ConsentDecisions, eraseConsentDecisions, site, uuidStrings(consentIDs)); err != nil {
 			return fmt.Errorf("clickhouse: erase consent records: %w", err)
 		}
 	}
@@ -123,14 +117,14 @@ func (db *DB) EnforceRetention(ctx context.Context, site string, eventsBefore, c
 	}
 	for _, t := range cuts {
 		var n uint64
-		row := db.conn.QueryRow(ctx, "SELECT count() FROM "+t.table+" WHERE site_id = ? AND date < toDate(?)", site, t.before.UTC())
+		row := db.conn.QueryRow(ctx, countBeforeSQL(t.table), site, t.before.UTC())
 		if err := row.Scan(&n); err != nil {
 			return mutations, fmt.Errorf("clickhouse: retention %s: %w", t.table, err)
 		}
 		if n == 0 {
 			continue
 		}
-		if err := db.mutate(ctx, t.table, "DELETE WHERE site_id = ? AND date < toDate(?)", site, t.before.UTC()); err != nil {
+		if err := db.mutate(ctx, t.table, deleteBefore, site, t.before.UTC()); err != nil {
 			return mutations, fmt.Errorf("clickhouse: retention %s: %w", t.table, err)
 		}
 		mutations++
@@ -138,21 +132,20 @@ func (db *DB) EnforceRetention(ctx context.Context, site string, eventsBefore, c
 	return mutations, nil
 }
 
-// mutate runs ALTER TABLE table <mutation>. In cluster mode the mutation
-// goes to the shard-local tables ON CLUSTER; a server that is down applies it
-// from the distributed DDL queue when it is back, so a timeout waiting for
-// it is logged, not returned.
+// mutate runs ALTER TABLE table <mutation> (alterSQL). In cluster mode the
+// mutation goes to the shard-local tables ON CLUSTER; a server that is down
+// applies it from the distributed DDL queue when it is back, so a timeout
+// waiting for it is logged, not returned.
 func (db *DB) mutate(ctx context.Context, table, mutation string, args ...any) error {
-	t := db.Target()
-	local, err := t.Local(table)
+	q, err := alterSQL(db.Target(), table, mutation)
 	if err != nil {
 		return err
 	}
 	if db.cluster == "" {
-		return db.conn.Exec(ctx, "ALTER TABLE "+local+" "+mutation, args...)
+		return db.conn.Exec(ctx, q, args...)
 	}
 	ctx = ch.Context(ctx, ch.WithSettings(ch.Settings{"distributed_ddl_task_timeout": db.signedSetting(5)}))
-	err = db.conn.Exec(ctx, "ALTER TABLE "+local+t.OnCluster()+" "+mutation, args...)
+	err = db.conn.Exec(ctx, q, args...)
 	var ex *ch.Exception
 	if errors.As(err, &ex) && ex.Code == 159 { // TIMEOUT_EXCEEDED
 		db.log.Warn("mutation queued for servers that did not answer", "table", table, "err", err)
@@ -165,7 +158,7 @@ func (db *DB) mutate(ctx context.Context, table, mutation string, args ...any) e
 // operators can wait for an erasure to finish.
 func (db *DB) PendingMutations(ctx context.Context) (int, error) {
 	var n uint64
-	if err := db.conn.QueryRow(ctx, "SELECT count() FROM system.mutations WHERE database = ? AND is_done = 0", db.database).Scan(&n); err != nil {
+	if err := db.conn.QueryRow(ctx, selectPendingMutations, db.database).Scan(&n); err != nil {
 		return 0, fmt.Errorf("clickhouse: mutations: %w", err)
 	}
 	return int(n), nil
@@ -178,5 +171,3 @@ func uuidStrings(ids []uuid.UUID) []string {
 	}
 	return out
 }
-
-func joinCols(cols []string) string { return strings.Join(cols, ", ") }

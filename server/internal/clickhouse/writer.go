@@ -3,27 +3,18 @@ package clickhouse
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/google/uuid"
 
+	"github.com/crumbhq/crumb/migrations"
 	"github.com/crumbhq/crumb/server/internal/model"
 )
 
-// eventColumns is the column list of the events table, in the order
-// eventValues produces and scanEvent reads.
-var eventColumns = []string{
-	"site_id", "date", "ts", "event_id", "type", "visitor_id", "session_id", "consent_id",
-	"hostname", "path", "referrer_host", "referrer_path", "source", "channel",
-	"utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term",
-	"country", "region", "city", "asn", "provider",
-	"browser", "browser_version", "os", "os_version", "device", "screen", "language",
-	"name", "prop_keys", "prop_values", "search_term", "link_url", "duration_ms", "status",
-}
-
 // eventColumnValues returns the events as one slice per column of
-// eventColumns, for a columnar insert.
+// eventCols (sql.go), for a columnar insert.
 func eventColumnValues(events []model.Event) []any {
 	n := len(events)
 	strs := func(f func(e *model.Event) string) []string {
@@ -94,6 +85,7 @@ func eventColumnValues(events []model.Event) []any {
 	}
 }
 
+// eventTargets scans the columns of eventCols into an event.
 func eventTargets(e *model.Event, date *time.Time, typ *string) []any {
 	return []any{
 		&e.SiteID, date, &e.Time, &e.ID, typ, &e.VisitorID, &e.SessionID, &e.ConsentID,
@@ -105,11 +97,7 @@ func eventTargets(e *model.Event, date *time.Time, typ *string) []any {
 	}
 }
 
-var decisionColumns = []string{
-	"site_id", "date", "ts", "decision_id", "consent_id", "policy_version", "texts_hash", "action",
-	"performance", "functionality", "targeting", "gpc", "path", "language", "country", "device",
-}
-
+// decisionValues is a decision as the columns of insertDecisions.
 func decisionValues(d *model.Decision) []any {
 	ts := d.Time.UTC()
 	return []any{
@@ -119,10 +107,7 @@ func decisionValues(d *model.Decision) []any {
 	}
 }
 
-var impressionColumns = []string{
-	"site_id", "date", "ts", "impression_id", "policy_version", "path", "language", "country", "device", "gpc", "undeclared_cookies",
-}
-
+// impressionValues is an impression as the columns of insertImpressions.
 func impressionValues(im *model.Impression) []any {
 	ts := im.Time.UTC()
 	cookies := im.UndeclaredCookies
@@ -140,14 +125,14 @@ func (db *DB) InsertEvents(ctx context.Context, events []model.Event) error {
 	if len(events) == 0 {
 		return nil
 	}
-	b, err := db.conn.PrepareBatch(db.insertContext(ctx), "INSERT INTO events ("+joinCols(eventColumns)+")")
+	b, err := db.conn.PrepareBatch(db.insertContext(ctx), insertEvents)
 	if err != nil {
 		return fmt.Errorf("clickhouse: insert events: %w", err)
 	}
 	for i, col := range eventColumnValues(events) {
 		if err := appendColumn(b.Column(i), col); err != nil {
 			_ = b.Abort()
-			return fmt.Errorf("clickhouse: insert events column %s: %w", eventColumns[i], err)
+			return fmt.Errorf("clickhouse: insert events column %s: %w", strings.Split(eventCols, ", ")[i], err)
 		}
 	}
 	if err := b.Send(); err != nil {
@@ -173,19 +158,21 @@ func appendColumn(c driver.BatchColumn, values any) error {
 
 // InsertDecisions writes consent decisions in one batch.
 func (db *DB) InsertDecisions(ctx context.Context, ds []model.Decision) error {
-	return insert(ctx, db, "consent_decisions", decisionColumns, len(ds), func(i int) []any { return decisionValues(&ds[i]) })
+	return insert(ctx, db, migrations.ConsentDecisions, insertDecisions, len(ds), func(i int) []any { return decisionValues(&ds[i]) })
 }
 
 // InsertImpressions writes banner impressions in one batch.
 func (db *DB) InsertImpressions(ctx context.Context, ims []model.Impression) error {
-	return insert(ctx, db, "consent_impressions", impressionColumns, len(ims), func(i int) []any { return impressionValues(&ims[i]) })
+	return insert(ctx, db, migrations.ConsentImpressions, insertImpressions, len(ims), func(i int) []any { return impressionValues(&ims[i]) })
 }
 
-func insert(ctx context.Context, db *DB, table string, cols []string, n int, row func(int) []any) error {
+// insert sends n rows into table in one batch of the INSERT statement stmt
+// (sql.go).
+func insert(ctx context.Context, db *DB, table, stmt string, n int, row func(int) []any) error {
 	if n == 0 {
 		return nil
 	}
-	b, err := db.conn.PrepareBatch(db.insertContext(ctx), "INSERT INTO "+table+" ("+joinCols(cols)+")")
+	b, err := db.conn.PrepareBatch(db.insertContext(ctx), stmt)
 	if err != nil {
 		return fmt.Errorf("clickhouse: insert %s: %w", table, err)
 	}
@@ -205,17 +192,17 @@ func insert(ctx context.Context, db *DB, table string, cols []string, n int, row
 // only at the given sites and dates, so that a batch whose insert may or may
 // not have landed (a crash, a timeout) is written again without duplicates.
 func (db *DB) ExistingEventIDs(ctx context.Context, sites []string, from, to time.Time, ids []uuid.UUID) (map[uuid.UUID]bool, error) {
-	return db.existingIDs(ctx, "events", "event_id", sites, from, to, ids)
+	return db.existingIDs(ctx, migrations.Events, "event_id", sites, from, to, ids)
 }
 
 // ExistingDecisionIDs is ExistingEventIDs for consent decisions.
 func (db *DB) ExistingDecisionIDs(ctx context.Context, sites []string, from, to time.Time, ids []uuid.UUID) (map[uuid.UUID]bool, error) {
-	return db.existingIDs(ctx, "consent_decisions", "decision_id", sites, from, to, ids)
+	return db.existingIDs(ctx, migrations.ConsentDecisions, "decision_id", sites, from, to, ids)
 }
 
 // ExistingImpressionIDs is ExistingEventIDs for banner impressions.
 func (db *DB) ExistingImpressionIDs(ctx context.Context, sites []string, from, to time.Time, ids []uuid.UUID) (map[uuid.UUID]bool, error) {
-	return db.existingIDs(ctx, "consent_impressions", "impression_id", sites, from, to, ids)
+	return db.existingIDs(ctx, migrations.ConsentImpressions, "impression_id", sites, from, to, ids)
 }
 
 func (db *DB) existingIDs(ctx context.Context, table, col string, sites []string, from, to time.Time, ids []uuid.UUID) (map[uuid.UUID]bool, error) {
@@ -227,9 +214,7 @@ func (db *DB) existingIDs(ctx context.Context, table, col string, sites []string
 	for i, id := range ids {
 		strIDs[i] = id.String()
 	}
-	q := fmt.Sprintf(`SELECT %s FROM %s WHERE site_id IN (SELECT arrayJoin(?)) AND date >= toDate(?) AND date <= toDate(?) AND %s IN (SELECT toUUID(arrayJoin(?)))`,
-		col, table, col)
-	rows, err := db.conn.Query(ctx, q, sites, from.UTC(), to.UTC(), strIDs)
+	rows, err := db.conn.Query(ctx, existingIDsSQL(table, col), sites, from.UTC(), to.UTC(), strIDs)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: existing ids in %s: %w", table, err)
 	}

@@ -17,6 +17,8 @@
 package plan
 
 import (
+	"github.com/crumbhq/crumb/migrations"
+
 	"fmt"
 	"math"
 	"strings"
@@ -59,8 +61,8 @@ func (s Sampling) Scale(n uint64) int64 {
 // has site_id and date columns and is partitioned by toYYYYMM(date)); an
 // erasure of one visitor leaves them as they are, since they hold no ID.
 var (
-	EventAggregateTables   = []string{"report_totals", "report_daily", "report_dims"}
-	ConsentAggregateTables = []string{"report_consent_decisions", "report_consent_impressions"}
+	EventAggregateTables   = []string{migrations.ReportTotals, migrations.ReportDaily, migrations.ReportDims}
+	ConsentAggregateTables = []string{migrations.ReportConsentDecisions, migrations.ReportConsentImpressions}
 )
 
 // Stmt is a statement being built and its bound arguments, in order.
@@ -241,7 +243,7 @@ func filterWhere(p *Plan, sessionsOnly bool) *Stmt {
 // sessionsMatching selects the sessions with an event matching f (for a
 // session dimension: whose first or last page matches).
 func sessionsMatching(p *Plan, f query.Filter) *Stmt {
-	s := new(Stmt).Add("SELECT session_id FROM events WHERE ").AddStmt(eventsWhere(p, false))
+	s := new(Stmt).Add("SELECT session_id FROM " + migrations.Events + " WHERE ").AddStmt(eventsWhere(p, false))
 	if col, ok := sessionColumn[f.Dimension]; ok {
 		agg := "argMin(path, ts)"
 		if col == "exit_page" {
@@ -263,7 +265,7 @@ func sessionFilterWhere(p *Plan) *Stmt {
 		}
 	}
 	if len(pageFilters) > 0 {
-		s.Add(" AND session_id IN (SELECT session_id FROM events WHERE ").AddStmt(eventsWhere(p, false))
+		s.Add(" AND session_id IN (SELECT session_id FROM " + migrations.Events + " WHERE ").AddStmt(eventsWhere(p, false))
 		for _, f := range pageFilters {
 			s.Add(" AND ").AddStmt(valueCond(dimSQLs[f.Dimension].expr, nil, f, false))
 		}
@@ -303,9 +305,9 @@ func rawTotalsSums() string {
 // TotalsSQL sums the whole range.
 func TotalsSQL(p *Plan) *Stmt {
 	if p.UseMV() {
-		return new(Stmt).Add("SELECT " + mvTotalsSums() + " FROM report_daily WHERE ").AddStmt(rangeWhere(p))
+		return new(Stmt).Add("SELECT " + mvTotalsSums() + " FROM " + migrations.ReportDaily + " WHERE ").AddStmt(rangeWhere(p))
 	}
-	return new(Stmt).Add("SELECT " + rawTotalsSums() + " FROM events WHERE ").AddStmt(eventsWhere(p, true)).AddStmt(filterWhere(p, false))
+	return new(Stmt).Add("SELECT " + rawTotalsSums() + " FROM " + migrations.Events + " WHERE ").AddStmt(eventsWhere(p, true)).AddStmt(filterWhere(p, false))
 }
 
 // bucketExpr is a time-series bucket of the interval, from a Date column
@@ -326,14 +328,14 @@ func bucketExpr(iv query.Interval, dateCol, timeCol string) string {
 // SeriesSQL sums per bucket.
 func SeriesSQL(p *Plan, iv query.Interval) *Stmt {
 	if p.UseMV() {
-		table := "report_daily"
+		table := migrations.ReportDaily
 		if iv == query.Hour {
-			table = "report_totals"
+			table = migrations.ReportTotals
 		}
 		return new(Stmt).Add("SELECT " + bucketExpr(iv, "date", "hour") + " AS bucket, " + mvTotalsSums() +
 			" FROM " + table + " WHERE ").AddStmt(rangeWhere(p)).Add(" GROUP BY bucket ORDER BY bucket")
 	}
-	return new(Stmt).Add("SELECT " + bucketExpr(iv, "date", "ts") + " AS bucket, " + rawTotalsSums() + " FROM events WHERE ").
+	return new(Stmt).Add("SELECT " + bucketExpr(iv, "date", "ts") + " AS bucket, " + rawTotalsSums() + " FROM " + migrations.Events + " WHERE ").
 		AddStmt(eventsWhere(p, true)).AddStmt(filterWhere(p, false)).Add(" GROUP BY bucket ORDER BY bucket")
 }
 
@@ -430,7 +432,7 @@ func MVValuesSQL(p *Plan, dim query.Dimension, event, key string) *Stmt {
 	}
 	return s.Add(`, toUInt64(sum(pageviews) - sum(anon_pageviews)) AS r_pv, toUInt64(sum(anon_pageviews)) AS r_apv,
 		toUInt64(sum(engaged_ms)) AS r_eng, toUInt64(sum(engagements)) AS r_engn,
-		toUInt64(sum(event_count) - sum(anon_pageviews)) AS r_ec FROM report_dims WHERE `).
+		toUInt64(sum(event_count) - sum(anon_pageviews)) AS r_ec FROM `+migrations.ReportDims+` WHERE `).
 		AddStmt(rangeWhere(p)).Add(" AND dim = ?", string(dim)).AddStmt(cond).Add(" GROUP BY val")
 }
 
@@ -438,7 +440,7 @@ func MVValuesSQL(p *Plan, dim query.Dimension, event, key string) *Stmt {
 // shown. The primary key finds their rows (sorted by value) alone.
 func MVVisitorsSQL(p *Plan, dim query.Dimension, event, key string, values []string) *Stmt {
 	value, cond := MVValue(dim, event, key)
-	s := new(Stmt).Add("SELECT ").AddStmt(value).Add(" AS val, toUInt64(uniqHLL12IfMerge(visitors)) AS r_vs, toUInt64(uniqHLL12IfMerge(sessions)) AS r_ss FROM report_dims WHERE ").
+	s := new(Stmt).Add("SELECT ").AddStmt(value).Add(" AS val, toUInt64(uniqHLL12IfMerge(visitors)) AS r_vs, toUInt64(uniqHLL12IfMerge(sessions)) AS r_ss FROM "+migrations.ReportDims+" WHERE ").
 		AddStmt(rangeWhere(p)).Add(" AND dim = ?", string(dim)).AddStmt(cond)
 	if dim == query.DimEventProp {
 		s.Add(" AND has(?, ", values).AddStmt(value).Add(")")
@@ -463,9 +465,9 @@ func MVOtherSQL(p *Plan, dim query.Dimension, event, key string) *Stmt {
 		having = new(Stmt).Add(" HAVING uniqHLL12IfMerge(visitors) < ?", p.K+(p.K+19)/20)
 	}
 	return new(Stmt).Add("SELECT toUInt64(uniqHLL12IfMerge(visitors)) AS r_vs, toUInt64(uniqHLL12IfMerge(sessions)) AS r_ss, "+
-		"toUInt64(uniqUpToIfMerge(25)(visitors_k)) AS r_k FROM report_dims WHERE ").
+		"toUInt64(uniqUpToIfMerge(25)(visitors_k)) AS r_k FROM "+migrations.ReportDims+" WHERE ").
 		AddStmt(rangeWhere(p)).Add(" AND dim = ?", string(dim)).AddStmt(cond).Add(" AND ").AddStmt(value).
-		Add(" IN (SELECT ").AddStmt(value).Add(" AS small_val FROM report_dims WHERE ").AddStmt(rangeWhere(p)).Add(" AND dim = ?", string(dim)).AddStmt(cond).
+		Add(" IN (SELECT ").AddStmt(value).Add(" AS small_val FROM "+migrations.ReportDims+" WHERE ").AddStmt(rangeWhere(p)).Add(" AND dim = ?", string(dim)).AddStmt(cond).
 		Add(" GROUP BY small_val").AddStmt(having).Add(")")
 }
 
@@ -476,7 +478,7 @@ func MVDimTotalsSQL(p *Plan, dim query.Dimension, event, key string) *Stmt {
 	if td != dim {
 		cond = new(Stmt)
 	}
-	return new(Stmt).Add("SELECT toUInt64(uniqHLL12IfMerge(visitors)) AS r_vs, toUInt64(uniqHLL12IfMerge(sessions)) AS r_ss FROM report_dims WHERE ").
+	return new(Stmt).Add("SELECT toUInt64(uniqHLL12IfMerge(visitors)) AS r_vs, toUInt64(uniqHLL12IfMerge(sessions)) AS r_ss FROM "+migrations.ReportDims+" WHERE ").
 		AddStmt(rangeWhere(p)).Add(" AND dim = ?", string(td)).AddStmt(cond)
 }
 
@@ -485,10 +487,10 @@ func MVDimTotalsSQL(p *Plan, dim query.Dimension, event, key string) *Stmt {
 // (empty: the rows are the event's property keys).
 func RawBreakdownSQL(p *Plan, dim query.Dimension, event, key string, limit int) *Stmt {
 	d := dimSQLs[dim]
-	from, expr, rows := "events", d.expr, d.rows
+	from, expr, rows := migrations.Events, d.expr, d.rows
 	var rowArgs []any
 	if dim == query.DimEventProp {
-		from = "events ARRAY JOIN prop_keys AS p_key, prop_values AS p_value"
+		from = migrations.Events + " ARRAY JOIN prop_keys AS p_key, prop_values AS p_value"
 		expr, rows, rowArgs = "p_value", "type = 'custom' AND name = ? AND p_key = ?", []any{event, key}
 		if key == "" {
 			expr, rows, rowArgs = "p_key", "type = 'custom' AND name = ?", []any{event}
@@ -524,7 +526,7 @@ func sessionsSQL(p *Plan) *Stmt {
 		min(ts) AS s_first, max(ts) AS s_last,
 		argMinIf(path, ts, type = 'pageview') AS entry_page,
 		argMaxIf(path, ts, type = 'pageview') AS exit_page
-		FROM events WHERE `).AddStmt(eventsWhere(p, false)).Add(" AND session_id != " + zeroUUID).
+		FROM ` + migrations.Events + ` WHERE `).AddStmt(eventsWhere(p, false)).Add(" AND session_id != " + zeroUUID).
 		AddStmt(sessionFilterWhere(p)).Add(" GROUP BY session_id HAVING s_pv > 0")
 }
 
@@ -571,9 +573,9 @@ func PathsSQL(p *Plan, page string, next bool, limit int) *Stmt {
 	inner := new(Stmt).Add("SELECT "+value+` AS val, uniqUpToIfState(25)(vis, toUInt8(1)) AS vk,
 		uniqHLL12IfState(vis, toUInt8(1)) AS vs, toUInt64(count()) AS n
 		FROM (SELECT any(visitor_id) AS vis, arrayMap(t -> t.2, arraySort(t -> t.1, groupArray((ts, path)))) AS seq
-		FROM events WHERE `).AddStmt(eventsWhere(p, false)).
+		FROM `+migrations.Events+` WHERE `).AddStmt(eventsWhere(p, false)).
 		Add(" AND session_id != "+zeroUUID+" AND type = 'pageview'").AddStmt(sessionFilterWhere(p)).
-		Add(" AND session_id IN (SELECT session_id FROM events WHERE ").AddStmt(eventsWhere(p, false)).
+		Add(" AND session_id IN (SELECT session_id FROM "+migrations.Events+" WHERE ").AddStmt(eventsWhere(p, false)).
 		Add(" AND type = 'pageview' AND path = ?)", page).
 		Add(" GROUP BY session_id) ARRAY JOIN arrayFilter(i -> seq[i] = ?, arrayEnumerate(seq)) AS idx GROUP BY val", page)
 	return FoldSQL(inner, "uniqUpToIfMerge(25)", "vs", PathCols, []string{"vs", "n"}, p.K, limit)
@@ -588,13 +590,13 @@ func realtimeWhere(site string, since time.Time) *Stmt {
 
 func RealtimeSQL(site string, since time.Time) *Stmt {
 	return new(Stmt).Add("SELECT toUInt64(uniqHLL12If(visitor_id, visitor_id != " + zeroUUID + ")) AS t_visitors, " +
-		"toUInt64(countIf(type = 'pageview')) AS t_pv FROM events WHERE ").AddStmt(realtimeWhere(site, since))
+		"toUInt64(countIf(type = 'pageview')) AS t_pv FROM " + migrations.Events + " WHERE ").AddStmt(realtimeWhere(site, since))
 }
 
 func RealtimePagesSQL(site string, since time.Time, k, limit int) *Stmt {
 	vis := "visitor_id != " + zeroUUID
 	inner := new(Stmt).Add("SELECT path AS val, uniqUpToIfState(25)(visitor_id, " + vis + ") AS vk, uniqHLL12IfState(visitor_id, " + vis + ") AS vs, " +
-		"toUInt64(count()) AS n FROM events WHERE ").AddStmt(realtimeWhere(site, since)).
+		"toUInt64(count()) AS n FROM " + migrations.Events + " WHERE ").AddStmt(realtimeWhere(site, since)).
 		Add(" AND type = 'pageview' GROUP BY val")
 	return FoldSQL(inner, "uniqUpToIfMerge(25)", "vs", PathCols, []string{"vs", "n"}, k, limit)
 }
@@ -604,7 +606,7 @@ func RealtimePagesSQL(site string, since time.Time, k, limit int) *Stmt {
 
 // SizeSQL: events and visits of the range, to choose a sample.
 func SizeSQL(p *Plan) *Stmt {
-	return new(Stmt).Add("SELECT toUInt64(sum(event_count)) AS t_ec FROM report_daily WHERE ").AddStmt(rangeWhere(p))
+	return new(Stmt).Add("SELECT toUInt64(sum(event_count)) AS t_ec FROM " + migrations.ReportDaily + " WHERE ").AddStmt(rangeWhere(p))
 }
 
 // UUIDOrderSQL tells how this server orders UUIDs: 1 when the first half is
@@ -659,14 +661,14 @@ func ConsentDecisionsSQL(p *Plan, iv query.Interval) *Stmt {
 		default:
 			key = bucketExpr(iv, "date", "") + " AS bucket, "
 		}
-		s.Add("SELECT "+key+"toUInt64(uniqHLL12Merge(consents)) AS c_consents, "+decisionSumsMV+" FROM report_consent_decisions WHERE ").
+		s.Add("SELECT "+key+"toUInt64(uniqHLL12Merge(consents)) AS c_consents, "+decisionSumsMV+" FROM "+migrations.ReportConsentDecisions+" WHERE ").
 			AddStmt(rangeWhere(p)).Add(" AND dim = ?", dim)
 	} else {
 		key := ""
 		if iv != "" {
 			key = bucketExpr(iv, "date", "ts") + " AS bucket, "
 		}
-		s.Add("SELECT " + key + "toUInt64(uniqHLL12(consent_id)) AS c_consents, " + decisionSumsRaw + " FROM consent_decisions WHERE ").
+		s.Add("SELECT " + key + "toUInt64(uniqHLL12(consent_id)) AS c_consents, " + decisionSumsRaw + " FROM " + migrations.ConsentDecisions + " WHERE ").
 			AddStmt(rangeWhere(p)).AddStmt(consentFilterWhere(p))
 	}
 	if iv != "" {
@@ -688,7 +690,7 @@ func ConsentImpressionsSQL(p *Plan, iv query.Interval) *Stmt {
 			key = bucketExpr(iv, "date", "") + " AS bucket, "
 		}
 		s.Add("SELECT "+key+"toUInt64(sum(n_impressions)) AS c_imp, toUInt64(sum(n_gpc)) AS c_imp_gpc, "+
-			"toUInt64(sum(n_undeclared)) AS c_undeclared FROM report_consent_impressions WHERE ").
+			"toUInt64(sum(n_undeclared)) AS c_undeclared FROM "+migrations.ReportConsentImpressions+" WHERE ").
 			AddStmt(rangeWhere(p)).Add(" AND dim = ?", dim)
 	} else {
 		key := ""
@@ -696,7 +698,7 @@ func ConsentImpressionsSQL(p *Plan, iv query.Interval) *Stmt {
 			key = bucketExpr(iv, "date", "ts") + " AS bucket, "
 		}
 		s.Add("SELECT " + key + "toUInt64(count()) AS c_imp, toUInt64(countIf(gpc = 1)) AS c_imp_gpc, " +
-			"toUInt64(countIf(notEmpty(undeclared_cookies))) AS c_undeclared FROM consent_impressions WHERE ").
+			"toUInt64(countIf(notEmpty(undeclared_cookies))) AS c_undeclared FROM " + migrations.ConsentImpressions + " WHERE ").
 			AddStmt(rangeWhere(p)).AddStmt(consentFilterWhere(p))
 	}
 	if iv != "" {
@@ -714,13 +716,13 @@ func ConsentBreakdownSQL(p *Plan, dim query.ConsentDimension) *Stmt {
 	if p.UseMV() {
 		inner.Add(`SELECT value AS val, uniqUpToMergeState(25)(consents_k) AS vk, uniqHLL12MergeState(consents) AS vs, sum(n_decisions) AS nd, sum(n_accept_all) AS na,
 			sum(n_reject_all) AS nr, sum(n_custom) AS nc, sum(n_withdraw) AS nw, sum(n_performance) AS np,
-			sum(n_functionality) AS nf, sum(n_targeting) AS nt, sum(n_gpc) AS ng FROM report_consent_decisions WHERE `).
+			sum(n_functionality) AS nf, sum(n_targeting) AS nt, sum(n_gpc) AS ng FROM `+migrations.ReportConsentDecisions+` WHERE `).
 			AddStmt(rangeWhere(p)).Add(" AND dim = ? GROUP BY val", string(dim))
 	} else {
 		inner.Add("SELECT " + consentDimColumns[dim] + ` AS val, uniqUpToState(25)(consent_id) AS vk, uniqHLL12State(consent_id) AS vs, count() AS nd,
 			countIf(action = 'accept_all') AS na, countIf(action = 'reject_all') AS nr, countIf(action = 'custom') AS nc,
 			countIf(action = 'withdraw') AS nw, countIf(performance = 1) AS np, countIf(functionality = 1) AS nf,
-			countIf(targeting = 1) AS nt, countIf(gpc = 1) AS ng FROM consent_decisions WHERE `).
+			countIf(targeting = 1) AS nt, countIf(gpc = 1) AS ng FROM ` + migrations.ConsentDecisions + ` WHERE `).
 			AddStmt(rangeWhere(p)).AddStmt(consentFilterWhere(p)).Add(" GROUP BY val")
 	}
 	return FoldSQL(inner, "uniqUpToMerge(25)", "vs", ConsentCols, []string{"vs", "nd"}, p.K, 0)
@@ -730,10 +732,10 @@ func ConsentBreakdownSQL(p *Plan, dim query.ConsentDimension) *Stmt {
 // dimension (every value; the caller folds them like the decisions).
 func ConsentImpressionsByValueSQL(p *Plan, dim query.ConsentDimension) *Stmt {
 	if p.UseMV() {
-		return new(Stmt).Add("SELECT value, toUInt64(sum(n_impressions)) AS c_imp, toUInt64(sum(n_gpc)) AS c_imp_gpc FROM report_consent_impressions WHERE ").
+		return new(Stmt).Add("SELECT value, toUInt64(sum(n_impressions)) AS c_imp, toUInt64(sum(n_gpc)) AS c_imp_gpc FROM "+migrations.ReportConsentImpressions+" WHERE ").
 			AddStmt(rangeWhere(p)).Add(" AND dim = ? GROUP BY value", string(dim))
 	}
-	return new(Stmt).Add("SELECT " + consentDimColumns[dim] + " AS value, toUInt64(count()) AS c_imp, toUInt64(countIf(gpc = 1)) AS c_imp_gpc FROM consent_impressions WHERE ").
+	return new(Stmt).Add("SELECT " + consentDimColumns[dim] + " AS value, toUInt64(count()) AS c_imp, toUInt64(countIf(gpc = 1)) AS c_imp_gpc FROM " + migrations.ConsentImpressions + " WHERE ").
 		AddStmt(rangeWhere(p)).AddStmt(consentFilterWhere(p)).Add(" GROUP BY value")
 }
 
@@ -745,14 +747,14 @@ func CookiesSQL(p *Plan, byPage bool) *Stmt {
 		if byPage {
 			dim = "cookie_page"
 		}
-		return new(Stmt).Add("SELECT value, toUInt64(sum(n_impressions)) AS c_imp FROM report_consent_impressions WHERE ").
+		return new(Stmt).Add("SELECT value, toUInt64(sum(n_impressions)) AS c_imp FROM "+migrations.ReportConsentImpressions+" WHERE ").
 			AddStmt(rangeWhere(p)).Add(" AND dim = ? GROUP BY value ORDER BY c_imp DESC, value", dim)
 	}
 	value := "cookie_name"
 	if byPage {
 		value = "concat(path, '\\x1F', cookie_name)"
 	}
-	return new(Stmt).Add("SELECT " + value + " AS value, toUInt64(count()) AS c_imp FROM consent_impressions ARRAY JOIN arrayDistinct(undeclared_cookies) AS cookie_name WHERE ").
+	return new(Stmt).Add("SELECT " + value + " AS value, toUInt64(count()) AS c_imp FROM " + migrations.ConsentImpressions + " ARRAY JOIN arrayDistinct(undeclared_cookies) AS cookie_name WHERE ").
 		AddStmt(rangeWhere(p)).AddStmt(consentFilterWhere(p)).Add(" GROUP BY value ORDER BY c_imp DESC, value")
 }
 
@@ -763,11 +765,11 @@ const proofColumns = `decision_id, consent_id, ts, policy_version, texts_hash, t
 	performance, functionality, targeting, gpc, path, language, country, device`
 
 func ProofHistorySQL(site, consentID string) *Stmt {
-	return new(Stmt).Add("SELECT "+proofColumns+" FROM consent_decisions WHERE site_id = ? AND consent_id = toUUID(?) ORDER BY ts, decision_id", site, consentID)
+	return new(Stmt).Add("SELECT "+proofColumns+" FROM "+migrations.ConsentDecisions+" WHERE site_id = ? AND consent_id = toUUID(?) ORDER BY ts, decision_id", site, consentID)
 }
 
 func ProofExportSQL(site string, from, to time.Time) *Stmt {
-	return new(Stmt).Add("SELECT "+proofColumns+" FROM consent_decisions WHERE site_id = ? AND date >= toDate(?) AND date <= toDate(?) ORDER BY ts, decision_id", site, from, to)
+	return new(Stmt).Add("SELECT "+proofColumns+" FROM "+migrations.ConsentDecisions+" WHERE site_id = ? AND date >= toDate(?) AND date <= toDate(?) ORDER BY ts, decision_id", site, from, to)
 }
 
 // Args are the statement's bound arguments, in order.

@@ -13,18 +13,12 @@ import (
 	"github.com/crumbhq/crumb/migrations"
 	"github.com/crumbhq/crumb/server/internal/clickhouse"
 	"github.com/crumbhq/crumb/server/internal/model"
+	"github.com/crumbhq/crumb/server/testkit/seed"
 )
 
-// seed fills a ClickHouse database with realistic traffic for
-// one site — visitors who see the consent banner and decide, sessions with
-// several page views, engagement, referrers and UTM campaigns, countries,
-// devices, site search, outbound links, downloads, custom events with
-// properties, error pages and anonymous page views — and measures the
-// dashboard queries of package report on it.
-//
-// Rows go through the normal tables (events, consent_decisions,
-// consent_impressions) with the storage layer's batch inserts, so the
-// materialized views of the report layer fill as they do in production.
+// seed fills a ClickHouse database with realistic traffic for one site
+// (package seed) and measures the dashboard queries of package report on
+// it.
 //
 //	crumb-dev seed --clickhouse-url clickhouse://127.0.0.1:9000/crumb_seed --site demo --events 10000000 --days 30
 //	crumb-dev seed --clickhouse-url … --site demo --events 0 --bench
@@ -36,7 +30,7 @@ func seedMain(args []string) {
 	events := fs.Int("events", 1_000_000, "event rows to insert (0: insert nothing)")
 	days := fs.Int("days", 30, "days of traffic, ending today")
 	end := fs.String("end", "", "last day of traffic, YYYY-MM-DD (default today, UTC; today's traffic stops now)")
-	seed := fs.Uint64("seed", 1, "random seed; the same seed gives the same data")
+	seedN := fs.Uint64("seed", 1, "random seed; the same seed gives the same data")
 	nPages := fs.Int("pages", 3000, "distinct pages")
 	batchSize := fs.Int("batch", 100_000, "events per insert")
 	anon := fs.Bool("anonymous-counting", true, "store page views of visitors without consent anonymously")
@@ -98,10 +92,10 @@ func seedMain(args []string) {
 	}
 
 	if *events > 0 {
-		if err := seedData(ctx, db, genOptions{
+		if err := seed.Fill(ctx, db, seed.Options{
 			Site: *site, Domain: *domain, Events: *events, Days: *days, End: endDay, Now: now,
-			Seed: *seed, Pages: *nPages, AnonymousCounting: *anon,
-		}, *batchSize); err != nil {
+			Seed: *seedN, Pages: *nPages, AnonymousCounting: *anon,
+		}, *batchSize, os.Stdout); err != nil {
 			fatal(err)
 		}
 	}
@@ -110,63 +104,6 @@ func seedMain(args []string) {
 			fatal(err)
 		}
 	}
-}
-
-// seedData generates in one goroutine and inserts in another.
-func seedData(ctx context.Context, db *clickhouse.DB, o genOptions, batchSize int) error {
-	start := time.Now()
-	batches := make(chan batch, 2)
-	genDone := make(chan struct{})
-	go func() {
-		defer close(genDone)
-		defer close(batches)
-		g := newGenerator(o, batchSize, func(b batch) {
-			select {
-			case batches <- b:
-			case <-ctx.Done():
-			}
-		})
-		g.run()
-	}()
-	var nEvents, nDecisions, nImpressions int
-	var insertTime time.Duration
-	lastReport := time.Now()
-	for b := range batches {
-		if ctx.Err() != nil {
-			break
-		}
-		t := time.Now()
-		if err := db.InsertEvents(ctx, b.events); err != nil {
-			return err
-		}
-		if os.Getenv("SEED_DEBUG") != "" {
-			fmt.Println("events insert", len(b.events), time.Since(t))
-		}
-		if err := db.InsertDecisions(ctx, b.decisions); err != nil {
-			return err
-		}
-		if err := db.InsertImpressions(ctx, b.impressions); err != nil {
-			return err
-		}
-		insertTime += time.Since(t)
-		nEvents += len(b.events)
-		nDecisions += len(b.decisions)
-		nImpressions += len(b.impressions)
-		if time.Since(lastReport) > 10*time.Second {
-			lastReport = time.Now()
-			el := time.Since(start)
-			fmt.Printf("  %d/%d events (%.0f/s), %d decisions, %d impressions, %s\n",
-				nEvents, o.Events, float64(nEvents)/el.Seconds(), nDecisions, nImpressions, el.Round(time.Second))
-		}
-	}
-	<-genDone
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	el := time.Since(start)
-	fmt.Printf("seeded site %s: %d events, %d consent decisions, %d banner impressions over %d days in %s (%.0f events/s; %s inserting)\n",
-		o.Site, nEvents, nDecisions, nImpressions, o.Days, el.Round(time.Second), float64(nEvents)/el.Seconds(), insertTime.Round(time.Second))
-	return nil
 }
 
 func envOr(key, def string) string {

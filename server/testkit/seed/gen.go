@@ -1,4 +1,4 @@
-package main
+package seed
 
 import (
 	"math"
@@ -11,28 +11,6 @@ import (
 
 	"github.com/crumbhq/crumb/server/internal/model"
 )
-
-// genOptions shape the generated traffic.
-type genOptions struct {
-	Site, Domain string
-	Events       int       // events rows to generate, exactly
-	Days         int       // days of traffic, ending on End
-	End          time.Time // the last day; its traffic stops at Now when it is today
-	Now          time.Time
-	Seed         uint64
-	Pages        int
-	// AnonymousCounting stores the page views of visitors without
-	// performance consent with the zero UUID, as a site with anonymous
-	// counting does.
-	AnonymousCounting bool
-}
-
-// batch is one insert's worth of rows.
-type batch struct {
-	events      []model.Event
-	decisions   []model.Decision
-	impressions []model.Impression
-}
 
 type visitor struct {
 	id, consent uuid.UUID
@@ -49,7 +27,7 @@ type visitor struct {
 // banner and decide, sessions with several page views and engagement,
 // search, outbound, download, custom and error events.
 type generator struct {
-	o         genOptions
+	o         Options
 	r         *rand.Rand
 	pages     []string
 	pageZipf  *rand.Zipf
@@ -61,15 +39,15 @@ type generator struct {
 	hourPick  weighted
 	visitors  []*visitor
 	emitted   int
-	out       batch
-	flush     func(batch)
+	out       Batch
+	flush     func(Batch)
 	batchSize int
 	bumpDay   time.Time // policy version 2 from this day on
 	leaky     map[string][]string
 	sorted    []string
 }
 
-func newGenerator(o genOptions, batchSize int, flush func(batch)) *generator {
+func newGenerator(o Options, batchSize int, flush func(Batch)) *generator {
 	r := rand.New(rand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15))
 	g := &generator{o: o, r: r, flush: flush, batchSize: batchSize}
 	g.pages = pages(r, o.Pages)
@@ -256,7 +234,7 @@ func (g *generator) consent(v *visitor, t time.Time, path string) {
 	} else if strings.HasPrefix(path, "/blog/") && g.r.Float64() < 0.02 {
 		im.UndeclaredCookies = []string{"_ga"}
 	}
-	g.out.impressions = append(g.out.impressions, im)
+	g.out.Impressions = append(g.out.Impressions, im)
 	x := g.r.Float64()
 	if x < 0.1 { // ignores the banner: no consent
 		return
@@ -279,7 +257,7 @@ func (g *generator) consent(v *visitor, t time.Time, path string) {
 }
 
 func (g *generator) decision(v *visitor, t time.Time, path string, a model.Action, c model.Categories) {
-	g.out.decisions = append(g.out.decisions, model.Decision{
+	g.out.Decisions = append(g.out.Decisions, model.Decision{
 		ID: g.uuid(), SiteID: g.o.Site, Time: t, ConsentID: v.consent, PolicyVersion: v.policy,
 		TextsHash: textsHash(v.policy), Action: a, Granted: c, GPC: v.gpc, Path: path,
 		Language: v.geo.lang, Country: v.geo.country, Device: v.agent.device,
@@ -369,16 +347,13 @@ func (g *generator) session(start time.Time, until int) {
 			if g.r.Float64() < ce.p/float64(n) && g.emitted < until {
 				e := base(t.Add(stay/2), model.Custom, path)
 				e.Name = ce.name
-				props := map[string]string{}
-				for k, vals := range ce.props {
-					props[k] = vals[g.r.IntN(len(vals))]
-				}
-				for k := range props {
+				for k := range ce.props {
 					e.PropKeys = append(e.PropKeys, k)
 				}
-				sort.Strings(e.PropKeys)
+				sort.Strings(e.PropKeys) // draw in a fixed order: the same seed gives the same data
 				for _, k := range e.PropKeys {
-					e.PropValues = append(e.PropValues, props[k])
+					vals := ce.props[k]
+					e.PropValues = append(e.PropValues, vals[g.r.IntN(len(vals))])
 				}
 				g.emit(e)
 			}
@@ -429,17 +404,17 @@ func (g *generator) sortedPages() []string {
 }
 
 func (g *generator) emit(e model.Event) {
-	g.out.events = append(g.out.events, e)
+	g.out.Events = append(g.out.Events, e)
 	g.emitted++
-	if len(g.out.events) >= g.batchSize {
+	if len(g.out.Events) >= g.batchSize {
 		g.send()
 	}
 }
 
 func (g *generator) send() {
-	if len(g.out.events)+len(g.out.decisions)+len(g.out.impressions) == 0 {
+	if len(g.out.Events)+len(g.out.Decisions)+len(g.out.Impressions) == 0 {
 		return
 	}
 	g.flush(g.out)
-	g.out = batch{events: make([]model.Event, 0, g.batchSize)}
+	g.out = Batch{Events: make([]model.Event, 0, g.batchSize)}
 }

@@ -1,0 +1,142 @@
+package clickhouse
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/crumbhq/crumb/migrations"
+)
+
+// Every statement the store sends, in one place; the migrations' own
+// statements are the SQL files of package migrations.
+//
+// Table names come from the registry (migrations/tables.go). Reads and
+// inserts name a table as registered, unqualified: the connection is in the
+// store's database, and in cluster mode that name is the Distributed table
+// over the shards (or, for configuration, the full copy on every server).
+// Mutations go to the table that holds the rows on each server,
+// migrations.Target.Local, ON CLUSTER in cluster mode (see alterSQL).
+//
+// Arguments are bound to the ? placeholders by the driver; times are bound
+// as time.Time, lists as Array(String).
+
+// Writes: the batch inserts of the ingest buffer and the duplicate checks
+// of a retried batch.
+
+// Column lists, in the order eventValues, decisionValues and
+// impressionValues produce the values (and eventTargets reads them back).
+const (
+	eventCols = "site_id, date, ts, event_id, type, visitor_id, session_id, consent_id, " +
+		"hostname, path, referrer_host, referrer_path, source, channel, " +
+		"utm_source, utm_medium, utm_campaign, utm_content, utm_term, " +
+		"country, region, city, asn, provider, " +
+		"browser, browser_version, os, os_version, device, screen, language, " +
+		"name, prop_keys, prop_values, search_term, link_url, duration_ms, status"
+	decisionCols = "site_id, date, ts, decision_id, consent_id, policy_version, texts_hash, action, " +
+		"performance, functionality, targeting, gpc, path, language, country, device"
+	impressionCols = "site_id, date, ts, impression_id, policy_version, path, language, country, device, gpc, undeclared_cookies"
+)
+
+const (
+	insertEvents      = "INSERT INTO " + migrations.Events + " (" + eventCols + ")"
+	insertDecisions   = "INSERT INTO " + migrations.ConsentDecisions + " (" + decisionCols + ")"
+	insertImpressions = "INSERT INTO " + migrations.ConsentImpressions + " (" + impressionCols + ")"
+)
+
+// existingIDsSQL selects which of a list of IDs (column col) table holds
+// for a list of sites between two dates. The lists are subqueries over
+// arrayJoin, which 18.16 and current servers read alike.
+func existingIDsSQL(table, col string) string {
+	return fmt.Sprintf(`SELECT %s FROM %s WHERE site_id IN (SELECT arrayJoin(?)) AND date >= toDate(?) AND date <= toDate(?) AND %s IN (SELECT toUUID(arrayJoin(?)))`,
+		col, table, col)
+}
+
+// Configuration: every change is an insert of a new version; reads keep
+// the newest (FINAL), deleted ones left out.
+
+const (
+	insertSite = "INSERT INTO " + migrations.Sites + " (site_id, version, deleted, domain, name, extra_domains, policy_version, " +
+		"consent_lifetime_days, retention_months, consent_retention_months, k, search_params, " +
+		"anonymous_counting, banner, created_at, updated_at)"
+	insertUser      = "INSERT INTO " + migrations.Users + " (email, version, deleted, password_hash, role, site_roles, created_at, updated_at)"
+	insertToken     = "INSERT INTO " + migrations.APITokens + " (token_id, version, revoked, token_hash, name, site_id, created_at, updated_at)"
+	insertShareLink = "INSERT INTO " + migrations.ShareLinks + " (share_id, version, revoked, site_id, name, created_at, updated_at)"
+
+	selectSites = `SELECT site_id, domain, name, extra_domains, policy_version,
+		consent_lifetime_days, retention_months, consent_retention_months, k, search_params,
+		anonymous_counting, banner, created_at, updated_at
+		FROM ` + migrations.Sites + ` FINAL WHERE deleted = 0 ORDER BY created_at, site_id`
+	selectUsers      = `SELECT email, password_hash, role, site_roles, created_at FROM ` + migrations.Users + ` FINAL WHERE deleted = 0 ORDER BY email`
+	selectTokens     = `SELECT token_id, token_hash, name, site_id, revoked, created_at FROM ` + migrations.APITokens + ` FINAL ORDER BY created_at`
+	selectShareLinks = `SELECT share_id, site_id, name, revoked, created_at FROM ` + migrations.ShareLinks + ` FINAL ORDER BY created_at`
+)
+
+// Privacy: a visitor's data for export, its erasure and retention.
+
+const (
+	selectVisitorEvents = "SELECT " + eventCols + " FROM " + migrations.Events +
+		" WHERE site_id = ? AND visitor_id = toUUID(?) ORDER BY ts DESC LIMIT ?"
+	selectVisitorConsentIDs = `SELECT DISTINCT consent_id FROM ` + migrations.Events +
+		` WHERE site_id = ? AND visitor_id = toUUID(?) AND consent_id != toUUID('00000000-0000-0000-0000-000000000000')`
+	selectConsentDecisions = `SELECT decision_id, ts, consent_id, policy_version, texts_hash, toString(action),
+		performance, functionality, targeting, gpc, path, language, country, device
+		FROM ` + migrations.ConsentDecisions + ` WHERE site_id = ? AND consent_id IN (SELECT toUUID(arrayJoin(?))) ORDER BY ts`
+
+	// The mutations, run by alterSQL on the table named with them.
+	// Consent records are erased by a literal list, not a subquery:
+	// replicated tables on current ClickHouse accept only deterministic
+	// mutations.
+	eraseVisitorEvents    = `DELETE WHERE site_id = ? AND visitor_id = toUUID(?)`       // on migrations.Events
+	eraseConsentDecisions = `DELETE WHERE site_id = ? AND has(?, toString(consent_id))` // on migrations.ConsentDecisions
+	deleteBefore          = "DELETE WHERE site_id = ? AND date < toDate(?)"             // retention, on every retained table
+
+	selectPendingMutations = "SELECT count() FROM system.mutations WHERE database = ? AND is_done = 0"
+)
+
+// countBeforeSQL counts a site's rows of table dated before a day, so that
+// retention sends no mutation when there is nothing to delete.
+func countBeforeSQL(table string) string {
+	return "SELECT count() FROM " + table + " WHERE site_id = ? AND date < toDate(?)"
+}
+
+// alterSQL is the ALTER TABLE that runs mutation on the rows of the
+// registered table: on the shard-local table ON CLUSTER in cluster mode.
+func alterSQL(t migrations.Target, table, mutation string) (string, error) {
+	local, err := t.Local(table)
+	if err != nil {
+		return "", err
+	}
+	return "ALTER TABLE " + local + t.OnCluster() + " " + mutation, nil
+}
+
+// Schema bookkeeping: the database itself, the cluster check and the
+// record of applied migrations.
+
+// createDatabaseSQL creates t's database, ON CLUSTER when t names one.
+func createDatabaseSQL(t migrations.Target) string {
+	return "CREATE DATABASE IF NOT EXISTS " + quoteIdent(t.Database) + t.OnCluster()
+}
+
+// dropDatabaseSQL drops t's database, ON CLUSTER when t names one.
+func dropDatabaseSQL(t migrations.Target) string {
+	return "DROP DATABASE IF EXISTS " + quoteIdent(t.Database) + t.OnCluster()
+}
+
+const selectClusterKnown = "SELECT count() FROM system.clusters WHERE cluster = ?"
+
+// createSchemaMigrationsSQL creates the table of applied migrations
+// (migrations.SchemaMigrationsSQL) if it is missing.
+func createSchemaMigrationsSQL(t migrations.Target) (string, error) {
+	create, err := migrations.Render(migrations.SchemaMigrations, migrations.SchemaMigrationsSQL, t)
+	if err != nil {
+		return "", err
+	}
+	return create[0], nil
+}
+
+const (
+	selectMigrationState = `SELECT version, dirty FROM ` + migrations.SchemaMigrations + ` ORDER BY version DESC, seq DESC LIMIT 1`
+	insertMigration      = "INSERT INTO " + migrations.SchemaMigrations + " (version, dirty, seq, applied_at)"
+)
+
+func quoteIdent(s string) string { return "`" + strings.ReplaceAll(s, "`", "") + "`" }
