@@ -80,7 +80,7 @@ func New(ctx context.Context, cfg *config.Serve, db *clickhouse.DB, secret []byt
 		Sites: registry, Signer: signer, Geo: geo, Agents: useragent.New(20000), Referrers: refs,
 		Buffer: buf, Counter: m, Log: log,
 	})
-	priv := privacy.New(db, registry, log)
+	priv := privacy.New(db, buf, registry, log)
 	script, err := assets.BuildScript(trackerjs.Source)
 	if err != nil {
 		buf.Close(ctx)

@@ -475,6 +475,7 @@ func TestMe_ExportAndErase(t *testing.T) {
 	if del := f.do("DELETE", "/api/me?site=site1", nil, "X-Crumb-Visitor", mine); del.code != 202 {
 		t.Fatalf("erase: %d %s", del.code, del.raw)
 	}
+	f.flush() // the erasure goes to ClickHouse with the buffer's next batch
 	deadline := time.Now().Add(30 * time.Second)
 	for f.count("SELECT count() FROM events WHERE visitor_id = toUUID(?)", mine) > 0 && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)

@@ -43,6 +43,10 @@ type Sink interface {
 	ExistingEventIDs(ctx context.Context, sites []string, from, to time.Time, ids []uuid.UUID) (map[uuid.UUID]bool, error)
 	ExistingDecisionIDs(ctx context.Context, sites []string, from, to time.Time, ids []uuid.UUID) (map[uuid.UUID]bool, error)
 	ExistingImpressionIDs(ctx context.Context, sites []string, from, to time.Time, ids []uuid.UUID) (map[uuid.UUID]bool, error)
+	// Erase carries out visitors' erasure requests, after the rows of the
+	// same batch are in. Doing it twice must be harmless: a batch is
+	// retried whole.
+	Erase(ctx context.Context, es []model.Erasure) error
 }
 
 // Observer is told what the buffer does, for metrics. Any method may be
@@ -353,6 +357,11 @@ func (b *Buffer) flushBatch(ctx context.Context) error {
 		write(ctx, b, "consent_decisions", suspect, rs.decisions, decisionKey, b.sink.ExistingDecisionIDs, b.sink.InsertDecisions),
 		write(ctx, b, "consent_impressions", suspect, rs.impressions, impressionKey, b.sink.ExistingImpressionIDs, b.sink.InsertImpressions),
 	)
+	if err == nil && len(rs.erasures) > 0 {
+		// After the inserts: an erasure also removes what its visitor
+		// sent just before it.
+		err = b.sink.Erase(ctx, rs.erasures)
+	}
 	if err != nil {
 		// Part of the batch may have landed: check IDs when it is retried.
 		b.suspect = max(b.suspect, to)

@@ -16,6 +16,7 @@ type Record struct {
 	Event      *model.Event
 	Decision   *model.Decision
 	Impression *model.Impression
+	Erasure    *model.Erasure
 }
 
 // A record's log entry is one kind byte and the record in MessagePack: a map
@@ -36,9 +37,10 @@ const (
 	kindEvent      = 'e'
 	kindDecision   = 'd'
 	kindImpression = 'i'
+	kindErasure    = 'x'
 )
 
-//msgp:ignore Record
+//msgp:ignore Record rows
 //msgp:shim uuid.UUID as:[]byte using:uuidToBytes/bytesToUUID
 //msgp:replace model.EventType with:string
 //msgp:replace model.Action with:string
@@ -113,6 +115,15 @@ type logDecision struct {
 	Device        string
 }
 
+// logErasure is model.Erasure as the log stores it.
+type logErasure struct {
+	ID         uuid.UUID
+	SiteID     string
+	Time       time.Time
+	VisitorID  uuid.UUID
+	ConsentIDs []uuid.UUID
+}
+
 // logImpression is model.Impression as the log stores it.
 type logImpression struct {
 	ID                uuid.UUID
@@ -144,6 +155,8 @@ func (r *Record) appendTo(b []byte) ([]byte, error) {
 		return (*logDecision)(r.Decision).MarshalMsg(append(b, kindDecision))
 	case r.Impression != nil:
 		return (*logImpression)(r.Impression).MarshalMsg(append(b, kindImpression))
+	case r.Erasure != nil:
+		return (*logErasure)(r.Erasure).MarshalMsg(append(b, kindErasure))
 	}
 	return b, errors.New("empty record")
 }
@@ -162,6 +175,8 @@ func (r *Record) msgsize() int {
 		return (*logDecision)(r.Decision).Msgsize()
 	case r.Impression != nil:
 		return (*logImpression)(r.Impression).Msgsize()
+	case r.Erasure != nil:
+		return (*logErasure)(r.Erasure).Msgsize()
 	}
 	return 0
 }
@@ -178,6 +193,8 @@ func (r *Record) decode(data []byte) error {
 		r.Decision = &rs.decisions[0]
 	case len(rs.impressions) == 1:
 		r.Impression = &rs.impressions[0]
+	case len(rs.erasures) == 1:
+		r.Erasure = &rs.erasures[0]
 	}
 	return nil
 }
@@ -187,6 +204,7 @@ type rows struct {
 	events      []model.Event
 	decisions   []model.Decision
 	impressions []model.Impression
+	erasures    []model.Erasure
 }
 
 // add appends a copy of r's record.
@@ -198,6 +216,8 @@ func (rs *rows) add(r *Record) {
 		rs.decisions = append(rs.decisions, *r.Decision)
 	case r.Impression != nil:
 		rs.impressions = append(rs.impressions, *r.Impression)
+	case r.Erasure != nil:
+		rs.erasures = append(rs.erasures, *r.Erasure)
 	}
 }
 
@@ -232,6 +252,12 @@ func (rs *rows) decode(data []byte) error {
 			rs.impressions = rs.impressions[:len(rs.impressions)-1]
 			return err
 		}
+	case kindErasure:
+		rs.erasures = append(rs.erasures, model.Erasure{})
+		if _, err := (*logErasure)(&rs.erasures[len(rs.erasures)-1]).UnmarshalMsg(data[1:]); err != nil {
+			rs.erasures = rs.erasures[:len(rs.erasures)-1]
+			return err
+		}
 	default:
 		return fmt.Errorf("unknown record kind %q", data[0])
 	}
@@ -244,5 +270,6 @@ func (rs *rows) reset() {
 	clear(rs.events)
 	clear(rs.decisions)
 	clear(rs.impressions)
-	rs.events, rs.decisions, rs.impressions = rs.events[:0], rs.decisions[:0], rs.impressions[:0]
+	clear(rs.erasures)
+	rs.events, rs.decisions, rs.impressions, rs.erasures = rs.events[:0], rs.decisions[:0], rs.impressions[:0], rs.erasures[:0]
 }

@@ -4,6 +4,7 @@ package buffer
 
 import (
 	"github.com/crumbhq/crumb/server/internal/model"
+	"github.com/google/uuid"
 	"github.com/tinylib/msgp/msgp"
 )
 
@@ -250,6 +251,125 @@ func (z *logDecision) UnmarshalMsg(bts []byte) (o []byte, err error) {
 // Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
 func (z *logDecision) Msgsize() (s int) {
 	s = 1 + 3 + msgp.BytesPrefixSize + len(uuidToBytes(z.ID)) + 7 + msgp.StringPrefixSize + len(z.SiteID) + 5 + msgp.TimeSize + 10 + msgp.BytesPrefixSize + len(uuidToBytes(z.ConsentID)) + 14 + msgp.Uint32Size + 10 + msgp.StringPrefixSize + len(z.TextsHash) + 7 + msgp.StringPrefixSize + len(string(z.Action)) + 8 + (*logCategories)(&z.Granted).Msgsize() + 4 + msgp.BoolSize + 5 + msgp.StringPrefixSize + len(z.Path) + 9 + msgp.StringPrefixSize + len(z.Language) + 8 + msgp.StringPrefixSize + len(z.Country) + 7 + msgp.StringPrefixSize + len(z.Device)
+	return
+}
+
+// MarshalMsg implements msgp.Marshaler
+func (z *logErasure) MarshalMsg(b []byte) (o []byte, err error) {
+	o = msgp.Require(b, z.Msgsize())
+	// map header, size 5
+	// string "ID"
+	o = append(o, 0x85, 0xa2, 0x49, 0x44)
+	o = msgp.AppendBytes(o, uuidToBytes(z.ID))
+	// string "SiteID"
+	o = append(o, 0xa6, 0x53, 0x69, 0x74, 0x65, 0x49, 0x44)
+	o = msgp.AppendString(o, z.SiteID)
+	// string "Time"
+	o = append(o, 0xa4, 0x54, 0x69, 0x6d, 0x65)
+	o = msgp.AppendTime(o, z.Time)
+	// string "VisitorID"
+	o = append(o, 0xa9, 0x56, 0x69, 0x73, 0x69, 0x74, 0x6f, 0x72, 0x49, 0x44)
+	o = msgp.AppendBytes(o, uuidToBytes(z.VisitorID))
+	// string "ConsentIDs"
+	o = append(o, 0xaa, 0x43, 0x6f, 0x6e, 0x73, 0x65, 0x6e, 0x74, 0x49, 0x44, 0x73)
+	o = msgp.AppendArrayHeader(o, uint32(len(z.ConsentIDs)))
+	for za0001 := range z.ConsentIDs {
+		o = msgp.AppendBytes(o, uuidToBytes(z.ConsentIDs[za0001]))
+	}
+	return
+}
+
+// UnmarshalMsg implements msgp.Unmarshaler
+func (z *logErasure) UnmarshalMsg(bts []byte) (o []byte, err error) {
+	var field []byte
+	_ = field
+	var zb0001 uint32
+	zb0001, bts, err = msgp.ReadMapHeaderBytes(bts)
+	if err != nil {
+		err = msgp.WrapError(err)
+		return
+	}
+	for zb0001 > 0 {
+		zb0001--
+		field, bts, err = msgp.ReadMapKeyZC(bts)
+		if err != nil {
+			err = msgp.WrapError(err)
+			return
+		}
+		switch msgp.UnsafeString(field) {
+		case "ID":
+			{
+				var zb0002 []byte
+				zb0002, bts, err = msgp.ReadBytesBytes(bts, uuidToBytes(z.ID))
+				if err != nil {
+					err = msgp.WrapError(err, "ID")
+					return
+				}
+				z.ID = bytesToUUID(zb0002)
+			}
+		case "SiteID":
+			z.SiteID, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "SiteID")
+				return
+			}
+		case "Time":
+			z.Time, bts, err = msgp.ReadTimeBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Time")
+				return
+			}
+		case "VisitorID":
+			{
+				var zb0003 []byte
+				zb0003, bts, err = msgp.ReadBytesBytes(bts, uuidToBytes(z.VisitorID))
+				if err != nil {
+					err = msgp.WrapError(err, "VisitorID")
+					return
+				}
+				z.VisitorID = bytesToUUID(zb0003)
+			}
+		case "ConsentIDs":
+			var zb0004 uint32
+			zb0004, bts, err = msgp.ReadArrayHeaderBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "ConsentIDs")
+				return
+			}
+			if cap(z.ConsentIDs) >= int(zb0004) {
+				z.ConsentIDs = (z.ConsentIDs)[:zb0004]
+			} else {
+				z.ConsentIDs = make([]uuid.UUID, zb0004)
+			}
+			for za0001 := range z.ConsentIDs {
+				{
+					var zb0005 []byte
+					zb0005, bts, err = msgp.ReadBytesBytes(bts, uuidToBytes(z.ConsentIDs[za0001]))
+					if err != nil {
+						err = msgp.WrapError(err, "ConsentIDs", za0001)
+						return
+					}
+					z.ConsentIDs[za0001] = bytesToUUID(zb0005)
+				}
+			}
+		default:
+			bts, err = msgp.Skip(bts)
+			if err != nil {
+				err = msgp.WrapError(err)
+				return
+			}
+		}
+	}
+	o = bts
+	return
+}
+
+// Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
+func (z *logErasure) Msgsize() (s int) {
+	s = 1 + 3 + msgp.BytesPrefixSize + len(uuidToBytes(z.ID)) + 7 + msgp.StringPrefixSize + len(z.SiteID) + 5 + msgp.TimeSize + 10 + msgp.BytesPrefixSize + len(uuidToBytes(z.VisitorID)) + 11 + msgp.ArrayHeaderSize
+	for za0001 := range z.ConsentIDs {
+		s += msgp.BytesPrefixSize + len(uuidToBytes(z.ConsentIDs[za0001]))
+	}
 	return
 }
 

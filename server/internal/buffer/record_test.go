@@ -177,6 +177,7 @@ type memSink struct {
 	mu          sync.Mutex
 	events      []model.Event
 	decisions   []model.Decision
+	erasures    []model.Erasure
 	impressions []model.Impression
 }
 
@@ -198,6 +199,13 @@ func (s *memSink) InsertImpressions(_ context.Context, ims []model.Impression) e
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.impressions = append(s.impressions, ims...)
+	return nil
+}
+
+func (s *memSink) Erase(_ context.Context, es []model.Erasure) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.erasures = append(s.erasures, es...)
 	return nil
 }
 

@@ -124,7 +124,7 @@ func TestInsertEvents_ExistingIDsAndVisitorData(t *testing.T) {
 	if err != nil || len(ds) != 1 || ds[0].Action != model.AcceptAll || !ds[0].Granted.Targeting {
 		t.Fatalf("decisions = %+v, %v", ds, err)
 	}
-	if err := db.EraseVisitor(ctx, "s1", visitor, ids); err != nil {
+	if err := db.Erase(ctx, []model.Erasure{{ID: uuid.New(), SiteID: "s1", Time: now, VisitorID: visitor}}); err != nil {
 		t.Fatal(err)
 	}
 	waitMutations(t, db)

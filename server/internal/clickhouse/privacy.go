@@ -80,23 +80,85 @@ func (db *DB) ConsentDecisions(ctx context.Context, site string, consentIDs []uu
 	return out, rows.Err()
 }
 
-// EraseVisitor deletes a visitor's events and the consent records of the
-// given consent IDs. The deletions are ClickHouse mutations: they are
-// accepted at once and applied in the background.
-func (db *DB) EraseVisitor(ctx context.Context, site string, visitor uuid.UUID, consentIDs []uuid.UUID) error {
-	if visitor != uuid.Nil {
-		if err := db.mutate(ctx, migrations.Events, eraseVisitorEvents, site, visitor.String()); err != nil {
+// Erase deletes what a batch of erasure requests names: each visitor's
+// events, the consent records of the consents those events were sent under,
+// and the consent records of the consent IDs given. It first looks up which
+// of the IDs have rows, and sends at most one mutation per table, none when
+// nothing matches. Mutations are accepted at once and applied by ClickHouse
+// in the background.
+func (db *DB) Erase(ctx context.Context, es []model.Erasure) error {
+	var sites, visitors, consents []string
+	for _, e := range es {
+		sites = append(sites, e.SiteID)
+		if e.VisitorID != uuid.Nil {
+			visitors = append(visitors, eraseKey(e.VisitorID, e.SiteID))
+		}
+		for _, c := range e.ConsentIDs {
+			consents = append(consents, eraseKey(c, e.SiteID))
+		}
+	}
+	var events []string
+	if len(visitors) > 0 {
+		rows, err := db.conn.Query(ctx, selectErasableVisitors, sites, visitors)
+		if err != nil {
+			return fmt.Errorf("clickhouse: erase: %w", err)
+		}
+		seen := map[string]bool{}
+		for rows.Next() {
+			var key string
+			var consent uuid.UUID
+			if err := rows.Scan(&key, &consent); err != nil {
+				rows.Close()
+				return fmt.Errorf("clickhouse: erase: %w", err)
+			}
+			if !seen[key] {
+				seen[key] = true
+				events = append(events, key)
+			}
+			if consent != uuid.Nil {
+				consents = append(consents, eraseKey(consent, key[36:]))
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("clickhouse: erase: %w", err)
+		}
+	}
+	var decisions []string
+	if len(consents) > 0 {
+		rows, err := db.conn.Query(ctx, selectErasableConsents, sites, consents)
+		if err != nil {
+			return fmt.Errorf("clickhouse: erase: %w", err)
+		}
+		for rows.Next() {
+			var key string
+			if err := rows.Scan(&key); err != nil {
+				rows.Close()
+				return fmt.Errorf("clickhouse: erase: %w", err)
+			}
+			decisions = append(decisions, key)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("clickhouse: erase: %w", err)
+		}
+	}
+	if len(events) > 0 {
+		if err := db.mutate(ctx, migrations.Events, eraseVisitorEvents, events); err != nil {
 			return fmt.Errorf("clickhouse: erase visitor events: %w", err)
 		}
 	}
-	if len(consentIDs) > 0 {
-		// A literal list, not a subquery (see eraseConsentDecisions).
-		if err := db.mutate(ctx, migrations.ConsentDecisions, eraseConsentDecisions, site, uuidStrings(consentIDs)); err != nil {
+	if len(decisions) > 0 {
+		if err := db.mutate(ctx, migrations.ConsentDecisions, eraseConsentDecisions, decisions); err != nil {
 			return fmt.Errorf("clickhouse: erase consent records: %w", err)
 		}
 	}
+	db.log.Info("erasures applied", "requests", len(es), "visitors", len(events), "consents", len(decisions))
 	return nil
 }
+
+// eraseKey names one ID of one site in the erasure statements (sql.go).
+func eraseKey(id uuid.UUID, site string) string { return id.String() + site }
 
 // EnforceRetention deletes a site's events and their pre-aggregated tables
 // before eventsBefore, and its consent records, impressions and their

@@ -142,7 +142,7 @@ func TestRecord_ForCurrentClickHouse(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.Part("erasure")
-	if err := db.EraseVisitor(ctx, reporttest.Site, v1, []uuid.UUID{f.Consent1}); err != nil {
+	if err := db.Erase(ctx, []model.Erasure{{ID: uuid.New(), SiteID: reporttest.Site, VisitorID: v1, ConsentIDs: []uuid.UUID{f.Consent1}}}); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := db.PendingMutations(ctx); err != nil || n != 0 {

@@ -78,6 +78,13 @@ const (
 		" WHERE site_id = ? AND visitor_id = toUUID(?) ORDER BY ts DESC LIMIT ?"
 	selectVisitorConsentIDs = `SELECT DISTINCT consent_id FROM ` + migrations.Events +
 		` WHERE site_id = ? AND visitor_id = toUUID(?) AND consent_id != toUUID('00000000-0000-0000-0000-000000000000')`
+	// What a batch of erasures would delete, so that an ID without rows
+	// costs no mutation: the visitors' keys with the consents their events
+	// were sent under, and the keys of consents with decisions.
+	selectErasableVisitors = `SELECT DISTINCT concat(toString(visitor_id), site_id), consent_id FROM ` + migrations.Events +
+		` WHERE has(?, site_id) AND has(?, concat(toString(visitor_id), site_id))`
+	selectErasableConsents = `SELECT DISTINCT concat(toString(consent_id), site_id) FROM ` + migrations.ConsentDecisions +
+		` WHERE has(?, site_id) AND has(?, concat(toString(consent_id), site_id))`
 	selectConsentDecisions = `SELECT decision_id, ts, consent_id, policy_version, texts_hash, toString(action),
 		performance, functionality, targeting, gpc, path, language, country, device
 		FROM ` + migrations.ConsentDecisions + ` WHERE site_id = ? AND consent_id IN (SELECT toUUID(arrayJoin(?))) ORDER BY ts`
@@ -86,9 +93,11 @@ const (
 	// Consent records are erased by a literal list, not a subquery:
 	// replicated tables on current ClickHouse accept only deterministic
 	// mutations.
-	eraseVisitorEvents    = `DELETE WHERE site_id = ? AND visitor_id = toUUID(?)`       // on migrations.Events
-	eraseConsentDecisions = `DELETE WHERE site_id = ? AND has(?, toString(consent_id))` // on migrations.ConsentDecisions
-	deleteBefore          = "DELETE WHERE site_id = ? AND date < toDate(?)"             // retention, on every retained table
+	// Erasures name rows by key: the ID as text (36 characters) followed
+	// by the site ID, which no other pair of ID and site spells.
+	eraseVisitorEvents    = `DELETE WHERE has(?, concat(toString(visitor_id), site_id))` // on migrations.Events
+	eraseConsentDecisions = `DELETE WHERE has(?, concat(toString(consent_id), site_id))` // on migrations.ConsentDecisions
+	deleteBefore          = "DELETE WHERE site_id = ? AND date < toDate(?)"              // retention, on every retained table
 
 	selectPendingMutations = "SELECT count() FROM system.mutations WHERE database = ? AND is_done = 0"
 )

@@ -7,6 +7,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/crumbhq/crumb/server/internal/auth"
+	"github.com/crumbhq/crumb/server/internal/buffer"
 	"github.com/crumbhq/crumb/server/internal/ingest"
 	"github.com/crumbhq/crumb/server/internal/privacy"
 	"github.com/crumbhq/crumb/server/internal/report"
@@ -52,6 +53,8 @@ func statusOf(err error) answer {
 		return answer{code: fiber.StatusBadRequest, msg: err.Error()}
 	case errors.Is(err, privacy.ErrUnknownSite):
 		return answer{code: fiber.StatusForbidden, msg: err.Error()}
+	case errors.Is(err, buffer.ErrFull), errors.Is(err, buffer.ErrClosed):
+		return answer{code: fiber.StatusServiceUnavailable, msg: "busy, retry shortly", retry: "5"}
 
 	// Statistics.
 	case errors.As(err, &qe):

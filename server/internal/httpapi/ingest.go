@@ -16,7 +16,7 @@ import (
 // request copies what the pipeline needs out of Fiber's reused buffers.
 func (h *handlers) request(c *fiber.Ctx) *ingest.Request {
 	return &ingest.Request{
-		Body:      append([]byte(nil), c.Body()...),
+		Body:      append([]byte(nil), c.BodyRaw()...),
 		Origin:    c.Get(fiber.HeaderOrigin),
 		UserAgent: string(c.Request().Header.UserAgent()),
 		IP:        h.clientIP(c),
@@ -138,6 +138,26 @@ func (h *handlers) rateLimit() fiber.Handler {
 			h.Metrics.Drop("rate_limited", 1)
 			c.Set(fiber.HeaderRetryAfter, "60")
 			return fiber.NewError(fiber.StatusTooManyRequests, "too many requests, retry in a minute")
+		},
+		Next: func(c *fiber.Ctx) bool { return c.Method() == fiber.MethodOptions },
+	})
+}
+
+// meLimit bounds the visitor's own-data requests (GET and DELETE /api/me)
+// per address, apart from and below the ingest limit: each one reads or
+// queues work in ClickHouse, and a visitor needs only a few.
+func (h *handlers) meLimit() fiber.Handler {
+	if h.MeRateLimit < 0 {
+		return func(c *fiber.Ctx) error { return c.Next() }
+	}
+	return limiter.New(limiter.Config{
+		Max:          h.MeRateLimit,
+		Expiration:   time.Minute,
+		KeyGenerator: func(c *fiber.Ctx) string { return h.clientIP(c).String() },
+		LimitReached: func(c *fiber.Ctx) error {
+			h.Metrics.Drop("rate_limited", 1)
+			c.Set(fiber.HeaderRetryAfter, "60")
+			return fiber.NewError(fiber.StatusTooManyRequests, "too many requests for your own data, retry in a minute")
 		},
 		Next: func(c *fiber.Ctx) bool { return c.Method() == fiber.MethodOptions },
 	})

@@ -71,6 +71,10 @@ type Deps struct {
 	// RateLimit is the most ingest requests one client address may make per
 	// minute on this node; 0 disables the limit.
 	RateLimit int
+	// MeRateLimit is the most own-data requests (GET and DELETE /api/me)
+	// one client address may make per minute on this node; 0 means
+	// DefaultMeRateLimit, a negative number disables the limit.
+	MeRateLimit int
 	// SecureCookies marks the session cookie Secure (dashboards over HTTPS).
 	SecureCookies bool
 	// StatsTimeout bounds one stats request (default 30 s); the report
@@ -83,6 +87,9 @@ type Deps struct {
 	// Log receives the errors that are not the client's.
 	Log *slog.Logger
 }
+
+// DefaultMeRateLimit is Deps.MeRateLimit's default.
+const DefaultMeRateLimit = 20
 
 // New returns the Fiber app with every route of the service.
 func New(d Deps) *fiber.App {
@@ -98,12 +105,19 @@ func New(d Deps) *fiber.App {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
+	if d.MeRateLimit == 0 {
+		d.MeRateLimit = DefaultMeRateLimit
+	}
 	h := &handlers{Deps: d}
 	app := fiber.New(fiber.Config{
-		AppName:               "crumb",
-		BodyLimit:             ingest.MaxBodyBytes,
+		AppName: "crumb",
+		// The server reads bodies up to 4 times the limit, so that a body
+		// somewhat over it gets a clear 413 (decodeBody) rather than a
+		// connection closed under the upload; larger ones are cut off.
+		BodyLimit:             4 * ingest.MaxBodyBytes,
 		DisableStartupMessage: true,
 		ErrorHandler:          h.errorHandler,
+		ReadBufferSize:        8 << 10, // the longest request line and headers, as nginx's default
 		ReadTimeout:           30 * time.Second,
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           120 * time.Second,
@@ -112,6 +126,7 @@ func New(d Deps) *fiber.App {
 		d.Log.Error("panic in handler", "route", c.Route().Path, "panic", e)
 	}}))
 	app.Use(h.countRequests)
+	app.Use(decodeBody(ingest.MaxBodyBytes))
 	h.routes(app)
 	return app
 }
@@ -133,8 +148,8 @@ func (h *handlers) routes(app *fiber.App) {
 	limited.Post("/events", h.events)
 	limited.Post("/consent", h.consent)
 	limited.Post("/impressions", h.impression)
-	limited.Get("/me", h.getMe)
-	limited.Delete("/me", h.deleteMe)
+	limited.Get("/me", h.meLimit(), h.getMe)
+	limited.Delete("/me", h.meLimit(), h.deleteMe)
 
 	// The tracker script and the demo site (script.go).
 	app.Get("/t.js", h.script)

@@ -141,3 +141,14 @@ type Impression struct {
 	GPC               bool      `json:"gpc"`
 	UndeclaredCookies []string  `json:"undeclared_cookies,omitempty"`
 }
+
+// Erasure is a visitor's request to erase what is stored under their IDs:
+// the events of VisitorID with the consent records of the consents those
+// events were sent under, and the consent records of ConsentIDs.
+type Erasure struct {
+	ID         uuid.UUID   `json:"id"`
+	SiteID     string      `json:"site"`
+	Time       time.Time   `json:"ts"`
+	VisitorID  uuid.UUID   `json:"visitor,omitempty"` // uuid.Nil when only consent IDs were given
+	ConsentIDs []uuid.UUID `json:"consent_ids,omitempty"`
+}

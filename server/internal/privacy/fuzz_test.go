@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/crumbhq/crumb/server/internal/buffer"
 	"github.com/crumbhq/crumb/server/internal/model"
 )
 
@@ -36,8 +37,13 @@ func (s *fuzzStore) ConsentDecisions(_ context.Context, _ string, ids []uuid.UUI
 	return nil, nil
 }
 
-func (s *fuzzStore) EraseVisitor(_ context.Context, _ string, v uuid.UUID, ids []uuid.UUID) error {
-	s.erased, s.visitor, s.consents = true, v, ids
+// Append is the queue: erasures are recorded as asked.
+func (s *fuzzStore) Append(recs ...buffer.Record) error {
+	for _, r := range recs {
+		if r.Erasure != nil {
+			s.erased, s.visitor, s.consents = true, r.Erasure.VisitorID, r.Erasure.ConsentIDs
+		}
+	}
 	return nil
 }
 
@@ -70,7 +76,7 @@ func FuzzVisitorRequest(f *testing.F) {
 	f.Fuzz(func(t *testing.T, site, visitor, consentID string) {
 		for _, erase := range []bool{false, true} {
 			store := &fuzzStore{}
-			s := New(store, sites, nil)
+			s := New(store, store, sites, nil)
 			var err error
 			if erase {
 				err = s.Erase(context.Background(), site, visitor, consentID)
@@ -92,14 +98,15 @@ func FuzzVisitorRequest(f *testing.F) {
 			if erase != store.erased {
 				t.Fatalf("erase = %v, store erased = %v", erase, store.erased)
 			}
-			checkIDs(t, store, visitor, consentID)
+			checkIDs(t, store, visitor, consentID, erase)
 		}
 	})
 }
 
 // checkIDs fails unless the store was asked about exactly the visitor and
-// consent IDs of the request (and the visitor's own consent IDs).
-func checkIDs(t *testing.T, store *fuzzStore, visitor, consentID string) {
+// consent IDs of the request (and, for an export, the visitor's own consent
+// IDs; an erasure leaves finding those to the store).
+func checkIDs(t *testing.T, store *fuzzStore, visitor, consentID string, erase bool) {
 	t.Helper()
 	if visitor == "" && consentID == "" {
 		t.Fatal("accepted a request without an ID")
@@ -110,7 +117,9 @@ func checkIDs(t *testing.T, store *fuzzStore, visitor, consentID string) {
 		if v == uuid.Nil || store.visitor != v {
 			t.Fatalf("visitor %q reached the store as %v", visitor, store.visitor)
 		}
-		want = append(want, fuzzConsentID)
+		if !erase {
+			want = append(want, fuzzConsentID)
+		}
 	} else if store.visitor != uuid.Nil {
 		t.Fatalf("store asked about visitor %v", store.visitor)
 	}

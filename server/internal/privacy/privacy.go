@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/crumbhq/crumb/server/internal/buffer"
 	"github.com/crumbhq/crumb/server/internal/model"
 )
 
@@ -21,8 +22,14 @@ type Store interface {
 	VisitorEvents(ctx context.Context, site string, visitor uuid.UUID, limit int) ([]model.Event, error)
 	VisitorConsentIDs(ctx context.Context, site string, visitor uuid.UUID) ([]uuid.UUID, error)
 	ConsentDecisions(ctx context.Context, site string, consentIDs []uuid.UUID) ([]model.Decision, error)
-	EraseVisitor(ctx context.Context, site string, visitor uuid.UUID, consentIDs []uuid.UUID) error
 	EnforceRetention(ctx context.Context, site string, eventsBefore, consentBefore time.Time) (int, error)
+}
+
+// Queue keeps erasure requests durably, in order with the events before
+// them, until the store has carried them out (the buffer; the store's Erase
+// applies them in batches).
+type Queue interface {
+	Append(recs ...buffer.Record) error
 }
 
 // Sites lists and finds sites.
@@ -43,17 +50,18 @@ const MaxExportEvents = 10000
 // Service answers visitors' requests and enforces retention.
 type Service struct {
 	store Store
+	queue Queue
 	sites Sites
 	log   *slog.Logger
 	now   func() time.Time
 }
 
 // New returns a service.
-func New(store Store, sites Sites, log *slog.Logger) *Service {
+func New(store Store, queue Queue, sites Sites, log *slog.Logger) *Service {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{store: store, sites: sites, log: log, now: time.Now}
+	return &Service{store: store, queue: queue, sites: sites, log: log, now: time.Now}
 }
 
 // Export is everything stored under one visitor's IDs.
@@ -66,39 +74,42 @@ type Export struct {
 }
 
 // ids parses the visitor and consent IDs; at least one is needed.
-func (s *Service) ids(ctx context.Context, site, visitor, consentID string) (uuid.UUID, []uuid.UUID, error) {
+func (s *Service) ids(ctx context.Context, site, visitor, consentID string) (uuid.UUID, uuid.UUID, error) {
 	if _, ok := s.sites.Get(ctx, site); !ok {
-		return uuid.Nil, nil, ErrUnknownSite
+		return uuid.Nil, uuid.Nil, ErrUnknownSite
 	}
 	if visitor == "" && consentID == "" {
-		return uuid.Nil, nil, fmt.Errorf("%w: send the X-Crumb-Visitor (or X-Crumb-Consent) header", ErrBadRequest)
+		return uuid.Nil, uuid.Nil, fmt.Errorf("%w: send the X-Crumb-Visitor (or X-Crumb-Consent) header", ErrBadRequest)
 	}
-	var v uuid.UUID
-	var consents []uuid.UUID
+	var v, c uuid.UUID
 	var err error
 	if visitor != "" {
 		if v, err = uuid.Parse(visitor); err != nil || v == uuid.Nil {
-			return uuid.Nil, nil, fmt.Errorf("%w: visitor must be a UUID", ErrBadRequest)
-		}
-		if consents, err = s.store.VisitorConsentIDs(ctx, site, v); err != nil {
-			return uuid.Nil, nil, err
+			return uuid.Nil, uuid.Nil, fmt.Errorf("%w: visitor must be a UUID", ErrBadRequest)
 		}
 	}
 	if consentID != "" {
-		c, err := uuid.Parse(consentID)
-		if err != nil || c == uuid.Nil {
-			return uuid.Nil, nil, fmt.Errorf("%w: consent ID must be a UUID", ErrBadRequest)
+		if c, err = uuid.Parse(consentID); err != nil || c == uuid.Nil {
+			return uuid.Nil, uuid.Nil, fmt.Errorf("%w: consent ID must be a UUID", ErrBadRequest)
 		}
-		consents = append(consents, c)
 	}
-	return v, consents, nil
+	return v, c, nil
 }
 
 // Export returns a visitor's own events and consent records.
 func (s *Service) Export(ctx context.Context, site, visitor, consentID string) (Export, error) {
-	v, consents, err := s.ids(ctx, site, visitor, consentID)
+	v, c, err := s.ids(ctx, site, visitor, consentID)
 	if err != nil {
 		return Export{}, err
+	}
+	var consents []uuid.UUID
+	if v != uuid.Nil {
+		if consents, err = s.store.VisitorConsentIDs(ctx, site, v); err != nil {
+			return Export{}, err
+		}
+	}
+	if c != uuid.Nil {
+		consents = append(consents, c)
 	}
 	out := Export{Site: site, Visitor: visitor, Events: []model.Event{}, Decisions: []model.Decision{}}
 	if v != uuid.Nil {
@@ -119,15 +130,25 @@ func (s *Service) Export(ctx context.Context, site, visitor, consentID string) (
 	return out, nil
 }
 
-// Erase deletes a visitor's events and consent records. ClickHouse applies
-// the deletion in the background, within seconds to minutes.
+// Erase queues the erasure of a visitor's events and consent records, and
+// returns once the request is durable. The buffer hands it to the store
+// with the next batch; an ID without rows costs nothing more (see
+// clickhouse.DB.Erase), and ClickHouse applies the deletion in the
+// background, within seconds to minutes.
 func (s *Service) Erase(ctx context.Context, site, visitor, consentID string) error {
-	v, consents, err := s.ids(ctx, site, visitor, consentID)
+	v, c, err := s.ids(ctx, site, visitor, consentID)
 	if err != nil {
 		return err
 	}
-	s.log.Info("visitor erasure requested", "site", site)
-	return s.store.EraseVisitor(ctx, site, v, consents)
+	e := model.Erasure{ID: uuid.New(), SiteID: site, Time: s.now().UTC(), VisitorID: v}
+	if c != uuid.Nil {
+		e.ConsentIDs = []uuid.UUID{c}
+	}
+	if err := s.queue.Append(buffer.Record{Erasure: &e}); err != nil {
+		return fmt.Errorf("privacy: queue erasure: %w", err)
+	}
+	s.log.Info("visitor erasure queued", "site", site)
+	return nil
 }
 
 // EnforceRetention deletes what every site keeps longer than it promised.

@@ -9,6 +9,7 @@ import (
 	"math"
 	"math/bits"
 	"regexp"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -251,6 +252,13 @@ func parallel(fns ...func() error) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// A panic here would end the process: the request's recover
+			// middleware only covers its own goroutine.
+			defer func() {
+				if r := recover(); r != nil {
+					errs[i] = fmt.Errorf("report: panic: %v\n%s", r, debug.Stack())
+				}
+			}()
 			errs[i] = fn()
 		}()
 	}

@@ -117,7 +117,7 @@ func TestCluster_StorageLayer(t *testing.T) {
 
 	t.Logf("written and replicated at %v", time.Since(start).Round(time.Millisecond))
 	// Erasure reaches the shard that holds the visitor.
-	if err := b.EraseVisitor(ctx, site.ID, first[0].VisitorID, nil); err != nil {
+	if err := b.Erase(ctx, []model.Erasure{{ID: uuid.New(), SiteID: site.ID, VisitorID: first[0].VisitorID}}); err != nil {
 		t.Fatal(err)
 	}
 	waitCount(a, "SELECT count() FROM events", 399)
@@ -147,7 +147,7 @@ func TestCluster_StorageLayer(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitCount(b, "SELECT count() FROM consent_decisions", 1)
-	if err := b.EraseVisitor(ctx, site.ID, first[1].VisitorID, []uuid.UUID{consentID}); err != nil {
+	if err := b.Erase(ctx, []model.Erasure{{ID: uuid.New(), SiteID: site.ID, VisitorID: first[1].VisitorID, ConsentIDs: []uuid.UUID{consentID}}}); err != nil {
 		t.Fatal(err)
 	}
 	waitCount(b, "SELECT count() FROM events", 498)

@@ -329,7 +329,8 @@ func (p Page) Validate() error {
 	if p.Limit < 1 || p.Limit > MaxLimit || p.Number < 1 {
 		return BadParam("limit", "must be 1 to %d, page at least 1", MaxLimit)
 	}
-	if (p.Number-1)*p.Limit > maxRowOffset {
+	// Compared by division: (Number-1)*Limit can overflow.
+	if p.Number-1 > maxRowOffset/p.Limit {
 		return BadParam("page", "beyond the first %d rows", maxRowOffset)
 	}
 	return nil
