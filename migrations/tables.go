@@ -13,6 +13,7 @@ const (
 	Users            = "users"
 	APITokens        = "api_tokens"
 	ShareLinks       = "share_links"
+	Sessions         = "sessions"
 
 	Events             = "events"
 	ConsentDecisions   = "consent_decisions"
@@ -59,6 +60,7 @@ var Tables = []Table{
 	{Name: Users},
 	{Name: APITokens},
 	{Name: ShareLinks},
+	{Name: Sessions},
 	// A visitor's events stay on one shard, so a visit is whole there;
 	// anonymous page views (zero visitor ID) are spread evenly.
 	{Name: Events, ShardKey: "if(visitor_id = " + zeroUUID + ", rand(), cityHash64(toString(visitor_id)))", Retention: EventRetention},

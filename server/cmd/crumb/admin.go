@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -27,17 +26,37 @@ import (
 // withStore parses the common flags plus the command's own, opens the
 // store and runs fn.
 func withStore(ctx context.Context, name, summary string, args []string, own func(fs *flag.FlagSet), fn func(db *clickhouse.DB) error) error {
+	return withStoreArgs(ctx, name, summary, args, nil, own, fn)
+}
+
+// withStoreArgs is withStore for a command that takes arguments besides
+// its flags, before, between or after them: each sets the next of pos.
+func withStoreArgs(ctx context.Context, name, summary string, args []string, pos []*string, own func(fs *flag.FlagSet), fn func(db *clickhouse.DB) error) error {
 	var c config.Common
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	c.Register(fs)
 	if own != nil {
 		own(fs)
 	}
-	if err := parseFlags(fs, args, summary); err != nil {
+	fs.Usage = config.Usage(fs, summary)
+	var rest []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		rest, args = append(rest, fs.Arg(0)), fs.Args()[1:]
+	}
+	if err := config.Bind(fs, os.Getenv); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%s: unexpected argument %q", name, fs.Arg(0))
+	if len(rest) > len(pos) {
+		return fmt.Errorf("%s: unexpected argument %q", name, rest[len(pos)])
+	}
+	for i, v := range rest {
+		*pos[i] = v
 	}
 	log, err := newLogger(&c, os.Stderr)
 	if err != nil {
@@ -361,80 +380,6 @@ func runShare(ctx context.Context, args []string, w io.Writer) error {
 					}
 					return fmt.Errorf("no share link with id %q", id)
 				})
-		},
-	})
-}
-
-func runUser(ctx context.Context, args []string, w io.Writer) error {
-	return subcommand(args, "user", map[string]func([]string) error{
-		"add": func(args []string) error {
-			var email, role, site, password string
-			return withStore(ctx, "user add", "Usage: crumb user add --email E [--role admin|viewer] [--site ID]\n\nAdds a dashboard login. The password comes from --password (CRUMB_PASSWORD, CRUMB_PASSWORD_FILE) or standard input.", args,
-				func(fs *flag.FlagSet) {
-					fs.StringVar(&email, "email", "", "login e-mail")
-					fs.StringVar(&role, "role", "viewer", "admin (every site and the settings) or viewer")
-					fs.StringVar(&site, "site", "", "for a viewer: the site they may read (repeat the command for more)")
-					fs.StringVar(&password, "password", "", "the password (10+ characters)")
-				},
-				func(db *clickhouse.DB) error {
-					if !strings.Contains(email, "@") {
-						return errors.New("--email must be an e-mail address")
-					}
-					if role != "admin" && role != "viewer" {
-						return errors.New("--role must be admin or viewer")
-					}
-					if password == "" {
-						fmt.Fprint(os.Stderr, "password: ")
-						line, err := bufio.NewReader(os.Stdin).ReadString('\n')
-						if err != nil && line == "" {
-							return errors.New("no password given")
-						}
-						password = strings.TrimRight(line, "\r\n")
-					}
-					hash, err := auth.HashPassword(password)
-					if err != nil {
-						return err
-					}
-					u := model.User{Email: strings.ToLower(email), PasswordHash: hash, Role: role, SiteRoles: map[string]string{}}
-					users, err := db.Users(ctx)
-					if err != nil {
-						return err
-					}
-					for _, old := range users {
-						if old.Email == u.Email {
-							u.SiteRoles, u.CreatedAt = old.SiteRoles, old.CreatedAt
-							if u.SiteRoles == nil {
-								u.SiteRoles = map[string]string{}
-							}
-						}
-					}
-					if site != "" {
-						u.SiteRoles[site] = "viewer"
-					}
-					if err := db.PutUser(ctx, u); err != nil {
-						return err
-					}
-					fmt.Fprintf(w, "user %s saved (%s)\n", u.Email, role)
-					return nil
-				})
-		},
-		"list": func(args []string) error {
-			return withStore(ctx, "user list", "Usage: crumb user list", args, nil, func(db *clickhouse.DB) error {
-				users, err := db.Users(ctx)
-				if err != nil {
-					return err
-				}
-				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "EMAIL\tROLE\tSITES")
-				for _, u := range users {
-					var s []string
-					for id := range u.SiteRoles {
-						s = append(s, id)
-					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\n", u.Email, u.Role, strings.Join(sortStrings(s), ","))
-				}
-				return tw.Flush()
-			})
 		},
 	})
 }

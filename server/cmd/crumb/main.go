@@ -29,7 +29,7 @@ func commands() []command {
 		{"migrate", "apply the ClickHouse schema migrations (also done by serve at start)", runMigrate},
 		{"site", "manage sites: site add|list|update", runSite},
 		{"token", "manage API tokens: token add|list|revoke", runToken},
-		{"user", "manage dashboard logins: user add|list", runUser},
+		{"user", "manage dashboard logins: user add|list|password|remove", runUser},
 		{"share", "manage public read-only dashboard links: share add|list|revoke", runShare},
 		{"geoip", "build GeoIP City/ASN files from the npm data: geoip build --src DIR --out DIR", runGeoIP},
 		{"version", "print the version", func(_ context.Context, _ []string, w io.Writer) error {

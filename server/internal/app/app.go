@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -105,7 +104,7 @@ func New(ctx context.Context, cfg *config.Serve, db *clickhouse.DB, secret []byt
 		Report: report.New(db.Conn(), registry, report.Options{Cluster: db.Cluster() != "", Log: log}),
 		Auth:   users, Script: script, Demo: trackerjs.Demo, Dashboard: dash, Ready: a.ready,
 		TrustedProxies: cfg.TrustedProxies, RateLimit: cfg.RateLimit,
-		SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"), Log: log,
+		PublicURL: cfg.PublicURL, Log: log,
 	})
 	bg, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel

@@ -1,12 +1,14 @@
 // Package auth decides who makes a dashboard or stats API request: logins
-// with bcrypt-hashed passwords and signed session cookies (with their CSRF
-// tokens), a login rate limit, per-site roles, API tokens (shown once and
-// stored only as a hash) and revocable public share links.
+// with bcrypt-hashed passwords and revocable sessions (with their CSRF
+// tokens), login limits that slow guessing without locking accounts,
+// per-site roles, API tokens (shown once and stored only as a hash) and
+// revocable public share links.
 //
-// Sessions are stateless — a value signed with the secret every crumb node
-// shares — so any node accepts any session; users, tokens and share links
-// are read from the store and cached for a few seconds. The HTTP side
-// (cookies, headers, middleware) is package httpapi's.
+// A session cookie is signed with the secret every crumb node shares and
+// names a session kept in the store, so any node accepts it and any node
+// can end it; users, tokens, share links and live sessions are read from
+// the store and cached for a few seconds. The HTTP side (cookies, headers,
+// middleware) is package httpapi's.
 package auth
 
 import (

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -13,11 +14,18 @@ import (
 	"github.com/crumbhq/crumb/server/internal/model"
 )
 
-// Store lists users, API tokens and share links.
+// Store lists users, API tokens and share links, and keeps the login
+// sessions.
 type Store interface {
 	Users(ctx context.Context) ([]model.User, error)
 	Tokens(ctx context.Context) ([]model.Token, error)
 	ShareLinks(ctx context.Context) ([]model.ShareLink, error)
+	// Sessions lists the sessions that are neither revoked nor expired.
+	Sessions(ctx context.Context) ([]model.Session, error)
+	// Session returns the newest version of one session, if any.
+	Session(ctx context.Context, id string) (model.Session, bool, error)
+	// PutSession stores a new version of a session.
+	PutSession(ctx context.Context, s model.Session) error
 }
 
 // Kind says how a request was authenticated.
@@ -59,17 +67,12 @@ type Credentials struct {
 	Share string
 }
 
-// The refusals of Login.
-var (
-	ErrTooManyAttempts = errors.New("too many login attempts; try again in 15 minutes")
-	ErrWrongLogin      = errors.New("wrong e-mail or password")
-)
+// ErrWrongLogin refuses a login whose e-mail or password is wrong.
+var ErrWrongLogin = errors.New("wrong e-mail or password")
 
-const (
-	refreshEvery  = 5 * time.Second
-	loginAttempts = 10
-	loginWindow   = 15 * time.Minute
-)
+// refreshEvery is how old the cached users, tokens, share links and live
+// sessions may get: a revocation on one node reaches the others within it.
+const refreshEvery = 5 * time.Second
 
 // Auth authenticates dashboard and API requests.
 type Auth struct {
@@ -77,11 +80,14 @@ type Auth struct {
 	key   []byte
 	log   *slog.Logger
 
-	mu     sync.RWMutex
-	users  map[string]model.User
-	tokens map[string]model.Token // by ID
-	shares map[string]model.ShareLink
-	loaded time.Time
+	mu       sync.RWMutex
+	users    map[string]model.User
+	tokens   map[string]model.Token // by ID
+	shares   map[string]model.ShareLink
+	sessions map[string]model.Session // live, by ID
+	ended    map[string]time.Time     // sessions this node ended, by ID, when
+	missed   map[string]time.Time     // session IDs the store did not have live, when
+	loaded   time.Time
 
 	limiter *limiter
 
@@ -97,10 +103,11 @@ func New(store Store, secret []byte, log *slog.Logger) *Auth {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Auth{store: store, key: m.Sum(nil), log: log, limiter: newLimiter(loginAttempts, loginWindow)}
+	return &Auth{store: store, key: m.Sum(nil), log: log, limiter: newLimiter(),
+		sessions: map[string]model.Session{}, ended: map[string]time.Time{}, missed: map[string]time.Time{}}
 }
 
-// Reload reads users, tokens and share links now.
+// Reload reads users, tokens, share links and live sessions now.
 func (a *Auth) Reload(ctx context.Context) error {
 	users, err := a.store.Users(ctx)
 	if err != nil {
@@ -111,6 +118,10 @@ func (a *Auth) Reload(ctx context.Context) error {
 		return err
 	}
 	shares, err := a.store.ShareLinks(ctx)
+	if err != nil {
+		return err
+	}
+	sessions, err := a.store.Sessions(ctx)
 	if err != nil {
 		return err
 	}
@@ -126,9 +137,26 @@ func (a *Auth) Reload(ctx context.Context) error {
 	for _, s := range shares {
 		sm[s.ID] = s
 	}
+	ss := make(map[string]model.Session, len(sessions))
+	for _, s := range sessions {
+		ss[s.ID] = s
+	}
+	now := time.Now()
 	a.mu.Lock()
-	a.users, a.tokens, a.shares, a.loaded = um, tm, sm, time.Now()
-	a.mu.Unlock()
+	defer a.mu.Unlock()
+	// A session this node ended may still be live in a read that started
+	// before its revocation landed; such reads are over after a minute.
+	for id, at := range a.ended {
+		if now.Sub(at) > time.Minute {
+			delete(a.ended, id)
+		}
+	}
+	for id, at := range a.missed {
+		if now.Sub(at) > missTTL {
+			delete(a.missed, id)
+		}
+	}
+	a.users, a.tokens, a.shares, a.sessions, a.loaded = um, tm, sm, ss, now
 	return nil
 }
 
@@ -153,7 +181,7 @@ func (a *Auth) Identify(ctx context.Context, cr Credentials) *Principal {
 	case strings.HasPrefix(cr.Authorization, "Bearer "):
 		return a.byToken(strings.TrimPrefix(cr.Authorization, "Bearer "))
 	case cr.Session != "":
-		return a.bySession(cr.Session)
+		return a.bySession(ctx, cr.Session)
 	case cr.Share != "":
 		return a.byShare(cr.Share)
 	}
@@ -202,13 +230,14 @@ func (a *Auth) dummyHash() string {
 	return a.dummy
 }
 
-// Login checks a password, rate-limited per address and per e-mail, and
-// returns a session value. The errors are ErrTooManyAttempts and
-// ErrWrongLogin.
-func (a *Auth) Login(ctx context.Context, email, password, ip string) (string, error) {
+// Login checks a password from the client address addr, within the login
+// limits (limiter.go), and returns the cookie of a new session. The
+// refusals are a *Throttled and ErrWrongLogin.
+func (a *Auth) Login(ctx context.Context, email, password string, addr netip.Addr) (string, error) {
 	email = strings.ToLower(strings.TrimSpace(email))
-	if !a.limiter.allow("ip:"+ip) || !a.limiter.allow("email:"+email) {
-		return "", ErrTooManyAttempts
+	keys, wait := a.limiter.begin(email, addr)
+	if wait > 0 {
+		return "", &Throttled{Wait: wait}
 	}
 	a.fresh(ctx)
 	a.mu.RLock()
@@ -223,6 +252,6 @@ func (a *Auth) Login(ctx context.Context, email, password, ip string) (string, e
 	if !CheckPassword(u.PasswordHash, password) {
 		return "", ErrWrongLogin
 	}
-	a.limiter.reset("email:" + email)
-	return a.newSession(u, time.Now()), nil
+	a.limiter.succeeded(keys)
+	return a.newSession(ctx, u, time.Now())
 }

@@ -12,7 +12,8 @@ import (
 	"github.com/crumbhq/crumb/server/internal/model"
 )
 
-// fuzzStore is a fixed set of users, tokens and share links, some revoked.
+// fuzzStore is a fixed set of users, tokens, share links and sessions,
+// some revoked.
 type fuzzStore struct{}
 
 // The fixed credentials of fuzzStore; the committed corpus holds them.
@@ -25,6 +26,16 @@ const (
 	fuzzAdmin     = "admin@example.com"
 	fuzzViewer    = "viewer@example.com"
 )
+
+// fuzzSessions are the store's sessions: each user's live one and a
+// revoked one of the admin's. The secret of each is its ID + "-secret".
+var fuzzSessions = []model.Session{
+	{ID: "sess-viewer", Email: fuzzViewer, SecretHash: hashSecret("sess-viewer-secret"), ExpiresAt: fuzzLater},
+	{ID: "sess-admin", Email: fuzzAdmin, SecretHash: hashSecret("sess-admin-secret"), ExpiresAt: fuzzLater},
+	{ID: "sess-revoked", Email: fuzzAdmin, Revoked: true, ExpiresAt: fuzzLater},
+}
+
+var fuzzLater = time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
 
 func (fuzzStore) Users(context.Context) ([]model.User, error) {
 	return []model.User{
@@ -44,6 +55,27 @@ func (fuzzStore) ShareLinks(context.Context) ([]model.ShareLink, error) {
 	return []model.ShareLink{{ID: fuzzShare, SiteID: "site1"}, {ID: fuzzShareGone, SiteID: "site1", Revoked: true}}, nil
 }
 
+func (fuzzStore) Sessions(context.Context) ([]model.Session, error) {
+	var live []model.Session
+	for _, s := range fuzzSessions {
+		if !s.Revoked {
+			live = append(live, s)
+		}
+	}
+	return live, nil
+}
+
+func (fuzzStore) Session(_ context.Context, id string) (model.Session, bool, error) {
+	for _, s := range fuzzSessions {
+		if s.ID == id {
+			return s, true, nil
+		}
+	}
+	return model.Session{}, false, nil
+}
+
+func (fuzzStore) PutSession(context.Context, model.Session) error { return nil }
+
 // fuzzAuth returns an Auth over fuzzStore, loaded.
 func fuzzAuth(t testing.TB) *Auth {
 	a := New(fuzzStore{}, []byte(fuzzSecret), nil)
@@ -53,14 +85,13 @@ func fuzzAuth(t testing.TB) *Auth {
 	return a
 }
 
-// sessionFor is a session cookie of email that expires at exp.
-func (a *Auth) sessionFor(email string, exp time.Time) string {
+// sessionFor is a cookie of session id (secret id + "-secret") for email,
+// expiring at exp.
+func (a *Auth) sessionFor(email, id string, exp time.Time) string {
 	a.mu.RLock()
 	u := a.users[email]
 	a.mu.RUnlock()
-	payload := email + "\x00" + strconv.FormatInt(exp.Unix(), 10) + "\x00" + fingerprint(u.PasswordHash)
-	enc := base64.RawURLEncoding
-	return enc.EncodeToString([]byte(payload)) + "." + enc.EncodeToString(a.mac("session", payload))
+	return a.encodeCookie(sessionCookie{email: email, expires: exp, fingerprint: fingerprint(u.PasswordHash), id: id, secret: id + "-secret"})
 }
 
 // FuzzCredentials feeds the three credentials a request can carry —
@@ -69,13 +100,14 @@ func (a *Auth) sessionFor(email string, exp time.Time) string {
 // with exactly its own rights.
 func FuzzCredentials(f *testing.F) {
 	a := fuzzAuth(f)
-	later := time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
-	f.Add(a.sessionFor(fuzzViewer, later), fuzzToken, fuzzShare)
-	f.Add(a.sessionFor(fuzzAdmin, later), fuzzRevoked, fuzzShareGone)
-	f.Add(a.sessionFor(fuzzViewer, time.Unix(1, 0)), "crumb__x", "")
+	f.Add(a.sessionFor(fuzzViewer, "sess-viewer", fuzzLater), fuzzToken, fuzzShare)
+	f.Add(a.sessionFor(fuzzAdmin, "sess-admin", fuzzLater), fuzzRevoked, fuzzShareGone)
+	f.Add(a.sessionFor(fuzzAdmin, "sess-revoked", fuzzLater), "crumb__x", "")
+	f.Add(a.sessionFor(fuzzViewer, "sess-viewer", time.Unix(1, 0)), "crumb__x", "")
 	f.Add(".", "Bearer "+fuzzToken, "share")
+	ctx := context.Background()
 	f.Fuzz(func(t *testing.T, cookie, token, share string) {
-		if p := a.bySession(cookie); p != nil {
+		if p := a.bySession(ctx, cookie); p != nil {
 			checkSession(t, a, cookie, p)
 		}
 		if p := a.byToken(token); p != nil {
@@ -98,7 +130,7 @@ func FuzzCredentials(f *testing.F) {
 }
 
 // checkSession fails unless p is the principal of a live session of a
-// known user whose password is unchanged.
+// known user whose password is unchanged, with the session's secret.
 func checkSession(t *testing.T, a *Auth, cookie string, p *Principal) {
 	t.Helper()
 	payloadStr, macStr, _ := strings.Cut(cookie, ".")
@@ -110,11 +142,20 @@ func checkSession(t *testing.T, a *Auth, cookie string, p *Principal) {
 	if string(sig) != string(a.mac("session", string(payload))) {
 		t.Fatalf("session %q accepted without its signature", cookie)
 	}
-	email, rest, _ := strings.Cut(string(payload), "\x00")
-	expStr, fp, _ := strings.Cut(rest, "\x00")
+	parts := strings.Split(string(payload), "\x00")
+	if len(parts) != 5 {
+		t.Fatalf("session %q accepted with %d fields", cookie, len(parts))
+	}
+	email, expStr, fp, id, secret := parts[0], parts[1], parts[2], parts[3], parts[4]
 	exp, err := strconv.ParseInt(expStr, 10, 64)
 	u, ok := a.users[email]
+	var live bool
+	for _, s := range fuzzSessions {
+		live = live || s.ID == id && !s.Revoked && s.Email == email && s.SecretHash == hashSecret(secret)
+	}
 	switch {
+	case !live:
+		t.Fatalf("session %q accepted without its live session and secret", cookie)
 	case !ok || p.Email != email || p.Kind != KindSession || p.Role != u.Role:
 		t.Fatalf("session %q accepted as %+v", cookie, p)
 	case err != nil || time.Now().Unix() >= exp:

@@ -83,6 +83,19 @@ func (db *DB) Sites(ctx context.Context) ([]model.Site, error) {
 
 // PutUser stores a new version of a user.
 func (db *DB) PutUser(ctx context.Context, u model.User) error {
+	return db.putUser(ctx, u, false)
+}
+
+// DeleteUser removes the login of email and revokes its sessions.
+func (db *DB) DeleteUser(ctx context.Context, email string) error {
+	if err := db.putUser(ctx, model.User{Email: email}, true); err != nil {
+		return err
+	}
+	_, err := db.RevokeSessions(ctx, email)
+	return err
+}
+
+func (db *DB) putUser(ctx context.Context, u model.User, deleted bool) error {
 	roles, err := json.Marshal(u.SiteRoles)
 	if err != nil {
 		return fmt.Errorf("clickhouse: user roles: %w", err)
@@ -93,7 +106,7 @@ func (db *DB) PutUser(ctx context.Context, u model.User) error {
 	}
 	return insert(ctx, db, migrations.Users, insertUser, 1,
 		func(int) []any {
-			return []any{u.Email, version(now), uint8(0), u.PasswordHash, u.Role, string(roles), u.CreatedAt.UTC(), now}
+			return []any{u.Email, version(now), boolU8(deleted), u.PasswordHash, u.Role, string(roles), u.CreatedAt.UTC(), now}
 		})
 }
 

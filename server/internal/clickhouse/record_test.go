@@ -84,6 +84,20 @@ func TestRecord_ForCurrentClickHouse(t *testing.T) {
 		func() error {
 			return db.PutShareLink(ctx, model.ShareLink{ID: "s1", SiteID: "fx", Name: "public", Revoked: true, CreatedAt: old})
 		},
+		func() error {
+			return db.PutSession(ctx, model.Session{ID: "ss1", Email: "a@x.test", SecretHash: "sh1", CreatedAt: old, ExpiresAt: old.Add(12 * time.Hour)})
+		},
+		func() error {
+			return db.PutSession(ctx, model.Session{ID: "ss2", Email: "a@x.test", SecretHash: "sh2", CreatedAt: old, ExpiresAt: time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)})
+		},
+		func() error {
+			return db.PutSession(ctx, model.Session{ID: "ss3", Email: "b@x.test", SecretHash: "sh3", CreatedAt: old, ExpiresAt: time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)})
+		},
+		func() error { _, err := db.RevokeSessions(ctx, "b@x.test"); return err },
+		func() error {
+			return db.PutUser(ctx, model.User{Email: "gone@x.test", PasswordHash: "h3", Role: "viewer", CreatedAt: old})
+		},
+		func() error { return db.DeleteUser(ctx, "gone@x.test") },
 	} {
 		if err := put(); err != nil {
 			t.Fatal(err)
@@ -105,6 +119,14 @@ func TestRecord_ForCurrentClickHouse(t *testing.T) {
 		if _, err := db.ShareLinks(ctx); err != nil {
 			t.Fatal(err)
 		}
+		if _, err := db.Sessions(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range []string{"ss1", "ss3", "never"} {
+			if _, _, err := db.Session(ctx, id); err != nil {
+				t.Fatal(err)
+			}
+		}
 		if _, err := db.VisitorEvents(ctx, reporttest.Site, v1, 1000); err != nil {
 			t.Fatal(err)
 		}
@@ -125,7 +147,7 @@ func TestRecord_ForCurrentClickHouse(t *testing.T) {
 		}
 	}
 	contents := func() {
-		for _, table := range []string{"schema_migrations", "sites", "users", "api_tokens", "share_links", "events", "consent_decisions", "consent_impressions"} {
+		for _, table := range []string{"schema_migrations", "sites", "users", "api_tokens", "share_links", "sessions", "events", "consent_decisions", "consent_impressions"} {
 			r.Query("SELECT * FROM " + table)
 		}
 		for _, table := range []string{"report_totals", "report_daily", "report_dims", "report_consent_decisions", "report_consent_impressions"} {

@@ -71,6 +71,20 @@ const (
 	selectShareLinks = `SELECT share_id, site_id, name, revoked, created_at FROM ` + migrations.ShareLinks + ` FINAL ORDER BY created_at`
 )
 
+// Sessions: a login inserts one, a revocation a new version of it with
+// revoked = 1. Reads of live sessions bind the current time.
+
+const (
+	insertSession = "INSERT INTO " + migrations.Sessions + " (session_id, version, revoked, email, secret_hash, created_at, expires_at, updated_at)"
+
+	sessionCols        = "session_id, email, secret_hash, revoked, created_at, expires_at"
+	selectLiveSessions = `SELECT ` + sessionCols + ` FROM ` + migrations.Sessions +
+		` FINAL WHERE revoked = 0 AND expires_at > ? ORDER BY created_at, session_id`
+	selectUserSessions = `SELECT ` + sessionCols + ` FROM ` + migrations.Sessions +
+		` FINAL WHERE email = ? AND revoked = 0 AND expires_at > ? ORDER BY created_at, session_id`
+	selectSession = `SELECT ` + sessionCols + ` FROM ` + migrations.Sessions + ` FINAL WHERE session_id = ?`
+)
+
 // Privacy: a visitor's data for export, its erasure and retention.
 
 const (

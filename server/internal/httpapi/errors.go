@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"strconv"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -37,6 +38,7 @@ func statusOf(err error) answer {
 		ie *ingest.Error
 		qe *query.QueryError
 		fe *fiber.Error
+		te *auth.Throttled
 	)
 	switch {
 	// Ingest and the visitor's own data.
@@ -71,10 +73,10 @@ func statusOf(err error) answer {
 	// Logins, sessions, tokens and share links.
 	case errors.Is(err, errUnauthenticated), errors.Is(err, auth.ErrWrongLogin):
 		return answer{code: fiber.StatusUnauthorized, msg: err.Error()}
-	case errors.Is(err, errNoSiteAccess), errors.Is(err, errCSRF), errors.Is(err, errShareNoProof):
+	case errors.Is(err, errNoSiteAccess), errors.Is(err, errCSRF), errors.Is(err, errShareNoProof), errors.Is(err, errForeignOrigin):
 		return answer{code: fiber.StatusForbidden, msg: err.Error()}
-	case errors.Is(err, auth.ErrTooManyAttempts):
-		return answer{code: fiber.StatusTooManyRequests, msg: err.Error()}
+	case errors.As(err, &te):
+		return answer{code: fiber.StatusTooManyRequests, msg: err.Error(), retry: strconv.Itoa(te.RetryAfter())}
 
 	// Fiber's own: unknown routes, body limit, and the handlers' direct refusals.
 	case errors.As(err, &fe):

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -86,6 +87,16 @@ func (s *memStore) Tokens(context.Context) ([]model.Token, error) {
 }
 func (s *memStore) ShareLinks(context.Context) ([]model.ShareLink, error) {
 	return values(&s.mu, s.shares), nil
+}
+
+// memStore keeps no sessions: the stats tests use tokens and share links,
+// the login tests a real ClickHouse.
+func (s *memStore) Sessions(context.Context) ([]model.Session, error) { return nil, nil }
+func (s *memStore) Session(context.Context, string) (model.Session, bool, error) {
+	return model.Session{}, false, nil
+}
+func (s *memStore) PutSession(context.Context, model.Session) error {
+	return errors.New("memStore keeps no sessions")
 }
 
 // testSites is a fixed set of sites.

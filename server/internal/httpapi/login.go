@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -89,34 +91,80 @@ func (h *handlers) loginPage(c *fiber.Ctx) error {
 	return c.Send(h.Dashboard.Login)
 }
 
-// login checks the form's e-mail and password and sets the session cookie.
-// Browsers are redirected (to next, or back to the form with the error);
-// clients that accept JSON get JSON.
+// login checks the form's e-mail and password, from the client address
+// (behind --trusted-proxies, the one X-Forwarded-For names), and sets the
+// session cookie. Browsers are redirected (to next when it is a path of
+// this site, or back to the form with the error); clients that accept JSON
+// get JSON.
 func (h *handlers) login(c *fiber.Ctx) error {
-	email, password, next := c.FormValue("email"), c.FormValue("password"), c.FormValue("next")
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
-		next = "/dashboard/"
-	}
+	email, password, next := c.FormValue("email"), c.FormValue("password"), safeNext(c.FormValue("next"))
 	wantsJSON := strings.Contains(c.Get(fiber.HeaderAccept), "application/json")
 	ctx, cancel := context.WithTimeout(c.UserContext(), 10*time.Second)
 	defer cancel()
-	cookie, err := h.Auth.Login(ctx, email, password, c.IP())
+	cookie, err := h.Auth.Login(ctx, email, password, h.clientIP(c))
 	if err != nil {
-		if errors.Is(err, auth.ErrWrongLogin) && !wantsJSON {
+		if !wantsJSON && (errors.Is(err, auth.ErrWrongLogin) || errors.Is(err, auth.ErrTooManyAttempts)) {
 			return c.Redirect("/login?error="+url.QueryEscape(err.Error())+"&next="+url.QueryEscape(next), fiber.StatusSeeOther)
 		}
 		return err
 	}
-	c.Cookie(&fiber.Cookie{Name: sessionCookie, Value: cookie, Path: "/", MaxAge: int(auth.SessionLifetime.Seconds()),
-		HTTPOnly: true, Secure: h.SecureCookies, SameSite: "Strict"})
+	h.setSessionCookie(c, cookie)
 	if wantsJSON {
 		return c.JSON(fiber.Map{"status": "logged in"})
 	}
 	return c.Redirect(next, fiber.StatusSeeOther)
 }
 
-// logout clears the session cookie.
+// logout ends the session on every node and clears its cookie.
 func (h *handlers) logout(c *fiber.Ctx) error {
-	c.Cookie(&fiber.Cookie{Name: sessionCookie, Value: "", Path: "/", Expires: time.Unix(0, 0), HTTPOnly: true, Secure: h.SecureCookies, SameSite: "Strict"})
+	h.setSessionCookie(c, "")
+	if cookie := c.Cookies(sessionCookie); cookie != "" {
+		if err := h.Auth.Logout(c.UserContext(), cookie); err != nil {
+			return err
+		}
+	}
 	return c.JSON(fiber.Map{"status": "logged out"})
+}
+
+// setSessionCookie sets the session cookie, or clears it when value is
+// empty: HttpOnly, SameSite=Strict, and Secure when the browser reached
+// crumb over HTTPS.
+func (h *handlers) setSessionCookie(c *fiber.Ctx, value string) {
+	ck := &fiber.Cookie{Name: sessionCookie, Value: value, Path: "/", MaxAge: int(auth.SessionLifetime.Seconds()),
+		HTTPOnly: true, Secure: h.servedOverHTTPS(c), SameSite: fiber.CookieSameSiteStrictMode}
+	if value == "" {
+		ck.MaxAge, ck.Expires = 0, time.Unix(0, 0)
+	}
+	c.Cookie(ck)
+}
+
+// safeNext returns next when it is a path of this site, else /dashboard/:
+// it must start with one slash and have no backslash, control character
+// or white space, its path not even when percent-decoded, and parse with
+// no scheme and no host.
+func safeNext(next string) string {
+	const home = "/dashboard/"
+	path, _, _ := strings.Cut(next, "#")
+	path, _, _ = strings.Cut(path, "?")
+	decoded, err := url.PathUnescape(path)
+	if err != nil || !localPath(next) || !localPath(decoded) {
+		return home
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+		return home
+	}
+	return next
+}
+
+func localPath(p string) bool {
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") {
+		return false
+	}
+	for _, r := range p {
+		if r == '\\' || unicode.IsSpace(r) || unicode.IsControl(r) || r == utf8.RuneError {
+			return false
+		}
+	}
+	return true
 }

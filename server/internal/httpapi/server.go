@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -75,8 +76,10 @@ type Deps struct {
 	// one client address may make per minute on this node; 0 means
 	// DefaultMeRateLimit, a negative number disables the limit.
 	MeRateLimit int
-	// SecureCookies marks the session cookie Secure (dashboards over HTTPS).
-	SecureCookies bool
+	// PublicURL is where users reach crumb (--public-url): its origin is
+	// the dashboards' own for the cross-site checks, and with https the
+	// session cookie is Secure and every answer carries HSTS.
+	PublicURL string
 	// StatsTimeout bounds one stats request (default 30 s); the report
 	// service's max_execution_time bounds each query on the server.
 	StatsTimeout time.Duration
@@ -108,7 +111,8 @@ func New(d Deps) *fiber.App {
 	if d.MeRateLimit == 0 {
 		d.MeRateLimit = DefaultMeRateLimit
 	}
-	h := &handlers{Deps: d}
+	h := &handlers{Deps: d, publicOrigin: originOf(d.PublicURL)}
+	h.publicHTTPS = strings.HasPrefix(h.publicOrigin, "https://")
 	app := fiber.New(fiber.Config{
 		AppName: "crumb",
 		// The server reads bodies up to 4 times the limit, so that a body
@@ -127,6 +131,7 @@ func New(d Deps) *fiber.App {
 	}}))
 	app.Use(h.countRequests)
 	app.Use(decodeBody(ingest.MaxBodyBytes))
+	app.Use(h.strictTransport)
 	h.routes(app)
 	return app
 }
@@ -135,7 +140,9 @@ func New(d Deps) *fiber.App {
 // request in the order they are added, middleware (Use, and the handlers
 // given to Group) included: CORS covers every /api path, the ingest rate
 // limit every /api path after the banner configuration, authentication
-// every /api/v1 path.
+// every /api/v1 path. The tracker's routes are cross-origin by design; the
+// dashboards' writes, login included, and the stats API's writes with the
+// session cookie must be same-origin (sameOrigin, csrf.go).
 func (h *handlers) routes(app *fiber.App) {
 	app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
 	app.Get("/readyz", h.readyz)
@@ -159,17 +166,17 @@ func (h *handlers) routes(app *fiber.App) {
 	// The dashboards (dashboard.go) and their login (login.go).
 	app.Get("/ui/:file", securityHeaders, h.uiFile)
 	app.Get("/login", securityHeaders, h.loginPage)
-	app.Post("/login", securityHeaders, h.login)
-	app.Post("/logout", securityHeaders, h.require, h.logout)
+	app.Post("/login", securityHeaders, h.sameOrigin(false), h.login)
+	app.Post("/logout", securityHeaders, h.sameOrigin(false), h.require, h.logout)
 	app.Get("/share/:id", securityHeaders, h.share)
-	dash := app.Group("/dashboard", securityHeaders, h.requirePage)
+	dash := app.Group("/dashboard", securityHeaders, h.sameOrigin(false), h.requirePage)
 	dash.Get("/api/session", h.session)
 	dash.Get("/*", h.dashboardPage)
 
 	// The stats API (stats.go), GET only. SITE is a site ID; the query
 	// parameters of query.ParseQuery apply to every route but realtime
 	// and proof, and format=csv answers CSV instead of JSON.
-	v1 := app.Group("/api/v1", securityHeaders, h.require)
+	v1 := app.Group("/api/v1", securityHeaders, h.sameOrigin(true), h.require)
 	stats := v1.Group("/stats/:site", h.siteAccess)
 	stats.Get("/overview", h.stats(h.overview))                             // headline metrics (compare=previous_period adds the previous period)
 	stats.Get("/timeseries", h.stats(h.timeseries))                         // metrics per interval bucket (metrics=visitors,pageviews,…)
@@ -190,6 +197,8 @@ func (h *handlers) routes(app *fiber.App) {
 // handlers are the route handlers over the dependencies.
 type handlers struct {
 	Deps
+	publicOrigin string // of PublicURL, as originOf gives it
+	publicHTTPS  bool
 }
 
 // countRequests answers errors itself, so that it counts every answer by

@@ -31,3 +31,14 @@ type ShareLink struct {
 	Revoked   bool
 	CreatedAt time.Time
 }
+
+// Session is a dashboard login session. Only a hash of the secret its
+// cookie carries is stored.
+type Session struct {
+	ID         string
+	Email      string
+	SecretHash string
+	Revoked    bool
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+}
