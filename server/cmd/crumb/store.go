@@ -39,7 +39,8 @@ func (s *store) Close() {
 
 // openStore connects to the configured ClickHouse; with none configured it
 // uses the embedded server of the data folder, starting it if no crumb
-// process runs it already. It applies pending migrations.
+// process runs it already, with the password of the server's folder
+// (chserver.PasswordFile). It applies pending migrations.
 func openStore(ctx context.Context, c *config.Common, log *slog.Logger, doMigrate bool) (*store, error) {
 	st := &store{}
 	dsn := c.ClickHouseURL
@@ -55,8 +56,9 @@ func openStore(ctx context.Context, c *config.Common, log *slog.Logger, doMigrat
 		if b, err := os.ReadFile(st.addrFile); err == nil {
 			// Another crumb process of this data folder runs the server.
 			addr := strings.TrimSpace(string(b))
+			password, _ := chserver.ReadPassword(dir)
 			pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-			db, err := clickhouse.Open(pctx, "clickhouse://"+addr+"/"+database, log, clickhouse.WithCluster(c.Cluster))
+			db, err := clickhouse.Open(pctx, chserver.DSN(addr, password, database), log, clickhouse.WithCluster(c.Cluster))
 			cancel()
 			if err == nil {
 				st.db = db
