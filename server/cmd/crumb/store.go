@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -56,7 +57,10 @@ func openStore(ctx context.Context, c *config.Common, log *slog.Logger, doMigrat
 		if b, err := os.ReadFile(st.addrFile); err == nil {
 			// Another crumb process of this data folder runs the server.
 			addr := strings.TrimSpace(string(b))
-			password, _ := chserver.ReadPassword(dir)
+			password, err := chserver.ReadPassword(dir)
+			if errors.Is(err, os.ErrPermission) {
+				return nil, fmt.Errorf("%w: run crumb as the user that runs crumb serve", err)
+			}
 			pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 			db, err := clickhouse.Open(pctx, chserver.DSN(addr, password, database), log, clickhouse.WithCluster(c.Cluster))
 			cancel()
