@@ -158,7 +158,8 @@ func crumbCommand(env []string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, args...)
-	cmd.Env = append(os.Environ(), "CRUMB_LOG_LEVEL=warn", "CRUMB_SECRET=e2e-secret-e2e-secret-e2e-secret-e2e")
+	cmd.Env = append(os.Environ(), "CRUMB_LOG_LEVEL=warn", "CRUMB_SECRET=e2e-secret-e2e-secret-e2e-secret-e2e",
+		"CRUMB_METRICS_LISTEN=off")
 	cmd.Env = append(cmd.Env, env...)
 	out, err := cmd.CombinedOutput()
 	return string(out), err

@@ -71,7 +71,8 @@ func (n *node) start() {
 	cmd := exec.Command(binary, "serve")
 	cmd.Env = append(os.Environ(),
 		"CRUMB_LISTEN="+n.addr, "CRUMB_DATA_DIR="+n.dataDir, "CRUMB_RATE_LIMIT=0",
-		"CRUMB_FLUSH_INTERVAL=100ms", "CRUMB_SECRET=e2e-secret-e2e-secret-e2e-secret-e2e", "CRUMB_LOG_LEVEL=warn")
+		"CRUMB_FLUSH_INTERVAL=100ms", "CRUMB_SECRET=e2e-secret-e2e-secret-e2e-secret-e2e", "CRUMB_LOG_LEVEL=warn",
+		"CRUMB_METRICS_LISTEN=off")
 	cmd.Env = append(cmd.Env, n.env...)
 	cmd.Stdout, cmd.Stderr = n.log, n.log
 	if err := cmd.Start(); err != nil {

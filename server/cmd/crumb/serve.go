@@ -52,6 +52,13 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	defer ln.Close()
+	mln, err := listenMetrics(&cfg, log)
+	if err != nil {
+		return err
+	}
+	if mln != nil {
+		defer mln.Close()
+	}
 
 	st, err := openStore(ctx, &cfg.Common, log, true)
 	if err != nil {
@@ -68,12 +75,35 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log.Info("crumb serving", "listen", ln.Addr().String(), "public_url", cfg.PublicURL, "buffered", a.Buffer.Depth())
+	metricsAddr := "off"
+	if mln != nil {
+		metricsAddr = mln.Addr().String()
+	}
+	log.Info("crumb serving", "listen", ln.Addr().String(), "metrics", metricsAddr, "public_url", cfg.PublicURL, "buffered", a.Buffer.Depth())
 	// Shutdown order: stop taking requests and flush the buffer (Serve), then
 	// close ClickHouse and stop the embedded server (deferred above).
-	err = a.Serve(ctx, ln)
+	err = a.Serve(ctx, ln, mln)
 	log.Info("stopped")
 	return err
+}
+
+// listenMetrics binds --metrics-listen, or returns nil if it is empty. A
+// listener off loopback without --metrics-token is warned about.
+func listenMetrics(cfg *config.Serve, log *slog.Logger) (net.Listener, error) {
+	if cfg.MetricsToken != "" && len(cfg.MetricsToken) < 16 {
+		return nil, errors.New("--metrics-token must be at least 16 characters")
+	}
+	if cfg.MetricsListen == "" {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", cfg.MetricsListen)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s (--metrics-listen): %w", cfg.MetricsListen, err)
+	}
+	if a, ok := ln.Addr().(*net.TCPAddr); ok && !a.IP.IsLoopback() && cfg.MetricsToken == "" {
+		log.Warn("/metrics is served off loopback without --metrics-token: anyone who reaches it reads the metrics", "metrics_listen", ln.Addr().String())
+	}
+	return ln, nil
 }
 
 // loadSecret returns --secret, or the secret of the data folder, generated

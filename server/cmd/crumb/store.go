@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -39,7 +40,8 @@ func (s *store) Close() {
 
 // openStore connects to the configured ClickHouse; with none configured it
 // uses the embedded server of the data folder, starting it if no crumb
-// process runs it already. It applies pending migrations.
+// process runs it already, with the password of the server's folder
+// (chserver.PasswordFile). It applies pending migrations.
 func openStore(ctx context.Context, c *config.Common, log *slog.Logger, doMigrate bool) (*store, error) {
 	st := &store{}
 	dsn := c.ClickHouseURL
@@ -55,8 +57,12 @@ func openStore(ctx context.Context, c *config.Common, log *slog.Logger, doMigrat
 		if b, err := os.ReadFile(st.addrFile); err == nil {
 			// Another crumb process of this data folder runs the server.
 			addr := strings.TrimSpace(string(b))
+			password, err := chserver.ReadPassword(dir)
+			if errors.Is(err, os.ErrPermission) {
+				return nil, fmt.Errorf("%w: run crumb as the user that runs crumb serve", err)
+			}
 			pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-			db, err := clickhouse.Open(pctx, "clickhouse://"+addr+"/"+database, log, clickhouse.WithCluster(c.Cluster))
+			db, err := clickhouse.Open(pctx, chserver.DSN(addr, password, database), log, clickhouse.WithCluster(c.Cluster))
 			cancel()
 			if err == nil {
 				st.db = db

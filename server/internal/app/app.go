@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -35,11 +36,14 @@ import (
 
 // App is a running Crumb server.
 type App struct {
-	HTTP    *fiber.App
-	Buffer  *buffer.Buffer
-	Sites   *sites.Registry
-	Metrics *metrics.Metrics
-	Privacy *privacy.Service
+	// HTTP is the public app; MetricsHTTP serves /metrics on a listener
+	// of its own.
+	HTTP        *fiber.App
+	MetricsHTTP *fiber.App
+	Buffer      *buffer.Buffer
+	Sites       *sites.Registry
+	Metrics     *metrics.Metrics
+	Privacy     *privacy.Service
 
 	auth      *auth.Auth
 	db        *clickhouse.DB
@@ -47,6 +51,8 @@ type App struct {
 	geo       *geoip.Resolver
 	log       *slog.Logger
 	cancel    context.CancelFunc
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // New builds the server on an open, migrated database. secret signs
@@ -106,6 +112,7 @@ func New(ctx context.Context, cfg *config.Serve, db *clickhouse.DB, secret []byt
 		TrustedProxies: cfg.TrustedProxies, RateLimit: cfg.RateLimit,
 		PublicURL: cfg.PublicURL, Log: log,
 	})
+	a.MetricsHTTP = httpapi.NewMetrics(m, cfg.MetricsToken, log)
 	bg, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
 	go registry.Run(bg)
@@ -123,12 +130,19 @@ func (a *App) ready(ctx context.Context) error {
 	return nil
 }
 
-// Serve answers HTTP on ln until ctx ends or the listener fails, then shuts
-// down in order: stop taking requests, flush the buffer. The caller closes
-// ClickHouse afterwards.
-func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+// Serve answers HTTP on ln, and /metrics on metrics unless it is nil, until
+// ctx ends or ln fails, then shuts down in order: stop taking requests,
+// flush the buffer. The caller closes ClickHouse afterwards.
+func (a *App) Serve(ctx context.Context, ln, metrics net.Listener) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- a.HTTP.Listener(ln) }()
+	if metrics != nil {
+		go func() {
+			if err := a.MetricsHTTP.Listener(metrics); err != nil {
+				a.log.Error("metrics server stopped", "err", err)
+			}
+		}()
+	}
 	var err error
 	select {
 	case <-ctx.Done():
@@ -139,18 +153,24 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	if serr := a.HTTP.ShutdownWithTimeout(10 * time.Second); serr != nil {
 		a.log.Warn("http shutdown", "err", serr)
 	}
+	if metrics != nil {
+		_ = a.MetricsHTTP.ShutdownWithTimeout(time.Second)
+	}
 	return errors.Join(err, a.Close())
 }
 
 // Close stops the background jobs and flushes the buffer (for up to 30 s;
-// what is left stays in the log for the next start).
+// what is left stays in the log for the next start). Later calls return
+// the first one's error.
 func (a *App) Close() error {
-	a.cancel()
-	fctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	err := a.Buffer.Close(fctx)
-	a.geo.Close()
-	return err
+	a.closeOnce.Do(func() {
+		a.cancel()
+		fctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		a.closeErr = a.Buffer.Close(fctx)
+		a.geo.Close()
+	})
+	return a.closeErr
 }
 
 // BufferDir is the folder of the durable buffer.

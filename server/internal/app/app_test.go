@@ -323,7 +323,7 @@ func TestEvents_ConsentIsEnforced(t *testing.T) {
 	if n := f.count("SELECT count() FROM consent_decisions"); n != 3 {
 		t.Fatalf("%d decisions stored, want 3", n)
 	}
-	metrics := f.do("GET", "/metrics", nil).raw
+	metrics := f.scrape()
 	for _, want := range []string{`crumb_ingest_dropped_total{reason="no_consent"} 3`, `crumb_ingest_dropped_total{reason="consent_invalid"} 1`,
 		`crumb_ingest_dropped_total{reason="policy_changed"} 1`, `crumb_ingest_accepted_total{kind="event"} 1`} {
 		if !strings.Contains(metrics, want) {
@@ -435,7 +435,7 @@ func TestIngest_BotsAreDroppedAndCounted(t *testing.T) {
 	if n := f.count("SELECT count() FROM events") + f.count("SELECT count() FROM consent_impressions"); n != 0 {
 		t.Fatalf("bot traffic stored: %d rows", n)
 	}
-	if m := f.do("GET", "/metrics", nil).raw; !strings.Contains(m, `crumb_ingest_dropped_total{reason="bot"} 2`) {
+	if m := f.scrape(); !strings.Contains(m, `crumb_ingest_dropped_total{reason="bot"} 2`) {
 		t.Fatal("bot drops not counted")
 	}
 }

@@ -1,6 +1,8 @@
 // Package chserver starts and supervises a private clickhouse-server process
 // in a data folder of its own, on free loopback ports: the embedded default
-// ClickHouse of `crumb serve`, and the throwaway server of the tests.
+// ClickHouse of `crumb serve`, and the throwaway server of the tests. The
+// server listens on 127.0.0.1 only, speaks the native protocol only (unless
+// HTTP is asked for), and its default user has a password (PasswordFile).
 package chserver
 
 import (
@@ -9,15 +11,15 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"sync"
 	"syscall"
-	"text/template"
 	"time"
+
+	ch "github.com/ClickHouse/clickhouse-go/v2"
 )
 
 // Options configure a private ClickHouse server.
@@ -33,11 +35,19 @@ type Options struct {
 	ReadyTimeout time.Duration
 	// Log receives lifecycle messages; nil discards them.
 	Log *slog.Logger
-	// TCPPort and HTTPPort are the loopback ports to listen on; 0 picks
-	// free ones.
-	TCPPort, HTTPPort int
+	// TCPPort is the loopback port of the native protocol; 0 picks a free
+	// one.
+	TCPPort int
+	// HTTP also opens ClickHouse's HTTP interface on a free loopback port,
+	// for test harnesses that read the server's own text formats; crumb
+	// speaks the native protocol only.
+	HTTP bool
+	// Password is the default user's password; empty means the one in
+	// Dir's PasswordFile, generated on first start.
+	Password string
 	// InterserverPort, if set, enables replication between servers on
-	// this loopback port.
+	// this loopback port, authenticated with Password: servers replicating
+	// with each other need the same one.
 	InterserverPort int
 	// ExtraConfig is XML added inside the server's configuration, such as
 	// macros, remote_servers and zookeeper for a cluster.
@@ -51,6 +61,7 @@ type Server struct {
 	binary   string
 	tcpPort  int
 	httpPort int
+	password string
 	log      *slog.Logger
 
 	mu      sync.Mutex
@@ -83,6 +94,15 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("chserver: %w", err)
 	}
 	opts.Dir = dir
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("chserver: %w", err)
+	}
+	password := opts.Password
+	if password == "" {
+		if password, err = LoadPassword(dir); err != nil {
+			return nil, err
+		}
+	}
 	ports, err := FreePorts(2)
 	if err != nil {
 		return nil, err
@@ -90,10 +110,10 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if opts.TCPPort != 0 {
 		ports[0] = opts.TCPPort
 	}
-	if opts.HTTPPort != 0 {
-		ports[1] = opts.HTTPPort
+	if !opts.HTTP {
+		ports[1] = 0
 	}
-	s := &Server{opts: opts, binary: bin, tcpPort: ports[0], httpPort: ports[1], log: log, resumed: make(chan struct{}, 1)}
+	s := &Server{opts: opts, binary: bin, tcpPort: ports[0], httpPort: ports[1], password: password, log: log, resumed: make(chan struct{}, 1)}
 	if err := s.writeConfig(); err != nil {
 		return nil, err
 	}
@@ -112,11 +132,19 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 // Addr is the host:port of the native protocol.
 func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.tcpPort)) }
 
-// URL is the clickhouse:// address of database db on this server.
-func (s *Server) URL(db string) string { return "clickhouse://" + s.Addr() + "/" + db }
+// URL is the clickhouse:// address of database db on this server, with
+// the password; empty db names none.
+func (s *Server) URL(db string) string { return DSN(s.Addr(), s.password, db) }
 
-// HTTPAddr is the host:port of the HTTP interface.
+// Password is the default user's password.
+func (s *Server) Password() string { return s.password }
+
+// HTTPAddr is the host:port of the HTTP interface, or "" without one
+// (Options.HTTP).
 func (s *Server) HTTPAddr() string {
+	if s.httpPort == 0 {
+		return ""
+	}
 	return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.httpPort))
 }
 
@@ -293,18 +321,18 @@ func (s *Server) supervise() {
 	}
 }
 
+// waitReady waits until the server answers a native-protocol ping,
+// starting it again if it exits during start-up.
 func (s *Server) waitReady(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.ReadyTimeout)
 	defer cancel()
-	client := &http.Client{Timeout: time.Second}
-	url := "http://" + s.HTTPAddr() + "/ping"
 	for {
-		resp, err := client.Get(url)
+		err := s.Ping(ctx)
 		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
+			return nil
+		}
+		if refused(err) {
+			return fmt.Errorf("chserver: clickhouse-server refused the password: %w", err)
 		}
 		s.mu.Lock()
 		exited := s.exited
@@ -323,6 +351,38 @@ func (s *Server) waitReady(ctx context.Context) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// Ping connects over the native protocol with the password and pings.
+func (s *Server) Ping(ctx context.Context) error {
+	conn, err := ch.Open(&ch.Options{
+		Addr:        []string{s.Addr()},
+		Auth:        ch.Auth{Username: User, Password: s.password},
+		DialTimeout: time.Second,
+		ReadTimeout: 5 * time.Second,
+	})
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	return conn.Ping(pctx)
+}
+
+// refused reports whether err is the server refusing the credentials:
+// UNKNOWN_USER, WRONG_PASSWORD or REQUIRED_PASSWORD on 18.16,
+// AUTHENTICATION_FAILED on current releases.
+func refused(err error) bool {
+	var ex *ch.Exception
+	if !errors.As(err, &ex) {
+		return false
+	}
+	switch ex.Code {
+	case 192, 193, 194, 516:
+		return true
+	}
+	return false
 }
 
 func findBinary(name string) (string, error) {
@@ -362,91 +422,3 @@ func FreePorts(n int) ([]int, error) {
 	}
 	return ports, nil
 }
-
-func (s *Server) writeConfig() error {
-	for _, sub := range []string{"data", "tmp", "user_files", "format_schemas", "log"} {
-		if err := os.MkdirAll(filepath.Join(s.opts.Dir, sub), 0o750); err != nil {
-			return fmt.Errorf("chserver: %w", err)
-		}
-	}
-	vals := map[string]any{
-		"Dir": s.opts.Dir, "TCPPort": s.tcpPort, "HTTPPort": s.httpPort, "MaxMemory": s.opts.MaxMemoryBytes,
-		"InterserverPort": s.opts.InterserverPort, "Extra": s.opts.ExtraConfig,
-	}
-	for name, tmpl := range map[string]*template.Template{"config.xml": configTmpl, "users.xml": usersTmpl} {
-		f, err := os.Create(filepath.Join(s.opts.Dir, name))
-		if err != nil {
-			return fmt.Errorf("chserver: %w", err)
-		}
-		if err := tmpl.Execute(f, vals); err != nil {
-			f.Close()
-			return fmt.Errorf("chserver: %s: %w", name, err)
-		}
-		if err := f.Close(); err != nil {
-			return fmt.Errorf("chserver: %w", err)
-		}
-	}
-	return nil
-}
-
-var configTmpl = template.Must(template.New("config").Parse(`<?xml version="1.0"?>
-<!-- Written by crumb for its private ClickHouse server; rewritten at every start. -->
-<yandex>
-  <logger>
-    <level>warning</level>
-    <log>{{.Dir}}/log/clickhouse-server.log</log>
-    <errorlog>{{.Dir}}/log/clickhouse-server.err.log</errorlog>
-    <size>50M</size>
-    <count>3</count>
-  </logger>
-  <listen_host>127.0.0.1</listen_host>
-  <tcp_port>{{.TCPPort}}</tcp_port>
-  <http_port>{{.HTTPPort}}</http_port>
-  <path>{{.Dir}}/data/</path>
-  <tmp_path>{{.Dir}}/tmp/</tmp_path>
-  <user_files_path>{{.Dir}}/user_files/</user_files_path>
-  <format_schema_path>{{.Dir}}/format_schemas/</format_schema_path>
-  <users_config>users.xml</users_config>
-  <default_profile>default</default_profile>
-  <default_database>default</default_database>
-  <timezone>UTC</timezone>
-  <mark_cache_size>268435456</mark_cache_size>
-  <uncompressed_cache_size>268435456</uncompressed_cache_size>
-  <max_concurrent_queries>100</max_concurrent_queries>
-  <keep_alive_timeout>3</keep_alive_timeout>
-  <mlock_executable>false</mlock_executable>
-{{- if .InterserverPort}}
-  <interserver_http_port>{{.InterserverPort}}</interserver_http_port>
-  <interserver_http_host>127.0.0.1</interserver_http_host>
-{{- end}}
-{{.Extra}}
-</yandex>
-`))
-
-var usersTmpl = template.Must(template.New("users").Parse(`<?xml version="1.0"?>
-<yandex>
-  <profiles>
-    <default>
-      <max_memory_usage>{{.MaxMemory}}</max_memory_usage>
-      <load_balancing>random</load_balancing>
-    </default>
-  </profiles>
-  <users>
-    <default>
-      <password></password>
-      <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
-      <profile>default</profile>
-      <quota>default</quota>
-    </default>
-  </users>
-  <quotas>
-    <default>
-      <interval>
-        <duration>3600</duration>
-        <queries>0</queries><errors>0</errors><result_rows>0</result_rows>
-        <read_rows>0</read_rows><execution_time>0</execution_time>
-      </interval>
-    </default>
-  </quotas>
-</yandex>
-`))

@@ -87,10 +87,16 @@ func (c *Common) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
 }
 
+// DefaultMetricsListen is where /metrics is served unless
+// --metrics-listen says otherwise: loopback only.
+const DefaultMetricsListen = "127.0.0.1:9465"
+
 // Serve are the settings of `crumb serve`.
 type Serve struct {
 	Common
 	Listen         string
+	MetricsListen  string
+	MetricsToken   string
 	PublicURL      string
 	TrustedProxies CIDRList
 	GeoIPCity      string
@@ -110,6 +116,8 @@ type Serve struct {
 func (s *Serve) Register(fs *flag.FlagSet) {
 	s.Common.Register(fs)
 	fs.StringVar(&s.Listen, "listen", ":8080", "host:port to serve HTTP on")
+	fs.StringVar(&s.MetricsListen, "metrics-listen", DefaultMetricsListen, "host:port to serve /metrics on, apart from --listen; off (or empty) disables it")
+	fs.StringVar(&s.MetricsToken, "metrics-token", "", "bearer token that /metrics asks for (Authorization: Bearer TOKEN), 16+ characters; set it when --metrics-listen is not on loopback")
 	fs.StringVar(&s.PublicURL, "public-url", "", "the address visitors reach crumb at, for the printed script tag (default http://localhost:PORT)")
 	fs.Var(&s.TrustedProxies, "trusted-proxies", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed")
 	fs.StringVar(&s.GeoIPCity, "geoip-city", "", "GeoIP2/GeoLite2 City .mmdb (default <data-dir>/geoip/city.mmdb if present)")
@@ -138,6 +146,9 @@ func (s *Serve) Defaults() {
 		s.PublicURL = "http://localhost:" + port
 	}
 	s.PublicURL = strings.TrimRight(s.PublicURL, "/")
+	if s.MetricsListen == "off" {
+		s.MetricsListen = ""
+	}
 }
 
 func existing(p string) string {

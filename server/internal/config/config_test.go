@@ -53,3 +53,40 @@ func TestBind_ReportsBadValues(t *testing.T) {
 		t.Fatal("bad CRUMB_RATE_LIMIT accepted")
 	}
 }
+
+// /metrics is served apart from the public listener, on loopback unless
+// told otherwise; CRUMB_METRICS_LISTEN=off turns it off, and the token can
+// come from a file.
+func TestServe_MetricsListenOnLoopbackByDefault(t *testing.T) {
+	parse := func(env map[string]string, args ...string) Serve {
+		t.Helper()
+		var s Serve
+		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+		s.Register(fs)
+		if err := fs.Parse(args); err != nil {
+			t.Fatal(err)
+		}
+		if err := Bind(fs, func(k string) string { return env[k] }); err != nil {
+			t.Fatal(err)
+		}
+		s.Defaults()
+		return s
+	}
+	if s := parse(nil); s.MetricsListen != "127.0.0.1:9465" || s.MetricsToken != "" {
+		t.Fatalf("defaults: %q %q", s.MetricsListen, s.MetricsToken)
+	}
+	if s := parse(map[string]string{"CRUMB_METRICS_LISTEN": "off"}); s.MetricsListen != "" {
+		t.Fatalf("CRUMB_METRICS_LISTEN=off: %q", s.MetricsListen)
+	}
+	if s := parse(nil, "--metrics-listen="); s.MetricsListen != "" {
+		t.Fatalf("--metrics-listen=: %q", s.MetricsListen)
+	}
+	file := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(file, []byte("metrics-token-0123456789\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := parse(map[string]string{"CRUMB_METRICS_LISTEN": "10.0.0.5:9465", "CRUMB_METRICS_TOKEN_FILE": file})
+	if s.MetricsListen != "10.0.0.5:9465" || s.MetricsToken != "metrics-token-0123456789" {
+		t.Fatalf("from the environment: %q %q", s.MetricsListen, s.MetricsToken)
+	}
+}

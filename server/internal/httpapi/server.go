@@ -1,9 +1,10 @@
 // Package httpapi is Crumb's HTTP edge: one Fiber app holding every route of
-// the service — health and metrics, the tracker's public API (ingest, banner
+// the service — health, the tracker's public API (ingest, banner
 // configuration, the visitor's own data), the tracker script and demo site,
 // the dashboard pages and login, and the stats API under /api/v1/stats. New
 // lists them all in one route table (routes, in server.go), in the order
-// Fiber matches them.
+// Fiber matches them. Metrics are served apart, on a listener of their own
+// (NewMetrics, in metrics.go).
 //
 // Handlers return errors; statusOf (errors.go) is the one table that maps
 // errors from the layers below (ingest, privacy, report, auth) and from Fiber
@@ -22,9 +23,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/gofiber/fiber/v2/middleware/recover"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/crumbhq/crumb/server/internal/assets"
 	"github.com/crumbhq/crumb/server/internal/auth"
@@ -53,7 +52,7 @@ type Deps struct {
 	// Privacy exports and erases a visitor's own data.
 	Privacy *privacy.Service
 	Sites   Sites
-	// Metrics counts requests and drops, and is served at /metrics.
+	// Metrics counts requests and drops; NewMetrics serves it.
 	Metrics *metrics.Metrics
 	// Report answers the stats API.
 	Report *report.Service
@@ -146,7 +145,6 @@ func New(d Deps) *fiber.App {
 func (h *handlers) routes(app *fiber.App) {
 	app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
 	app.Get("/readyz", h.readyz)
-	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(h.Metrics.Registry, promhttp.HandlerOpts{})))
 
 	// The tracker's public API (ingest.go).
 	api := app.Group("/api", h.cors)

@@ -12,8 +12,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,6 +20,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	ch "github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/crumbhq/crumb/server/internal/chserver"
 )
@@ -45,11 +45,14 @@ type Options struct {
 
 // Cluster is a running ZooKeeper and its ClickHouse servers.
 type Cluster struct {
-	opts    Options
-	zk      *exec.Cmd
-	zkDone  chan struct{}
-	zkPort  int
-	servers [][]*chserver.Server // [shard][replica]
+	opts   Options
+	zk     *exec.Cmd
+	zkDone chan struct{}
+	zkPort int
+	// password is every server's, so that they replicate and query each
+	// other; it is kept in Dir's chserver.PasswordFile.
+	password string
+	servers  [][]*chserver.Server // [shard][replica]
 }
 
 // Start brings the cluster up and waits until every server answers.
@@ -77,13 +80,20 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		return nil, err
 	}
 	opts.Dir = dir
-	c := &Cluster{opts: opts}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, err
+	}
+	password, err := chserver.LoadPassword(dir)
+	if err != nil {
+		return nil, err
+	}
+	c := &Cluster{opts: opts, password: password}
 	if err := c.startZooKeeper(ctx); err != nil {
 		return nil, err
 	}
 
 	n := opts.Shards * opts.Replicas
-	ports, err := chserver.FreePorts(3 * n)
+	ports, err := chserver.FreePorts(2 * n)
 	if err != nil {
 		c.Stop()
 		return nil, err
@@ -105,9 +115,9 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 				srv, err := chserver.Start(ctx, chserver.Options{
 					Dir:             filepath.Join(dir, fmt.Sprintf("ch-s%d-r%d", s+1, r+1)),
 					MaxMemoryBytes:  opts.MaxMemoryBytes,
-					TCPPort:         ports[3*i],
-					HTTPPort:        ports[3*i+1],
-					InterserverPort: ports[3*i+2],
+					TCPPort:         ports[2*i],
+					InterserverPort: ports[2*i+1],
+					Password:        password,
 					ExtraConfig:     c.serverConfig(s, r, remote),
 					Log:             opts.Log.With("shard", s+1, "replica", r+1),
 				})
@@ -142,18 +152,20 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 
 // waitZooKeeper waits until srv reads ZooKeeper.
 func waitZooKeeper(ctx context.Context, srv *chserver.Server) error {
-	q := url.Values{"query": {"SELECT count() FROM system.zookeeper WHERE path = '/'"}}
-	client := &http.Client{Timeout: 5 * time.Second}
+	conn, err := ch.Open(&ch.Options{
+		Addr: []string{srv.Addr()}, Auth: ch.Auth{Username: chserver.User, Password: srv.Password()},
+		DialTimeout: time.Second, ReadTimeout: 5 * time.Second,
+	})
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		resp, err := client.Get("http://" + srv.HTTPAddr() + "/?" + q.Encode())
+		var n uint64
+		err := conn.QueryRow(ctx, "SELECT count() FROM system.zookeeper WHERE path = '/'").Scan(&n)
 		if err == nil {
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-			err = fmt.Errorf("%s", strings.TrimSpace(string(body)))
+			return nil
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("chcluster: %s cannot reach ZooKeeper: %w", srv.Addr(), err)
@@ -185,13 +197,16 @@ func (c *Cluster) Addrs() []string {
 
 // URL is a clickhouse:// address of database db listing every server,
 // starting with the one at index first of Addrs, so that nodes given
-// different first servers spread their connections.
+// different first servers spread their connections. It holds the password.
 func (c *Cluster) URL(db string, first int) string {
 	addrs := c.Addrs()
 	first %= len(addrs)
 	addrs = append(addrs[first:], addrs[:first]...)
-	return "clickhouse://" + strings.Join(addrs, ",") + "/" + db
+	return chserver.DSN(strings.Join(addrs, ","), c.password, db)
 }
+
+// Password is the password of every server's default user.
+func (c *Cluster) Password() string { return c.password }
 
 // Stop stops every server, then ZooKeeper.
 func (c *Cluster) Stop() { c.stop(false) }
@@ -345,7 +360,8 @@ func (c *Cluster) remoteServers(ports []int) string {
 	for s := range c.opts.Shards {
 		b.WriteString("      <shard>\n        <internal_replication>true</internal_replication>\n")
 		for r := range c.opts.Replicas {
-			fmt.Fprintf(&b, "        <replica><host>127.0.0.1</host><port>%d</port></replica>\n", ports[3*(s*c.opts.Replicas+r)])
+			fmt.Fprintf(&b, "        <replica><host>127.0.0.1</host><port>%d</port><user>%s</user><password>%s</password></replica>\n",
+				ports[2*(s*c.opts.Replicas+r)], chserver.User, c.password)
 		}
 		b.WriteString("      </shard>\n")
 	}

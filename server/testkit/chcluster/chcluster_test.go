@@ -104,7 +104,7 @@ func TestCluster_StorageLayer(t *testing.T) {
 		t.Fatalf("shard 1 holds %d of 400 events: not split across shards", shard1)
 	}
 	// Replication: the other replica of shard 1 catches up.
-	replica, err := clickhouse.Open(ctx, "clickhouse://"+c.Server(0, 1).Addr()+"/crumb", nil)
+	replica, err := clickhouse.Open(ctx, c.Server(0, 1).URL("crumb"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

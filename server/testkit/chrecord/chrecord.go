@@ -25,6 +25,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/crumbhq/crumb/migrations"
+	"github.com/crumbhq/crumb/server/internal/chserver"
 	"github.com/crumbhq/crumb/server/internal/clickhouse"
 	"github.com/crumbhq/crumb/server/testkit/chtest"
 )
@@ -57,9 +58,9 @@ type Step struct {
 
 // Recorder collects the steps of one recording.
 type Recorder struct {
-	t    testing.TB
-	db   *clickhouse.DB
-	http string // the test server's HTTP address
+	t   testing.TB
+	db  *clickhouse.DB
+	srv *chserver.Server // the test server, asked over HTTP
 
 	mu   sync.Mutex
 	part string
@@ -81,10 +82,10 @@ func New(t testing.TB, db *clickhouse.DB) *Recorder {
 	t.Helper()
 	Skip(t)
 	srv := chtest.LocalServer(t)
-	if srv == nil {
+	if srv == nil || srv.HTTPAddr() == "" {
 		t.Skip("needs the test's own ClickHouse server (its HTTP interface)")
 	}
-	r := &Recorder{t: t, db: db, http: srv.HTTPAddr(), seen: map[string]bool{}}
+	r := &Recorder{t: t, db: db, srv: srv, seen: map[string]bool{}}
 	v, err := db.Version()
 	if err != nil {
 		t.Fatal(err)
@@ -183,8 +184,13 @@ func (r *Recorder) add(s Step) {
 // ask sends q to the test server's HTTP interface, in the recorder's
 // database.
 func (r *Recorder) ask(q string) (string, error) {
-	u := "http://" + r.http + "/?database=" + url.QueryEscape(r.db.Database())
-	res, err := http.Post(u, "text/plain", strings.NewReader(q))
+	u := "http://" + r.srv.HTTPAddr() + "/?database=" + url.QueryEscape(r.db.Database())
+	req, err := http.NewRequest("POST", u, strings.NewReader(q))
+	if err != nil {
+		return "", err
+	}
+	req.SetBasicAuth(chserver.User, r.srv.Password())
+	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return "", err
 	}

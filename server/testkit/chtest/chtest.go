@@ -40,8 +40,8 @@ func Main(m *testing.M) {
 	os.Exit(code)
 }
 
-// Server returns the base clickhouse://host:port address of the test server,
-// starting it on first use. Without clickhouse-server the test is skipped,
+// Server returns the base clickhouse://user:password@host:port address of
+// the test server, starting it on first use. Without clickhouse-server the test is skipped,
 // except under CI, where it fails.
 func Server(t testing.TB) string {
 	t.Helper()
@@ -56,9 +56,11 @@ func Server(t testing.TB) string {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 		defer cancel()
-		server, initErr = chserver.Start(ctx, chserver.Options{Dir: tmpDir, MaxMemoryBytes: 2 << 30})
+		// The HTTP interface, password-protected like the native port, is
+		// for chrecord, which reads the server's own text formats.
+		server, initErr = chserver.Start(ctx, chserver.Options{Dir: tmpDir, MaxMemoryBytes: 2 << 30, HTTP: true})
 		if initErr == nil {
-			baseURL = "clickhouse://" + server.Addr()
+			baseURL = server.URL("")
 		}
 	})
 	if initErr != nil {

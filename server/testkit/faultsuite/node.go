@@ -23,6 +23,7 @@ import (
 type node struct {
 	bin     string
 	addr    string
+	metrics string // the address of its metrics listener
 	dataDir string
 	logPath string
 	env     []string
@@ -36,16 +37,14 @@ type node struct {
 // startNode runs `crumb serve` in dir with the extra environment env and
 // waits until it is ready.
 func startNode(ctx context.Context, bin, dir string, env ...string) (*node, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addrs, err := freeAddrs(2)
 	if err != nil {
 		return nil, err
 	}
-	addr := l.Addr().String()
-	l.Close()
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	n := &node{bin: bin, addr: addr, dataDir: filepath.Join(dir, "data"), logPath: filepath.Join(dir, "crumb.log"), env: env}
+	n := &node{bin: bin, addr: addrs[0], metrics: addrs[1], dataDir: filepath.Join(dir, "data"), logPath: filepath.Join(dir, "crumb.log"), env: env}
 	return n, n.start(ctx)
 }
 
@@ -57,7 +56,7 @@ func (n *node) start(ctx context.Context) error {
 	}
 	cmd := exec.Command(n.bin, "serve")
 	cmd.Env = append(os.Environ(),
-		"CRUMB_LISTEN="+n.addr, "CRUMB_DATA_DIR="+n.dataDir, "CRUMB_RATE_LIMIT=0", "CRUMB_LOG_LEVEL=warn",
+		"CRUMB_LISTEN="+n.addr, "CRUMB_METRICS_LISTEN="+n.metrics, "CRUMB_DATA_DIR="+n.dataDir, "CRUMB_RATE_LIMIT=0", "CRUMB_LOG_LEVEL=warn",
 		"CRUMB_SECRET=fault-suite-secret-fault-suite-secret")
 	cmd.Env = append(cmd.Env, n.env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
@@ -184,11 +183,12 @@ func statusMB(status []byte, key string) (float64, bool) {
 	return 0, false
 }
 
-// bufferDepth reads crumb_buffer_depth from /metrics.
+// bufferDepth reads crumb_buffer_depth from /metrics, on the node's metrics
+// listener.
 func (n *node) bufferDepth(ctx context.Context) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+n.addr+"/metrics", nil)
+	req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+n.metrics+"/metrics", nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return 0, err
@@ -217,4 +217,18 @@ func (n *node) logTail() string {
 	}
 	b, _ := io.ReadAll(f)
 	return string(b)
+}
+
+// freeAddrs returns n free loopback addresses.
+func freeAddrs(n int) ([]string, error) {
+	out := make([]string, n)
+	for i := range out {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer l.Close()
+		out[i] = l.Addr().String()
+	}
+	return out, nil
 }

@@ -274,7 +274,8 @@ func startCrumb(bin, url, dataDir string) (*crumbProc, error) {
 	l.Close()
 	cmd := exec.Command(bin, "serve")
 	cmd.Env = append(os.Environ(), "CRUMB_LISTEN="+addr, "CRUMB_DATA_DIR="+dataDir, "CRUMB_CLICKHOUSE_URL="+url,
-		"CRUMB_RATE_LIMIT=0", "CRUMB_SECRET=bench-secret-bench-secret-bench-secret", "CRUMB_LOG_LEVEL=warn")
+		"CRUMB_RATE_LIMIT=0", "CRUMB_SECRET=bench-secret-bench-secret-bench-secret", "CRUMB_LOG_LEVEL=warn",
+		"CRUMB_METRICS_LISTEN=off")
 	// Enrich with the real GeoIP files when the run command has built them.
 	for env, file := range map[string]string{"CRUMB_GEOIP_CITY": ".data/geoip/city.mmdb", "CRUMB_GEOIP_ASN": ".data/geoip/asn.mmdb"} {
 		if _, err := os.Stat(file); err == nil {
