@@ -108,3 +108,49 @@ func TestAppend_FullAndClosed(t *testing.T) {
 		t.Fatalf("%d events written, want 10", len(sink.events))
 	}
 }
+
+// slowSink stores every batch it is given, but takes a while to answer, as a
+// server does that has the rows before it acknowledges them.
+type slowSink struct {
+	memSink
+	delay   time.Duration
+	started chan struct{}
+}
+
+func (s *slowSink) InsertEvents(ctx context.Context, es []model.Event) error {
+	select {
+	case s.started <- struct{}{}:
+	default:
+	}
+	s.memSink.InsertEvents(ctx, es)
+	select {
+	case <-time.After(s.delay):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Closing while an insert is under way must not cut it off: its rows are
+// already on the server, and a retry would store them twice.
+func TestClose_DuringAnInsertStoresItOnce(t *testing.T) {
+	sink := &slowSink{delay: 300 * time.Millisecond, started: make(chan struct{}, 1)}
+	b, err := Open(Options{Dir: t.TempDir(), BatchSize: 10, FlushInterval: time.Millisecond, MaxRecords: 100}, sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := make([]Record, 10)
+	for i := range recs {
+		recs[i] = Record{Event: &model.Event{ID: uuid.New(), SiteID: "s", Time: time.Now().UTC(), Type: model.Pageview}}
+	}
+	if err := b.Append(recs...); err != nil {
+		t.Fatal(err)
+	}
+	<-sink.started
+	if err := b.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(sink.events); n != 10 {
+		t.Fatalf("stored %d rows for 10 records", n)
+	}
+}

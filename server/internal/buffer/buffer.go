@@ -75,6 +75,8 @@ type Options struct {
 	MaxRecords int
 	// RetryMax bounds the back-off between failed inserts; default 5 s.
 	RetryMax time.Duration
+	// InsertTimeout bounds the writer's insert of one batch; default 60 s.
+	InsertTimeout time.Duration
 	Log      *slog.Logger
 	Observer Observer
 }
@@ -139,6 +141,9 @@ func Open(opts Options, sink Sink) (*Buffer, error) {
 	}
 	if opts.MaxRecords <= 0 {
 		opts.MaxRecords = 1_000_000
+	}
+	if opts.InsertTimeout <= 0 {
+		opts.InsertTimeout = time.Minute
 	}
 	if opts.RetryMax <= 0 {
 		opts.RetryMax = 5 * time.Second
@@ -253,12 +258,10 @@ func (b *Buffer) run() {
 	defer flushTimer.Stop()
 	defer syncTick.Stop()
 	backoff := 100 * time.Millisecond
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		<-b.stop
-		cancel()
-	}()
+	// Stopping does not cancel an insert under way: one cut off after
+	// its rows reached the server would be retried and stored twice, so
+	// Close waits for it (each insert is bounded by InsertTimeout).
+	ctx := context.Background()
 	for {
 		select {
 		case <-b.stop:
@@ -275,10 +278,10 @@ func (b *Buffer) run() {
 			if b.Depth() < b.opts.BatchSize && time.Until(b.due()) > 0 {
 				break // wait for a fuller batch
 			}
-			if err := b.flushBatch(ctx); err != nil {
-				if ctx.Err() != nil {
-					return
-				}
+			fctx, cancel := context.WithTimeout(ctx, b.opts.InsertTimeout)
+			err := b.flushBatch(fctx)
+			cancel()
+			if err != nil {
 				b.log.Warn("buffer: insert failed; retrying", "err", err, "in", backoff, "buffered", b.Depth())
 				select {
 				case <-b.stop:

@@ -13,11 +13,14 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/google/uuid"
 
 	"github.com/crumbhq/crumb/migrations"
 )
@@ -29,6 +32,11 @@ type DB struct {
 	database string
 	cluster  string
 	log      *slog.Logger
+
+	// Inserts carry query IDs insertPrefix + a sequence number, so that a
+	// retry can wait until an earlier attempt has ended on the server.
+	insertPrefix string
+	insertSeq    atomic.Uint64
 }
 
 // An Option changes how Open connects.
@@ -44,7 +52,7 @@ func WithCluster(name string) Option { return func(db *DB) { db.cluster = name }
 // it does not exist yet. Several comma-separated host:port pairs are tried
 // in order, so a cluster node that is down is skipped.
 func Open(ctx context.Context, dsn string, log *slog.Logger, options ...Option) (*DB, error) {
-	d := &DB{}
+	d := &DB{insertPrefix: "crumb-insert-" + uuid.NewString() + "-"}
 	for _, o := range options {
 		o(d)
 	}
@@ -124,10 +132,36 @@ func (db *DB) Cluster() string { return db.cluster }
 // acknowledged batch is on the shards and a retried one can be checked
 // there for duplicates.
 func (db *DB) insertContext(ctx context.Context) context.Context {
-	if db.cluster == "" {
-		return ctx
+	opts := []ch.QueryOption{ch.WithQueryID(db.insertPrefix + strconv.FormatUint(db.insertSeq.Add(1), 10))}
+	if db.cluster != "" {
+		opts = append(opts, ch.WithSettings(ch.Settings{"insert_distributed_sync": 1}))
 	}
-	return ch.Context(ctx, ch.WithSettings(ch.Settings{"insert_distributed_sync": 1}))
+	return ch.Context(ctx, opts...)
+}
+
+// waitInserts waits until none of this DB's inserts runs on the server any
+// more: an insert the client gave up on (a timeout, a closed connection)
+// may still be writing its rows, and a retry that looked for them too early
+// would write them twice. It gives up after a minute.
+func (db *DB) waitInserts(ctx context.Context) error {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var n uint64
+		if err := db.conn.QueryRow(ctx, selectRunningInserts, db.insertPrefix).Scan(&n); err != nil {
+			return fmt.Errorf("clickhouse: running inserts: %w", err)
+		}
+		if n == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("clickhouse: %d earlier inserts still running after a minute", n)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // Conn is the underlying driver connection, for the read-only query layer.

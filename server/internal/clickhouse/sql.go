@@ -113,6 +113,9 @@ const (
 	eraseConsentDecisions = `DELETE WHERE has(?, concat(toString(consent_id), site_id))` // on migrations.ConsentDecisions
 	deleteBefore          = "DELETE WHERE site_id = ? AND date < toDate(?)"              // retention, on every retained table
 
+	// Inserts of this process still running on the server (db.go).
+	selectRunningInserts = "SELECT count() FROM system.processes WHERE startsWith(query_id, ?)"
+
 	selectPendingMutations = "SELECT count() FROM system.mutations WHERE database = ? AND is_done = 0"
 )
 

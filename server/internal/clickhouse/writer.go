@@ -210,6 +210,9 @@ func (db *DB) existingIDs(ctx context.Context, table, col string, sites []string
 	if len(ids) == 0 {
 		return found, nil
 	}
+	if err := db.waitInserts(ctx); err != nil {
+		return nil, err
+	}
 	strIDs := make([]string, len(ids))
 	for i, id := range ids {
 		strIDs[i] = id.String()
