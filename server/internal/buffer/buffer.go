@@ -77,8 +77,8 @@ type Options struct {
 	RetryMax time.Duration
 	// InsertTimeout bounds the writer's insert of one batch; default 60 s.
 	InsertTimeout time.Duration
-	Log      *slog.Logger
-	Observer Observer
+	Log           *slog.Logger
+	Observer      Observer
 }
 
 // Buffer is the durable ingest buffer.
