@@ -513,6 +513,11 @@ func testLogout(t *testing.T, h *harness) {
 	tb.open("/dashboard/?site=" + siteID)
 	tb.WaitJS("the login page again", `location.pathname == '/login' && document.querySelector('#next').value.startsWith('/dashboard/')`)
 	tb.NoPageErrors(`401`, `favicon.ico`) // the 401 page of the server asks for a favicon
+	// The server ended the session too: the old cookie reads nothing.
+	again := h.newTab(t, loggedIn)
+	again.open("/dashboard/?site=" + siteID)
+	again.WaitJS("the login page for the old cookie", `location.pathname == '/login'`)
+	h.session = h.login(t) // a new login for the tests that follow
 }
 
 func testShare(t *testing.T, h *harness) {
