@@ -272,6 +272,63 @@ type batch struct {
 	r      *Recorder
 	insert string
 	rows   []string
+	cols   [][]any // values appended column by column (Column)
+}
+
+// Column records values appended column by column; Send turns them into
+// rows.
+func (b *batch) Column(i int) driver.BatchColumn {
+	for len(b.cols) <= i {
+		b.cols = append(b.cols, nil)
+	}
+	return &column{BatchColumn: b.Batch.Column(i), b: b, i: i}
+}
+
+type column struct {
+	driver.BatchColumn
+	b *batch
+	i int
+}
+
+func (c *column) Append(v any) error {
+	if err := c.BatchColumn.Append(v); err != nil {
+		return err
+	}
+	rv := reflect.ValueOf(v)
+	for j := 0; j < rv.Len(); j++ {
+		c.b.cols[c.i] = append(c.b.cols[c.i], rv.Index(j).Interface())
+	}
+	return nil
+}
+
+func (c *column) AppendRow(v any) error {
+	if err := c.BatchColumn.AppendRow(v); err != nil {
+		return err
+	}
+	c.b.cols[c.i] = append(c.b.cols[c.i], v)
+	return nil
+}
+
+// columnRows turns the values appended by column into rows.
+func (b *batch) columnRows() {
+	if len(b.cols) == 0 {
+		return
+	}
+	for r := range b.cols[0] {
+		lits := make([]string, len(b.cols))
+		for k, col := range b.cols {
+			if r >= len(col) {
+				b.r.t.Errorf("chrecord: %s: column %d has %d values, column 0 has %d", b.insert, k, len(col), len(b.cols[0]))
+				return
+			}
+			l, err := Literal(col[r])
+			if err != nil {
+				b.r.t.Errorf("chrecord: %s: %v", b.insert, err)
+			}
+			lits[k] = l
+		}
+		b.rows = append(b.rows, "("+strings.Join(lits, ", ")+")")
+	}
 }
 
 func (b *batch) Append(v ...any) error {
@@ -300,6 +357,7 @@ func (b *batch) Send() error {
 	if err := b.Batch.Send(); err != nil {
 		return err
 	}
+	b.columnRows()
 	b.r.Exec(b.insert + " VALUES " + strings.Join(b.rows, ", "))
 	return nil
 }
