@@ -23,6 +23,7 @@ func FuzzRecord(f *testing.F) {
 		{Decision: &model.Decision{ID: id, SiteID: "site1", Time: at, ConsentID: id, PolicyVersion: 3, Action: model.Customize,
 			Granted: model.Categories{Performance: true}, GPC: true, Language: "de"}},
 		{Impression: &model.Impression{ID: id, SiteID: "site1", Time: at, UndeclaredCookies: []string{"_ga", "_fbp"}}},
+		{Erasure: &model.Erasure{ID: id, SiteID: "site1", Time: at, VisitorID: id, ConsentIDs: []uuid.UUID{id}}},
 	} {
 		data, err := r.encode()
 		if err != nil {
@@ -31,14 +32,14 @@ func FuzzRecord(f *testing.F) {
 		f.Add(data)
 	}
 	f.Add([]byte("e\x80"))
-	f.Add([]byte("x"))
+	f.Add([]byte("q"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var r Record
 		if err := r.decode(data); err != nil {
 			return
 		}
 		n := 0
-		for _, set := range []bool{r.Event != nil, r.Decision != nil, r.Impression != nil} {
+		for _, set := range []bool{r.Event != nil, r.Decision != nil, r.Impression != nil, r.Erasure != nil} {
 			if set {
 				n++
 			}
@@ -72,6 +73,10 @@ func inUTC(r Record) any {
 		d := *r.Decision
 		d.Time = d.Time.UTC()
 		return d
+	case r.Erasure != nil:
+		x := *r.Erasure
+		x.Time = x.Time.UTC()
+		return x
 	}
 	i := *r.Impression
 	i.Time = i.Time.UTC()
