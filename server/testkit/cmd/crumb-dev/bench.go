@@ -404,14 +404,8 @@ func writerRates(ctx context.Context, srv *chserver.Server, tmp string, n, round
 	if err != nil {
 		return 0, writer, err
 	}
-	for i := 0; i < n; i += 10 {
-		recs := make([]buffer.Record, 0, 10)
-		for j := i; j < min(i+10, n); j++ {
-			recs = append(recs, buffer.Record{Event: &events[j]})
-		}
-		if err := lb.Append(recs...); err != nil {
-			return 0, writer, err
-		}
+	if err := appendTens(lb, events); err != nil {
+		return 0, writer, err
 	}
 	if err := lb.Close(ctx); err != nil {
 		return 0, writer, err
@@ -431,14 +425,8 @@ func writerRates(ctx context.Context, srv *chserver.Server, tmp string, n, round
 		if err != nil {
 			return 0, writer, err
 		}
-		for i := 0; i < n; i += 10 {
-			recs := make([]buffer.Record, 0, 10)
-			for j := i; j < min(i+10, n); j++ {
-				recs = append(recs, buffer.Record{Event: &events[j]})
-			}
-			if err := b.Append(recs...); err != nil {
-				return 0, writer, err
-			}
+		if err := appendTens(b, events); err != nil {
+			return 0, writer, err
 		}
 		cctx, cancel := context.WithTimeout(ctx, time.Millisecond)
 		b.Close(cctx)
@@ -461,6 +449,20 @@ func writerRates(ctx context.Context, srv *chserver.Server, tmp string, n, round
 		}
 	}
 	return raw, writer, nil
+}
+
+// appendTens appends events to b ten at a time, as requests would.
+func appendTens(b *buffer.Buffer, events []model.Event) error {
+	for i := 0; i < len(events); i += 10 {
+		recs := make([]buffer.Record, 0, 10)
+		for j := i; j < min(i+10, len(events)); j++ {
+			recs = append(recs, buffer.Record{Event: &events[j]})
+		}
+		if err := b.Append(recs...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // downSink refuses inserts, to fill the buffer's log.
