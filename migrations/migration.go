@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
+	"strings"
 )
 
 // Migration is one numbered schema file.
@@ -53,3 +54,51 @@ func (m Migration) Statements(t Target) ([]string, error) {
 
 // All returns the embedded migrations, in order.
 func All() ([]Migration, error) { return Load(FS) }
+
+// RebuildScope restricts a rebuild to one site (the first argument) and a
+// list of days (the second, as YYYY-MM-DD strings).
+const RebuildScope = " AND site_id = ? AND date IN (SELECT toDate(arrayJoin(?)))"
+
+// Rebuilds returns, for each of tables, the INSERT … SELECT statements of
+// the newest migration that fills it from its source (its backfill),
+// restricted to a site and days by RebuildScope: deleting a table's rows
+// of those days and running these restores them from the source rows
+// that remain.
+func Rebuilds(t Target, tables []string) (map[string][]string, error) {
+	migs, err := All()
+	if err != nil {
+		return nil, err
+	}
+	t.Scope = RebuildScope
+	out := map[string][]string{}
+	want := map[string]bool{}
+	for _, name := range tables {
+		want[name] = true
+	}
+	for _, m := range migs {
+		stmts, err := m.Statements(t)
+		if err != nil {
+			return nil, err
+		}
+		found := map[string][]string{}
+		for _, s := range stmts {
+			if !strings.HasPrefix(s, "INSERT INTO ") || !strings.Contains(s, RebuildScope) {
+				continue
+			}
+			name, _, _ := strings.Cut(strings.TrimPrefix(s, "INSERT INTO "), " ")
+			name = strings.Trim(name[strings.LastIndex(name, ".")+1:], "`")
+			if want[name] {
+				found[name] = append(found[name], s)
+			}
+		}
+		for name, list := range found {
+			out[name] = list // a later migration's rebuild replaces an earlier one's
+		}
+	}
+	for _, name := range tables {
+		if len(out[name]) == 0 {
+			return nil, fmt.Errorf("migrations: no rebuild for table %s", name)
+		}
+	}
+	return out, nil
+}

@@ -39,6 +39,18 @@ import (
 type Target struct {
 	Cluster  string
 	Database string
+	// Scope is appended to the WHERE clause of every backfill (see
+	// Rebuilds); empty in migrations.
+	Scope string
+}
+
+// source is what a shared SELECT of a migration reads: {{template "x"
+// (mv "events")}} in a materialized view (the local table, every row),
+// {{template "x" (backfill "events")}} in its backfill (the table crumb
+// reads, restricted by the target's Scope).
+type source struct {
+	From  string
+	Scope string
 }
 
 // LocalSuffix names the shard-local table under a Distributed table.
@@ -150,6 +162,14 @@ func (t Target) funcs() template.FuncMap {
 		"engine":      t.engine,
 		"distributed": t.distributed,
 		"alter":       t.alter,
+		"mv": func(name string) (source, error) {
+			from, err := t.Local(name)
+			return source{From: from}, err
+		},
+		"backfill": func(name string) (source, error) {
+			from, err := t.Table(name)
+			return source{From: from, Scope: t.Scope}, err
+		},
 	}
 }
 

@@ -24,6 +24,11 @@ const (
 	ReportDims               = "report_dims"
 	ReportConsentDecisions   = "report_consent_decisions"
 	ReportConsentImpressions = "report_consent_impressions"
+
+	VisitorIndex       = "visitor_index"
+	ConsentIndex       = "consent_index"
+	ConsentRevocations = "consent_revocations"
+	ErasureRequests    = "erasure_requests"
 )
 
 // Retention says which of a site's retention settings cuts a table's rows
@@ -37,7 +42,12 @@ const (
 	EventRetention
 	// ConsentRetention cuts at the site's consent retention.
 	ConsentRetention
+	// ErasureLogRetention cuts at ErasureLogDays, for every site.
+	ErasureLogRetention
 )
+
+// ErasureLogDays is how long the state of an erasure request is kept.
+const ErasureLogDays = 31
 
 // Table is one table of the schema.
 type Table struct {
@@ -71,7 +81,24 @@ var Tables = []Table{
 	{Name: ReportDims, ShardKey: "rand()", Retention: EventRetention},
 	{Name: ReportConsentDecisions, ShardKey: "rand()", Retention: ConsentRetention},
 	{Name: ReportConsentImpressions, ShardKey: "rand()", Retention: ConsentRetention},
+	// Lookups by key: a visitor's rows on its events' shard, a consent's
+	// on its decisions' shard.
+	{Name: VisitorIndex, ShardKey: "cityHash64(toString(visitor_id))", Retention: EventRetention},
+	{Name: ConsentIndex, ShardKey: "cityHash64(toString(consent_id))", Retention: ConsentRetention},
+	// Every node reads these whole: a full copy on every server.
+	// Revocations hold keyed hashes and times only, and are kept.
+	{Name: ConsentRevocations},
+	{Name: ErasureRequests, Retention: ErasureLogRetention},
 }
+
+// The pre-aggregated tables whose exact states hold IDs, from events and
+// from consent decisions: an erasure rebuilds their rows of the erased
+// rows' days (Rebuilds). Retention cuts them at the same dates as their
+// sources, like every pre-aggregated table.
+var (
+	TrafficStateTables = []string{ReportTotals, ReportDaily, ReportDims}
+	ConsentStateTables = []string{ReportConsentDecisions}
+)
 
 // Lookup returns the registered table called name.
 func Lookup(name string) (Table, bool) {

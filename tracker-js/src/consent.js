@@ -12,9 +12,10 @@ const KEY = 'crumb_consent';
 const lifetime = () => (S.cfg ? S.cfg.consent_lifetime_days : 182) * 864e5;
 
 /**
- * A stored decision: {id: consent ID, v: policy version, c: granted
- * categories, t: decision time (ms), g: GPC, a: action, k: consent token,
- * p: 1 while the server has not confirmed it}.
+ * A stored decision: {id: consent ID, h: the consent's key (proof of
+ * holding it, from the server), n: the decision's number on the consent,
+ * v: policy version, c: granted categories, t: decision time (ms), g: GPC,
+ * a: action, k: consent token, p: 1 while the server has not confirmed it}.
  */
 export function read() {
   try {
@@ -49,7 +50,9 @@ export function get() {
     necessary: true,
     ...grants(x),
     policyVersion: x ? x.v : S.cfg ? S.cfg.policy_version : 0,
-    consentId: x ? x.id : null,
+    consentId: x && x.h ? x.id : null,
+    // With consentId, what GET and DELETE /api/me need (X-Crumb-Consent-Key).
+    consentKey: x && x.h ? x.h : null,
   };
 }
 
@@ -98,7 +101,17 @@ export function decide(action, chosen) {
       : action == 'custom'
         ? offered.filter((k) => chosen.includes(k))
         : [];
-  const x = { id: prev ? prev.id : uuid(), v: cfg ? cfg.policy_version : prev ? prev.v : 0, c, t: Date.now(), g: S.gpc, a: action, p: 1 };
+  const x = {
+    id: prev && prev.h ? prev.id : uuid(),
+    h: prev && prev.h,
+    n: prev && prev.h ? (prev.n || 1) + 1 : 1,
+    v: cfg ? cfg.policy_version : prev ? prev.v : 0,
+    c,
+    t: Date.now(),
+    g: S.gpc,
+    a: action,
+    p: 1,
+  };
   S.dec = x;
   S.old = null;
   save(x);
@@ -106,11 +119,23 @@ export function decide(action, chosen) {
   send(x);
 }
 
+// Decisions go to the server one after the other: the first one's answer
+// carries the consent's ID and key, which the next one needs.
+let chain = Promise.resolve();
+
 /** send records decision x on the server; a token arrives if performance is granted. */
 export function send(x) {
-  post('/api/consent', {
+  chain = chain.then(() => push(x)).catch(() => {});
+}
+
+function push(x) {
+  // The consent this browser holds: from an earlier answer, or stored.
+  const held = S.hold || (x.h ? { id: x.id, h: x.h } : null);
+  return post('/api/consent', {
     site: S.site,
-    consent_id: x.id,
+    consent_id: held ? held.id : undefined,
+    consent_key: held ? held.h : undefined,
+    seq: held ? x.n : 1,
     policy_version: x.v,
     action: x.a,
     categories: x.c,
@@ -118,9 +143,17 @@ export function send(x) {
     url: location.href,
     lang: S.cfg ? S.cfg.lang : navigator.language,
   }).then((r) => {
-    if (!r || S.dec != x || r.s == 429 || r.s > 499) return; // not recorded: sent again on a later page
+    if (!r || r.s == 429 || r.s > 499) return; // not recorded: sent again on a later page
+    if (r.s == 202 && r.j.consent_key) S.hold = { id: r.j.consent_id, h: r.j.consent_key };
+    if (S.dec != x) {
+      // A newer decision is on its way; it will go under this consent.
+      if (S.dec && S.hold) Object.assign(S.dec, { id: S.hold.id, h: S.hold.h }), save(S.dec);
+      return;
+    }
     x.p = 0;
     if (r.s != 202) return save(x); // refused for good (bad site, origin…): no point in sending it again
+    x.id = r.j.consent_id;
+    x.h = r.j.consent_key;
     x.k = r.j.token;
     const c = CATS.filter((k) => r.j.granted && r.j.granted[k]);
     const changed = c.join() != x.c.join();
@@ -129,7 +162,7 @@ export function send(x) {
     save(x);
     if (changed) apply(x, prev);
     else mode(x.c.includes('performance') && x.k);
-  }).catch(() => {});
+  });
 }
 
 /** impression counts one showing of the banner, with the names of undeclared cookies. */

@@ -15,6 +15,8 @@ export const S = {
   cfg: null,
   dec: null,
   old: null,
+  // The consent this browser holds once the server answered: {id, h: key}.
+  hold: null,
   gpc: navigator.globalPrivacyControl === true,
   on: false,
   fab: true,

@@ -81,11 +81,12 @@ func New(ctx context.Context, cfg *config.Serve, db *clickhouse.DB, secret []byt
 		geo.Close()
 		return nil, err
 	}
+	revocations := consent.NewRevocations()
 	pipeline := ingest.New(ingest.Deps{
 		Sites: registry, Signer: signer, Geo: geo, Agents: useragent.New(20000), Referrers: refs,
-		Buffer: buf, Counter: m, Log: log,
+		Buffer: buf, Counter: m, Revocations: revocations, Log: log,
 	})
-	priv := privacy.New(db, buf, registry, log)
+	priv := privacy.New(db, buf, registry, signer, log)
 	script, err := assets.BuildScript(trackerjs.Source)
 	if err != nil {
 		buf.Close(ctx)
@@ -117,6 +118,7 @@ func New(ctx context.Context, cfg *config.Serve, db *clickhouse.DB, secret []byt
 	a.cancel = cancel
 	go registry.Run(bg)
 	go priv.RunRetention(bg, 24*time.Hour)
+	go revocations.Poll(bg, db, consent.PollInterval, log)
 	return a, nil
 }
 

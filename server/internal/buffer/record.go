@@ -113,6 +113,8 @@ type logDecision struct {
 	Language      string
 	Country       string
 	Device        string
+	Seq           uint32 `msg:",omitempty"`
+	Revokes       bool   `msg:",omitempty"`
 }
 
 // logErasure is model.Erasure as the log stores it.

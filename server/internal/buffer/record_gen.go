@@ -81,50 +81,77 @@ func (z logCategories) Msgsize() (s int) {
 // MarshalMsg implements msgp.Marshaler
 func (z *logDecision) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
-	// map header, size 13
-	// string "ID"
-	o = append(o, 0x8d, 0xa2, 0x49, 0x44)
-	o = msgp.AppendBytes(o, uuidToBytes(z.ID))
-	// string "SiteID"
-	o = append(o, 0xa6, 0x53, 0x69, 0x74, 0x65, 0x49, 0x44)
-	o = msgp.AppendString(o, z.SiteID)
-	// string "Time"
-	o = append(o, 0xa4, 0x54, 0x69, 0x6d, 0x65)
-	o = msgp.AppendTime(o, z.Time)
-	// string "ConsentID"
-	o = append(o, 0xa9, 0x43, 0x6f, 0x6e, 0x73, 0x65, 0x6e, 0x74, 0x49, 0x44)
-	o = msgp.AppendBytes(o, uuidToBytes(z.ConsentID))
-	// string "PolicyVersion"
-	o = append(o, 0xad, 0x50, 0x6f, 0x6c, 0x69, 0x63, 0x79, 0x56, 0x65, 0x72, 0x73, 0x69, 0x6f, 0x6e)
-	o = msgp.AppendUint32(o, z.PolicyVersion)
-	// string "TextsHash"
-	o = append(o, 0xa9, 0x54, 0x65, 0x78, 0x74, 0x73, 0x48, 0x61, 0x73, 0x68)
-	o = msgp.AppendString(o, z.TextsHash)
-	// string "Action"
-	o = append(o, 0xa6, 0x41, 0x63, 0x74, 0x69, 0x6f, 0x6e)
-	o = msgp.AppendString(o, string(z.Action))
-	// string "Granted"
-	o = append(o, 0xa7, 0x47, 0x72, 0x61, 0x6e, 0x74, 0x65, 0x64)
-	o, err = (*logCategories)(&z.Granted).MarshalMsg(o)
-	if err != nil {
-		err = msgp.WrapError(err, "Granted")
-		return
+	// check for omitted fields
+	zb0001Len := uint32(15)
+	var zb0001Mask uint16 /* 15 bits */
+	_ = zb0001Mask
+	if z.Seq == 0 {
+		zb0001Len--
+		zb0001Mask |= 0x2000
 	}
-	// string "GPC"
-	o = append(o, 0xa3, 0x47, 0x50, 0x43)
-	o = msgp.AppendBool(o, z.GPC)
-	// string "Path"
-	o = append(o, 0xa4, 0x50, 0x61, 0x74, 0x68)
-	o = msgp.AppendString(o, z.Path)
-	// string "Language"
-	o = append(o, 0xa8, 0x4c, 0x61, 0x6e, 0x67, 0x75, 0x61, 0x67, 0x65)
-	o = msgp.AppendString(o, z.Language)
-	// string "Country"
-	o = append(o, 0xa7, 0x43, 0x6f, 0x75, 0x6e, 0x74, 0x72, 0x79)
-	o = msgp.AppendString(o, z.Country)
-	// string "Device"
-	o = append(o, 0xa6, 0x44, 0x65, 0x76, 0x69, 0x63, 0x65)
-	o = msgp.AppendString(o, z.Device)
+	if z.Revokes == false {
+		zb0001Len--
+		zb0001Mask |= 0x4000
+	}
+	// variable map header, size zb0001Len
+	o = append(o, 0x80|uint8(zb0001Len))
+
+	// skip if no fields are to be emitted
+	if zb0001Len != 0 {
+		// string "ID"
+		o = append(o, 0xa2, 0x49, 0x44)
+		o = msgp.AppendBytes(o, uuidToBytes(z.ID))
+		// string "SiteID"
+		o = append(o, 0xa6, 0x53, 0x69, 0x74, 0x65, 0x49, 0x44)
+		o = msgp.AppendString(o, z.SiteID)
+		// string "Time"
+		o = append(o, 0xa4, 0x54, 0x69, 0x6d, 0x65)
+		o = msgp.AppendTime(o, z.Time)
+		// string "ConsentID"
+		o = append(o, 0xa9, 0x43, 0x6f, 0x6e, 0x73, 0x65, 0x6e, 0x74, 0x49, 0x44)
+		o = msgp.AppendBytes(o, uuidToBytes(z.ConsentID))
+		// string "PolicyVersion"
+		o = append(o, 0xad, 0x50, 0x6f, 0x6c, 0x69, 0x63, 0x79, 0x56, 0x65, 0x72, 0x73, 0x69, 0x6f, 0x6e)
+		o = msgp.AppendUint32(o, z.PolicyVersion)
+		// string "TextsHash"
+		o = append(o, 0xa9, 0x54, 0x65, 0x78, 0x74, 0x73, 0x48, 0x61, 0x73, 0x68)
+		o = msgp.AppendString(o, z.TextsHash)
+		// string "Action"
+		o = append(o, 0xa6, 0x41, 0x63, 0x74, 0x69, 0x6f, 0x6e)
+		o = msgp.AppendString(o, string(z.Action))
+		// string "Granted"
+		o = append(o, 0xa7, 0x47, 0x72, 0x61, 0x6e, 0x74, 0x65, 0x64)
+		o, err = (*logCategories)(&z.Granted).MarshalMsg(o)
+		if err != nil {
+			err = msgp.WrapError(err, "Granted")
+			return
+		}
+		// string "GPC"
+		o = append(o, 0xa3, 0x47, 0x50, 0x43)
+		o = msgp.AppendBool(o, z.GPC)
+		// string "Path"
+		o = append(o, 0xa4, 0x50, 0x61, 0x74, 0x68)
+		o = msgp.AppendString(o, z.Path)
+		// string "Language"
+		o = append(o, 0xa8, 0x4c, 0x61, 0x6e, 0x67, 0x75, 0x61, 0x67, 0x65)
+		o = msgp.AppendString(o, z.Language)
+		// string "Country"
+		o = append(o, 0xa7, 0x43, 0x6f, 0x75, 0x6e, 0x74, 0x72, 0x79)
+		o = msgp.AppendString(o, z.Country)
+		// string "Device"
+		o = append(o, 0xa6, 0x44, 0x65, 0x76, 0x69, 0x63, 0x65)
+		o = msgp.AppendString(o, z.Device)
+		if (zb0001Mask & 0x2000) == 0 { // if not omitted
+			// string "Seq"
+			o = append(o, 0xa3, 0x53, 0x65, 0x71)
+			o = msgp.AppendUint32(o, z.Seq)
+		}
+		if (zb0001Mask & 0x4000) == 0 { // if not omitted
+			// string "Revokes"
+			o = append(o, 0xa7, 0x52, 0x65, 0x76, 0x6f, 0x6b, 0x65, 0x73)
+			o = msgp.AppendBool(o, z.Revokes)
+		}
+	}
 	return
 }
 
@@ -236,6 +263,18 @@ func (z *logDecision) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "Device")
 				return
 			}
+		case "Seq":
+			z.Seq, bts, err = msgp.ReadUint32Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Seq")
+				return
+			}
+		case "Revokes":
+			z.Revokes, bts, err = msgp.ReadBoolBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Revokes")
+				return
+			}
 		default:
 			bts, err = msgp.Skip(bts)
 			if err != nil {
@@ -250,7 +289,7 @@ func (z *logDecision) UnmarshalMsg(bts []byte) (o []byte, err error) {
 
 // Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
 func (z *logDecision) Msgsize() (s int) {
-	s = 1 + 3 + msgp.BytesPrefixSize + len(uuidToBytes(z.ID)) + 7 + msgp.StringPrefixSize + len(z.SiteID) + 5 + msgp.TimeSize + 10 + msgp.BytesPrefixSize + len(uuidToBytes(z.ConsentID)) + 14 + msgp.Uint32Size + 10 + msgp.StringPrefixSize + len(z.TextsHash) + 7 + msgp.StringPrefixSize + len(string(z.Action)) + 8 + (*logCategories)(&z.Granted).Msgsize() + 4 + msgp.BoolSize + 5 + msgp.StringPrefixSize + len(z.Path) + 9 + msgp.StringPrefixSize + len(z.Language) + 8 + msgp.StringPrefixSize + len(z.Country) + 7 + msgp.StringPrefixSize + len(z.Device)
+	s = 1 + 3 + msgp.BytesPrefixSize + len(uuidToBytes(z.ID)) + 7 + msgp.StringPrefixSize + len(z.SiteID) + 5 + msgp.TimeSize + 10 + msgp.BytesPrefixSize + len(uuidToBytes(z.ConsentID)) + 14 + msgp.Uint32Size + 10 + msgp.StringPrefixSize + len(z.TextsHash) + 7 + msgp.StringPrefixSize + len(string(z.Action)) + 8 + (*logCategories)(&z.Granted).Msgsize() + 4 + msgp.BoolSize + 5 + msgp.StringPrefixSize + len(z.Path) + 9 + msgp.StringPrefixSize + len(z.Language) + 8 + msgp.StringPrefixSize + len(z.Country) + 7 + msgp.StringPrefixSize + len(z.Device) + 4 + msgp.Uint32Size + 8 + msgp.BoolSize
 	return
 }
 

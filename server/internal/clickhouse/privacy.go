@@ -2,6 +2,8 @@ package clickhouse
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -16,7 +18,11 @@ import (
 // VisitorEvents returns the events stored under one visitor ID of a site,
 // newest first, at most limit of them.
 func (db *DB) VisitorEvents(ctx context.Context, site string, visitor uuid.UUID, limit int) ([]model.Event, error) {
-	rows, err := db.conn.Query(ctx, selectVisitorEvents, site, visitor.String(), limit)
+	days, err := db.strings(ctx, selectVisitorDays, site, visitor.String())
+	if err != nil || len(days) == 0 {
+		return nil, wrapErr("visitor events", err)
+	}
+	rows, err := db.conn.Query(ctx, selectVisitorEvents, site, days, visitor.String(), limit)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: visitor events: %w", err)
 	}
@@ -53,12 +59,18 @@ func (db *DB) VisitorConsentIDs(ctx context.Context, site string, visitor uuid.U
 	return out, rows.Err()
 }
 
-// ConsentDecisions returns the recorded decisions of the given consent IDs.
+// ConsentDecisions returns the recorded decisions of the given consent
+// IDs, in the order they were made.
 func (db *DB) ConsentDecisions(ctx context.Context, site string, consentIDs []uuid.UUID) ([]model.Decision, error) {
 	if len(consentIDs) == 0 {
 		return nil, nil
 	}
-	rows, err := db.conn.Query(ctx, selectConsentDecisions, site, uuidStrings(consentIDs))
+	ids := uuidStrings(consentIDs)
+	days, err := db.strings(ctx, selectConsentDays, site, ids)
+	if err != nil || len(days) == 0 {
+		return nil, wrapErr("consent decisions", err)
+	}
+	rows, err := db.conn.Query(ctx, selectConsentDecisions, site, days, ids)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: consent decisions: %w", err)
 	}
@@ -68,10 +80,12 @@ func (db *DB) ConsentDecisions(ctx context.Context, site string, consentIDs []uu
 		d := model.Decision{SiteID: site}
 		var action string
 		var perf, fn, tgt, gpc uint8
-		if err := rows.Scan(&d.ID, &d.Time, &d.ConsentID, &d.PolicyVersion, &d.TextsHash, &action,
+		var ms uint64
+		if err := rows.Scan(&d.ID, &d.Time, &ms, &d.Seq, &d.ConsentID, &d.PolicyVersion, &d.TextsHash, &action,
 			&perf, &fn, &tgt, &gpc, &d.Path, &d.Language, &d.Country, &d.Device); err != nil {
 			return nil, fmt.Errorf("clickhouse: consent decisions: %w", err)
 		}
+		d.Time = time.UnixMilli(int64(ms)).UTC()
 		d.Action = model.Action(action)
 		d.Granted = model.Categories{Performance: perf == 1, Functionality: fn == 1, Targeting: tgt == 1}
 		d.GPC = gpc == 1
@@ -80,81 +94,352 @@ func (db *DB) ConsentDecisions(ctx context.Context, site string, consentIDs []uu
 	return out, rows.Err()
 }
 
-// Erase deletes what a batch of erasure requests names: each visitor's
-// events, the consent records of the consents those events were sent under,
-// and the consent records of the consent IDs given. It first looks up which
-// of the IDs have rows, and sends at most one mutation per table, none when
-// nothing matches. Mutations are accepted at once and applied by ClickHouse
-// in the background.
+// erasureBatch is what a batch of erasure requests deletes: row keys
+// (eraseKey) and the days they are on, and the site|day keys of the
+// pre-aggregated rows to rebuild.
+type erasureBatch struct {
+	visitors, consents             []string
+	visitorDays, consentDays       []string
+	trafficRebuild, consentRebuild map[string]map[string]bool // site → days
+}
+
+// Erase carries out a batch of erasure requests: each visitor's events, the
+// consent records of the consents those events were sent under, and the
+// consent records of the consent IDs given, then the pre-aggregated rows
+// of every day those rows were on, rebuilt from what remains. It looks the
+// IDs up by key first: an ID without rows costs nothing, and each table
+// gets at most one mutation per batch. It returns once the rows are gone
+// and the days rebuilt, and records each request complete.
+//
+// The buffer calls Erase between its inserts, so that no row of this node
+// is inserted while a day is rebuilt. In cluster mode rows that another
+// node inserts for a rebuilt day during its rebuild (a fraction of a
+// second) can be counted twice in that day's pre-aggregated rows.
 func (db *DB) Erase(ctx context.Context, es []model.Erasure) error {
-	var sites, visitors, consents []string
-	for _, e := range es {
-		sites = append(sites, e.SiteID)
-		if e.VisitorID != uuid.Nil {
-			visitors = append(visitors, eraseKey(e.VisitorID, e.SiteID))
+	b, err := db.erasureBatch(ctx, es)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	if len(b.visitors) > 0 {
+		if err := db.mutate(ctx, migrations.Events, eraseVisitorEvents, b.visitorDays, b.visitors); err != nil {
+			return fmt.Errorf("clickhouse: erase visitor events: %w", err)
 		}
-		for _, c := range e.ConsentIDs {
-			consents = append(consents, eraseKey(c, e.SiteID))
+		if err := db.mutate(ctx, migrations.VisitorIndex, eraseVisitorIndex, b.visitors); err != nil {
+			return fmt.Errorf("clickhouse: erase visitor index: %w", err)
 		}
 	}
-	var events []string
-	if len(visitors) > 0 {
-		rows, err := db.conn.Query(ctx, selectErasableVisitors, sites, visitors)
-		if err != nil {
-			return fmt.Errorf("clickhouse: erase: %w", err)
+	if len(b.consents) > 0 {
+		// An erased consent's tokens stop too.
+		revs := make([]revocation, 0, len(b.consents))
+		for _, k := range b.consents {
+			revs = append(revs, revocation{site: k[36:], id: uuid.MustParse(k[:36]), at: start})
 		}
-		seen := map[string]bool{}
-		for rows.Next() {
-			var key string
-			var consent uuid.UUID
-			if err := rows.Scan(&key, &consent); err != nil {
-				rows.Close()
-				return fmt.Errorf("clickhouse: erase: %w", err)
-			}
-			if !seen[key] {
-				seen[key] = true
-				events = append(events, key)
-			}
-			if consent != uuid.Nil {
-				consents = append(consents, eraseKey(consent, key[36:]))
-			}
+		if err := db.insertRevocations(ctx, revs); err != nil {
+			return err
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("clickhouse: erase: %w", err)
+		if err := db.mutate(ctx, migrations.ConsentDecisions, eraseConsentDecisions, b.consentDays, b.consents); err != nil {
+			return fmt.Errorf("clickhouse: erase consent records: %w", err)
+		}
+		if err := db.mutate(ctx, migrations.ConsentIndex, eraseConsentIndex, b.consents); err != nil {
+			return fmt.Errorf("clickhouse: erase consent index: %w", err)
 		}
 	}
-	var decisions []string
-	if len(consents) > 0 {
-		rows, err := db.conn.Query(ctx, selectErasableConsents, sites, consents)
-		if err != nil {
-			return fmt.Errorf("clickhouse: erase: %w", err)
-		}
-		for rows.Next() {
-			var key string
-			if err := rows.Scan(&key); err != nil {
-				rows.Close()
-				return fmt.Errorf("clickhouse: erase: %w", err)
-			}
-			decisions = append(decisions, key)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("clickhouse: erase: %w", err)
-		}
-	}
-	if len(events) > 0 {
-		if err := db.mutate(ctx, migrations.Events, eraseVisitorEvents, events); err != nil {
+	if len(b.visitors) > 0 {
+		if err := db.waitZero(ctx, countErasedEvents, b.visitorDays, b.visitors); err != nil {
 			return fmt.Errorf("clickhouse: erase visitor events: %w", err)
 		}
 	}
-	if len(decisions) > 0 {
-		if err := db.mutate(ctx, migrations.ConsentDecisions, eraseConsentDecisions, decisions); err != nil {
+	if len(b.consents) > 0 {
+		if err := db.waitZero(ctx, countErasedDecisions, b.consentDays, b.consents); err != nil {
 			return fmt.Errorf("clickhouse: erase consent records: %w", err)
 		}
 	}
-	db.log.Info("erasures applied", "requests", len(es), "visitors", len(events), "consents", len(decisions))
+	if err := db.rebuild(ctx, migrations.TrafficStateTables, b.trafficRebuild); err != nil {
+		return err
+	}
+	if err := db.rebuild(ctx, migrations.ConsentStateTables, b.consentRebuild); err != nil {
+		return err
+	}
+	if err := db.recordErasures(ctx, es, "complete"); err != nil {
+		return err
+	}
+	db.log.Info("erasures applied", "requests", len(es), "visitors", len(b.visitors), "consents", len(b.consents),
+		"days_rebuilt", countDays(b.trafficRebuild)+countDays(b.consentRebuild), "took", time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// erasureBatch looks the batch's IDs up in the indexes.
+func (db *DB) erasureBatch(ctx context.Context, es []model.Erasure) (*erasureBatch, error) {
+	b := &erasureBatch{trafficRebuild: map[string]map[string]bool{}, consentRebuild: map[string]map[string]bool{}}
+	var sites, visitorIDs, consentIDs []string
+	want := map[string]bool{}
+	for _, e := range es {
+		sites = append(sites, e.SiteID)
+		if e.VisitorID != uuid.Nil {
+			visitorIDs = append(visitorIDs, e.VisitorID.String())
+			want[eraseKey(e.VisitorID, e.SiteID)] = true
+		}
+		for _, c := range e.ConsentIDs {
+			consentIDs = append(consentIDs, c.String())
+			want[eraseKey(c, e.SiteID)] = true
+		}
+	}
+	add := func(m map[string]map[string]bool, site, day string) {
+		if m[site] == nil {
+			m[site] = map[string]bool{}
+		}
+		m[site][day] = true
+	}
+	if len(visitorIDs) > 0 {
+		rows, err := db.conn.Query(ctx, selectErasableVisitors, sites, visitorIDs)
+		if err != nil {
+			return nil, fmt.Errorf("clickhouse: erase: %w", err)
+		}
+		seen, days := map[string]bool{}, map[string]bool{}
+		for rows.Next() {
+			var key, day string
+			var consent uuid.UUID
+			if err := rows.Scan(&key, &day, &consent); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("clickhouse: erase: %w", err)
+			}
+			if !want[key] {
+				continue // another site's visitor with the same ID
+			}
+			site := key[36:]
+			if !seen[key] {
+				seen[key] = true
+				b.visitors = append(b.visitors, key)
+			}
+			if !days[day] {
+				days[day] = true
+				b.visitorDays = append(b.visitorDays, day)
+			}
+			add(b.trafficRebuild, site, day)
+			if consent != uuid.Nil {
+				consentIDs = append(consentIDs, consent.String())
+				want[eraseKey(consent, site)] = true
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("clickhouse: erase: %w", err)
+		}
+	}
+	if len(consentIDs) > 0 {
+		rows, err := db.conn.Query(ctx, selectErasableConsents, sites, consentIDs)
+		if err != nil {
+			return nil, fmt.Errorf("clickhouse: erase: %w", err)
+		}
+		seen, days := map[string]bool{}, map[string]bool{}
+		for rows.Next() {
+			var key, day string
+			if err := rows.Scan(&key, &day); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("clickhouse: erase: %w", err)
+			}
+			if !want[key] {
+				continue
+			}
+			if !seen[key] {
+				seen[key] = true
+				b.consents = append(b.consents, key)
+			}
+			if !days[day] {
+				days[day] = true
+				b.consentDays = append(b.consentDays, day)
+			}
+			add(b.consentRebuild, key[36:], day)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("clickhouse: erase: %w", err)
+		}
+	}
+	return b, nil
+}
+
+// rebuild deletes the pre-aggregated rows of tables on the given sites'
+// days (one mutation per table) and, once they are gone, fills them again
+// from the source rows (migrations.Rebuilds).
+func (db *DB) rebuild(ctx context.Context, tables []string, days map[string]map[string]bool) error {
+	if len(days) == 0 {
+		return nil
+	}
+	var keys []string
+	for site, ds := range days {
+		for d := range ds {
+			keys = append(keys, site+"|"+d)
+		}
+	}
+	stmts, err := migrations.Rebuilds(db.Target(), tables)
+	if err != nil {
+		return err
+	}
+	for _, t := range tables {
+		if err := db.mutate(ctx, t, deleteAggregateDays, keys); err != nil {
+			return fmt.Errorf("clickhouse: rebuild %s: %w", t, err)
+		}
+	}
+	for _, t := range tables {
+		if err := db.waitZero(ctx, fmt.Sprintf(countAggregateDays, t), keys); err != nil {
+			return fmt.Errorf("clickhouse: rebuild %s: %w", t, err)
+		}
+	}
+	for _, t := range tables {
+		for site, ds := range days {
+			list := make([]string, 0, len(ds))
+			for d := range ds {
+				list = append(list, d)
+			}
+			for _, st := range stmts[t] {
+				if err := db.conn.Exec(db.insertContext(ctx), st, site, list); err != nil {
+					return fmt.Errorf("clickhouse: rebuild %s: %w", t, err)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// waitZero polls a count until it is zero: a mutation is done (on every
+// shard, since the count reads through the Distributed table).
+func (db *DB) waitZero(ctx context.Context, query string, args ...any) error {
+	ctx, cancel := context.WithTimeout(ctx, MutationTimeout)
+	defer cancel()
+	delay := 20 * time.Millisecond
+	for {
+		var n uint64
+		if err := db.conn.QueryRow(ctx, query, args...).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%d rows still there after %s: %w", n, MutationTimeout, ctx.Err())
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, time.Second)
+	}
+}
+
+// MutationTimeout bounds how long an erasure waits for its mutations.
+const MutationTimeout = 2 * time.Minute
+
+func countDays(m map[string]map[string]bool) int {
+	n := 0
+	for _, ds := range m {
+		n += len(ds)
+	}
+	return n
+}
+
+// ErasureHash is how erasure requests name an ID: a one-way hash of site
+// and ID, so that the state of a request can be looked up by the ID
+// without keeping the ID.
+func ErasureHash(site string, id uuid.UUID) string {
+	h := sha256.Sum256([]byte("crumb erasure v1\x00" + site + "\x00" + id.String()))
+	return hex.EncodeToString(h[:16])
+}
+
+func erasureHashes(e model.Erasure) []string {
+	var out []string
+	if e.VisitorID != uuid.Nil {
+		out = append(out, ErasureHash(e.SiteID, e.VisitorID))
+	}
+	for _, c := range e.ConsentIDs {
+		out = append(out, ErasureHash(e.SiteID, c))
+	}
+	return out
+}
+
+// RecordErasures records requests as pending (when queued) or complete.
+func (db *DB) RecordErasures(ctx context.Context, es []model.Erasure) error {
+	return db.recordErasures(ctx, es, "pending")
+}
+
+func (db *DB) recordErasures(ctx context.Context, es []model.Erasure, state string) error {
+	batch, err := db.conn.PrepareBatch(db.insertContext(ctx), insertErasureRequest)
+	if err != nil {
+		return fmt.Errorf("clickhouse: erasure requests: %w", err)
+	}
+	now := time.Now().UTC()
+	for _, e := range es {
+		completed := time.Unix(0, 0).UTC()
+		if state == "complete" {
+			completed = now
+		}
+		for _, h := range erasureHashes(e) {
+			if err := batch.Append(e.SiteID, h, uint64(now.UnixNano()), state, e.Time.UTC(), completed, e.Time.UTC()); err != nil {
+				return fmt.Errorf("clickhouse: erasure requests: %w", err)
+			}
+		}
+	}
+	if err := batch.Send(); err != nil {
+		return fmt.Errorf("clickhouse: erasure requests: %w", err)
+	}
+	return nil
+}
+
+// ErasureStates returns the newest state of the erasure requests of the
+// given IDs of a site, by ID.
+func (db *DB) ErasureStates(ctx context.Context, site string, ids []uuid.UUID) (map[uuid.UUID]model.ErasureState, error) {
+	byHash := map[string]uuid.UUID{}
+	var hashes []string
+	for _, id := range ids {
+		h := ErasureHash(site, id)
+		byHash[h] = id
+		hashes = append(hashes, h)
+	}
+	out := map[uuid.UUID]model.ErasureState{}
+	if len(hashes) == 0 {
+		return out, nil
+	}
+	rows, err := db.conn.Query(ctx, selectErasureState, site, hashes)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: erasure state: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var h string
+		var st model.ErasureState
+		if err := rows.Scan(&h, &st.State, &st.RequestedAt, &st.CompletedAt); err != nil {
+			return nil, fmt.Errorf("clickhouse: erasure state: %w", err)
+		}
+		if st.State != "complete" {
+			st.CompletedAt = time.Time{}
+		}
+		out[byHash[h]] = st
+	}
+	return out, rows.Err()
+}
+
+// strings runs a query of one String column.
+func (db *DB) strings(ctx context.Context, query string, args ...any) ([]string, error) {
+	rows, err := db.conn.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+func wrapErr(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("clickhouse: %s: %w", what, err)
 }
 
 // eraseKey names one ID of one site in the erasure statements (sql.go).
@@ -176,6 +461,9 @@ func (db *DB) EnforceRetention(ctx context.Context, site string, eventsBefore, c
 	}
 	for _, t := range migrations.Retained(migrations.ConsentRetention) {
 		cuts = append(cuts, cut{t, consentBefore})
+	}
+	for _, t := range migrations.Retained(migrations.ErasureLogRetention) {
+		cuts = append(cuts, cut{t, time.Now().UTC().AddDate(0, 0, -migrations.ErasureLogDays)})
 	}
 	for _, t := range cuts {
 		var n uint64

@@ -32,7 +32,7 @@ const (
 		"country, region, city, asn, provider, " +
 		"browser, browser_version, os, os_version, device, screen, language, " +
 		"name, prop_keys, prop_values, search_term, link_url, duration_ms, status"
-	decisionCols = "site_id, date, ts, decision_id, consent_id, policy_version, texts_hash, action, " +
+	decisionCols = "site_id, date, ts, ts_ms, seq, decision_id, consent_id, policy_version, texts_hash, action, " +
 		"performance, functionality, targeting, gpc, path, language, country, device"
 	impressionCols = "site_id, date, ts, impression_id, policy_version, path, language, country, device, gpc, undeclared_cookies"
 )
@@ -85,33 +85,66 @@ const (
 	selectSession = `SELECT ` + sessionCols + ` FROM ` + migrations.Sessions + ` FINAL WHERE session_id = ?`
 )
 
-// Privacy: a visitor's data for export, its erasure and retention.
+// Privacy: a visitor's data for export, its erasure and retention. A
+// visitor's days and consents come from visitor_index, a consent's days
+// from consent_index (both keyed by site and ID), so that the events and
+// decisions are read by their primary keys; reads in two steps, since a
+// subquery over a Distributed table would run on every shard.
 
 const (
-	selectVisitorEvents = "SELECT " + eventCols + " FROM " + migrations.Events +
-		" WHERE site_id = ? AND visitor_id = toUUID(?) ORDER BY ts DESC LIMIT ?"
-	selectVisitorConsentIDs = `SELECT DISTINCT consent_id FROM ` + migrations.Events +
-		` WHERE site_id = ? AND visitor_id = toUUID(?) AND consent_id != toUUID('00000000-0000-0000-0000-000000000000')`
-	// What a batch of erasures would delete, so that an ID without rows
-	// costs no mutation: the visitors' keys with the consents their events
-	// were sent under, and the keys of consents with decisions.
-	selectErasableVisitors = `SELECT DISTINCT concat(toString(visitor_id), site_id), consent_id FROM ` + migrations.Events +
-		` WHERE has(?, site_id) AND has(?, concat(toString(visitor_id), site_id))`
-	selectErasableConsents = `SELECT DISTINCT concat(toString(consent_id), site_id) FROM ` + migrations.ConsentDecisions +
-		` WHERE has(?, site_id) AND has(?, concat(toString(consent_id), site_id))`
-	selectConsentDecisions = `SELECT decision_id, ts, consent_id, policy_version, texts_hash, toString(action),
-		performance, functionality, targeting, gpc, path, language, country, device
-		FROM ` + migrations.ConsentDecisions + ` WHERE site_id = ? AND consent_id IN (SELECT toUUID(arrayJoin(?))) ORDER BY ts`
+	zeroUUID = "toUUID('00000000-0000-0000-0000-000000000000')"
 
-	// The mutations, run by alterSQL on the table named with them.
-	// Consent records are erased by a literal list, not a subquery:
-	// replicated tables on current ClickHouse accept only deterministic
-	// mutations.
-	// Erasures name rows by key: the ID as text (36 characters) followed
-	// by the site ID, which no other pair of ID and site spells.
-	eraseVisitorEvents    = `DELETE WHERE has(?, concat(toString(visitor_id), site_id))` // on migrations.Events
-	eraseConsentDecisions = `DELETE WHERE has(?, concat(toString(consent_id), site_id))` // on migrations.ConsentDecisions
-	deleteBefore          = "DELETE WHERE site_id = ? AND date < toDate(?)"              // retention, on every retained table
+	selectVisitorDays = `SELECT DISTINCT toString(date) FROM ` + migrations.VisitorIndex +
+		` WHERE site_id = ? AND visitor_id = toUUID(?)`
+	selectVisitorEvents = "SELECT " + eventCols + " FROM " + migrations.Events +
+		" WHERE site_id = ? AND date IN (SELECT toDate(arrayJoin(?))) AND visitor_id = toUUID(?) ORDER BY ts DESC LIMIT ?"
+	selectVisitorConsentIDs = `SELECT DISTINCT consent_id FROM ` + migrations.VisitorIndex +
+		` WHERE site_id = ? AND visitor_id = toUUID(?) AND consent_id != ` + zeroUUID
+	selectConsentDays = `SELECT DISTINCT toString(date) FROM ` + migrations.ConsentIndex +
+		` WHERE site_id = ? AND consent_id IN (SELECT toUUID(arrayJoin(?)))`
+	selectConsentDecisions = `SELECT decision_id, ts, ts_ms, seq, consent_id, policy_version, texts_hash, toString(action),
+		performance, functionality, targeting, gpc, path, language, country, device
+		FROM ` + migrations.ConsentDecisions + ` WHERE site_id = ? AND date IN (SELECT toDate(arrayJoin(?)))
+		AND consent_id IN (SELECT toUUID(arrayJoin(?))) ORDER BY seq, ts_ms, decision_id`
+
+	// What a batch of erasures deletes, so that an ID without rows costs
+	// no mutation: the visitors' days and the consents their events were
+	// sent under, and the consents' days. Keys are the ID as text (36
+	// characters) followed by the site ID, which no other pair of ID and
+	// site spells.
+	selectErasableVisitors = `SELECT concat(toString(visitor_id), site_id) AS k, toString(date), consent_id FROM ` + migrations.VisitorIndex +
+		` WHERE site_id IN (SELECT arrayJoin(?)) AND visitor_id IN (SELECT toUUID(arrayJoin(?))) GROUP BY k, date, consent_id`
+	selectErasableConsents = `SELECT concat(toString(consent_id), site_id) AS k, toString(date) FROM ` + migrations.ConsentIndex +
+		` WHERE site_id IN (SELECT arrayJoin(?)) AND consent_id IN (SELECT toUUID(arrayJoin(?))) GROUP BY k, date`
+	// The rows of a batch not deleted yet (the batch is done at zero).
+	countErasedEvents = `SELECT count() FROM ` + migrations.Events +
+		` WHERE date IN (SELECT toDate(arrayJoin(?))) AND has(?, concat(toString(visitor_id), site_id))`
+	countErasedDecisions = `SELECT count() FROM ` + migrations.ConsentDecisions +
+		` WHERE date IN (SELECT toDate(arrayJoin(?))) AND has(?, concat(toString(consent_id), site_id))`
+
+	// The mutations, run by alterSQL on the table named with them. They
+	// name rows by a literal list, not a subquery: replicated tables on
+	// current ClickHouse accept only deterministic mutations.
+	eraseVisitorEvents    = `DELETE WHERE date IN (SELECT toDate(arrayJoin(?))) AND has(?, concat(toString(visitor_id), site_id))` // on Events
+	eraseVisitorIndex     = `DELETE WHERE has(?, concat(toString(visitor_id), site_id))`                                               // on VisitorIndex
+	eraseConsentDecisions = `DELETE WHERE date IN (SELECT toDate(arrayJoin(?))) AND has(?, concat(toString(consent_id), site_id))` // on ConsentDecisions
+	eraseConsentIndex     = `DELETE WHERE has(?, concat(toString(consent_id), site_id))`                                               // on ConsentIndex
+	// The pre-aggregated rows of a batch's days, keyed site|YYYY-MM-DD,
+	// before their rebuild (migrations.Rebuilds).
+	deleteAggregateDays = `DELETE WHERE has(?, concat(site_id, '|', toString(date)))`
+	countAggregateDays  = `SELECT count() FROM %s WHERE has(?, concat(site_id, '|', toString(date)))`
+	deleteBefore        = "DELETE WHERE site_id = ? AND date < toDate(?)" // retention, on every retained table
+
+	// Erasure requests: a pending row when one is queued, a complete row
+	// when its batch is done; the newest version is the state.
+	insertErasureRequest = "INSERT INTO " + migrations.ErasureRequests + " (site_id, id_hash, version, state, requested_at, completed_at, date)"
+	selectErasureState   = `SELECT id_hash, argMax(toString(state), version), argMax(requested_at, version), argMax(completed_at, version) FROM ` +
+		migrations.ErasureRequests + ` WHERE site_id = ? AND id_hash IN (SELECT arrayJoin(?)) GROUP BY id_hash`
+
+	// Revocations: consents whose older tokens no longer count.
+	insertRevocation  = "INSERT INTO " + migrations.ConsentRevocations + " (site_id, consent_hash, revoked_ms, date)"
+	selectRevocations = `SELECT consent_hash, max(revoked_ms) FROM ` + migrations.ConsentRevocations +
+		` WHERE inserted >= ? GROUP BY consent_hash`
 
 	// Inserts of this process still running on the server (db.go).
 	selectRunningInserts = "SELECT count() FROM system.processes WHERE startsWith(query_id, ?)"

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/crumbhq/crumb/migrations"
+	"github.com/crumbhq/crumb/server/internal/consent"
 	"github.com/crumbhq/crumb/server/internal/model"
 )
 
@@ -101,7 +102,7 @@ func eventTargets(e *model.Event, date *time.Time, typ *string) []any {
 func decisionValues(d *model.Decision) []any {
 	ts := d.Time.UTC()
 	return []any{
-		d.SiteID, ts, ts, d.ID, d.ConsentID, d.PolicyVersion, d.TextsHash, string(d.Action),
+		d.SiteID, ts, ts, uint64(ts.UnixMilli()), d.Seq, d.ID, d.ConsentID, d.PolicyVersion, d.TextsHash, string(d.Action),
 		boolU8(d.Granted.Performance), boolU8(d.Granted.Functionality), boolU8(d.Granted.Targeting),
 		boolU8(d.GPC), d.Path, d.Language, d.Country, d.Device,
 	}
@@ -156,9 +157,55 @@ func appendColumn(c driver.BatchColumn, values any) error {
 	return nil
 }
 
-// InsertDecisions writes consent decisions in one batch.
+// InsertDecisions writes consent decisions in one batch, and a revocation
+// for each that revokes its consent's earlier tokens (written first: a
+// revocation without its decision, after a failure, stops tokens a moment
+// early; the reverse would keep them valid).
 func (db *DB) InsertDecisions(ctx context.Context, ds []model.Decision) error {
+	var revs []revocation
+	for i := range ds {
+		if ds[i].Revokes {
+			revs = append(revs, revocation{ds[i].SiteID, ds[i].ConsentID, ds[i].Time})
+		}
+	}
+	if err := db.insertRevocations(ctx, revs); err != nil {
+		return err
+	}
 	return insert(ctx, db, migrations.ConsentDecisions, insertDecisions, len(ds), func(i int) []any { return decisionValues(&ds[i]) })
+}
+
+// revocation stops a consent's tokens issued up to at.
+type revocation struct {
+	site string
+	id   uuid.UUID
+	at   time.Time
+}
+
+func (db *DB) insertRevocations(ctx context.Context, revs []revocation) error {
+	return insert(ctx, db, migrations.ConsentRevocations, insertRevocation, len(revs), func(i int) []any {
+		r := revs[i]
+		return []any{r.site, consent.RevocationHash(r.site, r.id), uint64(r.at.UnixMilli()), r.at.UTC()}
+	})
+}
+
+// Revocations returns the revocations inserted since a time (by the
+// server's clock): the newest time per consent, by its RevocationHash.
+func (db *DB) Revocations(ctx context.Context, insertedSince time.Time) (map[string]time.Time, error) {
+	rows, err := db.conn.Query(ctx, selectRevocations, insertedSince.UTC())
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: revocations: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]time.Time{}
+	for rows.Next() {
+		var hash string
+		var ms uint64
+		if err := rows.Scan(&hash, &ms); err != nil {
+			return nil, fmt.Errorf("clickhouse: revocations: %w", err)
+		}
+		out[hash] = time.UnixMilli(int64(ms)).UTC()
+	}
+	return out, rows.Err()
 }
 
 // InsertImpressions writes banner impressions in one batch.

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -38,16 +39,20 @@ var (
 	ErrExpired   = errors.New("consent token expired")
 )
 
+// Version 2 tokens state their issue time in milliseconds (version 1, in
+// seconds, are still read), so that a revocation in the same second as a
+// new decision tells the two apart.
 const (
-	tokenVersion = 1
+	tokenVersion = 2
 	macLen       = 16
 	fixedLen     = 1 + 16 + 4 + 1 + 8 + 8
 )
 
 // Signer signs and verifies consent tokens with a shared secret.
 type Signer struct {
-	key  []byte
-	macs sync.Pool // of *macState
+	key       []byte
+	holderKey []byte
+	macs      sync.Pool // of *macState
 }
 
 // NewSigner returns a signer for secret, which must be at least 32 bytes.
@@ -59,6 +64,9 @@ func NewSigner(secret []byte) (*Signer, error) {
 	m := hmac.New(sha256.New, secret)
 	m.Write([]byte("crumb consent token v1"))
 	s := &Signer{key: m.Sum(nil)}
+	h := hmac.New(sha256.New, secret)
+	h.Write([]byte("crumb consent holder v1"))
+	s.holderKey = h.Sum(nil)
 	s.macs.New = func() any { return &macState{h: hmac.New(sha256.New, s.key)} }
 	return s, nil
 }
@@ -70,7 +78,7 @@ func (s *Signer) Sign(c Claims) string {
 	copy(buf[1:17], c.ConsentID[:])
 	binary.BigEndian.PutUint32(buf[17:21], c.PolicyVersion)
 	buf[21] = categoryBits(c.Granted)
-	binary.BigEndian.PutUint64(buf[22:30], uint64(c.IssuedAt.Unix()))
+	binary.BigEndian.PutUint64(buf[22:30], uint64(c.IssuedAt.UnixMilli()))
 	binary.BigEndian.PutUint64(buf[30:38], uint64(c.ExpiresAt.Unix()))
 	buf = append(buf, c.SiteID...)
 	enc := base64.RawURLEncoding
@@ -89,7 +97,7 @@ func (s *Signer) Verify(token string, now time.Time) (Claims, error) {
 	n1, err1 := enc.Decode(m.payload[:], append(m.src[:0], payloadStr...))
 	n2, err2 := enc.Decode(m.sig[:], append(m.src[:0], macStr...))
 	payload, sig := m.payload[:n1], m.sig[:n2]
-	if err1 != nil || err2 != nil || len(payload) < fixedLen || payload[0] != tokenVersion {
+	if err1 != nil || err2 != nil || len(payload) < fixedLen || (payload[0] != tokenVersion && payload[0] != 1) {
 		return Claims{}, ErrMalformed
 	}
 	if !hmac.Equal(sig, m.mac(payload)) {
@@ -99,7 +107,15 @@ func (s *Signer) Verify(token string, now time.Time) (Claims, error) {
 	copy(c.ConsentID[:], payload[1:17])
 	c.PolicyVersion = binary.BigEndian.Uint32(payload[17:21])
 	c.Granted = bitsCategories(payload[21])
-	c.IssuedAt = time.Unix(int64(binary.BigEndian.Uint64(payload[22:30])), 0).UTC()
+	if payload[0] == 1 {
+		sec := int64(binary.BigEndian.Uint64(payload[22:30]))
+		if sec > maxV1Seconds || sec < -maxV1Seconds {
+			return Claims{}, ErrMalformed // not representable in a version 2 token
+		}
+		c.IssuedAt = time.Unix(sec, 0).UTC()
+	} else {
+		c.IssuedAt = time.UnixMilli(int64(binary.BigEndian.Uint64(payload[22:30]))).UTC()
+	}
 	c.ExpiresAt = time.Unix(int64(binary.BigEndian.Uint64(payload[30:38])), 0).UTC()
 	c.SiteID = string(payload[fixedLen:])
 	if !now.Before(c.ExpiresAt) {
@@ -107,6 +123,10 @@ func (s *Signer) Verify(token string, now time.Time) (Claims, error) {
 	}
 	return c, nil
 }
+
+// maxV1Seconds bounds the issue time of a version 1 token: it must fit in
+// milliseconds.
+const maxV1Seconds = math.MaxInt64 / 1000
 
 // maxToken is the length of the longest token Verify looks at.
 const maxToken = 512

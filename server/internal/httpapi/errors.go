@@ -53,7 +53,7 @@ func statusOf(err error) answer {
 		}
 	case errors.Is(err, privacy.ErrBadRequest):
 		return answer{code: fiber.StatusBadRequest, msg: err.Error()}
-	case errors.Is(err, privacy.ErrUnknownSite):
+	case errors.Is(err, privacy.ErrUnknownSite), errors.Is(err, privacy.ErrNotHeld):
 		return answer{code: fiber.StatusForbidden, msg: err.Error()}
 	case errors.Is(err, buffer.ErrFull), errors.Is(err, buffer.ErrClosed):
 		return answer{code: fiber.StatusServiceUnavailable, msg: "busy, retry shortly", retry: "5"}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/crumbhq/crumb/server/internal/banner"
 	"github.com/crumbhq/crumb/server/internal/ingest"
+	"github.com/crumbhq/crumb/server/internal/privacy"
 )
 
 // request copies what the pipeline needs out of Fiber's reused buffers.
@@ -57,8 +58,13 @@ func (h *handlers) impression(c *fiber.Ctx) error {
 	return c.SendStatus(fiber.StatusAccepted)
 }
 
+// who is the visitor a /api/me request names.
+func who(c *fiber.Ctx) privacy.Who {
+	return privacy.Who{Site: c.Query("site"), Visitor: c.Get("X-Crumb-Visitor"), Consent: c.Get("X-Crumb-Consent"), ConsentKey: c.Get("X-Crumb-Consent-Key")}
+}
+
 func (h *handlers) getMe(c *fiber.Ctx) error {
-	exp, err := h.Privacy.Export(c.UserContext(), c.Query("site"), c.Get("X-Crumb-Visitor"), c.Get("X-Crumb-Consent"))
+	exp, err := h.Privacy.Export(c.UserContext(), who(c))
 	if err != nil {
 		return err
 	}
@@ -67,7 +73,7 @@ func (h *handlers) getMe(c *fiber.Ctx) error {
 }
 
 func (h *handlers) deleteMe(c *fiber.Ctx) error {
-	if err := h.Privacy.Erase(c.UserContext(), c.Query("site"), c.Get("X-Crumb-Visitor"), c.Get("X-Crumb-Consent")); err != nil {
+	if err := h.Privacy.Erase(c.UserContext(), who(c)); err != nil {
 		return err
 	}
 	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"status": "erasure scheduled"})
@@ -101,7 +107,7 @@ func (h *handlers) cors(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderVary, fiber.HeaderOrigin)
 	if c.Method() == fiber.MethodOptions {
 		c.Set(fiber.HeaderAccessControlAllowMethods, "GET, POST, DELETE, OPTIONS")
-		c.Set(fiber.HeaderAccessControlAllowHeaders, "Content-Type, X-Crumb-Visitor, X-Crumb-Consent")
+		c.Set(fiber.HeaderAccessControlAllowHeaders, "Content-Type, X-Crumb-Visitor, X-Crumb-Consent, X-Crumb-Consent-Key")
 		c.Set(fiber.HeaderAccessControlMaxAge, "86400")
 		return c.SendStatus(fiber.StatusNoContent)
 	}

@@ -14,8 +14,13 @@ import (
 
 // consentPayload is the body of POST /api/consent.
 type consentPayload struct {
-	Site          string   `json:"site"`
+	Site string `json:"site"`
+	// ConsentID and ConsentKey name the consent a decision is added to;
+	// without them (or without the key: an older banner) the decision
+	// starts a new consent, whose ID and key the answer carries.
 	ConsentID     string   `json:"consent_id"`
+	ConsentKey    string   `json:"consent_key"`
+	Seq           uint32   `json:"seq"` // the banner's count of decisions on this consent
 	PolicyVersion uint32   `json:"policy_version"`
 	Action        string   `json:"action"`
 	Categories    []string `json:"categories"` // granted categories, for "custom"
@@ -28,6 +33,10 @@ type consentPayload struct {
 // decision grants performance under the site's current policy version; the
 // tracker sends it back with events.
 type ConsentResult struct {
+	// ConsentID and ConsentKey are the consent's ID and the proof of
+	// holding it, which adding a decision or erasing it by ID needs.
+	ConsentID     string           `json:"consent_id"`
+	ConsentKey    string           `json:"consent_key"`
 	Token         string           `json:"token,omitempty"`
 	ExpiresAt     *time.Time       `json:"expires_at,omitempty"`
 	PolicyVersion uint32           `json:"policy_version"`
@@ -37,8 +46,10 @@ type ConsentResult struct {
 
 type consentState struct {
 	run
+	p        *Pipeline
 	payload  consentPayload
 	decision model.Decision
+	held     bool // the decision is added to an existing consent
 }
 
 func (s *consentState) siteID() string { return s.payload.Site }
@@ -50,9 +61,12 @@ var consentSteps = []step[*consentState]{
 			return err
 		}
 		pl := &s.payload
-		id, err := uuid.Parse(pl.ConsentID)
-		if err != nil || id == uuid.Nil {
-			return invalid("consent_id must be a UUID")
+		var id uuid.UUID
+		if pl.ConsentID != "" {
+			var err error
+			if id, err = uuid.Parse(pl.ConsentID); err != nil || id == uuid.Nil {
+				return invalid("consent_id must be a UUID")
+			}
 		}
 		if !model.Action(pl.Action).Valid() {
 			return invalid("action must be accept_all, reject_all, custom or withdraw")
@@ -60,15 +74,29 @@ var consentSteps = []step[*consentState]{
 		if pl.PolicyVersion == 0 {
 			return invalid("missing policy_version")
 		}
-		if len(pl.Categories) > 10 || len(pl.URL) > MaxURLLength || len(pl.Language) > MaxLanguageLength {
+		if len(pl.Categories) > 10 || len(pl.URL) > MaxURLLength || len(pl.Language) > MaxLanguageLength || len(pl.ConsentKey) > 64 {
 			return invalid("field over its length limit")
 		}
 		s.decision = model.Decision{ID: uuid.New(), Time: s.now, ConsentID: id, PolicyVersion: pl.PolicyVersion,
-			Action: model.Action(pl.Action), GPC: pl.GPC, Path: pathOf(pl.URL), Language: normalizeLanguage(pl.Language)}
+			Action: model.Action(pl.Action), GPC: pl.GPC, Path: pathOf(pl.URL), Language: normalizeLanguage(pl.Language), Seq: pl.Seq}
 		return nil
 	}},
 	siteStep(func(s *consentState) (err error) {
 		s.decision.SiteID = s.site.ID
+		if !onSite(s.site, s.payload.URL) {
+			return forbidden(ReasonForeignURL, "url must be a page of one of the site's domains")
+		}
+		d := &s.decision
+		switch {
+		case d.ConsentID == uuid.Nil || s.payload.ConsentKey == "":
+			// A new consent: its ID is the server's, so that no one
+			// can add to a consent by knowing its ID.
+			d.ConsentID, d.Seq = uuid.New(), max(d.Seq, 1)
+		case !s.p.signer.Holds(s.site.ID, d.ConsentID, s.payload.ConsentKey):
+			return forbidden(ReasonNotHeld, "consent_key does not match consent_id")
+		default:
+			s.held = true
+		}
 		s.decision.Granted, err = consent.Granted(s.site, s.decision.Action, s.payload.Categories, s.payload.GPC)
 		if err != nil {
 			return invalid("%s", err)
@@ -76,6 +104,7 @@ var consentSteps = []step[*consentState]{
 		if s.decision.PolicyVersion == s.site.PolicyVersion {
 			s.decision.TextsHash = banner.Hash(s.site, s.decision.Language)
 		}
+		d.Revokes = s.held && !d.Granted.Performance
 		return nil
 	}),
 	botStep[*consentState](),
@@ -93,13 +122,19 @@ var consentSteps = []step[*consentState]{
 // Consent runs POST /api/consent: it records the decision as proof and,
 // once it is durable, returns a token if the decision grants performance.
 func (p *Pipeline) Consent(ctx context.Context, req *Request) (ConsentResult, error) {
-	s := &consentState{run: run{req: req, now: p.now().UTC()}}
+	s := &consentState{run: run{req: req, now: p.now().UTC()}, p: p}
 	dropped, err := runSteps(ctx, p, consentSteps, s)
 	if err != nil {
 		return ConsentResult{}, err
 	}
-	res := ConsentResult{PolicyVersion: s.site.PolicyVersion, Granted: s.decision.Granted, Dropped: dropped}
 	d := s.decision
+	if d.Revokes && dropped == "" {
+		// This node stops the consent's older tokens at once; the others
+		// when they read the revocation the buffer writes with the decision.
+		p.revs.Add(consent.RevocationHash(d.SiteID, d.ConsentID), d.Time)
+	}
+	res := ConsentResult{ConsentID: d.ConsentID.String(), ConsentKey: p.signer.HolderKey(d.SiteID, d.ConsentID),
+		PolicyVersion: s.site.PolicyVersion, Granted: d.Granted, Dropped: dropped}
 	if dropped == "" && d.Granted.Performance && d.PolicyVersion == s.site.PolicyVersion {
 		exp := d.Time.Add(time.Duration(s.site.ConsentLifetimeDays) * 24 * time.Hour)
 		res.Token = p.signer.Sign(consent.Claims{SiteID: d.SiteID, ConsentID: d.ConsentID, PolicyVersion: d.PolicyVersion,
@@ -151,6 +186,9 @@ var impressionSteps = []step[*impressionState]{
 	}},
 	siteStep(func(s *impressionState) error {
 		s.impression.SiteID = s.site.ID
+		if !onSite(s.site, s.payload.URL) {
+			return forbidden(ReasonForeignURL, "url must be a page of one of the site's domains")
+		}
 		if s.impression.PolicyVersion == 0 {
 			s.impression.PolicyVersion = s.site.PolicyVersion
 		}

@@ -256,6 +256,8 @@ func (p *Pipeline) checkEventConsent(_ context.Context, s *eventsState) error {
 		return forbidden(ReasonPolicyChanged, "the site's policy changed (version %d); ask the visitor again", s.site.PolicyVersion)
 	case !c.Granted.Performance:
 		return forbidden(ReasonNoConsent, "the visitor did not grant performance (analytics) consent")
+	case p.revs.Revoked(c.SiteID, c.ConsentID, c.IssuedAt):
+		return forbidden(ReasonWithdrawn, "the visitor withdrew this consent; ask again")
 	}
 	s.consent = c.ConsentID
 	return nil
@@ -272,6 +274,11 @@ func (p *Pipeline) enrichEvents(s *eventsState) error {
 		if !ok {
 			s.rejected = append(s.rejected, Rejection{Index: s.index[i], Error: "url must be an absolute http(s) URL"})
 			p.count.Drop(ReasonInvalid, 1)
+			continue
+		}
+		if !s.site.AllowsHost(u.host) {
+			s.rejected = append(s.rejected, Rejection{Index: s.index[i], Error: "url is not on one of the site's domains"})
+			p.count.Drop(ReasonForeignURL, 1)
 			continue
 		}
 		e := model.Event{

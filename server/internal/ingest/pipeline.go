@@ -68,6 +68,7 @@ type Pipeline struct {
 	refs   Referrers
 	buf    Buffer
 	count  Counter
+	revs   *consent.Revocations
 	log    *slog.Logger
 	now    func() time.Time
 }
@@ -81,7 +82,10 @@ type Deps struct {
 	Referrers Referrers
 	Buffer    Buffer
 	Counter   Counter
-	Log       *slog.Logger
+	// Revocations are the consents whose older tokens no longer count;
+	// nil means none (a pipeline of its own adds its own withdrawals).
+	Revocations *consent.Revocations
+	Log         *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -94,8 +98,11 @@ func New(d Deps) *Pipeline {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
+	if d.Revocations == nil {
+		d.Revocations = consent.NewRevocations()
+	}
 	return &Pipeline{sites: d.Sites, signer: d.Signer, geo: d.Geo, agents: d.Agents, refs: d.Referrers,
-		buf: d.Buffer, count: d.Counter, log: d.Log, now: d.Now}
+		buf: d.Buffer, count: d.Counter, revs: d.Revocations, log: d.Log, now: d.Now}
 }
 
 // step is one named stage of a pipeline run over state S.
@@ -124,6 +131,13 @@ type run struct {
 
 func (r *run) common() *run { return r }
 
+// onSite is the check of a record's page URL: an absolute http(s) URL on
+// one of the site's domains.
+func onSite(site *model.Site, raw string) bool {
+	u, ok := parsePageURL(raw)
+	return ok && site.AllowsHost(u.host)
+}
+
 // errDropped ends a run early without an error for the client: the records
 // were dropped on purpose (bots) and counted.
 var errDropped = errors.New("dropped")
@@ -148,8 +162,9 @@ func runSteps[S state](ctx context.Context, p *Pipeline, steps []step[S], s S) (
 	return "", nil
 }
 
-// siteStep is the "site" step: the site must exist and, when the request
-// has an Origin, the origin must be one of the site's domains. then, when
+// siteStep is the "site" step: the site must exist and the request's
+// Origin must be one of the site's domains (browsers send it with every
+// POST; a request without one did not come from the site's pages). then, when
 // not nil, takes over what the site decides for the pipeline's records.
 func siteStep[S state](then func(s S) error) step[S] {
 	return step[S]{"site", func(p *Pipeline, ctx context.Context, s S) error {
@@ -162,11 +177,11 @@ func siteStep[S state](then func(s S) error) step[S] {
 		if !ok {
 			return forbidden(ReasonUnknownSite, "unknown site %q", truncate(id, 40))
 		}
-		if origin != "" && origin != "null" {
-			host := originHost(origin)
-			if host == "" || !site.AllowsHost(host) {
-				return forbidden(ReasonForeignOrigin, "origin %q is not one of the site's domains", truncate(origin, 100))
-			}
+		if origin == "" || origin == "null" {
+			return forbidden(ReasonNoOrigin, "no Origin header: send from a page of one of the site's domains")
+		}
+		if host := originHost(origin); host == "" || !site.AllowsHost(host) {
+			return forbidden(ReasonForeignOrigin, "origin %q is not one of the site's domains", truncate(origin, 100))
 		}
 		r.site = site
 		if then == nil {

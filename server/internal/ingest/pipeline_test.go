@@ -65,7 +65,7 @@ func newRig(t *testing.T) *testRig {
 		PolicyVersion: 1, Granted: model.Categories{Performance: true}, IssuedAt: now, ExpiresAt: now.Add(time.Hour)})
 	r := &testRig{buf: &recBuffer{}, count: &recCounter{}, token: tok, now: now}
 	r.p = New(Deps{Sites: fakeSites{"site1": &site, "closed": &closed}, Signer: signer, Geo: fakeGeo{}, Agents: fakeAgents{},
-		Referrers: fakeRefs{}, Buffer: r.buf, Counter: r.count, Now: func() time.Time { return now }})
+		Referrers: fakeRefs{}, Buffer: r.buf, Counter: r.count, Now: func() time.Time { return r.now }})
 	return r
 }
 
@@ -74,6 +74,18 @@ const (
 	testSession = "66666666-7777-4888-9999-aaaaaaaaaaaa"
 	browser     = "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0"
 )
+
+// testOrigin is the Origin header of a test request: the site's own
+// unless the test names one ("none": no header).
+func testOrigin(o string) string {
+	switch o {
+	case "":
+		return "https://example.com"
+	case "none":
+		return ""
+	}
+	return o
+}
 
 func outcome(err error, dropped string) string {
 	var ie *Error
@@ -116,10 +128,17 @@ func TestEvents(t *testing.T) {
 			want: `error 2 foreign_origin: origin "https://evil.example" is not one of the site's domains`, counts: []string{"drop foreign_origin 1"}},
 		{name: "subdomain origin", body: consented(`{"type":"pageview","url":"https://example.com/"}`), origin: "https://shop.example.com",
 			want: "ok accepted 1 rejected []", counts: []string{"accept event 1"}},
-		{name: "no anonymous counting", body: `{"site":"closed","events":[{"type":"pageview","url":"https://closed.example/"}]}`,
+		{name: "no anonymous counting", body: `{"site":"closed","events":[{"type":"pageview","url":"https://closed.example/"}]}`, origin: "https://closed.example",
 			want: "error 2 no_consent: no visitor consent, and this site does not count anonymously", counts: []string{"drop no_consent 1"}},
 		{name: "bad token", body: strings.Replace(consented(`{"type":"pageview","url":"https://example.com/"}`), "TOKEN", "x.y", 1),
 			want: "error 2 consent_invalid: invalid consent token", counts: []string{"drop consent_invalid 1"}},
+		{name: "no origin", body: consented(`{"type":"pageview","url":"https://example.com/"}`), origin: "none",
+			want: "error 2 no_origin: no Origin header", counts: []string{"drop no_origin 1"}},
+		{name: "null origin", body: consented(`{"type":"pageview","url":"https://example.com/"}`), origin: "null",
+			want: "error 2 no_origin: no Origin header", counts: []string{"drop no_origin 1"}},
+		{name: "foreign url", body: consented(`{"type":"pageview","url":"https://evil.example/"},{"type":"pageview","url":"https://www.example.com/ok"}`),
+			want:   "ok accepted 1 rejected [{0 url is not on one of the site's domains}]",
+			counts: []string{"drop foreign_url 1", "accept event 1"}},
 		{name: "malformed", body: `{"site":`, want: "error 1 invalid: malformed JSON", counts: []string{"drop invalid 1"}},
 		{name: "wrong type", body: `{"site":1}`, want: `error 1 invalid: field "site" must be a string`, counts: []string{"drop invalid 1"}},
 		{name: "no valid events", body: consented(`{"type":"pageview","url":"mailto:x@example.com"}`),
@@ -137,7 +156,7 @@ func TestEvents(t *testing.T) {
 			if ua == "" {
 				ua = browser
 			}
-			req := &Request{Body: []byte(strings.Replace(tt.body, "TOKEN", r.token, 1)), Origin: tt.origin, UserAgent: ua, IP: netip.MustParseAddr("81.2.69.160")}
+			req := &Request{Body: []byte(strings.Replace(tt.body, "TOKEN", r.token, 1)), Origin: testOrigin(tt.origin), UserAgent: ua, IP: netip.MustParseAddr("81.2.69.160")}
 			res, err := r.p.Events(context.Background(), req)
 			got := outcome(err, res.Dropped)
 			if err == nil {
@@ -168,7 +187,7 @@ func TestEvents_Enrichment(t *testing.T) {
 		`{"type":"engagement","url":"https://example.com/","duration":1500},` +
 		`{"type":"error","url":"https://example.com/missing"},` +
 		`{"type":"custom","name":" signup ","props":{"b":"2","a":"1"},"url":"https://example.com/"}]}`
-	if _, err := r.p.Events(context.Background(), &Request{Body: []byte(body), UserAgent: browser, IP: netip.MustParseAddr("81.2.69.160")}); err != nil {
+	if _, err := r.p.Events(context.Background(), &Request{Body: []byte(body), Origin: testOrigin(""), UserAgent: browser, IP: netip.MustParseAddr("81.2.69.160")}); err != nil {
 		t.Fatal(err)
 	}
 	var got []string
@@ -215,28 +234,44 @@ func TestEvents_Enrichment(t *testing.T) {
 
 func TestConsentAndImpression(t *testing.T) {
 	const cid = "0b6f8c5e-8c1a-4c5e-9a5e-0b6f8c5e8c1a"
+	const url = `,"url":"https://example.com/x?y=1"`
 	for _, tt := range []struct {
-		name, kind, body, ua string
-		want                 string
-		counts               []string
+		name, kind, body, ua, origin string
+		want                         string
+		counts                       []string
 	}{
-		{"accept", "consent", `{"site":"site1","consent_id":"` + cid + `","policy_version":1,"action":"accept_all","url":"https://example.com/x?y=1","lang":"DE"}`, "",
-			"ok {SiteID:site1 ConsentID:" + cid + " PolicyVersion:1 Action:accept_all Granted:{Performance:true Functionality:true Targeting:true} GPC:false Path:/x Language:de Country:DE Device:desktop} token",
+		{"accept", "consent", `{"site":"site1","consent_id":"` + cid + `","policy_version":1,"action":"accept_all","url":"https://example.com/x?y=1","lang":"DE"}`, "", "",
+			"ok new {SiteID:site1 PolicyVersion:1 Action:accept_all Granted:{Performance:true Functionality:true Targeting:true} GPC:false Path:/x Language:de Country:DE Device:desktop Seq:1 Revokes:false} token",
 			[]string{"accept decision 1"}},
-		{"custom", "consent", `{"site":"site1","consent_id":"` + cid + `","policy_version":1,"action":"custom","categories":["functionality"]}`, "",
-			"ok {SiteID:site1 ConsentID:" + cid + " PolicyVersion:1 Action:custom Granted:{Performance:false Functionality:true Targeting:false} GPC:false Path: Language: Country:DE Device:desktop} no token",
+		{"custom", "consent", `{"site":"site1","policy_version":1,"action":"custom","categories":["functionality"]` + url + `}`, "", "",
+			"ok new {SiteID:site1 PolicyVersion:1 Action:custom Granted:{Performance:false Functionality:true Targeting:false} GPC:false Path:/x Language: Country:DE Device:desktop Seq:1 Revokes:false} no token",
 			[]string{"accept decision 1"}},
-		{"consent bot", "consent", `{"site":"site1","consent_id":"` + cid + `","policy_version":1,"action":"accept_all"}`, "somebot/2.0",
+		{"withdraw held", "consent", `{"site":"site1","consent_id":"` + cid + `","consent_key":"KEY","seq":3,"policy_version":1,"action":"withdraw"` + url + `}`, "", "",
+			"ok held {SiteID:site1 PolicyVersion:1 Action:withdraw Granted:{Performance:false Functionality:false Targeting:false} GPC:false Path:/x Language: Country:DE Device:desktop Seq:3 Revokes:true} no token",
+			[]string{"accept decision 1"}},
+		{"accept held", "consent", `{"site":"site1","consent_id":"` + cid + `","consent_key":"KEY","seq":2,"policy_version":1,"action":"accept_all"` + url + `}`, "", "",
+			"ok held {SiteID:site1 PolicyVersion:1 Action:accept_all Granted:{Performance:true Functionality:true Targeting:true} GPC:false Path:/x Language: Country:DE Device:desktop Seq:2 Revokes:false} token",
+			[]string{"accept decision 1"}},
+		{"consent not held", "consent", `{"site":"site1","consent_id":"` + cid + `","consent_key":"guessed","policy_version":1,"action":"withdraw"` + url + `}`, "", "",
+			"error 2 consent_not_held", []string{"drop consent_not_held 1"}},
+		{"consent foreign url", "consent", `{"site":"site1","policy_version":1,"action":"accept_all","url":"https://evil.example/"}`, "", "",
+			"error 2 foreign_url", []string{"drop foreign_url 1"}},
+		{"consent no url", "consent", `{"site":"site1","policy_version":1,"action":"accept_all"}`, "", "",
+			"error 2 foreign_url", []string{"drop foreign_url 1"}},
+		{"consent no origin", "consent", `{"site":"site1","policy_version":1,"action":"accept_all"` + url + `}`, "", "none",
+			"error 2 no_origin", []string{"drop no_origin 1"}},
+		{"consent bot", "consent", `{"site":"site1","consent_id":"` + cid + `","policy_version":1,"action":"accept_all"` + url + `}`, "somebot/2.0", "",
 			"dropped bot", []string{"drop bot 1"}},
-		{"consent unknown category", "consent", `{"site":"site1","consent_id":"` + cid + `","policy_version":1,"action":"custom","categories":["x"]}`, "",
+		{"consent unknown category", "consent", `{"site":"site1","consent_id":"` + cid + `","policy_version":1,"action":"custom","categories":["x"]` + url + `}`, "", "",
 			"error 1 invalid", []string{"drop invalid 1"}},
-		{"consent unknown site", "consent", `{"site":"x","consent_id":"` + cid + `","policy_version":1,"action":"accept_all"}`, "",
+		{"consent unknown site", "consent", `{"site":"x","consent_id":"` + cid + `","policy_version":1,"action":"accept_all"}`, "", "",
 			`error 2 unknown_site: unknown site "x"`, []string{"drop unknown_site 1"}},
-		{"impression", "impression", `{"site":"site1","url":"https://example.com/shop?a=1","lang":"en-gb","gpc":true,"undeclared_cookies":["_ga"]}`, "",
+		{"impression", "impression", `{"site":"site1","url":"https://example.com/shop?a=1","lang":"en-gb","gpc":true,"undeclared_cookies":["_ga"]}`, "", "",
 			"ok {SiteID:site1 PolicyVersion:1 Path:/shop Language:en-GB Country:DE Device:desktop GPC:true UndeclaredCookies:[_ga]}",
 			[]string{"accept impression 1"}},
-		{"impression bot", "impression", `{"site":"site1"}`, "somebot/2.0", "dropped bot", []string{"drop bot 1"}},
-		{"impression bad cookie", "impression", `{"site":"site1","undeclared_cookies":[""]}`, "", "error 1 invalid: cookie names must be 1 to 128 bytes", []string{"drop invalid 1"}},
+		{"impression foreign url", "impression", `{"site":"site1","url":"https://evil.example/"}`, "", "", "error 2 foreign_url", []string{"drop foreign_url 1"}},
+		{"impression bot", "impression", `{"site":"site1"` + url + `}`, "somebot/2.0", "", "dropped bot", []string{"drop bot 1"}},
+		{"impression bad cookie", "impression", `{"site":"site1","undeclared_cookies":[""]}`, "", "", "error 1 invalid: cookie names must be 1 to 128 bytes", []string{"drop invalid 1"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			r := newRig(t)
@@ -244,17 +279,27 @@ func TestConsentAndImpression(t *testing.T) {
 			if ua == "" {
 				ua = browser
 			}
-			req := &Request{Body: []byte(tt.body), UserAgent: ua, IP: netip.MustParseAddr("81.2.69.160")}
+			body := strings.Replace(tt.body, "KEY", r.p.signer.HolderKey("site1", uuid.MustParse(cid)), 1)
+			req := &Request{Body: []byte(body), Origin: testOrigin(tt.origin), UserAgent: ua, IP: netip.MustParseAddr("81.2.69.160")}
 			var got string
 			if tt.kind == "consent" {
 				res, err := r.p.Consent(context.Background(), req)
 				got = outcome(err, res.Dropped)
 				if err == nil && res.Dropped == "" {
 					d := *r.buf.recs[0].Decision
-					got += fmt.Sprintf(" {SiteID:%s ConsentID:%s PolicyVersion:%d Action:%s Granted:%+v GPC:%v Path:%s Language:%s Country:%s Device:%s}",
-						d.SiteID, d.ConsentID, d.PolicyVersion, d.Action, d.Granted, d.GPC, d.Path, d.Language, d.Country, d.Device)
+					switch {
+					case d.ConsentID.String() == cid:
+						got += " held"
+					case d.ConsentID != uuid.Nil:
+						got += " new"
+					}
+					got += fmt.Sprintf(" {SiteID:%s PolicyVersion:%d Action:%s Granted:%+v GPC:%v Path:%s Language:%s Country:%s Device:%s Seq:%d Revokes:%v}",
+						d.SiteID, d.PolicyVersion, d.Action, d.Granted, d.GPC, d.Path, d.Language, d.Country, d.Device, d.Seq, d.Revokes)
 					if d.Time != r.now || d.ID == uuid.Nil || d.TextsHash == "" {
 						t.Errorf("decision time %v, id %v, texts hash %q", d.Time, d.ID, d.TextsHash)
+					}
+					if res.ConsentID != d.ConsentID.String() || !r.p.signer.Holds("site1", d.ConsentID, res.ConsentKey) {
+						t.Errorf("answer names consent %s with key %q; recorded %s", res.ConsentID, res.ConsentKey, d.ConsentID)
 					}
 					if res.Token != "" {
 						got += " token"
@@ -281,6 +326,48 @@ func TestConsentAndImpression(t *testing.T) {
 				t.Errorf("IP %v and user agent %q not forgotten", req.IP, req.UserAgent)
 			}
 		})
+	}
+}
+
+// TestWithdrawalStopsTokens: once a withdrawal is recorded, the consent's
+// earlier token is refused, and a later acceptance's new token counts.
+func TestWithdrawalStopsTokens(t *testing.T) {
+	r := newRig(t)
+	cid := uuid.MustParse("0b6f8c5e-8c1a-4c5e-9a5e-0b6f8c5e8c1a")
+	events := func(token string) string {
+		return `{"site":"site1","visitor":"` + testVisitor + `","consent":"` + token + `","events":[{"type":"pageview","url":"https://example.com/"}]}`
+	}
+	send := func(body string) error {
+		_, err := r.p.Events(context.Background(), &Request{Body: []byte(body), Origin: testOrigin(""), UserAgent: browser, IP: netip.MustParseAddr("81.2.69.160")})
+		return err
+	}
+	decide := func(action string) ConsentResult {
+		body := `{"site":"site1","consent_id":"` + cid.String() + `","consent_key":"` + r.p.signer.HolderKey("site1", cid) +
+			`","policy_version":1,"action":"` + action + `","url":"https://example.com/"}`
+		res, err := r.p.Consent(context.Background(), &Request{Body: []byte(body), Origin: testOrigin(""), UserAgent: browser, IP: netip.MustParseAddr("81.2.69.160")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	if err := send(events(r.token)); err != nil {
+		t.Fatalf("before the withdrawal: %v", err)
+	}
+	decide("withdraw")
+	var ie *Error
+	if err := send(events(r.token)); !errors.As(err, &ie) || ie.Reason != ReasonWithdrawn {
+		t.Fatalf("after the withdrawal: %v, want %s", err, ReasonWithdrawn)
+	}
+	r.now = r.now.Add(time.Millisecond)
+	res := decide("accept_all")
+	if res.Token == "" {
+		t.Fatal("no token for the new acceptance")
+	}
+	if err := send(events(res.Token)); err != nil {
+		t.Fatalf("with the new token: %v", err)
+	}
+	if err := send(events(r.token)); err == nil {
+		t.Fatal("the withdrawn token counts again")
 	}
 }
 

@@ -126,6 +126,13 @@ type Decision struct {
 	Language      string     `json:"lang,omitempty"`
 	Country       string     `json:"country,omitempty"`
 	Device        string     `json:"device,omitempty"`
+	// Seq is the visitor's own count of decisions on this consent (1 for
+	// the first), sent by the banner; 0 when unknown. Proofs list a
+	// consent's decisions by Seq, then Time (milliseconds).
+	Seq uint32 `json:"seq,omitempty"`
+	// Revokes is set on a decision without performance added to an
+	// existing consent: the consent's earlier tokens stop counting.
+	Revokes bool `json:"-"`
 }
 
 // Impression is one showing of the banner, counted without any ID.
@@ -140,6 +147,14 @@ type Impression struct {
 	Device            string    `json:"device,omitempty"`
 	GPC               bool      `json:"gpc"`
 	UndeclaredCookies []string  `json:"undeclared_cookies,omitempty"`
+}
+
+// ErasureState is the state of an erasure request: pending until every row
+// it names is gone and the pre-aggregated days are rebuilt without them.
+type ErasureState struct {
+	State       string    `json:"state"` // pending or complete
+	RequestedAt time.Time `json:"requested_at"`
+	CompletedAt time.Time `json:"completed_at,omitzero"`
 }
 
 // Erasure is a visitor's request to erase what is stored under their IDs:

@@ -51,6 +51,17 @@ func (s *fuzzStore) EnforceRetention(context.Context, string, time.Time, time.Ti
 	return 0, nil
 }
 
+func (s *fuzzStore) RecordErasures(context.Context, []model.Erasure) error { return nil }
+
+func (s *fuzzStore) ErasureStates(context.Context, string, []uuid.UUID) (map[uuid.UUID]model.ErasureState, error) {
+	return nil, nil
+}
+
+// fuzzHolders holds every consent under the key "held".
+type fuzzHolders struct{}
+
+func (fuzzHolders) Holds(_ string, _ uuid.UUID, key string) bool { return key == "held" }
+
 type fuzzSites map[string]*model.Site
 
 func (f fuzzSites) Get(_ context.Context, id string) (*model.Site, bool) {
@@ -61,30 +72,33 @@ func (f fuzzSites) Get(_ context.Context, id string) (*model.Site, bool) {
 func (f fuzzSites) All() []*model.Site { return nil }
 
 // FuzzVisitorRequest feeds /api/me's inputs — the site parameter and the
-// X-Crumb-Visitor and X-Crumb-Consent headers — to Export and Erase. Bad
-// input must be refused with ErrBadRequest or ErrUnknownSite, and the store
+// X-Crumb-Visitor, X-Crumb-Consent and X-Crumb-Consent-Key headers — to
+// Export and Erase. Bad input must be refused with ErrBadRequest,
+// ErrUnknownSite or (a consent ID without its key) ErrNotHeld, and the store
 // must only ever be asked about the IDs the request named (never about the
 // nil UUID, which would match every anonymous event).
 func FuzzVisitorRequest(f *testing.F) {
 	site := model.NewSite("site1", "example.com", "", time.Unix(1_800_000_000, 0))
 	sites := fuzzSites{"site1": &site}
-	f.Add("site1", "0b6f8c5e-8c1a-4c5e-9a5e-0b6f8c5e8c1a", "")
-	f.Add("site1", "", "urn:uuid:0b6f8c5e-8c1a-4c5e-9a5e-0b6f8c5e8c1a")
-	f.Add("site1", "00000000-0000-0000-0000-000000000000", "")
-	f.Add("other", "0b6f8c5e-8c1a-4c5e-9a5e-0b6f8c5e8c1a", "")
-	f.Add("site1", "", "")
-	f.Fuzz(func(t *testing.T, site, visitor, consentID string) {
+	f.Add("site1", "0b6f8c5e-8c1a-4c5e-9a5e-0b6f8c5e8c1a", "", "")
+	f.Add("site1", "", "urn:uuid:0b6f8c5e-8c1a-4c5e-9a5e-0b6f8c5e8c1a", "held")
+	f.Add("site1", "", "0b6f8c5e-8c1a-4c5e-9a5e-0b6f8c5e8c1a", "stolen")
+	f.Add("site1", "00000000-0000-0000-0000-000000000000", "", "")
+	f.Add("other", "0b6f8c5e-8c1a-4c5e-9a5e-0b6f8c5e8c1a", "", "")
+	f.Add("site1", "", "", "")
+	f.Fuzz(func(t *testing.T, site, visitor, consentID, key string) {
 		for _, erase := range []bool{false, true} {
 			store := &fuzzStore{}
-			s := New(store, store, sites, nil)
+			s := New(store, store, sites, fuzzHolders{}, nil)
+			w := Who{Site: site, Visitor: visitor, Consent: consentID, ConsentKey: key}
 			var err error
 			if erase {
-				err = s.Erase(context.Background(), site, visitor, consentID)
+				err = s.Erase(context.Background(), w)
 			} else {
-				_, err = s.Export(context.Background(), site, visitor, consentID)
+				_, err = s.Export(context.Background(), w)
 			}
 			if err != nil {
-				if !errors.Is(err, ErrBadRequest) && !errors.Is(err, ErrUnknownSite) {
+				if !errors.Is(err, ErrBadRequest) && !errors.Is(err, ErrUnknownSite) && !errors.Is(err, ErrNotHeld) {
 					t.Fatalf("unexpected error %v", err)
 				}
 				if store.erased {
@@ -94,6 +108,9 @@ func FuzzVisitorRequest(f *testing.F) {
 			}
 			if _, ok := sites[site]; !ok {
 				t.Fatalf("answered for unknown site %q", site)
+			}
+			if consentID != "" && key != "held" {
+				t.Fatalf("answered for consent %q without its key", consentID)
 			}
 			if erase != store.erased {
 				t.Fatalf("erase = %v, store erased = %v", erase, store.erased)

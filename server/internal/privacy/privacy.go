@@ -23,6 +23,15 @@ type Store interface {
 	VisitorConsentIDs(ctx context.Context, site string, visitor uuid.UUID) ([]uuid.UUID, error)
 	ConsentDecisions(ctx context.Context, site string, consentIDs []uuid.UUID) ([]model.Decision, error)
 	EnforceRetention(ctx context.Context, site string, eventsBefore, consentBefore time.Time) (int, error)
+	// RecordErasures records queued erasure requests as pending; the
+	// store's Erase records them complete.
+	RecordErasures(ctx context.Context, es []model.Erasure) error
+	ErasureStates(ctx context.Context, site string, ids []uuid.UUID) (map[uuid.UUID]model.ErasureState, error)
+}
+
+// Holders checks the proof of holding a consent (consent.Signer).
+type Holders interface {
+	Holds(site string, id uuid.UUID, key string) bool
 }
 
 // Queue keeps erasure requests durably, in order with the events before
@@ -49,19 +58,30 @@ const MaxExportEvents = 10000
 
 // Service answers visitors' requests and enforces retention.
 type Service struct {
-	store Store
-	queue Queue
-	sites Sites
-	log   *slog.Logger
-	now   func() time.Time
+	store   Store
+	queue   Queue
+	sites   Sites
+	holders Holders
+	log     *slog.Logger
+	now     func() time.Time
 }
 
 // New returns a service.
-func New(store Store, queue Queue, sites Sites, log *slog.Logger) *Service {
+func New(store Store, queue Queue, sites Sites, holders Holders, log *slog.Logger) *Service {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{store: store, queue: queue, sites: sites, log: log, now: time.Now}
+	return &Service{store: store, queue: queue, sites: sites, holders: holders, log: log, now: time.Now}
+}
+
+// ErrNotHeld is returned when a consent ID comes without the key that
+// proves holding it.
+var ErrNotHeld = errors.New("the consent key (X-Crumb-Consent-Key) does not match the consent ID")
+
+// Who names the visitor a request is about: the visitor ID (its own
+// proof: only the browser holds it), or a consent ID with its key.
+type Who struct {
+	Site, Visitor, Consent, ConsentKey string
 }
 
 // Export is everything stored under one visitor's IDs.
@@ -71,37 +91,46 @@ type Export struct {
 	Events    []model.Event    `json:"events"`
 	Decisions []model.Decision `json:"consent_decisions"`
 	Truncated bool             `json:"truncated,omitempty"`
+	// Erasure is the state of the newest erasure request for these IDs,
+	// if there was one.
+	Erasure *model.ErasureState `json:"erasure,omitempty"`
 }
 
-// ids parses the visitor and consent IDs; at least one is needed.
-func (s *Service) ids(ctx context.Context, site, visitor, consentID string) (uuid.UUID, uuid.UUID, error) {
-	if _, ok := s.sites.Get(ctx, site); !ok {
+// ids parses the visitor and consent IDs; at least one is needed, and a
+// consent ID needs its key.
+func (s *Service) ids(ctx context.Context, w Who) (uuid.UUID, uuid.UUID, error) {
+	if _, ok := s.sites.Get(ctx, w.Site); !ok {
 		return uuid.Nil, uuid.Nil, ErrUnknownSite
 	}
-	if visitor == "" && consentID == "" {
-		return uuid.Nil, uuid.Nil, fmt.Errorf("%w: send the X-Crumb-Visitor (or X-Crumb-Consent) header", ErrBadRequest)
+	if w.Visitor == "" && w.Consent == "" {
+		return uuid.Nil, uuid.Nil, fmt.Errorf("%w: send the X-Crumb-Visitor (or X-Crumb-Consent with X-Crumb-Consent-Key) header", ErrBadRequest)
 	}
 	var v, c uuid.UUID
 	var err error
-	if visitor != "" {
-		if v, err = uuid.Parse(visitor); err != nil || v == uuid.Nil {
+	if w.Visitor != "" {
+		if v, err = uuid.Parse(w.Visitor); err != nil || v == uuid.Nil {
 			return uuid.Nil, uuid.Nil, fmt.Errorf("%w: visitor must be a UUID", ErrBadRequest)
 		}
 	}
-	if consentID != "" {
-		if c, err = uuid.Parse(consentID); err != nil || c == uuid.Nil {
+	if w.Consent != "" {
+		if c, err = uuid.Parse(w.Consent); err != nil || c == uuid.Nil {
 			return uuid.Nil, uuid.Nil, fmt.Errorf("%w: consent ID must be a UUID", ErrBadRequest)
+		}
+		if !s.holders.Holds(w.Site, c, w.ConsentKey) {
+			return uuid.Nil, uuid.Nil, ErrNotHeld
 		}
 	}
 	return v, c, nil
 }
 
-// Export returns a visitor's own events and consent records.
-func (s *Service) Export(ctx context.Context, site, visitor, consentID string) (Export, error) {
-	v, c, err := s.ids(ctx, site, visitor, consentID)
+// Export returns a visitor's own events and consent records, and the
+// state of their erasure if they asked for one.
+func (s *Service) Export(ctx context.Context, w Who) (Export, error) {
+	v, c, err := s.ids(ctx, w)
 	if err != nil {
 		return Export{}, err
 	}
+	site := w.Site
 	var consents []uuid.UUID
 	if v != uuid.Nil {
 		if consents, err = s.store.VisitorConsentIDs(ctx, site, v); err != nil {
@@ -111,7 +140,7 @@ func (s *Service) Export(ctx context.Context, site, visitor, consentID string) (
 	if c != uuid.Nil {
 		consents = append(consents, c)
 	}
-	out := Export{Site: site, Visitor: visitor, Events: []model.Event{}, Decisions: []model.Decision{}}
+	out := Export{Site: site, Visitor: w.Visitor, Events: []model.Event{}, Decisions: []model.Decision{}}
 	if v != uuid.Nil {
 		evs, err := s.store.VisitorEvents(ctx, site, v, MaxExportEvents+1)
 		if err != nil {
@@ -127,27 +156,47 @@ func (s *Service) Export(ctx context.Context, site, visitor, consentID string) (
 		return Export{}, err
 	}
 	out.Decisions = append(out.Decisions, ds...)
+	var asked []uuid.UUID
+	for _, id := range []uuid.UUID{v, c} {
+		if id != uuid.Nil {
+			asked = append(asked, id)
+		}
+	}
+	states, err := s.store.ErasureStates(ctx, site, asked)
+	if err != nil {
+		return Export{}, err
+	}
+	for _, id := range asked {
+		if st, ok := states[id]; ok && (out.Erasure == nil || st.RequestedAt.After(out.Erasure.RequestedAt)) {
+			out.Erasure = &st
+		}
+	}
 	return out, nil
 }
 
 // Erase queues the erasure of a visitor's events and consent records, and
-// returns once the request is durable. The buffer hands it to the store
-// with the next batch; an ID without rows costs nothing more (see
-// clickhouse.DB.Erase), and ClickHouse applies the deletion in the
-// background, within seconds to minutes.
-func (s *Service) Erase(ctx context.Context, site, visitor, consentID string) error {
-	v, c, err := s.ids(ctx, site, visitor, consentID)
+// returns once the request is durable and recorded as pending. The buffer
+// hands it to the store with the next batch (see clickhouse.DB.Erase: an
+// ID without rows costs nothing more), which deletes the rows, rebuilds
+// the pre-aggregated days they were on and records the request complete.
+func (s *Service) Erase(ctx context.Context, w Who) error {
+	v, c, err := s.ids(ctx, w)
 	if err != nil {
 		return err
 	}
-	e := model.Erasure{ID: uuid.New(), SiteID: site, Time: s.now().UTC(), VisitorID: v}
+	e := model.Erasure{ID: uuid.New(), SiteID: w.Site, Time: s.now().UTC(), VisitorID: v}
 	if c != uuid.Nil {
 		e.ConsentIDs = []uuid.UUID{c}
+	}
+	if err := s.store.RecordErasures(ctx, []model.Erasure{e}); err != nil {
+		// The request is kept by the queue all the same; only its
+		// pending state is missing until it completes.
+		s.log.Warn("recording a pending erasure failed", "site", w.Site, "err", err)
 	}
 	if err := s.queue.Append(buffer.Record{Erasure: &e}); err != nil {
 		return fmt.Errorf("privacy: queue erasure: %w", err)
 	}
-	s.log.Info("visitor erasure queued", "site", site)
+	s.log.Info("visitor erasure queued", "site", w.Site)
 	return nil
 }
 

@@ -49,7 +49,7 @@
 // # Privacy
 //
 // Every breakdown row covers at least the site's k distinct visitors
-// (counted exactly for k up to ExactK); smaller rows fold into one
+// (counted exactly); smaller rows fold into one
 // "(other)" row, which is left out when it too covers fewer than k.
 // Totals cover every row. Consent rows count distinct consent IDs, and
 // undeclared-cookie rows impressions (which carry no ID).
@@ -58,14 +58,19 @@
 //
 // Queries without filters read pre-aggregated tables (report_daily,
 // report_totals, report_dims, report_consent_*) that materialized views
-// fill on every insert (migrations 0010 and 0011). Visitor counts there are HyperLogLog
-// sketches (uniqHLL12: exact to 16, about 1.6% error above) merged across
-// days; a breakdown first reads every value's sums and exact small visitor
-// count, then merges the sketches of only the rows it shows. Visit metrics
-// and filtered queries read events; when a range holds more events than
-// Options.SessionSampleEvents (or FilterSampleEvents), they read a
-// contiguous range of visitor IDs holding 1/2^n of the visitors — the
-// primary key (site_id, date, visitor_id, ts) skips the rest — and scale
-// counts up; SampleRate in every result says so. Every query carries
+// fill on every insert (migration 0012). Visitors, visits and consents
+// there are exact states (uniqExact) merged across days, so a visitor seen
+// on several days counts once, and both paths give the same numbers; a
+// breakdown first reads every value's sums and small exact visitor count
+// (uniqUpTo(25)), then merges the states of only the rows it shows.
+// Filtered queries read events, exactly. Session metrics (bounce rate,
+// visit duration, returning visitors) of an overview or time series read
+// events too; when a range holds more than Options.SessionSampleEvents
+// events they read a contiguous range of visitor IDs holding 1/2^n of the
+// visitors — the primary key (site_id, date, visitor_id, ts) skips the
+// rest — and the result says so (sample_rate, estimate, estimated); when
+// the estimate of returning visitors is under 110,000 the query runs again
+// on every visitor. Session breakdowns (entry and exit pages, paths) are
+// always exact. Every query carries
 // max_execution_time.
 package report

@@ -94,11 +94,12 @@ func (s *Service) eachDecision(ctx context.Context, st *plan.Stmt, limit time.Du
 			action             string
 			perf, fnc, tgt, gp uint8
 		)
-		if err := rows.Scan(&d.DecisionID, &d.ConsentID, &d.Time, &d.PolicyVersion, &d.TextsHash, &action,
+		var ms uint64
+		if err := rows.Scan(&d.DecisionID, &d.ConsentID, &ms, &d.Seq, &d.PolicyVersion, &d.TextsHash, &action,
 			&perf, &fnc, &tgt, &gp, &d.Path, &d.Language, &d.Country, &d.Device); err != nil {
 			return s.wrap(ctx, err)
 		}
-		d.Time = d.Time.UTC()
+		d.Time = time.UnixMilli(int64(ms)).UTC()
 		d.Action = model.Action(action)
 		d.Granted = model.Categories{Performance: perf == 1, Functionality: fnc == 1, Targeting: tgt == 1}
 		d.GPC = gp == 1

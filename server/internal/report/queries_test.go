@@ -308,7 +308,7 @@ func TestService_Sampling(t *testing.T) {
 	db := chtest.DB(t)
 	f := reporttest.Load(t, db)
 	svc := New(db.Conn(), reporttest.Sites{f.Site.ID: &f.Site}, Options{
-		Now: func() time.Time { return reporttest.Now }, SessionSampleEvents: 1, FilterSampleEvents: 1})
+		Now: func() time.Time { return reporttest.Now }, SessionSampleEvents: 1})
 	ctx := context.Background()
 	o, err := svc.Overview(ctx, current("country:is:DE"))
 	if err != nil {

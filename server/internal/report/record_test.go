@@ -34,7 +34,7 @@ func TestRecord_ForCurrentClickHouse(t *testing.T) {
 	}
 	// Four at a time: half of each job's time is waiting for the server.
 	runJobs(t, everyQuery(context.Background(), svc, f), 4)
-	sampled := New(conn.Conn(), reporttest.Sites{f.Site.ID: &f.Site}, Options{Now: func() time.Time { return reporttest.Now }, SessionSampleEvents: 1, FilterSampleEvents: 1})
+	sampled := New(conn.Conn(), reporttest.Sites{f.Site.ID: &f.Site}, Options{Now: func() time.Time { return reporttest.Now }, SessionSampleEvents: 1})
 	sampled.trace = svc.trace
 	runJobs(t, everyQuery(context.Background(), sampled, f)[:60], 4)
 	r.Write("report")

@@ -45,13 +45,11 @@ type Options struct {
 	MaxExecutionTime time.Duration
 	// ExportTime is the server-side limit of a proof export; default 10 min.
 	ExportTime time.Duration
-	// SessionSampleEvents is how many events of a range a session query
-	// (bounce rate, visit duration, entry and exit pages, paths, returning
-	// visitors) reads before it samples visitors; default 250,000.
+	// SessionSampleEvents is how many events of a range the session
+	// metrics of an overview or time series (bounce rate, visit duration,
+	// returning visitors) read before they are estimated on a sample of
+	// visitors; default 1,000,000. Every other number is exact.
 	SessionSampleEvents uint64
-	// FilterSampleEvents is the same for filtered queries, which read
-	// events instead of the pre-aggregated tables; default 2,000,000.
-	FilterSampleEvents uint64
 	// Now is the clock (realtime); default time.Now.
 	Now func() time.Time
 	// Cluster is set in cluster mode, where events and the report tables
@@ -87,10 +85,7 @@ func New(conn driver.Conn, sites Sites, opts Options) *Service {
 		opts.ExportTime = 10 * time.Minute
 	}
 	if opts.SessionSampleEvents == 0 {
-		opts.SessionSampleEvents = 250_000
-	}
-	if opts.FilterSampleEvents == 0 {
-		opts.FilterSampleEvents = 600_000
+		opts.SessionSampleEvents = 1_000_000
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -104,9 +99,15 @@ func New(conn driver.Conn, sites Sites, opts Options) *Service {
 type planKind int
 
 const (
-	planSums     planKind = iota // sums: pre-aggregated without filters, else events (sampled when large)
-	planSessions                 // sessions: always events, sampled when large
+	planSums        planKind = iota // sums: pre-aggregated without filters, else events; exact
+	planSessions                    // session metrics: events, on a sample of visitors when large
+	planSessionRows                 // session breakdowns and paths: events; exact
 )
+
+// MinEstimated is the smallest count a sampled session query may estimate:
+// below it (with a margin for the sample's error) the query runs again on
+// every visitor.
+const MinEstimated = 100_000
 
 // newPlan validates q and decides how to answer it.
 func (s *Service) newPlan(ctx context.Context, q query.Query, kind planKind) (*plan.Plan, error) {
@@ -118,14 +119,10 @@ func (s *Service) newPlan(ctx context.Context, q query.Query, kind planKind) (*p
 		return nil, ErrUnknownSite
 	}
 	p := &plan.Plan{Site: q.Site, From: q.From, To: q.To, Filters: q.Filters, K: siteK(site), MV: len(q.Filters) == 0 && !s.forceRaw, Sample: plan.Sampling{Rate: 1}}
-	budget := s.opts.SessionSampleEvents
-	switch {
-	case kind == planSessions:
-	case !p.MV:
-		budget = s.opts.FilterSampleEvents
-	default:
+	if kind != planSessions {
 		return p, nil
 	}
+	budget := s.opts.SessionSampleEvents
 	events, err := s.rangeEvents(ctx, p)
 	if err != nil {
 		return nil, err

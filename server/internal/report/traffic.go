@@ -101,6 +101,16 @@ func (s *Service) periodMetrics(ctx context.Context, q query.Query) (result.Metr
 	}
 	out = t.metrics(p.Sample)
 	st.apply(&out, ps.Sample)
+	if ps.Sample.Sampled() && out.ReturningVisitors < MinEstimated*11/10 {
+		// Too few returning visitors to estimate within 1%: count them all.
+		exact := *ps
+		exact.Sample = plan.Sampling{Rate: 1}
+		if err := s.queryRow(ctx, plan.SessionStatsSQL(&exact), &st.visitors, &st.returning, &st.visits, &st.bounces, &st.duration); err != nil {
+			return result.Metrics{}, nil, err
+		}
+		ps = &exact
+		st.apply(&out, ps.Sample)
+	}
 	return out, []float64{p.Sample.Rate, ps.Sample.Rate}, nil
 }
 
@@ -251,7 +261,7 @@ func (s *Service) Breakdown(ctx context.Context, q query.Query, dim query.Dimens
 	}
 	kind := planSums
 	if d.Kind == query.KindSession {
-		kind = planSessions
+		kind = planSessionRows
 	}
 	p, err := s.newPlan(ctx, q, kind)
 	if err != nil {
@@ -404,12 +414,12 @@ func (s *Service) readFold(ctx context.Context, st *plan.Stmt, ncols, k int) (ro
 }
 
 // enough reports whether a folded row covers at least k visitors: its
-// exact count when k ≤ plan.ExactK, else its estimate (vals[0]) with a margin.
+// small exact count when k ≤ plan.ExactK, else its visitors (vals[0]).
 func enough(r foldRow, k int) bool {
 	if k <= plan.ExactK {
 		return r.k >= uint64(k)
 	}
-	return r.vals[0] >= uint64(k+(k+19)/20)
+	return r.vals[0] >= uint64(k)
 }
 
 func label(v string) string {
@@ -449,7 +459,7 @@ func (s *Service) rawBreakdown(ctx context.Context, p *plan.Plan, dim query.Dime
 type mvValueRow struct {
 	value string
 	k     uint64 // exact visitors up to 26
-	est   uint64 // estimated visitors, when k > plan.ExactK
+	est   uint64 // visitors, read when k > plan.ExactK
 	t     sums
 }
 
@@ -457,7 +467,7 @@ func (v mvValueRow) small(k int) bool {
 	if k <= plan.ExactK {
 		return v.k < uint64(k)
 	}
-	return v.est < uint64(k+(k+19)/20)
+	return v.est < uint64(k)
 }
 
 // mvBreakdown answers from report_dims in two steps: every value's exact
@@ -629,7 +639,7 @@ func (s *Service) Paths(ctx context.Context, q query.Query, page string, limit i
 	if limit < 1 || limit > query.MaxLimit {
 		return nil, query.BadParam("limit", "must be 1 to %d", query.MaxLimit)
 	}
-	p, err := s.newPlan(ctx, q, planSessions)
+	p, err := s.newPlan(ctx, q, planSessionRows)
 	if err != nil {
 		return nil, err
 	}

@@ -56,15 +56,6 @@ func (s Sampling) Scale(n uint64) int64 {
 	return int64(math.Round(float64(n) / s.Rate))
 }
 
-// Tables derived from events and from the consent tables by materialized
-// views. Retention must cut them at the same dates as their sources (each
-// has site_id and date columns and is partitioned by toYYYYMM(date)); an
-// erasure of one visitor leaves them as they are, since they hold no ID.
-var (
-	EventAggregateTables   = []string{migrations.ReportTotals, migrations.ReportDaily, migrations.ReportDims}
-	ConsentAggregateTables = []string{migrations.ReportConsentDecisions, migrations.ReportConsentImpressions}
-)
-
 // Stmt is a statement being built and its bound arguments, in order.
 type Stmt struct {
 	b    strings.Builder
@@ -287,15 +278,15 @@ func sessionFilterWhere(p *Plan) *Stmt {
 // these columns in this order (after its key columns).
 
 func mvTotalsSums() string {
-	return `toUInt64(uniqHLL12IfMerge(visitors)) AS t_visitors, toUInt64(uniqHLL12IfMerge(sessions)) AS t_visits,
+	return `toUInt64(uniqExactIfMerge(visitors)) AS t_visitors, toUInt64(uniqExactIfMerge(sessions)) AS t_visits,
 		toUInt64(sum(pageviews) - sum(anon_pageviews)) AS t_pv, toUInt64(sum(anon_pageviews)) AS t_apv,
 		toUInt64(sum(engaged_ms)) AS t_eng, toUInt64(sum(engagements)) AS t_engn,
 		toUInt64(sum(event_count) - sum(anon_pageviews)) AS t_ec`
 }
 
 func rawTotalsSums() string {
-	return `toUInt64(uniqHLL12If(visitor_id, visitor_id != ` + zeroUUID + `)) AS t_visitors,
-		toUInt64(uniqHLL12If(session_id, session_id != ` + zeroUUID + `)) AS t_visits,
+	return `toUInt64(uniqExactIf(visitor_id, visitor_id != ` + zeroUUID + `)) AS t_visitors,
+		toUInt64(uniqExactIf(session_id, session_id != ` + zeroUUID + `)) AS t_visits,
 		toUInt64(countIf(type = 'pageview' AND visitor_id != ` + zeroUUID + `)) AS t_pv,
 		toUInt64(countIf(type = 'pageview' AND visitor_id = ` + zeroUUID + `)) AS t_apv,
 		toUInt64(sumIf(duration_ms, type = 'engagement')) AS t_eng, toUInt64(countIf(type = 'engagement')) AS t_engn,
@@ -342,20 +333,20 @@ func SeriesSQL(p *Plan, iv query.Interval) *Stmt {
 // ---------------------------------------------------------------------------
 // Breakdowns, folded to k visitors
 
-// ExactK is the largest k checked exactly (with uniqUpTo(25)); above it
-// the check uses the HyperLogLog estimate with a 5% margin.
+// ExactK is the largest k checked with the small uniqUpTo(25) states;
+// above it the check merges the exact visitor states.
 const ExactK = 25
 
 // AggCol is a column a fold sums or merges.
 type AggCol struct {
 	name  string // the inner query's column
-	merge string // "" to sum, else the -Merge function (uniqHLL12IfMerge)
+	merge string // "" to sum, else the -Merge function (uniqExactIfMerge)
 }
 
 // FoldSQL groups inner (columns val, vk — a uniqUpTo(25) state of the
 // row's visitors — and cols) into its values, and the values with fewer
 // than k visitors into one folded row sorted first, with totals over all.
-// est names the cols state that estimates visitors when k > ExactK. Each
+// est names the cols state that counts visitors when k > ExactK. Each
 // result row is folded (UInt8), label, then one r_ column per col. limit 0
 // means no limit.
 func FoldSQL(inner *Stmt, kMerge, est string, cols []AggCol, order []string, k, limit int) *Stmt {
@@ -363,7 +354,7 @@ func FoldSQL(inner *Stmt, kMerge, est string, cols []AggCol, order []string, k, 
 	if k <= ExactK {
 		s.Add("SELECT toUInt8(finalizeAggregation(vk) < ?) AS folded", k)
 	} else {
-		s.Add("SELECT toUInt8(finalizeAggregation("+est+") < ?) AS folded", k+(k+19)/20)
+		s.Add("SELECT toUInt8(finalizeAggregation("+est+") < ?) AS folded", k)
 	}
 	s.Add(", if(folded = 1, '', val) AS label")
 	for _, c := range cols {
@@ -387,7 +378,7 @@ func FoldSQL(inner *Stmt, kMerge, est string, cols []AggCol, order []string, k, 
 
 // The columns of a traffic breakdown: visitors, visits, consented and
 // anonymous page views, engagement time and count, consented events.
-var TrafficCols = []AggCol{{"vs", "uniqHLL12IfMerge"}, {"ss", "uniqHLL12IfMerge"}, {"pv", ""}, {"apv", ""}, {"eng", ""}, {"engn", ""}, {"ec", ""}}
+var TrafficCols = []AggCol{{"vs", "uniqExactIfMerge"}, {"ss", "uniqExactIfMerge"}, {"pv", ""}, {"apv", ""}, {"eng", ""}, {"engn", ""}, {"ec", ""}}
 
 // totalsDim is the dimension whose values hold every visitor of dim's rows
 // once each with few values: every page view has one device, every
@@ -426,7 +417,7 @@ func MVValuesSQL(p *Plan, dim query.Dimension, event, key string) *Stmt {
 	value, cond := MVValue(dim, event, key)
 	s := new(Stmt).Add("SELECT ").AddStmt(value).Add(" AS val, toUInt64(uniqUpToIfMerge(25)(visitors_k)) AS r_k")
 	if p.K > ExactK {
-		s.Add(", toUInt64(uniqHLL12IfMerge(visitors)) AS r_est")
+		s.Add(", toUInt64(uniqExactIfMerge(visitors)) AS r_est")
 	} else {
 		s.Add(", toUInt64(0) AS r_est")
 	}
@@ -440,7 +431,7 @@ func MVValuesSQL(p *Plan, dim query.Dimension, event, key string) *Stmt {
 // shown. The primary key finds their rows (sorted by value) alone.
 func MVVisitorsSQL(p *Plan, dim query.Dimension, event, key string, values []string) *Stmt {
 	value, cond := MVValue(dim, event, key)
-	s := new(Stmt).Add("SELECT ").AddStmt(value).Add(" AS val, toUInt64(uniqHLL12IfMerge(visitors)) AS r_vs, toUInt64(uniqHLL12IfMerge(sessions)) AS r_ss FROM "+migrations.ReportDims+" WHERE ").
+	s := new(Stmt).Add("SELECT ").AddStmt(value).Add(" AS val, toUInt64(uniqExactIfMerge(visitors)) AS r_vs, toUInt64(uniqExactIfMerge(sessions)) AS r_ss FROM "+migrations.ReportDims+" WHERE ").
 		AddStmt(rangeWhere(p)).Add(" AND dim = ?", string(dim)).AddStmt(cond)
 	if dim == query.DimEventProp {
 		s.Add(" AND has(?, ", values).AddStmt(value).Add(")")
@@ -462,9 +453,9 @@ func MVOtherSQL(p *Plan, dim query.Dimension, event, key string) *Stmt {
 	value, cond := MVValue(dim, event, key)
 	having := new(Stmt).Add(" HAVING uniqUpToIfMerge(25)(visitors_k) < ?", p.K)
 	if p.K > ExactK {
-		having = new(Stmt).Add(" HAVING uniqHLL12IfMerge(visitors) < ?", p.K+(p.K+19)/20)
+		having = new(Stmt).Add(" HAVING uniqExactIfMerge(visitors) < ?", p.K)
 	}
-	return new(Stmt).Add("SELECT toUInt64(uniqHLL12IfMerge(visitors)) AS r_vs, toUInt64(uniqHLL12IfMerge(sessions)) AS r_ss, "+
+	return new(Stmt).Add("SELECT toUInt64(uniqExactIfMerge(visitors)) AS r_vs, toUInt64(uniqExactIfMerge(sessions)) AS r_ss, "+
 		"toUInt64(uniqUpToIfMerge(25)(visitors_k)) AS r_k FROM "+migrations.ReportDims+" WHERE ").
 		AddStmt(rangeWhere(p)).Add(" AND dim = ?", string(dim)).AddStmt(cond).Add(" AND ").AddStmt(value).
 		Add(" IN (SELECT ").AddStmt(value).Add(" AS small_val FROM "+migrations.ReportDims+" WHERE ").AddStmt(rangeWhere(p)).Add(" AND dim = ?", string(dim)).AddStmt(cond).
@@ -478,7 +469,7 @@ func MVDimTotalsSQL(p *Plan, dim query.Dimension, event, key string) *Stmt {
 	if td != dim {
 		cond = new(Stmt)
 	}
-	return new(Stmt).Add("SELECT toUInt64(uniqHLL12IfMerge(visitors)) AS r_vs, toUInt64(uniqHLL12IfMerge(sessions)) AS r_ss FROM "+migrations.ReportDims+" WHERE ").
+	return new(Stmt).Add("SELECT toUInt64(uniqExactIfMerge(visitors)) AS r_vs, toUInt64(uniqExactIfMerge(sessions)) AS r_ss FROM "+migrations.ReportDims+" WHERE ").
 		AddStmt(rangeWhere(p)).Add(" AND dim = ?", string(td)).AddStmt(cond)
 }
 
@@ -502,8 +493,8 @@ func RawBreakdownSQL(p *Plan, dim query.Dimension, event, key string, limit int)
 	dk, _ := query.Lookup(dim)
 	inner := new(Stmt).Add("SELECT "+expr+" AS val, "+
 		"uniqUpToIfState(25)(visitor_id, "+vis+") AS vk, "+
-		"uniqHLL12IfState(visitor_id, "+vis+") AS vs, "+
-		"uniqHLL12IfState(session_id, session_id != "+zeroUUID+" AND "+d.primary+") AS ss, "+
+		"uniqExactIfState(visitor_id, "+vis+") AS vs, "+
+		"uniqExactIfState(session_id, session_id != "+zeroUUID+" AND "+d.primary+") AS ss, "+
 		"toUInt64(countIf(type = 'pageview' AND visitor_id != "+zeroUUID+")) AS pv, "+
 		"toUInt64(countIf(type = 'pageview' AND visitor_id = "+zeroUUID+")) AS apv, "+
 		"toUInt64(sumIf(duration_ms, type = 'engagement')) AS eng, toUInt64(countIf(type = 'engagement')) AS engn, "+
@@ -551,17 +542,17 @@ func SessionSeriesSQL(p *Plan, iv query.Interval) *Stmt {
 		FROM (`).AddStmt(sessionsSQL(p)).Add(") GROUP BY bucket ORDER BY bucket")
 }
 
-var SessionCols = []AggCol{{"vs", "uniqHLL12IfMerge"}, {"n", ""}, {"nb", ""}, {"dur", ""}}
+var SessionCols = []AggCol{{"vs", "uniqExactIfMerge"}, {"n", ""}, {"nb", ""}, {"dur", ""}}
 
 // SessionBreakdownSQL: visits by entry or exit page.
 func SessionBreakdownSQL(p *Plan, dim query.Dimension, limit int) *Stmt {
 	inner := new(Stmt).Add("SELECT " + sessionColumn[dim] + ` AS val, uniqUpToIfState(25)(vis, toUInt8(1)) AS vk,
-		uniqHLL12IfState(vis, toUInt8(1)) AS vs, toUInt64(count()) AS n, toUInt64(countIf(` + bounceExpr + `)) AS nb,
+		uniqExactIfState(vis, toUInt8(1)) AS vs, toUInt64(count()) AS n, toUInt64(countIf(` + bounceExpr + `)) AS nb,
 		toUInt64(sum(` + durationExpr + `)) AS dur FROM (`).AddStmt(sessionsSQL(p)).Add(") GROUP BY val")
 	return FoldSQL(inner, "uniqUpToIfMerge(25)", "vs", SessionCols, []string{"vs", "n"}, p.K, limit)
 }
 
-var PathCols = []AggCol{{"vs", "uniqHLL12IfMerge"}, {"n", ""}}
+var PathCols = []AggCol{{"vs", "uniqExactIfMerge"}, {"n", ""}}
 
 // PathsSQL: for every page view of page in a visit, the page before it
 // ("(entrance)" when it was the first) or after it ("(exit)").
@@ -571,7 +562,7 @@ func PathsSQL(p *Plan, page string, next bool, limit int) *Stmt {
 		value = "if(idx = length(seq), '(exit)', seq[idx + 1])"
 	}
 	inner := new(Stmt).Add("SELECT "+value+` AS val, uniqUpToIfState(25)(vis, toUInt8(1)) AS vk,
-		uniqHLL12IfState(vis, toUInt8(1)) AS vs, toUInt64(count()) AS n
+		uniqExactIfState(vis, toUInt8(1)) AS vs, toUInt64(count()) AS n
 		FROM (SELECT any(visitor_id) AS vis, arrayMap(t -> t.2, arraySort(t -> t.1, groupArray((ts, path)))) AS seq
 		FROM `+migrations.Events+` WHERE `).AddStmt(eventsWhere(p, false)).
 		Add(" AND session_id != "+zeroUUID+" AND type = 'pageview'").AddStmt(sessionFilterWhere(p)).
@@ -589,13 +580,13 @@ func realtimeWhere(site string, since time.Time) *Stmt {
 }
 
 func RealtimeSQL(site string, since time.Time) *Stmt {
-	return new(Stmt).Add("SELECT toUInt64(uniqHLL12If(visitor_id, visitor_id != " + zeroUUID + ")) AS t_visitors, " +
+	return new(Stmt).Add("SELECT toUInt64(uniqExactIf(visitor_id, visitor_id != " + zeroUUID + ")) AS t_visitors, " +
 		"toUInt64(countIf(type = 'pageview')) AS t_pv FROM " + migrations.Events + " WHERE ").AddStmt(realtimeWhere(site, since))
 }
 
 func RealtimePagesSQL(site string, since time.Time, k, limit int) *Stmt {
 	vis := "visitor_id != " + zeroUUID
-	inner := new(Stmt).Add("SELECT path AS val, uniqUpToIfState(25)(visitor_id, " + vis + ") AS vk, uniqHLL12IfState(visitor_id, " + vis + ") AS vs, " +
+	inner := new(Stmt).Add("SELECT path AS val, uniqUpToIfState(25)(visitor_id, " + vis + ") AS vk, uniqExactIfState(visitor_id, " + vis + ") AS vs, " +
 		"toUInt64(count()) AS n FROM " + migrations.Events + " WHERE ").AddStmt(realtimeWhere(site, since)).
 		Add(" AND type = 'pageview' GROUP BY val")
 	return FoldSQL(inner, "uniqUpToIfMerge(25)", "vs", PathCols, []string{"vs", "n"}, k, limit)
@@ -661,14 +652,14 @@ func ConsentDecisionsSQL(p *Plan, iv query.Interval) *Stmt {
 		default:
 			key = bucketExpr(iv, "date", "") + " AS bucket, "
 		}
-		s.Add("SELECT "+key+"toUInt64(uniqHLL12Merge(consents)) AS c_consents, "+decisionSumsMV+" FROM "+migrations.ReportConsentDecisions+" WHERE ").
+		s.Add("SELECT "+key+"toUInt64(uniqExactMerge(consents)) AS c_consents, "+decisionSumsMV+" FROM "+migrations.ReportConsentDecisions+" WHERE ").
 			AddStmt(rangeWhere(p)).Add(" AND dim = ?", dim)
 	} else {
 		key := ""
 		if iv != "" {
 			key = bucketExpr(iv, "date", "ts") + " AS bucket, "
 		}
-		s.Add("SELECT " + key + "toUInt64(uniqHLL12(consent_id)) AS c_consents, " + decisionSumsRaw + " FROM " + migrations.ConsentDecisions + " WHERE ").
+		s.Add("SELECT " + key + "toUInt64(uniqExact(consent_id)) AS c_consents, " + decisionSumsRaw + " FROM " + migrations.ConsentDecisions + " WHERE ").
 			AddStmt(rangeWhere(p)).AddStmt(consentFilterWhere(p))
 	}
 	if iv != "" {
@@ -707,19 +698,19 @@ func ConsentImpressionsSQL(p *Plan, iv query.Interval) *Stmt {
 	return s
 }
 
-var ConsentCols = []AggCol{{"vs", "uniqHLL12Merge"}, {"nd", ""}, {"na", ""}, {"nr", ""}, {"nc", ""}, {"nw", ""}, {"np", ""}, {"nf", ""}, {"nt", ""}, {"ng", ""}}
+var ConsentCols = []AggCol{{"vs", "uniqExactMerge"}, {"nd", ""}, {"na", ""}, {"nr", ""}, {"nc", ""}, {"nw", ""}, {"np", ""}, {"nf", ""}, {"nt", ""}, {"ng", ""}}
 
 // ConsentBreakdownSQL: decisions per value, folded to k consent IDs, with
 // no limit (the values are few; the caller pages).
 func ConsentBreakdownSQL(p *Plan, dim query.ConsentDimension) *Stmt {
 	inner := new(Stmt)
 	if p.UseMV() {
-		inner.Add(`SELECT value AS val, uniqUpToMergeState(25)(consents_k) AS vk, uniqHLL12MergeState(consents) AS vs, sum(n_decisions) AS nd, sum(n_accept_all) AS na,
+		inner.Add(`SELECT value AS val, uniqUpToMergeState(25)(consents_k) AS vk, uniqExactMergeState(consents) AS vs, sum(n_decisions) AS nd, sum(n_accept_all) AS na,
 			sum(n_reject_all) AS nr, sum(n_custom) AS nc, sum(n_withdraw) AS nw, sum(n_performance) AS np,
 			sum(n_functionality) AS nf, sum(n_targeting) AS nt, sum(n_gpc) AS ng FROM `+migrations.ReportConsentDecisions+` WHERE `).
 			AddStmt(rangeWhere(p)).Add(" AND dim = ? GROUP BY val", string(dim))
 	} else {
-		inner.Add("SELECT " + consentDimColumns[dim] + ` AS val, uniqUpToState(25)(consent_id) AS vk, uniqHLL12State(consent_id) AS vs, count() AS nd,
+		inner.Add("SELECT " + consentDimColumns[dim] + ` AS val, uniqUpToState(25)(consent_id) AS vk, uniqExactState(consent_id) AS vs, count() AS nd,
 			countIf(action = 'accept_all') AS na, countIf(action = 'reject_all') AS nr, countIf(action = 'custom') AS nc,
 			countIf(action = 'withdraw') AS nw, countIf(performance = 1) AS np, countIf(functionality = 1) AS nf,
 			countIf(targeting = 1) AS nt, countIf(gpc = 1) AS ng FROM ` + migrations.ConsentDecisions + ` WHERE `).
@@ -761,15 +752,19 @@ func CookiesSQL(p *Plan, byPage bool) *Stmt {
 // ---------------------------------------------------------------------------
 // Proof of consent: the only statements that read consent IDs.
 
-const proofColumns = `decision_id, consent_id, ts, policy_version, texts_hash, toString(action) AS action_name,
+const proofColumns = `decision_id, consent_id, ts_ms, seq, policy_version, texts_hash, toString(action) AS action_name,
 	performance, functionality, targeting, gpc, path, language, country, device`
 
+// ProofHistorySQL lists a consent's decisions in the order they were made:
+// by the banner's count, then the time in milliseconds.
 func ProofHistorySQL(site, consentID string) *Stmt {
-	return new(Stmt).Add("SELECT "+proofColumns+" FROM "+migrations.ConsentDecisions+" WHERE site_id = ? AND consent_id = toUUID(?) ORDER BY ts, decision_id", site, consentID)
+	return new(Stmt).Add("SELECT "+proofColumns+" FROM "+migrations.ConsentDecisions+" WHERE site_id = ? AND consent_id = toUUID(?) ORDER BY seq, ts_ms, decision_id", site, consentID)
 }
 
+// ProofExportSQL lists a range's decisions by time, a consent's own in
+// their order.
 func ProofExportSQL(site string, from, to time.Time) *Stmt {
-	return new(Stmt).Add("SELECT "+proofColumns+" FROM "+migrations.ConsentDecisions+" WHERE site_id = ? AND date >= toDate(?) AND date <= toDate(?) ORDER BY ts, decision_id", site, from, to)
+	return new(Stmt).Add("SELECT "+proofColumns+" FROM "+migrations.ConsentDecisions+" WHERE site_id = ? AND date >= toDate(?) AND date <= toDate(?) ORDER BY ts_ms, seq, decision_id", site, from, to)
 }
 
 // Args are the statement's bound arguments, in order.

@@ -25,6 +25,10 @@ type ProofDecision struct {
 	Language      string           `json:"lang"`
 	Country       string           `json:"country"`
 	Device        string           `json:"device"`
+	// Seq is the visitor's count of decisions on the consent (0 for
+	// decisions recorded before it was kept); a consent's decisions are
+	// listed by Seq, then Time (milliseconds).
+	Seq uint32 `json:"seq"`
 }
 
 // Record is the decision as CSV cells.
@@ -35,7 +39,7 @@ func (d ProofDecision) Record() []string {
 		}
 		return "false"
 	}
-	return []string{d.DecisionID.String(), d.ConsentID.String(), d.Time.UTC().Format(time.RFC3339),
+	return []string{d.DecisionID.String(), d.ConsentID.String(), d.Time.UTC().Format("2006-01-02T15:04:05.000Z07:00"),
 		uitoa(uint64(d.PolicyVersion)), d.TextsHash, string(d.Action), b(d.Granted.Performance),
 		b(d.Granted.Functionality), b(d.Granted.Targeting), b(d.GPC), d.Path, d.Language, d.Country, d.Device}
 }

@@ -117,11 +117,18 @@ type Meta struct {
 	From    string         `json:"from"` // YYYY-MM-DD
 	To      string         `json:"to"`
 	Filters []query.Filter `json:"filters"`
-	// SampleRate is 1 when every number is exact (up to the visitor
-	// sketches), else the share of visitors some numbers were estimated
-	// from.
+	// SampleRate is 1 when every number is exact, else the share of
+	// visitors the Estimated metrics were computed from.
 	SampleRate float64 `json:"sample_rate"`
+	// Estimate is true when some numbers are estimates; Estimated names
+	// them. Only session metrics of ranges holding more than a million
+	// events are ever estimated.
+	Estimate  bool           `json:"estimate"`
+	Estimated []query.Metric `json:"estimated,omitempty"`
 }
+
+// SessionEstimates are the metrics a sampled session query estimates.
+var SessionEstimates = []query.Metric{query.MetricBounceRate, query.MetricVisitDuration, query.MetricReturningVisitors}
 
 func MetaOf(q query.Query, rates ...float64) Meta {
 	f := q.Filters
@@ -132,7 +139,11 @@ func MetaOf(q query.Query, rates ...float64) Meta {
 	for _, r := range rates {
 		rate = math.Min(rate, r)
 	}
-	return Meta{Site: q.Site, From: q.From.Format(query.DateLayout), To: q.To.Format(query.DateLayout), Filters: f, SampleRate: rate}
+	m := Meta{Site: q.Site, From: q.From.Format(query.DateLayout), To: q.To.Format(query.DateLayout), Filters: f, SampleRate: rate}
+	if rate < 1 {
+		m.Estimate, m.Estimated = true, SessionEstimates
+	}
+	return m
 }
 
 // Overview is the headline numbers of a period, and of the period before
