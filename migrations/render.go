@@ -26,8 +26,8 @@ import (
 //	{{distributed "events"}}  in cluster mode, the statement creating the
 //	                          Distributed table of a sharded table
 //	{{alter "events" "ADD COLUMN x UInt8"}}
-//	                          the ALTER of the table and, when sharded, of
-//	                          its Distributed table
+//	                          the ALTER of the table and, when sharded, its
+//	                          Distributed table made again over it
 //
 // A name missing from the registry is an error, and so is a CREATE or
 // ALTER that a cluster would run on one server only.
@@ -148,7 +148,14 @@ func (t Target) alter(name, change string) (string, error) {
 	}
 	out := fmt.Sprintf("ALTER TABLE %s%s %s", t.qualify(t.localName(tb)), t.OnCluster(), change)
 	if t.localName(tb) != tb.Name {
-		out += fmt.Sprintf(";\nALTER TABLE %s%s %s", t.qualify(tb.Name), t.OnCluster(), change)
+		// A Distributed table cannot be altered ON CLUSTER where shards
+		// replicate (18.16 refuses it); it holds no rows, so it is made
+		// again over the altered table.
+		dist, err := t.distributed(name)
+		if err != nil {
+			return "", err
+		}
+		out += fmt.Sprintf(";\nDROP TABLE IF EXISTS %s%s;\n%s", t.qualify(tb.Name), t.OnCluster(), strings.TrimSuffix(dist, ";"))
 	}
 	return out, nil
 }

@@ -93,7 +93,8 @@ func TestRender_RefusesWhatACusterCannotRun(t *testing.T) {
 		}
 	}
 	got, err := migrations.Render("t", `{{alter "events" "ADD COLUMN x UInt8"}};`, c1)
-	if err != nil || len(got) != 2 || !strings.Contains(got[0], "`events_local` ON CLUSTER") || !strings.Contains(got[1], "`events` ON CLUSTER") {
+	if err != nil || len(got) != 3 || !strings.Contains(got[0], "`events_local` ON CLUSTER") ||
+		!strings.HasPrefix(got[1], "DROP TABLE IF EXISTS `crumb`.`events` ON CLUSTER") || !strings.Contains(got[2], "AS `crumb`.`events_local` ENGINE = Distributed") {
 		t.Fatalf("ALTER: %q, %v", got, err)
 	}
 	got, err = migrations.Render("t", `{{alter "events" "ADD COLUMN x UInt8"}};`, migrations.Target{})

@@ -264,7 +264,7 @@ func TestLoginCSRF_AForeignSiteCannotLogTheBrowserIn(t *testing.T) {
 		t.Fatalf("cross-site logout: %d; stats afterwards %d", res.code, n.stats(session))
 	}
 	// The tracker's routes stay cross-origin: the site's pages post to them.
-	if res := n.send("POST", "/api/impressions", `{"site":"site1"}`, "Origin", "https://example.com", "Sec-Fetch-Site", "cross-site"); res.code != 202 {
+	if res := n.send("POST", "/api/impressions", `{"site":"site1","url":"https://example.com/"}`, "Origin", "https://example.com", "Sec-Fetch-Site", "cross-site"); res.code != 202 {
 		t.Fatalf("impression from the site: %d %v", res.code, res.body)
 	}
 }

@@ -144,6 +144,7 @@ func (l *load) send(w *worker) int {
 	req, _ := http.NewRequest("POST", l.url, strings.NewReader(body))
 	req.Header.Set("Content-Type", "text/plain")
 	req.Header.Set("User-Agent", browserUA)
+	req.Header.Set("Origin", "https://example.com")
 	code := noAnswer
 	if resp, err := l.client.Do(req); err == nil {
 		io.Copy(io.Discard, resp.Body)

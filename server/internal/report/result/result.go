@@ -236,7 +236,11 @@ func (ts *Timeseries) points(ps []Point) []object {
 // MarshalJSON writes {"site",…,"interval","metrics","points":[{"date",…}],"previous"}.
 func (ts *Timeseries) MarshalJSON() ([]byte, error) {
 	o := object{{"site", ts.Site}, {"from", ts.From}, {"to", ts.To}, {"filters", ts.Filters},
-		{"sample_rate", ts.SampleRate}, {"interval", ts.Interval}, {"metrics", ts.Metrics}, {"points", ts.points(ts.Points)}}
+		{"sample_rate", ts.SampleRate}, {"estimate", ts.Estimate}}
+	if len(ts.Estimated) > 0 {
+		o = append(o, field{"estimated", ts.Estimated})
+	}
+	o = append(o, field{"interval", ts.Interval}, field{"metrics", ts.Metrics}, field{"points", ts.points(ts.Points)})
 	if ts.Previous != nil {
 		o = append(o, field{"previous", ts.points(ts.Previous)})
 	}
@@ -351,7 +355,11 @@ func (b *Breakdown) MarshalJSON() ([]byte, error) {
 		other = b.Other.object(b.Metrics)
 	}
 	o := object{{"site", b.Site}, {"from", b.From}, {"to", b.To}, {"filters", b.Filters}, {"sample_rate", b.SampleRate},
-		{"dimension", b.Dimension}}
+		{"estimate", b.Estimate}}
+	if len(b.Estimated) > 0 {
+		o = append(o, field{"estimated", b.Estimated})
+	}
+	o = append(o, field{"dimension", b.Dimension})
 	if b.Dimension == query.DimEventProp {
 		o = append(o, field{"event", b.Event}, field{"property", b.Property})
 	}

@@ -166,6 +166,7 @@ func bodies(ctx context.Context, crumbBin string, srv *chserver.Server, tmp stri
 	req, _ := http.NewRequest("POST", "http://"+p.addr+"/api/consent", strings.NewReader(fmt.Sprintf(
 		`{"site":"benchsite","consent_id":%q,"policy_version":1,"action":"accept_all","url":"https://example.com/"}`, uuid.NewString())))
 	req.Header.Set("User-Agent", browserUA)
+	req.Header.Set("Origin", "https://example.com")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return body{}, body{}, err
@@ -336,7 +337,7 @@ func wrk(url, b string, d time.Duration, conns int) (wrkResult, error) {
 		return wrkResult{}, err
 	}
 	defer os.Remove(script.Name())
-	fmt.Fprintf(script, "wrk.method = \"POST\"\nwrk.body = %q\nwrk.headers[\"Content-Type\"] = \"text/plain\"\nwrk.headers[\"User-Agent\"] = %q\n", b, browserUA)
+	fmt.Fprintf(script, "wrk.method = \"POST\"\nwrk.body = %q\nwrk.headers[\"Content-Type\"] = \"text/plain\"\nwrk.headers[\"User-Agent\"] = %q\nwrk.headers[\"Origin\"] = \"https://example.com\"\n", b, browserUA)
 	script.Close()
 	out, err := exec.Command("wrk", "-t2", fmt.Sprintf("-c%d", conns), "-d"+d.String(), "-s", script.Name(), url).CombinedOutput()
 	if err != nil {
