@@ -29,6 +29,10 @@ const (
 	ConsentIndex       = "consent_index"
 	ConsentRevocations = "consent_revocations"
 	ErasureRequests    = "erasure_requests"
+
+	ReportDayVisitors = "report_day_visitors"
+	ReportDayConsents = "report_day_consents"
+	ReportSessions    = "report_sessions"
 )
 
 // Retention says which of a site's retention settings cuts a table's rows
@@ -89,15 +93,22 @@ var Tables = []Table{
 	// Revocations hold keyed hashes and times only, and are kept.
 	{Name: ConsentRevocations},
 	{Name: ErasureRequests, Retention: ErasureLogRetention},
+	{Name: ReportDayVisitors, ShardKey: "rand()", Retention: EventRetention},
+	{Name: ReportDayConsents, ShardKey: "rand()", Retention: ConsentRetention},
+	// A visitor's visits on the shard of its events.
+	{Name: ReportSessions, ShardKey: "cityHash64(toString(visitor_id))", Retention: EventRetention},
 }
 
-// The pre-aggregated tables whose exact states hold IDs, from events and
-// from consent decisions: an erasure rebuilds their rows of the erased
-// rows' days (Rebuilds). Retention cuts them at the same dates as their
-// sources, like every pre-aggregated table.
+// The pre-aggregated tables whose exact states hold IDs' keys, from events
+// and from consent decisions: an erasure rebuilds their rows of the erased
+// rows' days (Rebuilds), and deletes those days' sealed counts (the
+// DayTables), which are sealed again later. Retention cuts them at the
+// same dates as their sources, like every pre-aggregated table.
 var (
-	TrafficStateTables = []string{ReportTotals, ReportDaily, ReportDims}
+	TrafficStateTables = []string{ReportTotals, ReportDaily, ReportDims, ReportSessions}
 	ConsentStateTables = []string{ReportConsentDecisions}
+	TrafficDayTable    = ReportDayVisitors
+	ConsentDayTable    = ReportDayConsents
 )
 
 // Lookup returns the registered table called name.

@@ -207,7 +207,7 @@ func testRejectAll(t *testing.T, h *harness) {
 	tb.Click(button(firstLayer, "Reject all"))
 	h.waitRequests(t, site, "/api/consent", 1)
 
-	st := tb.stored()
+	st := tb.confirmed()
 	if st == nil || len(st["c"].([]any)) != 0 || st["v"] != float64(1) {
 		t.Fatalf("stored decision: %v", st)
 	}

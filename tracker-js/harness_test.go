@@ -417,6 +417,23 @@ func (tb *tab) stored() map[string]any {
 	return m
 }
 
+// confirmed waits until the server has answered the stored decision (the
+// answer names the consent and its key) and returns it.
+func (tb *tab) confirmed() map[string]any {
+	tb.T.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		st := tb.stored()
+		if st != nil && st["p"] == float64(0) {
+			return st
+		}
+		if time.Now().After(deadline) {
+			tb.T.Fatalf("decision not confirmed by the server: %v", st)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // quiet waits a little and checks that site sent no more events than n.
 func (h *harness) quiet(t *testing.T, site string, n int) {
 	t.Helper()

@@ -261,10 +261,20 @@ async function overview(el) {
           d.append(h('span', { class: 'sr-only' }, ' compared with the previous period'));
         }
       }
+      if (o.estimate && (o.estimated || []).includes(m)) {
+        tile.querySelector('.value').textContent = '\u2248 ' + fmt(m, o.metrics[m]);
+        tile.append(h('span', { class: 'note' }, 'estimate'));
+      }
       if (m === 'pageviews' && o.metrics.anonymous_pageviews) {
         tile.append(h('span', { class: 'note', title: 'Counted anonymously, without consent: in page views, never in visitors or visits' },
           `${fmt('pageviews', o.metrics.anonymous_pageviews)} without consent`));
       }
+    }
+    if (o.estimate) {
+      // Which numbers are estimated, and from what share of visitors.
+      const names = (o.estimated || []).map((m) => labels[m] || m).join(', ');
+      kpis.after(h('p', { class: 'estimate-note', role: 'note' },
+        `\u2248 ${names}: estimated from a sample of ${fmt('rate', 100 * o.sample_rate)} of visitors (this range holds over a million events); every other number is exact.`));
     }
   } catch (e) {
     kpis.after(h('p', { class: 'error' }, e.message));

@@ -123,9 +123,13 @@ export function rowsTable(dim, data, { metrics, pick, canPick, action, label, ma
   const max = Math.max(1, ...rows.map((r) => r[metrics[0]] || 0));
   pick = pick || ((r) => addFilter(dim, r.value));
   canPick = canPick || (() => true);
+  // Estimated metrics (large ranges) are marked in their header.
+  const est = new Set(data.estimate ? data.estimated || [] : []);
+  const note = data.estimate ? (data.estimation || []).join(' ') : null;
   return h('table', { class: dense ? 'rows dense' : 'rows' },
     h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, label || DIMENSIONS[dim] || dim),
-      ...metrics.map((m, i) => h('th', { scope: 'col', class: `num m${i + 1}`, title: labels[m] || null }, columns[m] || m)))),
+      ...metrics.map((m, i) => h('th', { scope: 'col', class: `num m${i + 1}`, title: est.has(m) ? `${labels[m] || m}: estimated. ${note}` : labels[m] || null },
+        est.has(m) ? `\u2248 ${columns[m] || m}` : columns[m] || m)))),
     h('tbody', {}, ...rows.map((r) => h('tr', {},
       h('td', { class: 'label' }, h('div', { class: 'cell' },
         r._other || !canPick(r) ? rowText(dim, r, metrics[0], max, data.k) : rowButton(dim, r, metrics[0], max, pick),

@@ -119,7 +119,35 @@ func New(ctx context.Context, cfg *config.Serve, db *clickhouse.DB, secret []byt
 	go registry.Run(bg)
 	go priv.RunRetention(bg, 24*time.Hour)
 	go revocations.Poll(bg, db, consent.PollInterval, log)
+	go a.runSealing(bg, SealInterval)
 	return a, nil
+}
+
+// SealInterval is how often a node seals the closed days' exact counts
+// (clickhouse.DB.SealDays); a day with late events or an erasure is read
+// from its exact states until the next run seals it again.
+const SealInterval = 10 * time.Minute
+
+// runSealing seals every site's closed days within its retention, at start
+// and then every interval, until ctx ends.
+func (a *App) runSealing(ctx context.Context, every time.Duration) {
+	for {
+		today := time.Now().UTC().Truncate(24 * time.Hour)
+		for _, site := range a.Sites.All() {
+			n, err := a.db.SealDays(ctx, site.ID, today.AddDate(0, -site.RetentionMonths, 0), today)
+			switch {
+			case err != nil && ctx.Err() == nil:
+				a.log.Warn("sealing closed days failed; retrying at the next run", "site", site.ID, "err", err)
+			case n > 0:
+				a.log.Debug("closed days sealed", "site", site.ID, "days", n)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(every):
+		}
+	}
 }
 
 func (a *App) ready(ctx context.Context) error {

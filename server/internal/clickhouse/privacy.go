@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
@@ -18,11 +19,7 @@ import (
 // VisitorEvents returns the events stored under one visitor ID of a site,
 // newest first, at most limit of them.
 func (db *DB) VisitorEvents(ctx context.Context, site string, visitor uuid.UUID, limit int) ([]model.Event, error) {
-	days, err := db.strings(ctx, selectVisitorDays, site, visitor.String())
-	if err != nil || len(days) == 0 {
-		return nil, wrapErr("visitor events", err)
-	}
-	rows, err := db.conn.Query(ctx, selectVisitorEvents, site, days, visitor.String(), limit)
+	rows, err := db.conn.Query(ctx, selectVisitorEvents, site, site, visitor.String(), visitor.String(), limit)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: visitor events: %w", err)
 	}
@@ -66,11 +63,7 @@ func (db *DB) ConsentDecisions(ctx context.Context, site string, consentIDs []uu
 		return nil, nil
 	}
 	ids := uuidStrings(consentIDs)
-	days, err := db.strings(ctx, selectConsentDays, site, ids)
-	if err != nil || len(days) == 0 {
-		return nil, wrapErr("consent decisions", err)
-	}
-	rows, err := db.conn.Query(ctx, selectConsentDecisions, site, days, ids)
+	rows, err := db.conn.Query(ctx, selectConsentDecisions, site, site, ids, ids)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: consent decisions: %w", err)
 	}
@@ -155,10 +148,10 @@ func (db *DB) Erase(ctx context.Context, es []model.Erasure) error {
 			return fmt.Errorf("clickhouse: erase consent records: %w", err)
 		}
 	}
-	if err := db.rebuild(ctx, migrations.TrafficStateTables, b.trafficRebuild); err != nil {
+	if err := db.rebuild(ctx, migrations.TrafficStateTables, migrations.TrafficDayTable, b.trafficRebuild); err != nil {
 		return err
 	}
-	if err := db.rebuild(ctx, migrations.ConsentStateTables, b.consentRebuild); err != nil {
+	if err := db.rebuild(ctx, migrations.ConsentStateTables, migrations.ConsentDayTable, b.consentRebuild); err != nil {
 		return err
 	}
 	if err := db.recordErasures(ctx, es, "complete"); err != nil {
@@ -262,8 +255,9 @@ func (db *DB) erasureBatch(ctx context.Context, es []model.Erasure) (*erasureBat
 
 // rebuild deletes the pre-aggregated rows of tables on the given sites'
 // days (one mutation per table) and, once they are gone, fills them again
-// from the source rows (migrations.Rebuilds).
-func (db *DB) rebuild(ctx context.Context, tables []string, days map[string]map[string]bool) error {
+// from the source rows (migrations.Rebuilds). The days' seals (dayTable)
+// are deleted too; SealDays seals them again.
+func (db *DB) rebuild(ctx context.Context, tables []string, dayTable string, days map[string]map[string]bool) error {
 	if len(days) == 0 {
 		return nil
 	}
@@ -277,12 +271,13 @@ func (db *DB) rebuild(ctx context.Context, tables []string, days map[string]map[
 	if err != nil {
 		return err
 	}
-	for _, t := range tables {
+	deleted := append(slices.Clone(tables), dayTable)
+	for _, t := range deleted {
 		if err := db.mutate(ctx, t, deleteAggregateDays, keys); err != nil {
 			return fmt.Errorf("clickhouse: rebuild %s: %w", t, err)
 		}
 	}
-	for _, t := range tables {
+	for _, t := range deleted {
 		if err := db.waitZero(ctx, fmt.Sprintf(countAggregateDays, t), keys); err != nil {
 			return fmt.Errorf("clickhouse: rebuild %s: %w", t, err)
 		}
@@ -415,31 +410,6 @@ func (db *DB) ErasureStates(ctx context.Context, site string, ids []uuid.UUID) (
 		out[byHash[h]] = st
 	}
 	return out, rows.Err()
-}
-
-// strings runs a query of one String column.
-func (db *DB) strings(ctx context.Context, query string, args ...any) ([]string, error) {
-	rows, err := db.conn.Query(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var v string
-		if err := rows.Scan(&v); err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
-}
-
-func wrapErr(what string, err error) error {
-	if err == nil {
-		return nil
-	}
-	return fmt.Errorf("clickhouse: %s: %w", what, err)
 }
 
 // eraseKey names one ID of one site in the erasure statements (sql.go).

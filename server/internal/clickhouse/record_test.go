@@ -153,9 +153,17 @@ func TestRecord_ForCurrentClickHouse(t *testing.T) {
 		for _, table := range []string{"report_totals", "report_daily", "report_dims", "report_consent_decisions", "report_consent_impressions"} {
 			r.Query("SELECT DISTINCT site_id, date FROM " + table)
 		}
+		r.Query("SELECT site_id, date, visitors, visits, events FROM report_day_visitors ORDER BY site_id, date, sealed_ms")
+		r.Query("SELECT site_id, date, consents, decisions FROM report_day_consents ORDER BY site_id, date, sealed_ms")
+		r.Query("SELECT site_id, visitor_id, date, consent_id, sum(events) FROM visitor_index GROUP BY site_id, visitor_id, date, consent_id ORDER BY site_id, visitor_id, date, consent_id")
+		r.Query("SELECT site_id, consent_id, date, sum(decisions) FROM consent_index GROUP BY site_id, consent_id, date ORDER BY site_id, consent_id, date")
 	}
 	r.Part("reads")
 	reads()
+	r.Part("seal")
+	if _, err := db.SealDays(ctx, reporttest.Site, reporttest.PrevFrom, reporttest.To); err != nil {
+		t.Fatal(err)
+	}
 	r.Part("contents")
 	contents()
 

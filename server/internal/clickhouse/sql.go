@@ -94,17 +94,17 @@ const (
 const (
 	zeroUUID = "toUUID('00000000-0000-0000-0000-000000000000')"
 
-	selectVisitorDays = `SELECT DISTINCT toString(date) FROM ` + migrations.VisitorIndex +
-		` WHERE site_id = ? AND visitor_id = toUUID(?)`
+	// A visitor's own rows, found by key: the days of the visitor's (of
+	// the consents') rows from the indexes, in the same statement.
 	selectVisitorEvents = "SELECT " + eventCols + " FROM " + migrations.Events +
-		" WHERE site_id = ? AND date IN (SELECT toDate(arrayJoin(?))) AND visitor_id = toUUID(?) ORDER BY ts DESC LIMIT ?"
+		" WHERE site_id = ? AND date IN (SELECT date FROM " + migrations.VisitorIndex + " WHERE site_id = ? AND visitor_id = toUUID(?))" +
+		" AND visitor_id = toUUID(?) ORDER BY ts DESC LIMIT ?"
 	selectVisitorConsentIDs = `SELECT DISTINCT consent_id FROM ` + migrations.VisitorIndex +
 		` WHERE site_id = ? AND visitor_id = toUUID(?) AND consent_id != ` + zeroUUID
-	selectConsentDays = `SELECT DISTINCT toString(date) FROM ` + migrations.ConsentIndex +
-		` WHERE site_id = ? AND consent_id IN (SELECT toUUID(arrayJoin(?)))`
 	selectConsentDecisions = `SELECT decision_id, ts, ts_ms, seq, consent_id, policy_version, texts_hash, toString(action),
 		performance, functionality, targeting, gpc, path, language, country, device
-		FROM ` + migrations.ConsentDecisions + ` WHERE site_id = ? AND date IN (SELECT toDate(arrayJoin(?)))
+		FROM ` + migrations.ConsentDecisions + ` WHERE site_id = ?
+		AND date IN (SELECT date FROM ` + migrations.ConsentIndex + ` WHERE site_id = ? AND consent_id IN (SELECT toUUID(arrayJoin(?))))
 		AND consent_id IN (SELECT toUUID(arrayJoin(?))) ORDER BY seq, ts_ms, decision_id`
 
 	// What a batch of erasures deletes, so that an ID without rows costs
@@ -126,14 +126,32 @@ const (
 	// name rows by a literal list, not a subquery: replicated tables on
 	// current ClickHouse accept only deterministic mutations.
 	eraseVisitorEvents    = `DELETE WHERE date IN (SELECT toDate(arrayJoin(?))) AND has(?, concat(toString(visitor_id), site_id))` // on Events
-	eraseVisitorIndex     = `DELETE WHERE has(?, concat(toString(visitor_id), site_id))`                                               // on VisitorIndex
+	eraseVisitorIndex     = `DELETE WHERE has(?, concat(toString(visitor_id), site_id))`                                           // on VisitorIndex
 	eraseConsentDecisions = `DELETE WHERE date IN (SELECT toDate(arrayJoin(?))) AND has(?, concat(toString(consent_id), site_id))` // on ConsentDecisions
-	eraseConsentIndex     = `DELETE WHERE has(?, concat(toString(consent_id), site_id))`                                               // on ConsentIndex
+	eraseConsentIndex     = `DELETE WHERE has(?, concat(toString(consent_id), site_id))`                                           // on ConsentIndex
 	// The pre-aggregated rows of a batch's days, keyed site|YYYY-MM-DD,
 	// before their rebuild (migrations.Rebuilds).
 	deleteAggregateDays = `DELETE WHERE has(?, concat(site_id, '|', toString(date)))`
 	countAggregateDays  = `SELECT count() FROM %s WHERE has(?, concat(site_id, '|', toString(date)))`
 	deleteBefore        = "DELETE WHERE site_id = ? AND date < toDate(?)" // retention, on every retained table
+
+	// Sealed days (SealDays): the live count of a site's days, the count
+	// their seals were taken at, and the seal of some days, from the exact
+	// states of the pre-aggregated tables.
+	selectLiveDayEvents = `SELECT toString(date), toUInt64(sum(event_count)) FROM ` + migrations.ReportDaily +
+		` WHERE site_id = ? AND date >= toDate(?) AND date < toDate(?) GROUP BY date`
+	selectSealedDayEvents = `SELECT toString(date), d.3 FROM (SELECT date, argMax((visitors, visits, events), sealed_ms) AS d FROM ` +
+		migrations.ReportDayVisitors + ` WHERE site_id = ? AND date >= toDate(?) AND date < toDate(?) GROUP BY date)`
+	sealVisitorDays = `INSERT INTO ` + migrations.ReportDayVisitors + ` (site_id, date, visitors, visits, events, sealed_ms)
+		SELECT site_id, date, toUInt64(uniqExactIfMerge(visitors)), toUInt64(uniqExactIfMerge(sessions)), toUInt64(sum(event_count)), toUInt64(?)
+		FROM ` + migrations.ReportDaily + ` WHERE site_id = ? AND date IN (SELECT toDate(arrayJoin(?))) GROUP BY site_id, date`
+	selectLiveDayDecisions = `SELECT toString(date), toUInt64(sum(n_decisions)) FROM ` + migrations.ReportConsentDecisions +
+		` WHERE site_id = ? AND date >= toDate(?) AND date < toDate(?) AND dim = 'all' GROUP BY date`
+	selectSealedDayDecisions = `SELECT toString(date), d.2 FROM (SELECT date, argMax((consents, decisions), sealed_ms) AS d FROM ` +
+		migrations.ReportDayConsents + ` WHERE site_id = ? AND date >= toDate(?) AND date < toDate(?) GROUP BY date)`
+	sealConsentDays = `INSERT INTO ` + migrations.ReportDayConsents + ` (site_id, date, consents, decisions, sealed_ms)
+		SELECT site_id, date, toUInt64(uniqExactMerge(consents)), toUInt64(sum(n_decisions)), toUInt64(?)
+		FROM ` + migrations.ReportConsentDecisions + ` WHERE site_id = ? AND date IN (SELECT toDate(arrayJoin(?))) AND dim = 'all' GROUP BY site_id, date`
 
 	// Erasure requests: a pending row when one is queued, a complete row
 	// when its batch is done; the newest version is the state.

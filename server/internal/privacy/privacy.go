@@ -131,47 +131,75 @@ func (s *Service) Export(ctx context.Context, w Who) (Export, error) {
 		return Export{}, err
 	}
 	site := w.Site
-	var consents []uuid.UUID
-	if v != uuid.Nil {
-		if consents, err = s.store.VisitorConsentIDs(ctx, site, v); err != nil {
-			return Export{}, err
-		}
-	}
-	if c != uuid.Nil {
-		consents = append(consents, c)
-	}
 	out := Export{Site: site, Visitor: w.Visitor, Events: []model.Event{}, Decisions: []model.Decision{}}
-	if v != uuid.Nil {
-		evs, err := s.store.VisitorEvents(ctx, site, v, MaxExportEvents+1)
-		if err != nil {
-			return Export{}, err
-		}
-		if len(evs) > MaxExportEvents {
-			evs, out.Truncated = evs[:MaxExportEvents], true
-		}
-		out.Events = append(out.Events, evs...)
-	}
-	ds, err := s.store.ConsentDecisions(ctx, site, consents)
-	if err != nil {
-		return Export{}, err
-	}
-	out.Decisions = append(out.Decisions, ds...)
 	var asked []uuid.UUID
 	for _, id := range []uuid.UUID{v, c} {
 		if id != uuid.Nil {
 			asked = append(asked, id)
 		}
 	}
-	states, err := s.store.ErasureStates(ctx, site, asked)
+	// Three lookups by key at once: the visitor's events, their consents'
+	// decisions, the state of an erasure.
+	var (
+		evs    []model.Event
+		ds     []model.Decision
+		states map[uuid.UUID]model.ErasureState
+	)
+	err = parallel(
+		func() (err error) {
+			if v != uuid.Nil {
+				evs, err = s.store.VisitorEvents(ctx, site, v, MaxExportEvents+1)
+			}
+			return err
+		},
+		func() error {
+			var consents []uuid.UUID
+			if v != uuid.Nil {
+				var err error
+				if consents, err = s.store.VisitorConsentIDs(ctx, site, v); err != nil {
+					return err
+				}
+			}
+			if c != uuid.Nil {
+				consents = append(consents, c)
+			}
+			var err error
+			ds, err = s.store.ConsentDecisions(ctx, site, consents)
+			return err
+		},
+		func() (err error) {
+			states, err = s.store.ErasureStates(ctx, site, asked)
+			return err
+		})
 	if err != nil {
 		return Export{}, err
 	}
+	if len(evs) > MaxExportEvents {
+		evs, out.Truncated = evs[:MaxExportEvents], true
+	}
+	out.Events = append(out.Events, evs...)
+	out.Decisions = append(out.Decisions, ds...)
 	for _, id := range asked {
 		if st, ok := states[id]; ok && (out.Erasure == nil || st.RequestedAt.After(out.Erasure.RequestedAt)) {
 			out.Erasure = &st
 		}
 	}
 	return out, nil
+}
+
+// parallel runs fns at once and returns the first error.
+func parallel(fns ...func() error) error {
+	errs := make(chan error, len(fns))
+	for _, fn := range fns {
+		go func() { errs <- fn() }()
+	}
+	var first error
+	for range fns {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 // Erase queues the erasure of a visitor's events and consent records, and

@@ -62,7 +62,7 @@ func (s *Service) consentPlan(ctx context.Context, q query.Query) (*plan.Plan, e
 			return nil, query.BadParam("filter", "consent analytics can be filtered by country, device, page and language only, not %s", f.Dimension)
 		}
 	}
-	return s.newPlan(ctx, q, planSums)
+	return s.newPlan(ctx, q, planConsent)
 }
 
 // ConsentOverview returns impressions, decisions, opt-in rates, GPC
@@ -77,9 +77,18 @@ func (s *Service) ConsentOverview(ctx context.Context, q query.Query) (*result.C
 		d                                 decisionSums
 		t                                 sums
 	)
+	sk := &sketched{}
 	err = parallel(
 		func() error {
-			return s.queryRow(ctx, plan.ConsentDecisionsSQL(p, ""), append([]any{&consents}, d.dest()...)...)
+			if err := s.queryRow(ctx, plan.ConsentDecisionsSQL(p, ""), append([]any{&consents}, d.dest()...)...); err != nil || !p.Estimate {
+				return err
+			}
+			if !s.exactBelow(consents) {
+				sk.add(result.MetricConsents)
+				return nil
+			}
+			var x decisionSums
+			return s.queryRow(ctx, plan.ConsentDecisionsSQL(p.Exact(), ""), append([]any{&consents}, x.dest()...)...)
 		},
 		func() error { return s.queryRow(ctx, plan.ConsentImpressionsSQL(p, ""), &imp, &impGPC, &undeclared) },
 		func() error {
@@ -88,6 +97,7 @@ func (s *Service) ConsentOverview(ctx context.Context, q query.Query) (*result.C
 			if err != nil {
 				return err
 			}
+			tp.NoDistinct = true // page views only
 			if err := s.queryRow(ctx, plan.TotalsSQL(tp), t.dest()...); err != nil {
 				return err
 			}
@@ -99,7 +109,7 @@ func (s *Service) ConsentOverview(ctx context.Context, q query.Query) (*result.C
 	if err != nil {
 		return nil, err
 	}
-	o := &result.ConsentOverview{Meta: result.MetaOf(q, p.Sample.Rate), ConsentMetrics: consentMetrics(consents, d, imp, impGPC, undeclared),
+	o := &result.ConsentOverview{Meta: s.meta(q, sk, p.Sample.Rate), ConsentMetrics: consentMetrics(consents, d, imp, impGPC, undeclared),
 		ConsentedPageviews: int64(t.pv), AnonymousPageviews: int64(t.apv),
 		EstimatedCoverage: result.Round1(100 * result.Ratio(float64(d.perf), float64(imp)))}
 	if t.apv > 0 {
@@ -121,22 +131,87 @@ func (s *Service) ConsentTimeseries(ctx context.Context, q query.Query) (*result
 	}
 	type imp struct{ n, gpc, undeclared uint64 }
 	decs, imps := map[time.Time]dec{}, map[time.Time]imp{}
+	sk := &sketched{}
+	readDecs := func(x *plan.Plan, into map[time.Time]dec) error {
+		rows, err := s.query(ctx, plan.ConsentDecisionsSQL(x, q.Interval))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var b time.Time
+			var v dec
+			if err := rows.Scan(append([]any{&b, &v.consents}, v.d.dest()...)...); err != nil {
+				return s.wrap(ctx, err)
+			}
+			into[b.UTC()] = v
+		}
+		return s.wrap(ctx, rows.Err())
+	}
 	err = parallel(
 		func() error {
-			rows, err := s.query(ctx, plan.ConsentDecisionsSQL(p, q.Interval))
+			// Days of the pre-aggregated tables: consents from the sealed
+			// days whose decision count still matches, exactly otherwise;
+			// other buckets: as the plan counts, small estimates exactly.
+			daily := p.UseMV() && q.Interval == query.Day
+			x := *p
+			x.NoDistinct = daily
+			seals := map[time.Time][2]uint64{}
+			err := parallel(
+				func() error { return readDecs(&x, decs) },
+				func() error {
+					if !daily {
+						return nil
+					}
+					rows, err := s.query(ctx, plan.ConsentDayCountsSQL(p))
+					if err != nil {
+						return err
+					}
+					defer rows.Close()
+					for rows.Next() {
+						var b time.Time
+						var v [2]uint64
+						if err := rows.Scan(&b, &v[0], &v[1]); err != nil {
+							return s.wrap(ctx, err)
+						}
+						seals[b.UTC()] = v
+					}
+					return s.wrap(ctx, rows.Err())
+				})
 			if err != nil {
 				return err
 			}
-			defer rows.Close()
-			for rows.Next() {
-				var b time.Time
-				var v dec
-				if err := rows.Scan(append([]any{&b, &v.consents}, v.d.dest()...)...); err != nil {
-					return s.wrap(ctx, err)
+			var days []string
+			for b, v := range decs {
+				switch {
+				case daily:
+					if sl, ok := seals[b]; ok && sl[1] == v.d.decisions {
+						v.consents = sl[0]
+						decs[b] = v
+						continue
+					}
+				case !p.Estimate:
+					continue
+				case !s.exactBelow(v.consents):
+					sk.add(result.MetricConsents)
+					continue
 				}
-				decs[b.UTC()] = v
+				days = append(days, bucketDays(b, q.Interval, p.From, p.To)...)
 			}
-			return s.wrap(ctx, rows.Err())
+			if len(days) == 0 {
+				return nil
+			}
+			exact := map[time.Time]dec{}
+			if err := readDecs(p.Exact(days...), exact); err != nil {
+				return err
+			}
+			for b, v := range decs {
+				if e, ok := exact[b]; ok && (daily || s.exactBelow(v.consents)) {
+					v.consents = e.consents
+					decs[b] = v
+				}
+			}
+			return nil
 		},
 		func() error {
 			rows, err := s.query(ctx, plan.ConsentImpressionsSQL(p, q.Interval))
@@ -158,7 +233,7 @@ func (s *Service) ConsentTimeseries(ctx context.Context, q query.Query) (*result
 	if err != nil {
 		return nil, err
 	}
-	out := &result.ConsentSeries{Meta: result.MetaOf(q, p.Sample.Rate), Interval: q.Interval}
+	out := &result.ConsentSeries{Meta: s.meta(q, sk, p.Sample.Rate), Interval: q.Interval}
 	for _, b := range buckets(q) {
 		d, i := decs[b], imps[b]
 		out.Points = append(out.Points, result.ConsentPoint{Time: b, ConsentMetrics: consentMetrics(d.consents, d.d, i.n, i.gpc, i.undeclared)})
@@ -190,7 +265,11 @@ func (s *Service) ConsentBreakdown(ctx context.Context, q query.Query, dim query
 	imps := map[string]imp{}
 	err = parallel(
 		func() (err error) {
-			frs, other, totals, err = s.readFold(ctx, plan.ConsentBreakdownSQL(p, dim), len(plan.ConsentCols), p.K)
+			n, exact := plan.ConsentColCount(p), 0
+			if p.Estimate {
+				exact = n - 1
+			}
+			frs, other, totals, err = s.readFoldExact(ctx, plan.ConsentBreakdownSQL(p, dim), n, p.K, exact)
 			return err
 		},
 		func() error {
@@ -213,6 +292,25 @@ func (s *Service) ConsentBreakdown(ctx context.Context, q query.Query, dim query
 	if err != nil {
 		return nil, err
 	}
+	sk := &sketched{}
+	if p.Estimate {
+		// Estimated consents (first) stay only above the exact threshold;
+		// the exact ones are last.
+		pick := func(r *foldRow) {
+			if n := len(r.vals); s.exactBelow(r.vals[0]) {
+				r.vals[0] = r.vals[n-1]
+			} else {
+				sk.add(result.MetricConsents)
+			}
+		}
+		for i := range frs {
+			pick(&frs[i])
+		}
+		if other != nil {
+			pick(other)
+		}
+		pick(&totals)
+	}
 	conv := func(value string, v []uint64, im imp) result.ConsentRow {
 		d := decisionSums{v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9]}
 		return result.ConsentRow{Value: value, ConsentMetrics: consentMetrics(v[0], d, im.n, im.gpc, 0)}
@@ -227,7 +325,7 @@ func (s *Service) ConsentBreakdown(ctx context.Context, q query.Query, dim query
 		shown.n, shown.gpc = shown.n+im.n, shown.gpc+im.gpc
 		rows[i] = conv(label(r.label), r.vals, im)
 	}
-	out := &result.ConsentBreakdown{Meta: result.MetaOf(q, p.Sample.Rate), Dimension: dim, K: p.K, Page: page.Number, Limit: page.Limit,
+	out := &result.ConsentBreakdown{Meta: s.meta(q, sk, p.Sample.Rate), Dimension: dim, K: p.K, Page: page.Number, Limit: page.Limit,
 		Totals: conv("(total)", totals.vals, all), Rows: []result.ConsentRow{}}
 	if other != nil {
 		r := conv(query.Other, other.vals, imp{all.n - shown.n, all.gpc - shown.gpc})

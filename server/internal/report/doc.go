@@ -54,23 +54,41 @@
 // Totals cover every row. Consent rows count distinct consent IDs, and
 // undeclared-cookie rows impressions (which carry no ID).
 //
-// # Speed
+// # Exact numbers, and estimates
+//
+// A number is exact — equal to a recount of the stored rows and of their
+// distinct IDs — whenever the query's range holds at most
+// Options.ExactEvents events (decisions, for consent numbers; one
+// million) or the number is at most Options.ExactCount (100,000). Beyond
+// that a distinct count may be an estimate within 1%, and the answer's
+// meta says which metrics have estimates and how they were made
+// (estimate, estimated, estimation, sample_rate).
 //
 // Queries without filters read pre-aggregated tables (report_daily,
 // report_totals, report_dims, report_consent_*) that materialized views
-// fill on every insert (migration 0012). Visitors, visits and consents
-// there are exact states (uniqExact) merged across days, so a visitor seen
-// on several days counts once, and both paths give the same numbers; a
-// breakdown first reads every value's sums and small exact visitor count
-// (uniqUpTo(25)), then merges the states of only the rows it shows.
-// Filtered queries read events, exactly. Session metrics (bounce rate,
-// visit duration, returning visitors) of an overview or time series read
-// events too; when a range holds more than Options.SessionSampleEvents
-// events they read a contiguous range of visitor IDs holding 1/2^n of the
-// visitors — the primary key (site_id, date, visitor_id, ts) skips the
-// rest — and the result says so (sample_rate, estimate, estimated); when
-// the estimate of returning visitors is under 110,000 the query runs again
-// on every visitor. Session breakdowns (entry and exit pages, paths) are
-// always exact. Every query carries
+// fill on every insert (migration 0012). Each distinct count there has two
+// states: the exact set of the IDs' 64-bit keys, merged across days so
+// that a visitor seen on several days counts once, and a HyperLogLog
+// sketch (uniqCombined, 2^17 registers, 0.3% standard error). Small ranges
+// merge the exact sets. Large ones (Plan.Estimate) merge the sketches
+// first and count again exactly every number whose estimate is under
+// ExactCount plus 10%; a breakdown row whose page views or events are
+// under that bound is counted exactly at once. A daily time series reads
+// the closed days' exact counts sealed by a background job
+// (report_day_visitors, report_day_consents; clickhouse.DB.SealDays) as
+// long as the day's event count still matches, and the exact sets of the
+// other days. Filtered queries read events with the same two counts, so
+// both paths give the same number for the same question. A breakdown
+// first reads every value's sums and small exact visitor count
+// (uniqUpTo(25)), then counts the visitors of only the rows it shows.
+//
+// Session metrics (bounce rate, visit duration, returning visitors) of an
+// overview or time series read events; when a range holds more than
+// Options.SessionSampleEvents events they read a contiguous range of
+// visitor IDs holding 1/2^n of the visitors — the primary key (site_id,
+// date, visitor_id, ts) skips the rest — and the meta says so; when the
+// estimate of returning visitors is under Options.MinEstimated plus 10%
+// the query runs again on every visitor. Session breakdowns (entry and
+// exit pages, paths) are always exact. Every query carries
 // max_execution_time.
 package report

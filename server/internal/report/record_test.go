@@ -34,8 +34,12 @@ func TestRecord_ForCurrentClickHouse(t *testing.T) {
 	}
 	// Four at a time: half of each job's time is waiting for the server.
 	runJobs(t, everyQuery(context.Background(), svc, f), 4)
-	sampled := New(conn.Conn(), reporttest.Sites{f.Site.ID: &f.Site}, Options{Now: func() time.Time { return reporttest.Now }, SessionSampleEvents: 1})
+	sampled := New(conn.Conn(), reporttest.Sites{f.Site.ID: &f.Site}, Options{Now: func() time.Time { return reporttest.Now }, SessionSampleEvents: 1, MinEstimated: 1})
 	sampled.trace = svc.trace
 	runJobs(t, everyQuery(context.Background(), sampled, f)[:60], 4)
+	// Large ranges: the sketches and the exact recounts beside them.
+	estimated := New(conn.Conn(), reporttest.Sites{f.Site.ID: &f.Site}, Options{Now: func() time.Time { return reporttest.Now }, ExactEvents: 1, ExactCount: 2, ExactRowEvents: 1})
+	estimated.trace = svc.trace
+	runJobs(t, everyQuery(context.Background(), estimated, f), 4)
 	r.Write("report")
 }

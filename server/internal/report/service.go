@@ -10,6 +10,7 @@ import (
 	"math/bits"
 	"regexp"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/crumbhq/crumb/server/internal/model"
 	"github.com/crumbhq/crumb/server/internal/report/plan"
 	"github.com/crumbhq/crumb/server/internal/report/query"
+	"github.com/crumbhq/crumb/server/internal/report/result"
 )
 
 // ErrUnknownSite is returned for a site that is not configured.
@@ -50,6 +52,25 @@ type Options struct {
 	// returning visitors) read before they are estimated on a sample of
 	// visitors; default 1,000,000. Every other number is exact.
 	SessionSampleEvents uint64
+	// ExactEvents is the most events (consent decisions, for consent
+	// numbers) a range may hold for every distinct count (visitors,
+	// visits, consents) to be read from the exact sets; larger ranges read
+	// the sketches first. Default 1,000,000.
+	ExactEvents uint64
+	// ExactCount: in larger ranges, a distinct count whose estimate is
+	// under ExactCount plus 10% is counted again exactly, so that every
+	// count up to ExactCount is exact (the sketch errs by 0.3%, far less
+	// than the margin). Default 100,000.
+	ExactCount uint64
+	// ExactRowEvents: in ranges beyond ExactEvents, a breakdown row with
+	// at most this many page views (events, for event dimensions) is
+	// counted exactly; larger rows are estimated. Default 1,000.
+	ExactRowEvents uint64
+	// MinEstimated is the smallest number of returning visitors a sampled
+	// session query may estimate: below it (with a 10% margin for the
+	// sample's error) the query runs again on every visitor, so a count
+	// up to MinEstimated is always exact; default 100,000.
+	MinEstimated uint64
 	// Now is the clock (realtime); default time.Now.
 	Now func() time.Time
 	// Cluster is set in cluster mode, where events and the report tables
@@ -87,6 +108,18 @@ func New(conn driver.Conn, sites Sites, opts Options) *Service {
 	if opts.SessionSampleEvents == 0 {
 		opts.SessionSampleEvents = 1_000_000
 	}
+	if opts.ExactEvents == 0 {
+		opts.ExactEvents = 1_000_000
+	}
+	if opts.ExactCount == 0 {
+		opts.ExactCount = 100_000
+	}
+	if opts.ExactRowEvents == 0 {
+		opts.ExactRowEvents = 1_000
+	}
+	if opts.MinEstimated == 0 {
+		opts.MinEstimated = 100_000
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -99,15 +132,11 @@ func New(conn driver.Conn, sites Sites, opts Options) *Service {
 type planKind int
 
 const (
-	planSums        planKind = iota // sums: pre-aggregated without filters, else events; exact
+	planSums        planKind = iota // sums: pre-aggregated without filters, else events; distinct counts estimated in large ranges
 	planSessions                    // session metrics: events, on a sample of visitors when large
 	planSessionRows                 // session breakdowns and paths: events; exact
+	planConsent                     // consent decisions: like planSums, large by their decisions
 )
-
-// MinEstimated is the smallest count a sampled session query may estimate:
-// below it (with a margin for the sample's error) the query runs again on
-// every visitor.
-const MinEstimated = 100_000
 
 // newPlan validates q and decides how to answer it.
 func (s *Service) newPlan(ctx context.Context, q query.Query, kind planKind) (*plan.Plan, error) {
@@ -119,7 +148,25 @@ func (s *Service) newPlan(ctx context.Context, q query.Query, kind planKind) (*p
 		return nil, ErrUnknownSite
 	}
 	p := &plan.Plan{Site: q.Site, From: q.From, To: q.To, Filters: q.Filters, K: siteK(site), MV: len(q.Filters) == 0 && !s.forceRaw, Sample: plan.Sampling{Rate: 1}}
-	if kind != planSessions {
+	switch kind {
+	case planSums, planConsent:
+		if !p.MV {
+			return p, nil
+		}
+		// Estimates only where the numbers are large enough to allow them.
+		size := plan.SizeSQL(p)
+		if kind == planConsent {
+			size = plan.ConsentSizeSQL(p)
+		}
+		var n uint64
+		if err := s.queryRow(ctx, size, &n); err != nil {
+			return nil, err
+		}
+		// Events are always counted exactly: only the pre-aggregated
+		// tables have sketches.
+		p.Estimate = p.MV && n > s.opts.ExactEvents
+		return p, nil
+	case planSessionRows:
 		return p, nil
 	}
 	budget := s.opts.SessionSampleEvents
@@ -138,6 +185,46 @@ func (s *Service) newPlan(ctx context.Context, q query.Query, kind planKind) (*p
 		}
 	}
 	return p, nil
+}
+
+// exactBelow reports whether an estimated distinct count must be counted
+// again exactly: it may be ExactCount or less.
+func (s *Service) exactBelow(estimate uint64) bool {
+	return estimate < s.opts.ExactCount+s.opts.ExactCount/10
+}
+
+// sketchNote says how the distinct counts of large ranges are estimated.
+func (s *Service) sketchNote() string {
+	return fmt.Sprintf("visitors, visits and consents over %d in a range of more than %d events: HyperLogLog with 2^17 registers (standard error 0.3%%); every smaller count is exact",
+		s.opts.ExactCount, s.opts.ExactEvents)
+}
+
+// sketched collects the metrics of an answer that have a number estimated
+// with a sketch.
+type sketched struct {
+	mu sync.Mutex
+	m  []query.Metric
+}
+
+func (e *sketched) add(ms ...query.Metric) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, m := range ms {
+		if !slices.Contains(e.m, m) {
+			e.m = append(e.m, m)
+		}
+	}
+}
+
+// meta describes q's answer: its sample rates and its sketched metrics.
+func (s *Service) meta(q query.Query, e *sketched, rates ...float64) result.Meta {
+	m := result.MetaOf(q, rates...)
+	if e != nil {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		m.Note(s.sketchNote(), e.m...)
+	}
+	return m
 }
 
 // rangeEvents counts the site's events in the plan's days.

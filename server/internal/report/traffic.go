@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"sync"
 	"time"
 )
 
@@ -54,13 +55,14 @@ func (st sessionStats) apply(m *result.Metrics, smp plan.Sampling) {
 // Overview returns the headline numbers of q's period (and of the
 // previous period with q.Compare).
 func (s *Service) Overview(ctx context.Context, q query.Query) (*result.Overview, error) {
-	m, rates, err := s.periodMetrics(ctx, q)
+	est := &sketched{}
+	m, rates, err := s.periodMetrics(ctx, q, est)
 	if err != nil {
 		return nil, err
 	}
 	o := &result.Overview{Metrics: m}
 	if q.Compare {
-		prev, prates, err := s.periodMetrics(ctx, q.Previous())
+		prev, prates, err := s.periodMetrics(ctx, q.Previous(), est)
 		if err != nil {
 			return nil, err
 		}
@@ -71,11 +73,57 @@ func (s *Service) Overview(ctx context.Context, q query.Query) (*result.Overview
 			o.Change[name] = result.Change(name, m.Get(name), prev.Get(name))
 		}
 	}
-	o.Meta = result.MetaOf(q, rates...)
+	o.Meta = s.meta(q, est, rates...)
 	return o, nil
 }
 
-func (s *Service) periodMetrics(ctx context.Context, q query.Query) (result.Metrics, []float64, error) {
+// distinctMetrics are the metrics a sketched visitors or visits count
+// makes estimates.
+var distinctMetrics = []query.Metric{query.MetricVisitors, query.MetricVisits, query.MetricViewsPerVisit}
+
+// totals reads a range's sums: with estimated distinct counts when the
+// plan allows, counted again exactly when one of them is small.
+func (s *Service) totals(ctx context.Context, p *plan.Plan, est *sketched) (sums, error) {
+	var t sums
+	if err := s.queryRow(ctx, plan.TotalsSQL(p), t.dest()...); err != nil {
+		return t, err
+	}
+	if !p.Estimate {
+		return t, nil
+	}
+	t, err := s.recount(ctx, p, t, est, func(x *plan.Plan, into *sums) error {
+		return s.queryRow(ctx, plan.TotalsSQL(x), into.dest()...)
+	})
+	return t, err
+}
+
+// recount replaces the small estimated distinct counts of t by exact
+// ones, read by exact (with the plan's exact twin), and notes the
+// estimates that stay.
+func (s *Service) recount(ctx context.Context, p *plan.Plan, t sums, est *sketched, exact func(*plan.Plan, *sums) error) (sums, error) {
+	smallV, smallS := s.exactBelow(t.visitors), s.exactBelow(t.visits)
+	if smallV || smallS {
+		var x sums
+		if err := exact(p.Exact(), &x); err != nil {
+			return t, err
+		}
+		if smallV {
+			t.visitors = x.visitors
+		}
+		if smallS {
+			t.visits = x.visits
+		}
+	}
+	if !smallV {
+		est.add(query.MetricVisitors)
+	}
+	if !smallS {
+		est.add(query.MetricVisits, query.MetricViewsPerVisit)
+	}
+	return t, nil
+}
+
+func (s *Service) periodMetrics(ctx context.Context, q query.Query, est *sketched) (result.Metrics, []float64, error) {
 	var (
 		t     sums
 		st    sessionStats
@@ -87,7 +135,8 @@ func (s *Service) periodMetrics(ctx context.Context, q query.Query) (result.Metr
 			if p, err = s.newPlan(ctx, q, planSums); err != nil {
 				return err
 			}
-			return s.queryRow(ctx, plan.TotalsSQL(p), t.dest()...)
+			t, err = s.totals(ctx, p, est)
+			return err
 		},
 		func() (err error) {
 			if ps, err = s.newPlan(ctx, q, planSessions); err != nil {
@@ -101,7 +150,7 @@ func (s *Service) periodMetrics(ctx context.Context, q query.Query) (result.Metr
 	}
 	out = t.metrics(p.Sample)
 	st.apply(&out, ps.Sample)
-	if ps.Sample.Sampled() && out.ReturningVisitors < MinEstimated*11/10 {
+	if ps.Sample.Sampled() && uint64(out.ReturningVisitors) < s.opts.MinEstimated*11/10 {
 		// Too few returning visitors to estimate within 1%: count them all.
 		exact := *ps
 		exact.Sample = plan.Sampling{Rate: 1}
@@ -124,24 +173,162 @@ func (s *Service) Timeseries(ctx context.Context, q query.Query, metrics []query
 		return nil, err
 	}
 	ts := &result.Timeseries{Interval: q.Interval, Metrics: metrics}
-	points, rates, err := s.series(ctx, q, metrics)
+	est := &sketched{}
+	points, rates, err := s.series(ctx, q, metrics, est)
 	if err != nil {
 		return nil, err
 	}
 	ts.Points = points
 	if q.Compare {
-		prev, prates, err := s.series(ctx, q.Previous(), metrics)
+		prev, prates, err := s.series(ctx, q.Previous(), metrics, est)
 		if err != nil {
 			return nil, err
 		}
 		ts.Previous = prev
 		rates = append(rates, prates...)
 	}
-	ts.Meta = result.MetaOf(q, rates...)
+	ts.Meta = s.meta(q, est, rates...)
 	return ts, nil
 }
 
-func (s *Service) series(ctx context.Context, q query.Query, metrics []query.Metric) ([]result.Point, []float64, error) {
+// readSeries reads a statement of bucket and sums rows into out; with
+// extra, each row has one more column, handed to it with its bucket.
+func (s *Service) readSeries(ctx context.Context, st *plan.Stmt, out map[time.Time]sums, extra func(b time.Time, v uint64)) error {
+	rows, err := s.query(ctx, st)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var b time.Time
+		var t sums
+		dest := append([]any{&b}, t.dest()...)
+		var more uint64
+		if extra != nil {
+			dest = append(dest, &more)
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return s.wrap(ctx, err)
+		}
+		out[b.UTC()] = t
+		if extra != nil {
+			extra(b.UTC(), more)
+		}
+	}
+	return s.wrap(ctx, rows.Err())
+}
+
+// seriesSums reads the sums of every bucket: daily ones of the
+// pre-aggregated tables from the sealed days (exact counts), every other
+// one with the plan's distinct counts, small estimates counted again
+// exactly on their buckets' days.
+func (s *Service) seriesSums(ctx context.Context, p *plan.Plan, iv query.Interval, out map[time.Time]sums, est *sketched) error {
+	if p.UseMV() && iv == query.Day {
+		return s.daySeries(ctx, p, out)
+	}
+	if err := s.readSeries(ctx, plan.SeriesSQL(p, iv), out, nil); err != nil {
+		return err
+	}
+	if !p.Estimate {
+		return nil
+	}
+	var days []string
+	for b, t := range out {
+		if s.exactBelow(t.visitors) || s.exactBelow(t.visits) {
+			days = append(days, bucketDays(b, iv, p.From, p.To)...)
+		}
+	}
+	exact := map[time.Time]sums{}
+	if len(days) > 0 {
+		if err := s.readSeries(ctx, plan.SeriesSQL(p.Exact(days...), iv), exact, nil); err != nil {
+			return err
+		}
+	}
+	for b, t := range out {
+		x := exact[b]
+		t, _ = s.recount(ctx, p, t, est, func(_ *plan.Plan, into *sums) error { *into = x; return nil })
+		out[b] = t
+	}
+	return nil
+}
+
+// daySeries reads the days of a pre-aggregated range: sums from
+// report_daily, visitors and visits from the sealed days whose event count
+// still matches, and from the exact states for the other days (today, a
+// day with late events or a rebuilt one).
+func (s *Service) daySeries(ctx context.Context, p *plan.Plan, out map[time.Time]sums) error {
+	type sealed struct{ visitors, visits, events uint64 }
+	live := map[time.Time]uint64{}
+	seals := map[time.Time]sealed{}
+	err := parallel(
+		func() error {
+			return s.readSeries(ctx, plan.DaySeriesSumsSQL(p), out, func(b time.Time, n uint64) { live[b] = n })
+		},
+		func() error {
+			rows, err := s.query(ctx, plan.DayCountsSQL(p))
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var b time.Time
+				var d sealed
+				if err := rows.Scan(&b, &d.visitors, &d.visits, &d.events); err != nil {
+					return s.wrap(ctx, err)
+				}
+				seals[b.UTC()] = d
+			}
+			return s.wrap(ctx, rows.Err())
+		})
+	if err != nil {
+		return err
+	}
+	var days []string
+	for b, t := range out {
+		if d, ok := seals[b]; ok && d.events == live[b] {
+			t.visitors, t.visits = d.visitors, d.visits
+			out[b] = t
+			continue
+		}
+		days = append(days, b.Format(time.DateOnly))
+	}
+	if len(days) == 0 {
+		return nil
+	}
+	exact := map[time.Time]sums{}
+	if err := s.readSeries(ctx, plan.SeriesSQL(p.Exact(days...), query.Day), exact, nil); err != nil {
+		return err
+	}
+	for b, x := range exact {
+		t := out[b]
+		t.visitors, t.visits = x.visitors, x.visits
+		out[b] = t
+	}
+	return nil
+}
+
+// bucketDays lists the days (YYYY-MM-DD) of bucket b within [from, to].
+func bucketDays(b time.Time, iv query.Interval, from, to time.Time) []string {
+	start, end := b, b.AddDate(0, 0, 1)
+	switch iv {
+	case query.Hour:
+		start = time.Date(b.Year(), b.Month(), b.Day(), 0, 0, 0, 0, time.UTC)
+		end = start.AddDate(0, 0, 1)
+	case query.Week:
+		end = b.AddDate(0, 0, 7)
+	case query.Month:
+		end = b.AddDate(0, 1, 0)
+	}
+	var out []string
+	for d := start; d.Before(end); d = d.AddDate(0, 0, 1) {
+		if !d.Before(from) && !d.After(to) {
+			out = append(out, d.Format(time.DateOnly))
+		}
+	}
+	return out
+}
+
+func (s *Service) series(ctx context.Context, q query.Query, metrics []query.Metric, est *sketched) ([]result.Point, []float64, error) {
 	needSessions := slices.ContainsFunc(metrics, query.Metric.NeedsSessions)
 	bySums := map[time.Time]sums{}
 	bySessions := map[time.Time]sessionStats{}
@@ -150,20 +337,7 @@ func (s *Service) series(ctx context.Context, q query.Query, metrics []query.Met
 		if p, err = s.newPlan(ctx, q, planSums); err != nil {
 			return err
 		}
-		rows, err := s.query(ctx, plan.SeriesSQL(p, q.Interval))
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var b time.Time
-			var t sums
-			if err := rows.Scan(append([]any{&b}, t.dest()...)...); err != nil {
-				return s.wrap(ctx, err)
-			}
-			bySums[b.UTC()] = t
-		}
-		return s.wrap(ctx, rows.Err())
+		return s.seriesSums(ctx, p, q.Interval, bySums, est)
 	}}
 	if needSessions {
 		fns = append(fns, func() (err error) {
@@ -278,12 +452,13 @@ func (s *Service) Breakdown(ctx context.Context, q query.Query, dim query.Dimens
 	var rows []result.Row
 	var total sums
 	var periodVisitors int64
+	sk := &sketched{}
 	fns := []func() error{func() (err error) {
 		switch {
 		case d.Kind == query.KindSession:
 			rows, b.Other, b.Totals, err = s.sessionBreakdown(ctx, p, dim, want)
 		case p.UseMV():
-			rows, b.Other, b.Totals, err = s.mvBreakdown(ctx, p, dim, o.Event, o.Property, want)
+			rows, b.Other, b.Totals, err = s.mvBreakdown(ctx, p, dim, o.Event, o.Property, want, sk)
 		default:
 			rows, b.Other, b.Totals, err = s.rawBreakdown(ctx, p, dim, o.Event, o.Property, want)
 		}
@@ -291,11 +466,11 @@ func (s *Service) Breakdown(ctx context.Context, q query.Query, dim query.Dimens
 	}}
 	if slices.Contains(b.Metrics, query.MetricConversionRate) {
 		fns = append(fns, func() error {
-			tp := *p
-			if err := s.queryRow(ctx, plan.TotalsSQL(&tp), total.dest()...); err != nil {
+			var err error
+			if total, err = s.totals(ctx, p, sk); err != nil {
 				return err
 			}
-			periodVisitors = total.metrics(tp.Sample).Visitors
+			periodVisitors = total.metrics(p.Sample).Visitors
 			return nil
 		})
 	}
@@ -355,7 +530,10 @@ func (s *Service) Breakdown(ctx context.Context, q query.Query, dim query.Dimens
 	if b.Rows == nil {
 		b.Rows = []result.Row{}
 	}
-	b.Meta = result.MetaOf(q, p.Sample.Rate)
+	b.Meta = s.meta(q, sk, p.Sample.Rate)
+	if slices.Contains(b.Meta.Estimated, query.MetricVisitors) && periodVisitors > 0 {
+		b.Meta.Note(s.sketchNote(), query.MetricConversionRate)
+	}
 	return b, nil
 }
 
@@ -371,6 +549,12 @@ type foldRow struct {
 // unfolded rows, the folded row (nil when there is none or it covers fewer
 // than k visitors) and the totals.
 func (s *Service) readFold(ctx context.Context, st *plan.Stmt, ncols, k int) (rows []foldRow, other *foldRow, totals foldRow, err error) {
+	return s.readFoldExact(ctx, st, ncols, k, 0)
+}
+
+// readFoldExact is readFold whose rows' exact visitors (for the k check
+// above plan.ExactK) are column exact.
+func (s *Service) readFoldExact(ctx context.Context, st *plan.Stmt, ncols, k, exact int) (rows []foldRow, other *foldRow, totals foldRow, err error) {
 	rs, err := s.query(ctx, st)
 	if err != nil {
 		return nil, nil, foldRow{}, err
@@ -394,7 +578,7 @@ func (s *Service) readFold(ctx context.Context, st *plan.Stmt, ncols, k int) (ro
 			return nil, nil, foldRow{}, s.wrap(ctx, err)
 		}
 		if r.folded {
-			if enough(r, k) {
+			if enough(r, k, exact) {
 				r.label = query.Other
 				other = &r
 			}
@@ -414,12 +598,13 @@ func (s *Service) readFold(ctx context.Context, st *plan.Stmt, ncols, k int) (ro
 }
 
 // enough reports whether a folded row covers at least k visitors: its
-// small exact count when k ≤ plan.ExactK, else its visitors (vals[0]).
-func enough(r foldRow, k int) bool {
+// small exact count when k ≤ plan.ExactK, else its exact visitors
+// (vals[exact]).
+func enough(r foldRow, k, exact int) bool {
 	if k <= plan.ExactK {
 		return r.k >= uint64(k)
 	}
-	return r.vals[0] >= uint64(k)
+	return r.vals[exact] >= uint64(k)
 }
 
 func label(v string) string {
@@ -473,7 +658,7 @@ func (v mvValueRow) small(k int) bool {
 // mvBreakdown answers from report_dims in two steps: every value's exact
 // small visitor count and sums, then the visitor sketches of only the
 // values shown, of the small values together and of all.
-func (s *Service) mvBreakdown(ctx context.Context, p *plan.Plan, dim query.Dimension, event, key string, want int) ([]result.Row, *result.Row, result.Row, error) {
+func (s *Service) mvBreakdown(ctx context.Context, p *plan.Plan, dim query.Dimension, event, key string, want int, sk *sketched) ([]result.Row, *result.Row, result.Row, error) {
 	rs, err := s.query(ctx, plan.MVValuesSQL(p, dim, event, key))
 	if err != nil {
 		return nil, nil, result.Row{}, err
@@ -531,30 +716,54 @@ func (s *Service) mvBreakdown(ctx context.Context, p *plan.Plan, dim query.Dimen
 			if len(values) == 0 {
 				return nil
 			}
-			rows, err := s.query(ctx, plan.MVVisitorsSQL(p, dim, event, key, values))
-			if err != nil {
-				return err
-			}
-			defer rows.Close()
-			for rows.Next() {
-				var v string
-				var vs, ss uint64
-				if err := rows.Scan(&v, &vs, &ss); err != nil {
-					return s.wrap(ctx, err)
+			// Estimated: the rows with more page views (events) than
+			// ExactRowEvents from the sketches, the others exactly.
+			var exact, sketch []string
+			for i, v := range values {
+				if p.Estimate && bound(big[i]) > s.opts.ExactRowEvents {
+					sketch = append(sketch, v)
+				} else {
+					exact = append(exact, v)
 				}
-				visitors[v] = [2]uint64{vs, ss}
 			}
-			return s.wrap(ctx, rows.Err())
+			var mu sync.Mutex
+			read := func(x *plan.Plan, vals []string) error {
+				if len(vals) == 0 {
+					return nil
+				}
+				rows, err := s.query(ctx, plan.MVVisitorsSQL(x, dim, event, key, vals))
+				if err != nil {
+					return err
+				}
+				defer rows.Close()
+				for rows.Next() {
+					var v string
+					var vs, ss uint64
+					if err := rows.Scan(&v, &vs, &ss); err != nil {
+						return s.wrap(ctx, err)
+					}
+					mu.Lock()
+					visitors[v] = [2]uint64{vs, ss}
+					mu.Unlock()
+				}
+				return s.wrap(ctx, rows.Err())
+			}
+			if len(sketch) > 0 {
+				sk.add(query.MetricVisitors, query.MetricVisits)
+			}
+			return parallel(func() error { return read(p.Exact(), exact) }, func() error { return read(p, sketch) })
 		}}
 		if other == nil && totalVis == 0 {
 			if nSmall > 0 {
 				fns = append(fns, func() error {
 					var vs, ss, k uint64
+					// The small values together (estimated like the raw path's
+					// folded row).
 					if err := s.queryRow(ctx, plan.MVOtherSQL(p, dim, event, key), &vs, &ss, &k); err != nil {
 						return err
 					}
 					r := foldRow{vals: []uint64{vs}, k: k}
-					if enough(r, p.K) {
+					if enough(r, p.K, 0) {
 						small.visitors, small.visits = vs, ss
 						row := trafficRow(query.Other, small, p.Sample)
 						other = &row
@@ -563,6 +772,9 @@ func (s *Service) mvBreakdown(ctx context.Context, p *plan.Plan, dim query.Dimen
 				})
 			}
 			fns = append(fns, func() error {
+				if p.Estimate {
+					sk.add(query.MetricVisitors, query.MetricVisits)
+				}
 				return s.queryRow(ctx, plan.MVDimTotalsSQL(p, dim, event, key), &totalVis, &totalVisits)
 			})
 		}

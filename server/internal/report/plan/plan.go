@@ -17,18 +17,20 @@
 package plan
 
 import (
-	"github.com/crumbhq/crumb/migrations"
-
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/crumbhq/crumb/migrations"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/crumbhq/crumb/server/internal/report/query"
 )
 
-// Plan is how one query is answered: from which tables, on which sample.
+// Plan is how one query is answered: from which tables, on which sample,
+// with exact or estimated distinct counts.
 type Plan struct {
 	Site     string
 	From, To time.Time
@@ -36,9 +38,73 @@ type Plan struct {
 	K        int
 	MV       bool // read the pre-aggregated tables (no filters)
 	Sample   Sampling
+	// Estimate reads distinct counts (visitors, visits, consents) from
+	// HyperLogLog sketches instead of exact sets: only for ranges holding
+	// more than a million events, whose numbers above 100,000 may be
+	// estimates (package report decides, and recounts the smaller ones).
+	Estimate bool
+	// Days, when set, restricts the range to these days (YYYY-MM-DD): an
+	// exact recount of some buckets of a time series.
+	Days []string
+	// NoDistinct reads zero for the distinct counts of totals and series:
+	// a daily series whose counts come from the sealed days, page views
+	// alone.
+	NoDistinct bool
 }
 
 func (p *Plan) UseMV() bool { return p.MV }
+
+// Exact returns the plan with exact distinct counts, restricted to days
+// when given.
+func (p *Plan) Exact(days ...string) *Plan {
+	c := *p
+	c.Estimate, c.Days, c.NoDistinct = false, days, false
+	return &c
+}
+
+// The keys of IDs in the distinct-count states: the first 64 bits of the
+// random ID, the same on 18.16 and current ClickHouse (migration 0012).
+const (
+	visitorKey = "reinterpretAsUInt64(reinterpretAsString(visitor_id))"
+	sessionKey = "reinterpretAsUInt64(reinterpretAsString(session_id))"
+	consentKey = "reinterpretAsUInt64(reinterpretAsString(consent_id))"
+	// VisitorKey is visitorKey for the statements of other packages.
+	VisitorKey = visitorKey
+)
+
+// mvMerge is the -Merge of a pre-aggregated distinct count column (an
+// uniq…If state when cond): its exact set, or its sketch (col_est).
+func (p *Plan) mvMerge(col string, cond bool) string {
+	if p.NoDistinct {
+		return "0"
+	}
+	i := ""
+	if cond {
+		i = "If"
+	}
+	if p.Estimate {
+		return "uniqCombined" + i + "Merge(" + col + "_est)"
+	}
+	return "uniqExact" + i + "Merge(" + col + ")"
+}
+
+// dimsMerge is mvMerge for report_dims, whose sketches are HyperLogLogs
+// of 2^12 registers (uniqHLL12), cheap to merge by the hundred.
+func (p *Plan) dimsMerge(col string) string {
+	if p.Estimate {
+		return "uniqHLL12IfMerge(" + col + "_est)"
+	}
+	return "uniqExactIfMerge(" + col + ")"
+}
+
+// rawCount counts the distinct keys of events rows meeting cond: events
+// are always counted exactly.
+func (p *Plan) rawCount(key, cond string) string {
+	if p.NoDistinct {
+		return "0"
+	}
+	return "uniqExactIf(" + key + ", " + cond + ")"
+}
 
 // Sampling is a contiguous range of visitor IDs holding about rate of them.
 type Sampling struct {
@@ -143,7 +209,11 @@ const PropSep = "\x1f"
 // rangeWhere restricts a table with site_id and date columns to the Plan's
 // days.
 func rangeWhere(p *Plan) *Stmt {
-	return new(Stmt).Add("site_id = ? AND date >= toDate(?) AND date <= toDate(?)", p.Site, p.From, p.To)
+	s := new(Stmt).Add("site_id = ? AND date >= toDate(?) AND date <= toDate(?)", p.Site, p.From, p.To)
+	if len(p.Days) > 0 {
+		s.Add(" AND date IN (SELECT toDate(arrayJoin(?)))", p.Days)
+	}
+	return s
 }
 
 // eventsWhere restricts events to the Plan's days and sample. With anon,
@@ -277,16 +347,16 @@ func sessionFilterWhere(p *Plan) *Stmt {
 // engagement time and count, consented events. Every sums query returns
 // these columns in this order (after its key columns).
 
-func mvTotalsSums() string {
-	return `toUInt64(uniqExactIfMerge(visitors)) AS t_visitors, toUInt64(uniqExactIfMerge(sessions)) AS t_visits,
+func mvTotalsSums(p *Plan) string {
+	return `toUInt64(` + p.mvMerge("visitors", true) + `) AS t_visitors, toUInt64(` + p.mvMerge("sessions", true) + `) AS t_visits,
 		toUInt64(sum(pageviews) - sum(anon_pageviews)) AS t_pv, toUInt64(sum(anon_pageviews)) AS t_apv,
 		toUInt64(sum(engaged_ms)) AS t_eng, toUInt64(sum(engagements)) AS t_engn,
 		toUInt64(sum(event_count) - sum(anon_pageviews)) AS t_ec`
 }
 
-func rawTotalsSums() string {
-	return `toUInt64(uniqExactIf(visitor_id, visitor_id != ` + zeroUUID + `)) AS t_visitors,
-		toUInt64(uniqExactIf(session_id, session_id != ` + zeroUUID + `)) AS t_visits,
+func rawTotalsSums(p *Plan) string {
+	return `toUInt64(` + p.rawCount(visitorKey, "visitor_id != "+zeroUUID) + `) AS t_visitors,
+		toUInt64(` + p.rawCount(sessionKey, "session_id != "+zeroUUID) + `) AS t_visits,
 		toUInt64(countIf(type = 'pageview' AND visitor_id != ` + zeroUUID + `)) AS t_pv,
 		toUInt64(countIf(type = 'pageview' AND visitor_id = ` + zeroUUID + `)) AS t_apv,
 		toUInt64(sumIf(duration_ms, type = 'engagement')) AS t_eng, toUInt64(countIf(type = 'engagement')) AS t_engn,
@@ -296,9 +366,9 @@ func rawTotalsSums() string {
 // TotalsSQL sums the whole range.
 func TotalsSQL(p *Plan) *Stmt {
 	if p.UseMV() {
-		return new(Stmt).Add("SELECT " + mvTotalsSums() + " FROM " + migrations.ReportDaily + " WHERE ").AddStmt(rangeWhere(p))
+		return new(Stmt).Add("SELECT " + mvTotalsSums(p) + " FROM " + migrations.ReportDaily + " WHERE ").AddStmt(rangeWhere(p))
 	}
-	return new(Stmt).Add("SELECT " + rawTotalsSums() + " FROM " + migrations.Events + " WHERE ").AddStmt(eventsWhere(p, true)).AddStmt(filterWhere(p, false))
+	return new(Stmt).Add("SELECT " + rawTotalsSums(p) + " FROM " + migrations.Events + " WHERE ").AddStmt(eventsWhere(p, true)).AddStmt(filterWhere(p, false))
 }
 
 // bucketExpr is a time-series bucket of the interval, from a Date column
@@ -316,6 +386,34 @@ func bucketExpr(iv query.Interval, dateCol, timeCol string) string {
 	}
 }
 
+// DaySeriesSumsSQL sums per day from report_daily without the distinct
+// counts (zero), which come from the sealed days (DayCountsSQL) and, for
+// the days not sealed, from SeriesSQL restricted to them; dayEvents is the
+// day's count of every event row, to check a sealed day against.
+func DaySeriesSumsSQL(p *Plan) *Stmt {
+	return new(Stmt).Add(`SELECT toDateTime(date, 'UTC') AS bucket, toUInt64(0) AS t_visitors, toUInt64(0) AS t_visits,
+		toUInt64(sum(pageviews) - sum(anon_pageviews)) AS t_pv, toUInt64(sum(anon_pageviews)) AS t_apv,
+		toUInt64(sum(engaged_ms)) AS t_eng, toUInt64(sum(engagements)) AS t_engn,
+		toUInt64(sum(event_count) - sum(anon_pageviews)) AS t_ec, toUInt64(sum(event_count)) AS day_events FROM ` + migrations.ReportDaily + " WHERE ").
+		AddStmt(rangeWhere(p)).Add(" GROUP BY bucket ORDER BY bucket")
+}
+
+// DayCountsSQL reads the sealed days of the range: each day's newest
+// exact visitors and visits, and the event count they were taken at.
+func DayCountsSQL(p *Plan) *Stmt {
+	return new(Stmt).Add(`SELECT bucket, d.1, d.2, d.3 FROM (SELECT toDateTime(date, 'UTC') AS bucket,
+		argMax((visitors, visits, events), sealed_ms) AS d FROM ` + migrations.ReportDayVisitors + " WHERE ").
+		AddStmt(rangeWhere(p)).Add(" GROUP BY bucket)")
+}
+
+// ConsentDayCountsSQL reads the sealed days' exact consents and the
+// decision count they were taken at.
+func ConsentDayCountsSQL(p *Plan) *Stmt {
+	return new(Stmt).Add(`SELECT bucket, d.1, d.2 FROM (SELECT toDateTime(date, 'UTC') AS bucket,
+		argMax((consents, decisions), sealed_ms) AS d FROM ` + migrations.ReportDayConsents + " WHERE ").
+		AddStmt(rangeWhere(p)).Add(" GROUP BY bucket)")
+}
+
 // SeriesSQL sums per bucket.
 func SeriesSQL(p *Plan, iv query.Interval) *Stmt {
 	if p.UseMV() {
@@ -323,10 +421,10 @@ func SeriesSQL(p *Plan, iv query.Interval) *Stmt {
 		if iv == query.Hour {
 			table = migrations.ReportTotals
 		}
-		return new(Stmt).Add("SELECT " + bucketExpr(iv, "date", "hour") + " AS bucket, " + mvTotalsSums() +
+		return new(Stmt).Add("SELECT " + bucketExpr(iv, "date", "hour") + " AS bucket, " + mvTotalsSums(p) +
 			" FROM " + table + " WHERE ").AddStmt(rangeWhere(p)).Add(" GROUP BY bucket ORDER BY bucket")
 	}
-	return new(Stmt).Add("SELECT " + bucketExpr(iv, "date", "ts") + " AS bucket, " + rawTotalsSums() + " FROM " + migrations.Events + " WHERE ").
+	return new(Stmt).Add("SELECT " + bucketExpr(iv, "date", "ts") + " AS bucket, " + rawTotalsSums(p) + " FROM " + migrations.Events + " WHERE ").
 		AddStmt(eventsWhere(p, true)).AddStmt(filterWhere(p, false)).Add(" GROUP BY bucket ORDER BY bucket")
 }
 
@@ -380,6 +478,15 @@ func FoldSQL(inner *Stmt, kMerge, est string, cols []AggCol, order []string, k, 
 // anonymous page views, engagement time and count, consented events.
 var TrafficCols = []AggCol{{"vs", "uniqExactIfMerge"}, {"ss", "uniqExactIfMerge"}, {"pv", ""}, {"apv", ""}, {"eng", ""}, {"engn", ""}, {"ec", ""}}
 
+// exactVs names the exact distinct-consents state of a consent fold's
+// inner query (xs when estimated).
+func exactVs(p *Plan) string {
+	if p.Estimate {
+		return "xs"
+	}
+	return "vs"
+}
+
 // totalsDim is the dimension whose values hold every visitor of dim's rows
 // once each with few values: every page view has one device, every
 // acquisition page view one channel.
@@ -431,7 +538,7 @@ func MVValuesSQL(p *Plan, dim query.Dimension, event, key string) *Stmt {
 // shown. The primary key finds their rows (sorted by value) alone.
 func MVVisitorsSQL(p *Plan, dim query.Dimension, event, key string, values []string) *Stmt {
 	value, cond := MVValue(dim, event, key)
-	s := new(Stmt).Add("SELECT ").AddStmt(value).Add(" AS val, toUInt64(uniqExactIfMerge(visitors)) AS r_vs, toUInt64(uniqExactIfMerge(sessions)) AS r_ss FROM "+migrations.ReportDims+" WHERE ").
+	s := new(Stmt).Add("SELECT ").AddStmt(value).Add(" AS val, toUInt64("+p.dimsMerge("visitors")+") AS r_vs, toUInt64("+p.dimsMerge("sessions")+") AS r_ss FROM "+migrations.ReportDims+" WHERE ").
 		AddStmt(rangeWhere(p)).Add(" AND dim = ?", string(dim)).AddStmt(cond)
 	if dim == query.DimEventProp {
 		s.Add(" AND has(?, ", values).AddStmt(value).Add(")")
@@ -455,7 +562,7 @@ func MVOtherSQL(p *Plan, dim query.Dimension, event, key string) *Stmt {
 	if p.K > ExactK {
 		having = new(Stmt).Add(" HAVING uniqExactIfMerge(visitors) < ?", p.K)
 	}
-	return new(Stmt).Add("SELECT toUInt64(uniqExactIfMerge(visitors)) AS r_vs, toUInt64(uniqExactIfMerge(sessions)) AS r_ss, "+
+	return new(Stmt).Add("SELECT toUInt64("+p.dimsMerge("visitors")+") AS r_vs, toUInt64("+p.dimsMerge("sessions")+") AS r_ss, "+
 		"toUInt64(uniqUpToIfMerge(25)(visitors_k)) AS r_k FROM "+migrations.ReportDims+" WHERE ").
 		AddStmt(rangeWhere(p)).Add(" AND dim = ?", string(dim)).AddStmt(cond).Add(" AND ").AddStmt(value).
 		Add(" IN (SELECT ").AddStmt(value).Add(" AS small_val FROM "+migrations.ReportDims+" WHERE ").AddStmt(rangeWhere(p)).Add(" AND dim = ?", string(dim)).AddStmt(cond).
@@ -469,17 +576,16 @@ func MVDimTotalsSQL(p *Plan, dim query.Dimension, event, key string) *Stmt {
 	if td != dim {
 		cond = new(Stmt)
 	}
-	return new(Stmt).Add("SELECT toUInt64(uniqExactIfMerge(visitors)) AS r_vs, toUInt64(uniqExactIfMerge(sessions)) AS r_ss FROM "+migrations.ReportDims+" WHERE ").
+	return new(Stmt).Add("SELECT toUInt64("+p.dimsMerge("visitors")+") AS r_vs, toUInt64("+p.dimsMerge("sessions")+") AS r_ss FROM "+migrations.ReportDims+" WHERE ").
 		AddStmt(rangeWhere(p)).Add(" AND dim = ?", string(td)).AddStmt(cond)
 }
 
-// RawBreakdownSQL breaks filtered traffic down, from events, folded in SQL.
-// For DimEventProp, event names the custom event and key the property
-// (empty: the rows are the event's property keys).
-func RawBreakdownSQL(p *Plan, dim query.Dimension, event, key string, limit int) *Stmt {
+// rawDim is how a breakdown reads dim from events: the table (with the
+// ARRAY JOIN of event properties), the value's expression, the rows that
+// carry it and their bound arguments.
+func rawDim(dim query.Dimension, event, key string) (from, expr, rows string, rowArgs []any) {
 	d := dimSQLs[dim]
-	from, expr, rows := migrations.Events, d.expr, d.rows
-	var rowArgs []any
+	from, expr, rows = migrations.Events, d.expr, d.rows
 	if dim == query.DimEventProp {
 		from = migrations.Events + " ARRAY JOIN prop_keys AS p_key, prop_values AS p_value"
 		expr, rows, rowArgs = "p_value", "type = 'custom' AND name = ? AND p_key = ?", []any{event, key}
@@ -487,14 +593,24 @@ func RawBreakdownSQL(p *Plan, dim query.Dimension, event, key string, limit int)
 			expr, rows, rowArgs = "p_key", "type = 'custom' AND name = ?", []any{event}
 		}
 	}
+	return from, expr, rows, rowArgs
+}
+
+// RawBreakdownSQL breaks filtered traffic down, from events, folded in SQL.
+// For DimEventProp, event names the custom event and key the property
+// (empty: the rows are the event's property keys). Every count is exact.
+func RawBreakdownSQL(p *Plan, dim query.Dimension, event, key string, limit int) *Stmt {
+	d := dimSQLs[dim]
+	from, expr, rows, rowArgs := rawDim(dim, event, key)
 	vis := "visitor_id != " + zeroUUID + " AND " + d.primary
 	// Anonymous page views count only in the page views of page-view
 	// dimensions; leaving them out elsewhere spares reading them.
 	dk, _ := query.Lookup(dim)
+	visits := "session_id != " + zeroUUID + " AND " + d.primary
 	inner := new(Stmt).Add("SELECT "+expr+" AS val, "+
-		"uniqUpToIfState(25)(visitor_id, "+vis+") AS vk, "+
-		"uniqExactIfState(visitor_id, "+vis+") AS vs, "+
-		"uniqExactIfState(session_id, session_id != "+zeroUUID+" AND "+d.primary+") AS ss, "+
+		"uniqUpToIfState(25)("+visitorKey+", "+vis+") AS vk, "+
+		"uniqExactIfState("+visitorKey+", "+vis+") AS vs, "+
+		"uniqExactIfState("+sessionKey+", "+visits+") AS ss, "+
 		"toUInt64(countIf(type = 'pageview' AND visitor_id != "+zeroUUID+")) AS pv, "+
 		"toUInt64(countIf(type = 'pageview' AND visitor_id = "+zeroUUID+")) AS apv, "+
 		"toUInt64(sumIf(duration_ms, type = 'engagement')) AS eng, toUInt64(countIf(type = 'engagement')) AS engn, "+
@@ -509,8 +625,17 @@ func RawBreakdownSQL(p *Plan, dim query.Dimension, event, key string, limit int)
 // visitors, navigation paths. Always from events, on a sample of visitors
 // when the range is large; never anonymous page views.
 
-// sessionsSQL is one row per visit with at least one page view in range.
+// sessionsSQL is one row per visit with at least one page view in range:
+// from report_sessions (one row per visit and day) without filters, else
+// from events.
 func sessionsSQL(p *Plan) *Stmt {
+	if p.UseMV() {
+		return new(Stmt).Add(`SELECT session_id AS sid, any(visitor_id) AS vis,
+		toUInt64(sum(pageviews)) AS s_pv, toUInt64(sum(engaged_ms)) AS s_eng,
+		minMerge(first_ts) AS s_first, maxMerge(last_ts) AS s_last,
+		argMinIfMerge(entry_page) AS entry_page, argMaxIfMerge(exit_page) AS exit_page
+		FROM ` + migrations.ReportSessions + ` WHERE `).AddStmt(eventsWhere(p, false)).Add(" GROUP BY session_id HAVING s_pv > 0")
+	}
 	return new(Stmt).Add(`SELECT session_id AS sid, any(visitor_id) AS vis,
 		toUInt64(countIf(type = 'pageview')) AS s_pv,
 		toUInt64(sumIf(duration_ms, type = 'engagement')) AS s_eng,
@@ -595,9 +720,15 @@ func RealtimePagesSQL(site string, since time.Time, k, limit int) *Stmt {
 // ---------------------------------------------------------------------------
 // Plan support
 
-// SizeSQL: events and visits of the range, to choose a sample.
+// SizeSQL: the events of the range (of the site, whatever the filters), to
+// choose a sample and whether distinct counts may be estimated.
 func SizeSQL(p *Plan) *Stmt {
 	return new(Stmt).Add("SELECT toUInt64(sum(event_count)) AS t_ec FROM " + migrations.ReportDaily + " WHERE ").AddStmt(rangeWhere(p))
+}
+
+// ConsentSizeSQL: the consent decisions of the range.
+func ConsentSizeSQL(p *Plan) *Stmt {
+	return new(Stmt).Add("SELECT toUInt64(sum(n_decisions)) FROM " + migrations.ReportConsentDecisions + " WHERE ").AddStmt(rangeWhere(p)).Add(" AND dim = 'all'")
 }
 
 // UUIDOrderSQL tells how this server orders UUIDs: 1 when the first half is
@@ -652,14 +783,14 @@ func ConsentDecisionsSQL(p *Plan, iv query.Interval) *Stmt {
 		default:
 			key = bucketExpr(iv, "date", "") + " AS bucket, "
 		}
-		s.Add("SELECT "+key+"toUInt64(uniqExactMerge(consents)) AS c_consents, "+decisionSumsMV+" FROM "+migrations.ReportConsentDecisions+" WHERE ").
+		s.Add("SELECT "+key+"toUInt64("+p.mvMerge("consents", false)+") AS c_consents, "+decisionSumsMV+" FROM "+migrations.ReportConsentDecisions+" WHERE ").
 			AddStmt(rangeWhere(p)).Add(" AND dim = ?", dim)
 	} else {
 		key := ""
 		if iv != "" {
 			key = bucketExpr(iv, "date", "ts") + " AS bucket, "
 		}
-		s.Add("SELECT " + key + "toUInt64(uniqExact(consent_id)) AS c_consents, " + decisionSumsRaw + " FROM " + migrations.ConsentDecisions + " WHERE ").
+		s.Add("SELECT " + key + "toUInt64(" + p.rawCount(consentKey, "1") + ") AS c_consents, " + decisionSumsRaw + " FROM " + migrations.ConsentDecisions + " WHERE ").
 			AddStmt(rangeWhere(p)).AddStmt(consentFilterWhere(p))
 	}
 	if iv != "" {
@@ -700,23 +831,50 @@ func ConsentImpressionsSQL(p *Plan, iv query.Interval) *Stmt {
 
 var ConsentCols = []AggCol{{"vs", "uniqExactMerge"}, {"nd", ""}, {"na", ""}, {"nr", ""}, {"nc", ""}, {"nw", ""}, {"np", ""}, {"nf", ""}, {"nt", ""}, {"ng", ""}}
 
+// consentVs names the distinct-consents state of a consent breakdown's
+// inner query: vs, or, estimated, the exact one (xs) after the sketch (vs).
+func consentVs(p *Plan) string {
+	if p.Estimate {
+		return "xs"
+	}
+	return "vs"
+}
+
+// ConsentColCount is how many columns ConsentBreakdownSQL's rows carry.
+func ConsentColCount(p *Plan) int {
+	if p.Estimate {
+		return len(ConsentCols) + 1
+	}
+	return len(ConsentCols)
+}
+
 // ConsentBreakdownSQL: decisions per value, folded to k consent IDs, with
 // no limit (the values are few; the caller pages).
 func ConsentBreakdownSQL(p *Plan, dim query.ConsentDimension) *Stmt {
 	inner := new(Stmt)
 	if p.UseMV() {
-		inner.Add(`SELECT value AS val, uniqUpToMergeState(25)(consents_k) AS vk, uniqExactMergeState(consents) AS vs, sum(n_decisions) AS nd, sum(n_accept_all) AS na,
+		vs := "uniqExactMergeState(consents)"
+		if p.Estimate {
+			vs = "uniqCombinedMergeState(consents_est) AS vs, uniqExactMergeState(consents)" // vs, then xs
+		}
+		inner.Add(`SELECT value AS val, uniqUpToMergeState(25)(consents_k) AS vk, `+vs+` AS `+consentVs(p)+`, sum(n_decisions) AS nd, sum(n_accept_all) AS na,
 			sum(n_reject_all) AS nr, sum(n_custom) AS nc, sum(n_withdraw) AS nw, sum(n_performance) AS np,
 			sum(n_functionality) AS nf, sum(n_targeting) AS nt, sum(n_gpc) AS ng FROM `+migrations.ReportConsentDecisions+` WHERE `).
 			AddStmt(rangeWhere(p)).Add(" AND dim = ? GROUP BY val", string(dim))
 	} else {
-		inner.Add("SELECT " + consentDimColumns[dim] + ` AS val, uniqUpToState(25)(consent_id) AS vk, uniqExactState(consent_id) AS vs, count() AS nd,
+		inner.Add("SELECT " + consentDimColumns[dim] + ` AS val, uniqUpToState(25)(` + consentKey + `) AS vk, uniqExactState(` + consentKey + `) AS vs, count() AS nd,
 			countIf(action = 'accept_all') AS na, countIf(action = 'reject_all') AS nr, countIf(action = 'custom') AS nc,
 			countIf(action = 'withdraw') AS nw, countIf(performance = 1) AS np, countIf(functionality = 1) AS nf,
 			countIf(targeting = 1) AS nt, countIf(gpc = 1) AS ng FROM ` + migrations.ConsentDecisions + ` WHERE `).
 			AddStmt(rangeWhere(p)).AddStmt(consentFilterWhere(p)).Add(" GROUP BY val")
 	}
-	return FoldSQL(inner, "uniqUpToMerge(25)", "vs", ConsentCols, []string{"vs", "nd"}, p.K, 0)
+	cols := ConsentCols
+	if p.Estimate {
+		cols = slices.Clone(ConsentCols)
+		cols[0].merge = "uniqCombinedMerge"
+		cols = append(cols, AggCol{"xs", "uniqExactMerge"})
+	}
+	return FoldSQL(inner, "uniqUpToMerge(25)", exactVs(p), cols, []string{"vs", "nd"}, p.K, 0)
 }
 
 // ConsentImpressionsByValueSQL: impressions per value of a consent

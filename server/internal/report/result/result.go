@@ -5,7 +5,10 @@ package result
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math"
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/crumbhq/crumb/server/internal/report/query"
@@ -117,19 +120,27 @@ type Meta struct {
 	From    string         `json:"from"` // YYYY-MM-DD
 	To      string         `json:"to"`
 	Filters []query.Filter `json:"filters"`
-	// SampleRate is 1 when every number is exact, else the share of
-	// visitors the Estimated metrics were computed from.
+	// SampleRate is 1 when no number was estimated from a sample, else
+	// the share of visitors the sampled metrics were computed from.
 	SampleRate float64 `json:"sample_rate"`
 	// Estimate is true when some numbers are estimates; Estimated names
-	// them. Only session metrics of ranges holding more than a million
-	// events are ever estimated.
-	Estimate  bool           `json:"estimate"`
-	Estimated []query.Metric `json:"estimated,omitempty"`
+	// their metrics and Estimation says how each kind was made. Every
+	// other number is exact (a recount of distinct IDs and rows). Only
+	// ranges holding more than a million events have estimates, and only
+	// for numbers above 100,000 (distinct counts) or from a sample of
+	// visitors (session metrics).
+	Estimate   bool           `json:"estimate"`
+	Estimated  []query.Metric `json:"estimated,omitempty"`
+	Estimation []string       `json:"estimation,omitempty"`
 }
 
 // SessionEstimates are the metrics a sampled session query estimates.
 var SessionEstimates = []query.Metric{query.MetricBounceRate, query.MetricVisitDuration, query.MetricReturningVisitors}
 
+// MetricConsents names distinct consent IDs in Estimated.
+const MetricConsents query.Metric = "consents"
+
+// MetaOf describes q's answer; rates are the sample rates of its parts.
 func MetaOf(q query.Query, rates ...float64) Meta {
 	f := q.Filters
 	if f == nil {
@@ -141,9 +152,26 @@ func MetaOf(q query.Query, rates ...float64) Meta {
 	}
 	m := Meta{Site: q.Site, From: q.From.Format(query.DateLayout), To: q.To.Format(query.DateLayout), Filters: f, SampleRate: rate}
 	if rate < 1 {
-		m.Estimate, m.Estimated = true, SessionEstimates
+		m.Note(fmt.Sprintf("bounce rate, visit duration and returning visitors: from a sample of %s of visitors (sample_rate), a contiguous range of their random IDs, scaled up",
+			strconv.FormatFloat(100*rate, 'g', 4, 64)+"%"), SessionEstimates...)
 	}
 	return m
+}
+
+// Note records that the metrics have estimated numbers, made as how says.
+func (m *Meta) Note(how string, metrics ...query.Metric) {
+	if len(metrics) == 0 {
+		return
+	}
+	m.Estimate = true
+	for _, x := range metrics {
+		if !slices.Contains(m.Estimated, x) {
+			m.Estimated = append(m.Estimated, x)
+		}
+	}
+	if !slices.Contains(m.Estimation, how) {
+		m.Estimation = append(m.Estimation, how)
+	}
 }
 
 // Overview is the headline numbers of a period, and of the period before

@@ -37,7 +37,7 @@ func seedMain(args []string) {
 	k := fs.Int("k", model.DefaultK, "the site's k (minimum visitors per breakdown row)")
 	bench := fs.Bool("bench", false, "after seeding, measure the default dashboard")
 	runs := fs.Int("bench-runs", 30, "dashboard loads to measure")
-	cases := fs.String("bench-cases", "", "comma-separated cases to measure: default, compare, country, source (default all)")
+	cases := fs.String("bench-cases", "", "comma-separated cases to measure: default, compare, country, source, me (GET /api/me), erase (erasure batches; deletes 20 visitors) (default all but erase)")
 	noMigrate := fs.Bool("no-migrate", false, "do not apply migrations first")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -97,6 +97,18 @@ func seedMain(args []string) {
 			Seed: *seedN, Pages: *nPages, AnonymousCounting: *anon,
 		}, *batchSize, os.Stdout); err != nil {
 			fatal(err)
+		}
+	}
+	if *events > 0 || *bench {
+		// What a running server's background job does: seal the closed
+		// days' exact counts.
+		start := time.Now()
+		n, err := db.SealDays(ctx, *site, endDay.AddDate(0, 0, -*days), now.Truncate(24*time.Hour))
+		if err != nil {
+			fatal(err)
+		}
+		if n > 0 {
+			fmt.Printf("sealed %d days' exact counts in %s\n", n, time.Since(start).Round(time.Millisecond))
 		}
 	}
 	if *bench {

@@ -10,8 +10,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
+
+	"github.com/crumbhq/crumb/migrations"
 	"github.com/crumbhq/crumb/server/internal/clickhouse"
 	"github.com/crumbhq/crumb/server/internal/model"
+	"github.com/crumbhq/crumb/server/internal/privacy"
 	"github.com/crumbhq/crumb/server/internal/report"
 	"github.com/crumbhq/crumb/server/internal/report/query"
 )
@@ -103,6 +107,15 @@ func runBench(ctx context.Context, db *clickhouse.DB, site string, now time.Time
 			return err
 		}
 	}
+	if cases == "" || strings.Contains(cases, "me") {
+		if err := benchMe(ctx, db, sites, site, runs); err != nil {
+			return err
+		}
+	}
+	// Last: it deletes rows.
+	if strings.Contains(cases, "erase") {
+		return benchErase(ctx, db, site)
+	}
 	return nil
 }
 
@@ -164,4 +177,162 @@ func pct(ds []time.Duration, p int) string {
 		i--
 	}
 	return strings.TrimSuffix(fmt.Sprintf("%.0fms", float64(s[i].Microseconds())/1000), ".0")
+}
+
+func (s staticSites) All() []*model.Site {
+	out := make([]*model.Site, 0, len(s))
+	for _, site := range s {
+		out = append(out, site)
+	}
+	return out
+}
+
+// sampleVisitors returns n of the site's visitor IDs, spread over the
+// stored ones.
+func sampleVisitors(ctx context.Context, db *clickhouse.DB, site string, n int) ([]uuid.UUID, error) {
+	rows, err := db.Conn().Query(ctx, "SELECT visitor_id FROM "+migrations.VisitorIndex+
+		" WHERE site_id = ? GROUP BY visitor_id ORDER BY cityHash64(toString(visitor_id)) LIMIT ?", site, n)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []uuid.UUID
+	for rows.Next() {
+		var id uuid.UUID
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// benchMe measures GET /api/me's work (privacy.Service.Export) for runs
+// stored visitors, one after the other, and prints p50 and p95.
+func benchMe(ctx context.Context, db *clickhouse.DB, sites staticSites, site string, runs int) error {
+	ids, err := sampleVisitors(ctx, db, site, runs+2)
+	if err != nil {
+		return err
+	}
+	if len(ids) == 0 {
+		return fmt.Errorf("no visitors stored for site %s", site)
+	}
+	var events uint64
+	if err := db.Conn().QueryRow(ctx, "SELECT count() FROM "+migrations.Events+" WHERE site_id = ?", site).Scan(&events); err != nil {
+		return err
+	}
+	svc := privacy.New(db, nil, sites, nil, nil)
+	var times []time.Duration
+	found := 0
+	for i, id := range ids {
+		start := time.Now()
+		exp, err := svc.Export(ctx, privacy.Who{Site: site, Visitor: id.String()})
+		if err != nil {
+			return fmt.Errorf("/api/me: %w", err)
+		}
+		if i >= 2 { // warm-up
+			times = append(times, time.Since(start))
+			if len(exp.Events) > 0 {
+				found++
+			}
+		}
+	}
+	fmt.Printf("\n== GET /api/me (a visitor's events and consent records), %d events stored\n", events)
+	fmt.Printf("%d visitors, %d with events found: p50 %s, p95 %s\n", len(times), found, pct(times, 50), pct(times, 95))
+	return nil
+}
+
+// benchErase measures erasure batches: 20 requests for IDs without rows
+// (nothing may be sent), then 20 stored visitors erased together, with the
+// mutations each table got and the time until every row is gone and the
+// pre-aggregated days are rebuilt.
+func benchErase(ctx context.Context, db *clickhouse.DB, site string) error {
+	mutations := func() (map[string]uint64, error) {
+		rows, err := db.Conn().Query(ctx, "SELECT table, count() FROM system.mutations WHERE database = currentDatabase() GROUP BY table")
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		out := map[string]uint64{}
+		for rows.Next() {
+			var t string
+			var n uint64
+			if err := rows.Scan(&t, &n); err != nil {
+				return nil, err
+			}
+			out[t] = n
+		}
+		return out, rows.Err()
+	}
+	diff := func(before, after map[string]uint64) string {
+		var parts []string
+		for t, n := range after {
+			if d := n - before[t]; d > 0 {
+				parts = append(parts, fmt.Sprintf("%s %d", t, d))
+			}
+		}
+		sort.Strings(parts)
+		if len(parts) == 0 {
+			return "none"
+		}
+		return strings.Join(parts, ", ")
+	}
+	batch := func(ids []uuid.UUID) []model.Erasure {
+		out := make([]model.Erasure, len(ids))
+		for i, id := range ids {
+			out[i] = model.Erasure{ID: uuid.New(), SiteID: site, Time: time.Now().UTC(), VisitorID: id}
+		}
+		return out
+	}
+	fmt.Printf("\n== erasure batches (20 requests each)\n")
+	unknown := make([]uuid.UUID, 20)
+	for i := range unknown {
+		unknown[i] = uuid.New()
+	}
+	before, err := mutations()
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	if err := db.Erase(ctx, batch(unknown)); err != nil {
+		return err
+	}
+	after, err := mutations()
+	if err != nil {
+		return err
+	}
+	fmt.Printf("20 unknown IDs: %s, mutations: %s\n", time.Since(start).Round(time.Millisecond), diff(before, after))
+	ids, err := sampleVisitors(ctx, db, site, 20)
+	if err != nil {
+		return err
+	}
+	var days uint64
+	if err := db.Conn().QueryRow(ctx, "SELECT uniqExact(date) FROM "+migrations.VisitorIndex+" WHERE site_id = ? AND has(?, toString(visitor_id))", site, uuidStrings(ids)).Scan(&days); err != nil {
+		return err
+	}
+	before = after
+	start = time.Now()
+	if err := db.Erase(ctx, batch(ids)); err != nil {
+		return err
+	}
+	took := time.Since(start)
+	after, err = mutations()
+	if err != nil {
+		return err
+	}
+	var left uint64
+	if err := db.Conn().QueryRow(ctx, "SELECT count() FROM "+migrations.Events+" WHERE site_id = ? AND has(?, toString(visitor_id))", site, uuidStrings(ids)).Scan(&left); err != nil {
+		return err
+	}
+	fmt.Printf("20 stored visitors (%d days to rebuild): %s until every row is gone and the days rebuilt (%d rows left), mutations: %s\n",
+		days, took.Round(time.Millisecond), left, diff(before, after))
+	return nil
+}
+
+func uuidStrings(ids []uuid.UUID) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = id.String()
+	}
+	return out
 }
