@@ -36,7 +36,14 @@
 --    fills them (DB.SealDays); a daily time series reads a day from them
 --    when the count still matches the day's rows, and merges the day's
 --    exact states otherwise (today, a late event, a rebuilt day).
--- 4. report_sessions: one row per visit and day, with its visitor, page
+-- 4. report_dims_window and report_daily_window: the sketches, small
+--    visitor counts and sums of report_dims and report_daily merged over
+--    the closed days of the dashboard's preset ranges (the last 7 and 30
+--    days, this month, and the periods before them), sealed by the same
+--    job; date is the window's last day, days its length. A large range
+--    whose closed part is sealed, with the same event count, reads the
+--    window and today's rows: two states a row instead of one a day.
+-- 4a. report_sessions: one row per visit and day, with its visitor, page
 --    views, engagement, first and last event and entry and exit pages
 --    (states merged across days): bounce rate, visit duration, returning
 --    visitors and entry and exit pages read it instead of every event.
@@ -506,3 +513,44 @@ CREATE MATERIALIZED VIEW IF NOT EXISTS {{view "report_sessions_mv"}}{{onCluster}
 
 INSERT INTO {{table "report_sessions"}} (site_id, date, visitor_id, session_id, pageviews, engaged_ms, first_ts, last_ts, entry_page, exit_page)
 {{template "report_sessions" (backfill "events")}};
+
+-- Sealed windows (see 4 above). Readers pick one seal (sealed_ms) whose
+-- event count still matches the window's days.
+CREATE TABLE IF NOT EXISTS {{local "report_dims_window"}}{{onCluster}} (
+    site_id String,
+    date Date,
+    days UInt16,
+    sealed_ms UInt64,
+    dim String,
+    value String,
+    visitors_k AggregateFunction(uniqUpToIf(25), UInt64, UInt8),
+    visitors_est AggregateFunction(uniqHLL12If, UInt64, UInt8),
+    sessions_est AggregateFunction(uniqHLL12If, UInt64, UInt8),
+    pageviews UInt64,
+    anon_pageviews UInt64,
+    engaged_ms UInt64,
+    engagements UInt64,
+    event_count UInt64
+) ENGINE = {{engine "report_dims_window" "MergeTree"}}
+PARTITION BY toYYYYMM(date)
+ORDER BY (site_id, date, days, sealed_ms, dim, value)
+SETTINGS index_granularity = 64;
+{{distributed "report_dims_window"}}
+
+CREATE TABLE IF NOT EXISTS {{local "report_daily_window"}}{{onCluster}} (
+    site_id String,
+    date Date,
+    days UInt16,
+    sealed_ms UInt64,
+    events UInt64,
+    visitors_est AggregateFunction(uniqCombinedIf, UInt64, UInt8),
+    sessions_est AggregateFunction(uniqCombinedIf, UInt64, UInt8),
+    pageviews UInt64,
+    anon_pageviews UInt64,
+    engaged_ms UInt64,
+    engagements UInt64,
+    event_count UInt64
+) ENGINE = {{engine "report_daily_window" "MergeTree"}}
+PARTITION BY toYYYYMM(date)
+ORDER BY (site_id, date, days, sealed_ms);
+{{distributed "report_daily_window"}}

@@ -33,6 +33,8 @@ const (
 	ReportDayVisitors = "report_day_visitors"
 	ReportDayConsents = "report_day_consents"
 	ReportSessions    = "report_sessions"
+	ReportDimsWindow  = "report_dims_window"
+	ReportDailyWindow = "report_daily_window"
 )
 
 // Retention says which of a site's retention settings cuts a table's rows
@@ -97,6 +99,9 @@ var Tables = []Table{
 	{Name: ReportDayConsents, ShardKey: "rand()", Retention: ConsentRetention},
 	// A visitor's visits on the shard of its events.
 	{Name: ReportSessions, ShardKey: "cityHash64(toString(visitor_id))", Retention: EventRetention},
+	// A window's rows are read together: on one shard.
+	{Name: ReportDimsWindow, ShardKey: "cityHash64(site_id)", Retention: EventRetention},
+	{Name: ReportDailyWindow, ShardKey: "cityHash64(site_id)", Retention: EventRetention},
 }
 
 // The pre-aggregated tables whose exact states hold IDs' keys, from events
@@ -109,6 +114,9 @@ var (
 	ConsentStateTables = []string{ReportConsentDecisions}
 	TrafficDayTable    = ReportDayVisitors
 	ConsentDayTable    = ReportDayConsents
+	// WindowTables hold merged days: an erasure deletes a site's windows,
+	// which are sealed again.
+	WindowTables = []string{ReportDimsWindow, ReportDailyWindow}
 )
 
 // Lookup returns the registered table called name.

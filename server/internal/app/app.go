@@ -124,22 +124,33 @@ func New(ctx context.Context, cfg *config.Serve, db *clickhouse.DB, secret []byt
 }
 
 // SealInterval is how often a node seals the closed days' exact counts
-// (clickhouse.DB.SealDays); a day with late events or an erasure is read
-// from its exact states until the next run seals it again.
+// (clickhouse.DB.SealDays) and the preset periods' windows
+// (clickhouse.DB.SealWindows); a day or window with late events or an
+// erasure is read from the daily states until the next run seals it again.
 const SealInterval = 10 * time.Minute
 
 // runSealing seals every site's closed days within its retention, at start
 // and then every interval, until ctx ends.
 func (a *App) runSealing(ctx context.Context, every time.Duration) {
 	for {
-		today := time.Now().UTC().Truncate(24 * time.Hour)
+		now := time.Now().UTC()
+		today := now.Truncate(24 * time.Hour)
+		var windows []clickhouse.Window
+		for _, w := range report.SealedWindows(now) {
+			windows = append(windows, clickhouse.Window{End: w.End, Days: w.Days})
+		}
 		for _, site := range a.Sites.All() {
 			n, err := a.db.SealDays(ctx, site.ID, today.AddDate(0, -site.RetentionMonths, 0), today)
+			if err == nil {
+				var w int
+				w, err = a.db.SealWindows(ctx, site.ID, windows)
+				n += w
+			}
 			switch {
 			case err != nil && ctx.Err() == nil:
 				a.log.Warn("sealing closed days failed; retrying at the next run", "site", site.ID, "err", err)
 			case n > 0:
-				a.log.Debug("closed days sealed", "site", site.ID, "days", n)
+				a.log.Debug("closed days sealed", "site", site.ID, "days and windows", n)
 			}
 		}
 		select {

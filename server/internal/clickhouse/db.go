@@ -37,6 +37,8 @@ type DB struct {
 	// retry can wait until an earlier attempt has ended on the server.
 	insertPrefix string
 	insertSeq    atomic.Uint64
+
+	wrap func(driver.Conn) driver.Conn // WithConnWrapper
 }
 
 // An Option changes how Open connects.
@@ -46,6 +48,12 @@ type Option func(*DB)
 // replicated and distributed tables (see migrations.Target). Empty means one
 // server.
 func WithCluster(name string) Option { return func(db *DB) { db.cluster = name } }
+
+// WithConnWrapper wraps the connection the DB sends its statements
+// through (tests record them).
+func WithConnWrapper(wrap func(driver.Conn) driver.Conn) Option {
+	return func(db *DB) { db.wrap = wrap }
+}
 
 // Open connects to the ClickHouse server named by dsn
 // (clickhouse://user:password@host:port/database), creating the database if
@@ -108,7 +116,10 @@ func Open(ctx context.Context, dsn string, log *slog.Logger, options ...Option) 
 			return nil, err
 		}
 	}
-	d.conn, d.database, d.log = conn, db, log
+	d.conn, d.database, d.log = driver.Conn(conn), db, log
+	if d.wrap != nil {
+		d.conn = d.wrap(d.conn)
+	}
 	return d, nil
 }
 

@@ -151,6 +151,23 @@ func (db *DB) Erase(ctx context.Context, es []model.Erasure) error {
 	if err := db.rebuild(ctx, migrations.TrafficStateTables, migrations.TrafficDayTable, b.trafficRebuild); err != nil {
 		return err
 	}
+	if len(b.trafficRebuild) > 0 {
+		// The merged windows of the sites go too; they are sealed again.
+		var sites []string
+		for site := range b.trafficRebuild {
+			sites = append(sites, site)
+		}
+		for _, t := range migrations.WindowTables {
+			if err := db.mutate(ctx, t, deleteSiteWindows, sites); err != nil {
+				return fmt.Errorf("clickhouse: erase windows: %w", err)
+			}
+		}
+		for _, t := range migrations.WindowTables {
+			if err := db.waitZero(ctx, fmt.Sprintf(countSiteWindows, t), sites); err != nil {
+				return fmt.Errorf("clickhouse: erase windows: %w", err)
+			}
+		}
+	}
 	if err := db.rebuild(ctx, migrations.ConsentStateTables, migrations.ConsentDayTable, b.consentRebuild); err != nil {
 		return err
 	}

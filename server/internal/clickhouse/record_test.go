@@ -155,6 +155,8 @@ func TestRecord_ForCurrentClickHouse(t *testing.T) {
 		}
 		r.Query("SELECT site_id, date, visitors, visits, events FROM report_day_visitors ORDER BY site_id, date, sealed_ms")
 		r.Query("SELECT site_id, date, consents, decisions FROM report_day_consents ORDER BY site_id, date, sealed_ms")
+		r.Query("SELECT site_id, date, days, events, finalizeAggregation(visitors_est), pageviews FROM report_daily_window ORDER BY site_id, date, days, sealed_ms")
+		r.Query("SELECT site_id, date, days, dim, value, finalizeAggregation(visitors_k), finalizeAggregation(visitors_est), pageviews FROM report_dims_window ORDER BY site_id, date, days, sealed_ms, dim, value")
 		r.Query("SELECT site_id, visitor_id, date, consent_id, sum(events) FROM visitor_index GROUP BY site_id, visitor_id, date, consent_id ORDER BY site_id, visitor_id, date, consent_id")
 		r.Query("SELECT site_id, consent_id, date, sum(decisions) FROM consent_index GROUP BY site_id, consent_id, date ORDER BY site_id, consent_id, date")
 	}
@@ -162,6 +164,9 @@ func TestRecord_ForCurrentClickHouse(t *testing.T) {
 	reads()
 	r.Part("seal")
 	if _, err := db.SealDays(ctx, reporttest.Site, reporttest.PrevFrom, reporttest.To); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.SealWindows(ctx, reporttest.Site, []clickhouse.Window{{End: reporttest.To.AddDate(0, 0, -1), Days: 2}, {End: reporttest.PrevTo, Days: 3}}); err != nil {
 		t.Fatal(err)
 	}
 	r.Part("contents")

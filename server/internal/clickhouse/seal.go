@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/crumbhq/crumb/migrations"
 )
 
 // SealDays writes the exact visitors, visits and consents of a site's
@@ -65,4 +67,78 @@ func (db *DB) dayCounts(ctx context.Context, query, site string, from, before ti
 		out[day] = c
 	}
 	return out, rows.Err()
+}
+
+// Window is a run of closed days, [End-Days+1, End], that a dashboard's
+// preset ranges read merged (SealWindows).
+type Window struct {
+	End  time.Time
+	Days int
+}
+
+// SealWindows merges the pre-aggregated rows of each window's days into
+// report_dims_window and report_daily_window, unless a seal with the same
+// event count exists. A window whose days change while it is sealed (a
+// late event) is left for the next run. It returns how many windows it
+// sealed.
+func (db *DB) SealWindows(ctx context.Context, site string, windows []Window) (int, error) {
+	n := 0
+	for _, w := range windows {
+		if w.Days < 1 {
+			continue
+		}
+		end := w.End.UTC()
+		from := end.AddDate(0, 0, 1-w.Days)
+		var events, sealed uint64
+		if err := db.conn.QueryRow(ctx, selectWindowEvents, site, from, end).Scan(&events); err != nil {
+			return n, fmt.Errorf("clickhouse: seal window: %w", err)
+		}
+		if events == 0 {
+			continue
+		}
+		if err := db.conn.QueryRow(ctx, selectWindowSealed, site, end, w.Days, events).Scan(&sealed); err != nil {
+			return n, fmt.Errorf("clickhouse: seal window: %w", err)
+		}
+		if sealed > 0 {
+			continue
+		}
+		ms := uint64(time.Now().UnixMilli())
+		if err := db.conn.Exec(db.insertContext(ctx), sealDimsWindow, end, w.Days, ms, site, from, end); err != nil {
+			return n, fmt.Errorf("clickhouse: seal window: %w", err)
+		}
+		var after uint64
+		if err := db.conn.QueryRow(ctx, selectWindowEvents, site, from, end).Scan(&after); err != nil {
+			return n, fmt.Errorf("clickhouse: seal window: %w", err)
+		}
+		if after != events {
+			continue // late events meanwhile: the next run seals it
+		}
+		if err := db.conn.Exec(db.insertContext(ctx), sealDailyWindow, end, w.Days, ms, site, from, end); err != nil {
+			return n, fmt.Errorf("clickhouse: seal window: %w", err)
+		}
+		n++
+	}
+	// Windows ending before the oldest one sealed now are no longer read.
+	var oldest time.Time
+	for _, w := range windows {
+		if oldest.IsZero() || w.End.Before(oldest) {
+			oldest = w.End.UTC()
+		}
+	}
+	if oldest.IsZero() {
+		return n, nil
+	}
+	for _, t := range migrations.WindowTables {
+		var old uint64
+		if err := db.conn.QueryRow(ctx, fmt.Sprintf(countOldWindows, t), site, oldest).Scan(&old); err != nil {
+			return n, fmt.Errorf("clickhouse: seal window: %w", err)
+		}
+		if old == 0 {
+			continue
+		}
+		if err := db.mutate(ctx, t, deleteOldWindows, site, oldest); err != nil {
+			return n, fmt.Errorf("clickhouse: seal window: %w", err)
+		}
+	}
+	return n, nil
 }

@@ -145,6 +145,28 @@ const (
 	sealVisitorDays = `INSERT INTO ` + migrations.ReportDayVisitors + ` (site_id, date, visitors, visits, events, sealed_ms)
 		SELECT site_id, date, toUInt64(uniqExactIfMerge(visitors)), toUInt64(uniqExactIfMerge(sessions)), toUInt64(sum(event_count)), toUInt64(?)
 		FROM ` + migrations.ReportDaily + ` WHERE site_id = ? AND date IN (SELECT toDate(arrayJoin(?))) GROUP BY site_id, date`
+	// Sealed windows (SealWindows): a window's event count, whether a seal
+	// with it exists, and the seal itself, dims first, daily last (its
+	// row marks the seal complete).
+	selectWindowEvents = `SELECT toUInt64(sum(event_count)) FROM ` + migrations.ReportDaily +
+		` WHERE site_id = ? AND date >= toDate(?) AND date <= toDate(?)`
+	selectWindowSealed = `SELECT count() FROM ` + migrations.ReportDailyWindow +
+		` WHERE site_id = ? AND date = toDate(?) AND days = ? AND events = ?`
+	sealDimsWindow = `INSERT INTO ` + migrations.ReportDimsWindow + ` (site_id, date, days, sealed_ms, dim, value, visitors_k, visitors_est, sessions_est,
+		pageviews, anon_pageviews, engaged_ms, engagements, event_count)
+		SELECT site_id, toDate(?), toUInt16(?), toUInt64(?), dim, value, uniqUpToIfMergeState(25)(visitors_k), uniqHLL12IfMergeState(visitors_est),
+		uniqHLL12IfMergeState(sessions_est), sum(pageviews), sum(anon_pageviews), sum(engaged_ms), sum(engagements), sum(event_count)
+		FROM ` + migrations.ReportDims + ` WHERE site_id = ? AND date >= toDate(?) AND date <= toDate(?) GROUP BY site_id, dim, value`
+	sealDailyWindow = `INSERT INTO ` + migrations.ReportDailyWindow + ` (site_id, date, days, sealed_ms, events, visitors_est, sessions_est,
+		pageviews, anon_pageviews, engaged_ms, engagements, event_count)
+		SELECT site_id, toDate(?), toUInt16(?), toUInt64(?), toUInt64(sum(event_count)), uniqCombinedIfMergeState(visitors_est),
+		uniqCombinedIfMergeState(sessions_est), sum(pageviews), sum(anon_pageviews), sum(engaged_ms), sum(engagements), sum(event_count)
+		FROM ` + migrations.ReportDaily + ` WHERE site_id = ? AND date >= toDate(?) AND date <= toDate(?) GROUP BY site_id`
+	// Windows no longer read, and every window of the erased sites.
+	countOldWindows        = `SELECT count() FROM %s WHERE site_id = ? AND date < toDate(?)`
+	deleteOldWindows       = `DELETE WHERE site_id = ? AND date < toDate(?)`
+	deleteSiteWindows      = `DELETE WHERE has(?, site_id)`
+	countSiteWindows       = `SELECT count() FROM %s WHERE has(?, site_id)`
 	selectLiveDayDecisions = `SELECT toString(date), toUInt64(sum(n_decisions)) FROM ` + migrations.ReportConsentDecisions +
 		` WHERE site_id = ? AND date >= toDate(?) AND date < toDate(?) AND dim = 'all' GROUP BY date`
 	selectSealedDayDecisions = `SELECT toString(date), d.2 FROM (SELECT date, argMax((consents, decisions), sealed_ms) AS d FROM ` +

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/crumbhq/crumb/server/internal/clickhouse"
 	"github.com/crumbhq/crumb/server/internal/report/plan"
 	"github.com/crumbhq/crumb/server/internal/report/query"
 	"github.com/crumbhq/crumb/server/internal/report/result"
@@ -25,6 +26,9 @@ func TestDimensions_MVMatchesRaw(t *testing.T) {
 	db := chtest.DB(t)
 	f := reporttest.Load(t, db)
 	now := func() time.Time { return reporttest.Now }
+	// The closed days of the current and the previous period, sealed as
+	// windows: estimated plans read them.
+	sealFixtureWindows(t, db)
 	t.Run("exact", func(t *testing.T) { compareMVRaw(t, db.Conn(), &f, Options{Now: now}) })
 	// Every range is large: the pre-aggregated path reads its sketches
 	// (exact on sets this small), events are counted exactly; the numbers
@@ -402,5 +406,16 @@ func TestQueries_LargeK(t *testing.T) {
 		if err != nil || len(p.Previous)+len(p.Next) != 0 {
 			t.Errorf("paths: %v %v", p, err)
 		}
+	}
+}
+
+// sealFixtureWindows seals the windows of the fixture's periods: the
+// closed days of the current one (03-08, 03-09) and the previous one.
+func sealFixtureWindows(t *testing.T, db *clickhouse.DB) {
+	t.Helper()
+	n, err := db.SealWindows(context.Background(), reporttest.Site, []clickhouse.Window{
+		{End: reporttest.To.AddDate(0, 0, -1), Days: 2}, {End: reporttest.PrevTo, Days: 3}})
+	if err != nil || n != 2 {
+		t.Fatalf("sealed %d windows: %v", n, err)
 	}
 }

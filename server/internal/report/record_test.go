@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crumbhq/crumb/server/internal/clickhouse"
 	"github.com/crumbhq/crumb/server/testkit/chrecord"
 	"github.com/crumbhq/crumb/server/testkit/chtest"
 	"github.com/crumbhq/crumb/server/testkit/reporttest"
@@ -37,7 +38,17 @@ func TestRecord_ForCurrentClickHouse(t *testing.T) {
 	sampled := New(conn.Conn(), reporttest.Sites{f.Site.ID: &f.Site}, Options{Now: func() time.Time { return reporttest.Now }, SessionSampleEvents: 1, MinEstimated: 1})
 	sampled.trace = svc.trace
 	runJobs(t, everyQuery(context.Background(), sampled, f)[:60], 4)
-	// Large ranges: the sketches and the exact recounts beside them.
+	// Large ranges: the sketches, the sealed windows and the exact
+	// recounts beside them. The windows are sealed through a recorded
+	// connection, so that current ClickHouse seals its own.
+	r.Part("windows")
+	sealer, err := clickhouse.Open(context.Background(), chtest.Server(t)+"/"+conn.Database(), nil, clickhouse.WithConnWrapper(r.Conn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sealer.Close()
+	sealFixtureWindows(t, sealer)
+	r.Part("dashboard")
 	estimated := New(conn.Conn(), reporttest.Sites{f.Site.ID: &f.Site}, Options{Now: func() time.Time { return reporttest.Now }, ExactEvents: 1, ExactCount: 2, ExactRowEvents: 1})
 	estimated.trace = svc.trace
 	runJobs(t, everyQuery(context.Background(), estimated, f), 4)

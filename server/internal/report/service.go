@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"math/bits"
+	"net/url"
 	"regexp"
 	"runtime/debug"
 	"slices"
@@ -153,18 +154,29 @@ func (s *Service) newPlan(ctx context.Context, q query.Query, kind planKind) (*p
 		if !p.MV {
 			return p, nil
 		}
-		// Estimates only where the numbers are large enough to allow them.
+		// Estimates only where the numbers are large enough to allow them,
+		// and from the sealed window of the closed days when there is one:
+		// the range's size and the window's seal in one statement.
 		size := plan.SizeSQL(p)
 		if kind == planConsent {
 			size = plan.ConsentSizeSQL(p)
 		}
-		var n uint64
-		if err := s.queryRow(ctx, size, &n); err != nil {
+		w, withWindow := s.window(p)
+		var n, ms uint64
+		if withWindow && kind == planSums && p.K <= plan.ExactK {
+			if err := s.queryRow(ctx, plan.SizeAndWindowSQL(size, p.Site, w.End, w.Days), &n, &ms); err != nil {
+				return nil, err
+			}
+		} else if err := s.queryRow(ctx, size, &n); err != nil {
 			return nil, err
 		}
 		// Events are always counted exactly: only the pre-aggregated
 		// tables have sketches.
-		p.Estimate = p.MV && n > s.opts.ExactEvents
+		p.Estimate = n > s.opts.ExactEvents
+		if p.Estimate && ms > 0 {
+			w.SealedMS = ms
+			p.Window = &w
+		}
 		return p, nil
 	case planSessionRows:
 		return p, nil
@@ -185,6 +197,19 @@ func (s *Service) newPlan(ctx context.Context, q query.Query, kind planKind) (*p
 		}
 	}
 	return p, nil
+}
+
+// window is the run of closed days of p's range that a sealed window may
+// cover: the days before today (today is read from the daily tables), or
+// all of them; false when there are fewer than two.
+func (s *Service) window(p *plan.Plan) (plan.Window, bool) {
+	today := s.opts.Now().UTC().Truncate(24 * time.Hour)
+	end, live := p.To, time.Time{}
+	if p.To.Equal(today) {
+		end, live = today.AddDate(0, 0, -1), today
+	}
+	days := int(end.Sub(p.From).Hours()/24) + 1
+	return plan.Window{End: end, Days: days, Live: live}, days >= 2
 }
 
 // exactBelow reports whether an estimated distinct count must be counted
@@ -353,4 +378,37 @@ func parallel(fns ...func() error) error {
 		}
 	}
 	return nil
+}
+
+// WindowPeriods are the preset periods whose closed days are sealed as
+// windows (with the periods before them, for comparison).
+var WindowPeriods = []string{"7d", "30d", "month", "last_month"}
+
+// SealedWindows lists the runs of closed days that the preset periods, and
+// the periods before them, read at now: what a node seals
+// (clickhouse.DB.SealWindows) so that their estimated queries merge one
+// window instead of a state a day.
+func SealedWindows(now time.Time) []plan.Window {
+	today := now.UTC().Truncate(24 * time.Hour)
+	var out []plan.Window
+	seen := map[plan.Window]bool{}
+	for _, period := range WindowPeriods {
+		q, err := query.ParseQuery(url.Values{"site": {"x"}, "period": {period}}, now)
+		if err != nil {
+			continue
+		}
+		for _, r := range []query.Query{q, q.Previous()} {
+			end := r.To
+			if !end.Before(today) {
+				end = today.AddDate(0, 0, -1)
+			}
+			days := int(end.Sub(r.From).Hours()/24) + 1
+			w := plan.Window{End: end, Days: days}
+			if days >= 2 && !seen[w] {
+				seen[w] = true
+				out = append(out, w)
+			}
+		}
+	}
+	return out
 }

@@ -46,6 +46,10 @@ type Plan struct {
 	// Days, when set, restricts the range to these days (YYYY-MM-DD): an
 	// exact recount of some buckets of a time series.
 	Days []string
+	// Window, when set, is a sealed window of the closed days of the range
+	// (estimated plans only): report_dims and report_daily are read from
+	// it and, with Live, today's rows.
+	Window *Window
 	// NoDistinct reads zero for the distinct counts of totals and series:
 	// a daily series whose counts come from the sealed days, page views
 	// alone.
@@ -58,8 +62,61 @@ func (p *Plan) UseMV() bool { return p.MV }
 // when given.
 func (p *Plan) Exact(days ...string) *Plan {
 	c := *p
-	c.Estimate, c.Days, c.NoDistinct = false, days, false
+	c.Estimate, c.Days, c.NoDistinct, c.Window = false, days, false, nil
 	return &c
+}
+
+// Window is one seal of report_dims_window and report_daily_window: the
+// days [End-Days+1, End] merged, and with Live the range's last day (today)
+// from the daily tables.
+type Window struct {
+	End      time.Time
+	Days     int
+	SealedMS uint64
+	Live     time.Time // zero: the range is the window alone
+}
+
+// SizeAndWindowSQL is size (SizeSQL) and WindowSQL in one statement.
+func SizeAndWindowSQL(size *Stmt, site string, end time.Time, days int) *Stmt {
+	return new(Stmt).Add("SELECT (").AddStmt(size).Add("), (").AddStmt(WindowSQL(site, end, days)).Add(")")
+}
+
+// WindowSQL finds the newest seal of the window [end-days+1, end] whose
+// event count still matches its days' (0 when there is none).
+func WindowSQL(site string, end time.Time, days int) *Stmt {
+	from := end.AddDate(0, 0, 1-days)
+	return new(Stmt).Add("SELECT toUInt64(max(sealed_ms)) FROM "+migrations.ReportDailyWindow+
+		" WHERE site_id = ? AND date = toDate(?) AND days = ? AND events = (SELECT toUInt64(sum(event_count)) FROM "+migrations.ReportDaily+
+		" WHERE site_id = ? AND date >= toDate(?) AND date <= toDate(?))", site, end, days, site, from, end)
+}
+
+// The columns a window stands in for.
+const (
+	dimsWindowCols  = "site_id, dim, value, visitors_k, visitors_est, sessions_est, pageviews, anon_pageviews, engaged_ms, engagements, event_count"
+	dailyWindowCols = "site_id, visitors_est, sessions_est, pageviews, anon_pageviews, engaged_ms, engagements, event_count"
+)
+
+// source is the FROM and WHERE of a pre-aggregated query: table
+// restricted to the plan's days and cond, or the plan's window (and today's
+// rows of table) when it has one, each restricted by cond (18.16 does not
+// push conditions into a UNION).
+func source(p *Plan, table, window, cols string, cond *Stmt) *Stmt {
+	w := p.Window
+	if w == nil {
+		return new(Stmt).Add(table + " WHERE ").AddStmt(rangeWhere(p)).AddStmt(cond)
+	}
+	s := new(Stmt).Add("(SELECT "+cols+" FROM "+window+" WHERE site_id = ? AND date = toDate(?) AND days = ? AND sealed_ms = ?",
+		p.Site, w.End, w.Days, w.SealedMS).AddStmt(cond)
+	if !w.Live.IsZero() {
+		s.Add(" UNION ALL SELECT "+cols+" FROM "+table+" WHERE site_id = ? AND date = toDate(?)", p.Site, w.Live).AddStmt(cond)
+	}
+	return s.Add(")")
+}
+
+// dimsSource is source for report_dims, its rows of dim meeting cond.
+func dimsSource(p *Plan, dim query.Dimension, cond *Stmt) *Stmt {
+	c := new(Stmt).Add(" AND dim = ?", string(dim)).AddStmt(cond)
+	return source(p, migrations.ReportDims, migrations.ReportDimsWindow, dimsWindowCols, c)
 }
 
 // The keys of IDs in the distinct-count states: the first 64 bits of the
@@ -366,7 +423,7 @@ func rawTotalsSums(p *Plan) string {
 // TotalsSQL sums the whole range.
 func TotalsSQL(p *Plan) *Stmt {
 	if p.UseMV() {
-		return new(Stmt).Add("SELECT " + mvTotalsSums(p) + " FROM " + migrations.ReportDaily + " WHERE ").AddStmt(rangeWhere(p))
+		return new(Stmt).Add("SELECT " + mvTotalsSums(p) + " FROM ").AddStmt(source(p, migrations.ReportDaily, migrations.ReportDailyWindow, dailyWindowCols, new(Stmt)))
 	}
 	return new(Stmt).Add("SELECT " + rawTotalsSums(p) + " FROM " + migrations.Events + " WHERE ").AddStmt(eventsWhere(p, true)).AddStmt(filterWhere(p, false))
 }
@@ -530,26 +587,26 @@ func MVValuesSQL(p *Plan, dim query.Dimension, event, key string) *Stmt {
 	}
 	return s.Add(`, toUInt64(sum(pageviews) - sum(anon_pageviews)) AS r_pv, toUInt64(sum(anon_pageviews)) AS r_apv,
 		toUInt64(sum(engaged_ms)) AS r_eng, toUInt64(sum(engagements)) AS r_engn,
-		toUInt64(sum(event_count) - sum(anon_pageviews)) AS r_ec FROM `+migrations.ReportDims+` WHERE `).
-		AddStmt(rangeWhere(p)).Add(" AND dim = ?", string(dim)).AddStmt(cond).Add(" GROUP BY val")
+		toUInt64(sum(event_count) - sum(anon_pageviews)) AS r_ec FROM `).
+		AddStmt(dimsSource(p, dim, cond)).Add(" GROUP BY val")
 }
 
 // MVVisitorsSQL is the second step: visitors and visits of the values
 // shown. The primary key finds their rows (sorted by value) alone.
 func MVVisitorsSQL(p *Plan, dim query.Dimension, event, key string, values []string) *Stmt {
 	value, cond := MVValue(dim, event, key)
-	s := new(Stmt).Add("SELECT ").AddStmt(value).Add(" AS val, toUInt64("+p.dimsMerge("visitors")+") AS r_vs, toUInt64("+p.dimsMerge("sessions")+") AS r_ss FROM "+migrations.ReportDims+" WHERE ").
-		AddStmt(rangeWhere(p)).Add(" AND dim = ?", string(dim)).AddStmt(cond)
+	in := new(Stmt).AddStmt(cond)
 	if dim == query.DimEventProp {
-		s.Add(" AND has(?, ", values).AddStmt(value).Add(")")
+		in.Add(" AND has(?, ", values).AddStmt(value).Add(")")
 	} else {
 		set := make([]any, len(values))
 		for i, v := range values {
 			set[i] = v
 		}
-		s.Add(" AND value IN ?", ch.GroupSet{Value: set})
+		in.Add(" AND value IN ?", ch.GroupSet{Value: set})
 	}
-	return s.Add(" GROUP BY val")
+	return new(Stmt).Add("SELECT ").AddStmt(value).Add(" AS val, toUInt64(" + p.dimsMerge("visitors") + ") AS r_vs, toUInt64(" + p.dimsMerge("sessions") + ") AS r_ss FROM ").
+		AddStmt(dimsSource(p, dim, in)).Add(" GROUP BY val")
 }
 
 // MVOtherSQL: visitors and visits of the values with fewer than k
@@ -562,11 +619,11 @@ func MVOtherSQL(p *Plan, dim query.Dimension, event, key string) *Stmt {
 	if p.K > ExactK {
 		having = new(Stmt).Add(" HAVING uniqExactIfMerge(visitors) < ?", p.K)
 	}
-	return new(Stmt).Add("SELECT toUInt64("+p.dimsMerge("visitors")+") AS r_vs, toUInt64("+p.dimsMerge("sessions")+") AS r_ss, "+
-		"toUInt64(uniqUpToIfMerge(25)(visitors_k)) AS r_k FROM "+migrations.ReportDims+" WHERE ").
-		AddStmt(rangeWhere(p)).Add(" AND dim = ?", string(dim)).AddStmt(cond).Add(" AND ").AddStmt(value).
-		Add(" IN (SELECT ").AddStmt(value).Add(" AS small_val FROM "+migrations.ReportDims+" WHERE ").AddStmt(rangeWhere(p)).Add(" AND dim = ?", string(dim)).AddStmt(cond).
-		Add(" GROUP BY small_val").AddStmt(having).Add(")")
+	return new(Stmt).Add("SELECT toUInt64(" + p.dimsMerge("visitors") + ") AS r_vs, toUInt64(" + p.dimsMerge("sessions") + ") AS r_ss, " +
+		"toUInt64(uniqUpToIfMerge(25)(visitors_k)) AS r_k FROM ").
+		AddStmt(dimsSource(p, dim, new(Stmt).AddStmt(cond).Add(" AND ").AddStmt(value).
+			Add(" IN (SELECT ").AddStmt(value).Add(" AS small_val FROM ").AddStmt(dimsSource(p, dim, cond)).
+			Add(" GROUP BY small_val").AddStmt(having).Add(")")))
 }
 
 // MVDimTotalsSQL: visitors and visits over every value of dim.
@@ -576,8 +633,8 @@ func MVDimTotalsSQL(p *Plan, dim query.Dimension, event, key string) *Stmt {
 	if td != dim {
 		cond = new(Stmt)
 	}
-	return new(Stmt).Add("SELECT toUInt64("+p.dimsMerge("visitors")+") AS r_vs, toUInt64("+p.dimsMerge("sessions")+") AS r_ss FROM "+migrations.ReportDims+" WHERE ").
-		AddStmt(rangeWhere(p)).Add(" AND dim = ?", string(td)).AddStmt(cond)
+	return new(Stmt).Add("SELECT toUInt64(" + p.dimsMerge("visitors") + ") AS r_vs, toUInt64(" + p.dimsMerge("sessions") + ") AS r_ss FROM ").
+		AddStmt(dimsSource(p, td, cond))
 }
 
 // rawDim is how a breakdown reads dim from events: the table (with the

@@ -13,6 +13,7 @@ import (
 	"github.com/crumbhq/crumb/migrations"
 	"github.com/crumbhq/crumb/server/internal/clickhouse"
 	"github.com/crumbhq/crumb/server/internal/model"
+	"github.com/crumbhq/crumb/server/internal/report"
 	"github.com/crumbhq/crumb/server/testkit/seed"
 )
 
@@ -107,8 +108,16 @@ func seedMain(args []string) {
 		if err != nil {
 			fatal(err)
 		}
-		if n > 0 {
-			fmt.Printf("sealed %d days' exact counts in %s\n", n, time.Since(start).Round(time.Millisecond))
+		var windows []clickhouse.Window
+		for _, w := range report.SealedWindows(now) {
+			windows = append(windows, clickhouse.Window{End: w.End, Days: w.Days})
+		}
+		nw, err := db.SealWindows(ctx, *site, windows)
+		if err != nil {
+			fatal(err)
+		}
+		if n+nw > 0 {
+			fmt.Printf("sealed %d days' exact counts and %d windows of the preset periods in %s\n", n, nw, time.Since(start).Round(time.Millisecond))
 		}
 	}
 	if *bench {
