@@ -56,6 +56,23 @@ need_chromium() {
 	[ -x /usr/bin/chromium ] || need_apt chromium
 }
 
+# need_firefox installs Debian's Firefox ESR and puppeteer-core (npm, no
+# browser download) for the tracker's second-engine tests, which drive it
+# over WebDriver BiDi.
+PUPPETEER_PKG="puppeteer-core@24.43.0"
+need_firefox() {
+	[ -x /usr/bin/firefox-esr ] || need_apt firefox-esr
+	local dir="$ROOT/.cache/puppeteer-${PUPPETEER_PKG##*@}"
+	if [ ! -e "$dir/installed" ]; then
+		need_node
+		say "installing $PUPPETEER_PKG (npm, without a browser), once"
+		rm -rf "$dir" && mkdir -p "$dir"
+		PUPPETEER_SKIP_DOWNLOAD=1 npm install --silent --no-save --no-audit --no-fund --prefix "$dir" "$PUPPETEER_PKG"
+		touch "$dir/installed"
+	fi
+	export CRUMB_PUPPETEER_DIR="$dir/node_modules" CRUMB_FIREFOX=/usr/bin/firefox-esr
+}
+
 need_node() {
 	command -v npm >/dev/null || need_apt nodejs npm
 }
@@ -91,6 +108,25 @@ need_chdb() {
 		touch "$dir/installed"
 	fi
 	export CHDB_LIB_PATH="$dir/node_modules/@chdb/lib-linux-x64-gnu/libchdb.so"
+}
+
+# The device-type reference: uap-core's device tests (Debian's uap-core
+# package ships them; npm's does not) typed by ua-parser-js, a second
+# parser used by the tests only.
+UAPARSER_PKG="ua-parser-js@2.0.10"
+need_ua_reference() {
+	local dir="$ROOT/.cache/uaref-${UAPARSER_PKG##*@}"
+	if [ ! -e "$dir/devices.json" ]; then
+		need_node
+		say "typing uap-core's device tests with $UAPARSER_PKG (test reference), once"
+		rm -rf "$dir" && mkdir -p "$dir/deb"
+		(cd "$dir" && apt-get download -qq uap-core 2>/dev/null && dpkg -x uap-core_*.deb deb)
+		npm install --silent --no-save --no-audit --no-fund --prefix "$dir" "$UAPARSER_PKG" js-yaml@4.1.0
+		NODE_PATH="$dir/node_modules" node server/internal/useragent/testdata/uaparser-reference.cjs \
+			"$dir/deb/usr/share/uap-core/tests/test_device.yaml" "$dir/devices.json.tmp"
+		mv "$dir/devices.json.tmp" "$dir/devices.json"
+	fi
+	export CRUMB_UA_DEVICE_REFERENCE="$dir/devices.json"
 }
 
 GOVULNCHECK_VERSION=v1.9.0

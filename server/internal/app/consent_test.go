@@ -172,3 +172,62 @@ func TestConsent_OnlyItsHolderAddsToIt(t *testing.T) {
 		}
 	}
 }
+
+// TestGPC_AsTheBrowserSendsIt: Sec-GPC: 1 counts like the script's flag
+// (targeting never granted by "Accept all"), the proof says which carried
+// it, and events record it.
+func TestGPC_AsTheBrowserSendsIt(t *testing.T) {
+	f := newFixture(t, nil)
+	a := serve(t, f.app)
+	token := f.apiToken()
+	type tc struct {
+		name           string
+		script, header bool
+		targeting      bool
+		source         string
+	}
+	var ids []string
+	cases := []tc{
+		{"header only", false, true, false, "header"},
+		{"script only", true, false, false, "script"},
+		{"both", true, true, false, "both"},
+		{"neither", false, false, true, ""},
+	}
+	for _, c := range cases {
+		headers := onSite
+		if c.header {
+			headers = append(append([]string{}, onSite...), "Sec-GPC", "1")
+		}
+		res := a.send("POST", "/api/consent", jsonBody(t, map[string]any{"site": "site1", "policy_version": 1, "action": "accept_all",
+			"url": "https://example.com/", "gpc": c.script}), headers...)
+		granted, _ := res.body["granted"].(map[string]any)
+		if res.code != 202 || granted["targeting"] != c.targeting || granted["performance"] != true {
+			t.Fatalf("%s: %d %v", c.name, res.code, res.body)
+		}
+		ids = append(ids, res.body["consent_id"].(string))
+		tok, _ := res.body["token"].(string)
+		if code := a.send("POST", "/api/events", jsonBody(t, map[string]any{"site": "site1", "visitor": uuid.NewString(), "consent": tok,
+			"events": []any{pageview("https://example.com/" + strings.ReplaceAll(c.name, " ", "-"))}}), headers...).code; code != 202 {
+			t.Fatalf("%s: events %d", c.name, code)
+		}
+	}
+	f.flush()
+	for i, c := range cases {
+		proof := f.stats(token, "/proof/"+ids[i], "")
+		d := proof["decisions"].([]any)[0].(map[string]any)
+		if d["gpc"] != (c.source != "") || d["gpc_source"] != c.source {
+			t.Errorf("%s: proof gpc %v, gpc_source %v, want %q", c.name, d["gpc"], d["gpc_source"], c.source)
+		}
+		path := "/" + strings.ReplaceAll(c.name, " ", "-")
+		if n := f.count("SELECT count() FROM events WHERE path = ? AND gpc = ?", path, boolU8(c.header)); n != 1 {
+			t.Errorf("%s: the event's gpc is not %v", c.name, c.header)
+		}
+	}
+}
+
+func boolU8(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
+}

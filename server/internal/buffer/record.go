@@ -44,6 +44,7 @@ const (
 //msgp:shim uuid.UUID as:[]byte using:uuidToBytes/bytesToUUID
 //msgp:replace model.EventType with:string
 //msgp:replace model.Action with:string
+//msgp:replace model.GPCSource with:string
 //msgp:replace model.Categories with:logCategories
 
 // logEvent is model.Event as the log stores it.
@@ -89,6 +90,7 @@ type logEvent struct {
 	LinkURL    string
 	DurationMS uint32
 	Status     uint16
+	GPC        bool `msg:",omitempty"`
 }
 
 // logCategories is model.Categories as the log stores it.
@@ -109,6 +111,7 @@ type logDecision struct {
 	Action        model.Action
 	Granted       model.Categories
 	GPC           bool
+	GPCSource     model.GPCSource `msg:",omitempty"`
 	Path          string
 	Language      string
 	Country       string

@@ -82,19 +82,23 @@ func (z logCategories) Msgsize() (s int) {
 func (z *logDecision) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
 	// check for omitted fields
-	zb0001Len := uint32(15)
-	var zb0001Mask uint16 /* 15 bits */
+	zb0001Len := uint32(16)
+	var zb0001Mask uint16 /* 16 bits */
 	_ = zb0001Mask
-	if z.Seq == 0 {
+	if z.GPCSource == "" {
 		zb0001Len--
-		zb0001Mask |= 0x2000
+		zb0001Mask |= 0x200
 	}
-	if z.Revokes == false {
+	if z.Seq == 0 {
 		zb0001Len--
 		zb0001Mask |= 0x4000
 	}
+	if z.Revokes == false {
+		zb0001Len--
+		zb0001Mask |= 0x8000
+	}
 	// variable map header, size zb0001Len
-	o = append(o, 0x80|uint8(zb0001Len))
+	o = msgp.AppendMapHeader(o, zb0001Len)
 
 	// skip if no fields are to be emitted
 	if zb0001Len != 0 {
@@ -129,6 +133,11 @@ func (z *logDecision) MarshalMsg(b []byte) (o []byte, err error) {
 		// string "GPC"
 		o = append(o, 0xa3, 0x47, 0x50, 0x43)
 		o = msgp.AppendBool(o, z.GPC)
+		if (zb0001Mask & 0x200) == 0 { // if not omitted
+			// string "GPCSource"
+			o = append(o, 0xa9, 0x47, 0x50, 0x43, 0x53, 0x6f, 0x75, 0x72, 0x63, 0x65)
+			o = msgp.AppendString(o, string(z.GPCSource))
+		}
 		// string "Path"
 		o = append(o, 0xa4, 0x50, 0x61, 0x74, 0x68)
 		o = msgp.AppendString(o, z.Path)
@@ -141,12 +150,12 @@ func (z *logDecision) MarshalMsg(b []byte) (o []byte, err error) {
 		// string "Device"
 		o = append(o, 0xa6, 0x44, 0x65, 0x76, 0x69, 0x63, 0x65)
 		o = msgp.AppendString(o, z.Device)
-		if (zb0001Mask & 0x2000) == 0 { // if not omitted
+		if (zb0001Mask & 0x4000) == 0 { // if not omitted
 			// string "Seq"
 			o = append(o, 0xa3, 0x53, 0x65, 0x71)
 			o = msgp.AppendUint32(o, z.Seq)
 		}
-		if (zb0001Mask & 0x4000) == 0 { // if not omitted
+		if (zb0001Mask & 0x8000) == 0 { // if not omitted
 			// string "Revokes"
 			o = append(o, 0xa7, 0x52, 0x65, 0x76, 0x6f, 0x6b, 0x65, 0x73)
 			o = msgp.AppendBool(o, z.Revokes)
@@ -239,6 +248,16 @@ func (z *logDecision) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "GPC")
 				return
 			}
+		case "GPCSource":
+			{
+				var zb0005 string
+				zb0005, bts, err = msgp.ReadStringBytes(bts)
+				if err != nil {
+					err = msgp.WrapError(err, "GPCSource")
+					return
+				}
+				z.GPCSource = model.GPCSource(zb0005)
+			}
 		case "Path":
 			z.Path, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
@@ -289,7 +308,7 @@ func (z *logDecision) UnmarshalMsg(bts []byte) (o []byte, err error) {
 
 // Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
 func (z *logDecision) Msgsize() (s int) {
-	s = 1 + 3 + msgp.BytesPrefixSize + len(uuidToBytes(z.ID)) + 7 + msgp.StringPrefixSize + len(z.SiteID) + 5 + msgp.TimeSize + 10 + msgp.BytesPrefixSize + len(uuidToBytes(z.ConsentID)) + 14 + msgp.Uint32Size + 10 + msgp.StringPrefixSize + len(z.TextsHash) + 7 + msgp.StringPrefixSize + len(string(z.Action)) + 8 + (*logCategories)(&z.Granted).Msgsize() + 4 + msgp.BoolSize + 5 + msgp.StringPrefixSize + len(z.Path) + 9 + msgp.StringPrefixSize + len(z.Language) + 8 + msgp.StringPrefixSize + len(z.Country) + 7 + msgp.StringPrefixSize + len(z.Device) + 4 + msgp.Uint32Size + 8 + msgp.BoolSize
+	s = 3 + 3 + msgp.BytesPrefixSize + len(uuidToBytes(z.ID)) + 7 + msgp.StringPrefixSize + len(z.SiteID) + 5 + msgp.TimeSize + 10 + msgp.BytesPrefixSize + len(uuidToBytes(z.ConsentID)) + 14 + msgp.Uint32Size + 10 + msgp.StringPrefixSize + len(z.TextsHash) + 7 + msgp.StringPrefixSize + len(string(z.Action)) + 8 + (*logCategories)(&z.Granted).Msgsize() + 4 + msgp.BoolSize + 10 + msgp.StringPrefixSize + len(string(z.GPCSource)) + 5 + msgp.StringPrefixSize + len(z.Path) + 9 + msgp.StringPrefixSize + len(z.Language) + 8 + msgp.StringPrefixSize + len(z.Country) + 7 + msgp.StringPrefixSize + len(z.Device) + 4 + msgp.Uint32Size + 8 + msgp.BoolSize
 	return
 }
 
@@ -415,124 +434,142 @@ func (z *logErasure) Msgsize() (s int) {
 // MarshalMsg implements msgp.Marshaler
 func (z *logEvent) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
-	// map header, size 37
-	// string "ID"
-	o = append(o, 0xde, 0x0, 0x25, 0xa2, 0x49, 0x44)
-	o = msgp.AppendBytes(o, uuidToBytes(z.ID))
-	// string "SiteID"
-	o = append(o, 0xa6, 0x53, 0x69, 0x74, 0x65, 0x49, 0x44)
-	o = msgp.AppendString(o, z.SiteID)
-	// string "Time"
-	o = append(o, 0xa4, 0x54, 0x69, 0x6d, 0x65)
-	o = msgp.AppendTime(o, z.Time)
-	// string "Type"
-	o = append(o, 0xa4, 0x54, 0x79, 0x70, 0x65)
-	o = msgp.AppendString(o, string(z.Type))
-	// string "VisitorID"
-	o = append(o, 0xa9, 0x56, 0x69, 0x73, 0x69, 0x74, 0x6f, 0x72, 0x49, 0x44)
-	o = msgp.AppendBytes(o, uuidToBytes(z.VisitorID))
-	// string "SessionID"
-	o = append(o, 0xa9, 0x53, 0x65, 0x73, 0x73, 0x69, 0x6f, 0x6e, 0x49, 0x44)
-	o = msgp.AppendBytes(o, uuidToBytes(z.SessionID))
-	// string "ConsentID"
-	o = append(o, 0xa9, 0x43, 0x6f, 0x6e, 0x73, 0x65, 0x6e, 0x74, 0x49, 0x44)
-	o = msgp.AppendBytes(o, uuidToBytes(z.ConsentID))
-	// string "Hostname"
-	o = append(o, 0xa8, 0x48, 0x6f, 0x73, 0x74, 0x6e, 0x61, 0x6d, 0x65)
-	o = msgp.AppendString(o, z.Hostname)
-	// string "Path"
-	o = append(o, 0xa4, 0x50, 0x61, 0x74, 0x68)
-	o = msgp.AppendString(o, z.Path)
-	// string "ReferrerHost"
-	o = append(o, 0xac, 0x52, 0x65, 0x66, 0x65, 0x72, 0x72, 0x65, 0x72, 0x48, 0x6f, 0x73, 0x74)
-	o = msgp.AppendString(o, z.ReferrerHost)
-	// string "ReferrerPath"
-	o = append(o, 0xac, 0x52, 0x65, 0x66, 0x65, 0x72, 0x72, 0x65, 0x72, 0x50, 0x61, 0x74, 0x68)
-	o = msgp.AppendString(o, z.ReferrerPath)
-	// string "Source"
-	o = append(o, 0xa6, 0x53, 0x6f, 0x75, 0x72, 0x63, 0x65)
-	o = msgp.AppendString(o, z.Source)
-	// string "Channel"
-	o = append(o, 0xa7, 0x43, 0x68, 0x61, 0x6e, 0x6e, 0x65, 0x6c)
-	o = msgp.AppendString(o, z.Channel)
-	// string "UTMSource"
-	o = append(o, 0xa9, 0x55, 0x54, 0x4d, 0x53, 0x6f, 0x75, 0x72, 0x63, 0x65)
-	o = msgp.AppendString(o, z.UTMSource)
-	// string "UTMMedium"
-	o = append(o, 0xa9, 0x55, 0x54, 0x4d, 0x4d, 0x65, 0x64, 0x69, 0x75, 0x6d)
-	o = msgp.AppendString(o, z.UTMMedium)
-	// string "UTMCampaign"
-	o = append(o, 0xab, 0x55, 0x54, 0x4d, 0x43, 0x61, 0x6d, 0x70, 0x61, 0x69, 0x67, 0x6e)
-	o = msgp.AppendString(o, z.UTMCampaign)
-	// string "UTMContent"
-	o = append(o, 0xaa, 0x55, 0x54, 0x4d, 0x43, 0x6f, 0x6e, 0x74, 0x65, 0x6e, 0x74)
-	o = msgp.AppendString(o, z.UTMContent)
-	// string "UTMTerm"
-	o = append(o, 0xa7, 0x55, 0x54, 0x4d, 0x54, 0x65, 0x72, 0x6d)
-	o = msgp.AppendString(o, z.UTMTerm)
-	// string "Country"
-	o = append(o, 0xa7, 0x43, 0x6f, 0x75, 0x6e, 0x74, 0x72, 0x79)
-	o = msgp.AppendString(o, z.Country)
-	// string "Region"
-	o = append(o, 0xa6, 0x52, 0x65, 0x67, 0x69, 0x6f, 0x6e)
-	o = msgp.AppendString(o, z.Region)
-	// string "City"
-	o = append(o, 0xa4, 0x43, 0x69, 0x74, 0x79)
-	o = msgp.AppendString(o, z.City)
-	// string "ASN"
-	o = append(o, 0xa3, 0x41, 0x53, 0x4e)
-	o = msgp.AppendUint32(o, z.ASN)
-	// string "Provider"
-	o = append(o, 0xa8, 0x50, 0x72, 0x6f, 0x76, 0x69, 0x64, 0x65, 0x72)
-	o = msgp.AppendString(o, z.Provider)
-	// string "Browser"
-	o = append(o, 0xa7, 0x42, 0x72, 0x6f, 0x77, 0x73, 0x65, 0x72)
-	o = msgp.AppendString(o, z.Browser)
-	// string "BrowserVersion"
-	o = append(o, 0xae, 0x42, 0x72, 0x6f, 0x77, 0x73, 0x65, 0x72, 0x56, 0x65, 0x72, 0x73, 0x69, 0x6f, 0x6e)
-	o = msgp.AppendString(o, z.BrowserVersion)
-	// string "OS"
-	o = append(o, 0xa2, 0x4f, 0x53)
-	o = msgp.AppendString(o, z.OS)
-	// string "OSVersion"
-	o = append(o, 0xa9, 0x4f, 0x53, 0x56, 0x65, 0x72, 0x73, 0x69, 0x6f, 0x6e)
-	o = msgp.AppendString(o, z.OSVersion)
-	// string "Device"
-	o = append(o, 0xa6, 0x44, 0x65, 0x76, 0x69, 0x63, 0x65)
-	o = msgp.AppendString(o, z.Device)
-	// string "Screen"
-	o = append(o, 0xa6, 0x53, 0x63, 0x72, 0x65, 0x65, 0x6e)
-	o = msgp.AppendString(o, z.Screen)
-	// string "Language"
-	o = append(o, 0xa8, 0x4c, 0x61, 0x6e, 0x67, 0x75, 0x61, 0x67, 0x65)
-	o = msgp.AppendString(o, z.Language)
-	// string "Name"
-	o = append(o, 0xa4, 0x4e, 0x61, 0x6d, 0x65)
-	o = msgp.AppendString(o, z.Name)
-	// string "PropKeys"
-	o = append(o, 0xa8, 0x50, 0x72, 0x6f, 0x70, 0x4b, 0x65, 0x79, 0x73)
-	o = msgp.AppendArrayHeader(o, uint32(len(z.PropKeys)))
-	for za0001 := range z.PropKeys {
-		o = msgp.AppendString(o, z.PropKeys[za0001])
+	// check for omitted fields
+	zb0001Len := uint32(38)
+	var zb0001Mask uint64 /* 38 bits */
+	_ = zb0001Mask
+	if z.GPC == false {
+		zb0001Len--
+		zb0001Mask |= 0x2000000000
 	}
-	// string "PropValues"
-	o = append(o, 0xaa, 0x50, 0x72, 0x6f, 0x70, 0x56, 0x61, 0x6c, 0x75, 0x65, 0x73)
-	o = msgp.AppendArrayHeader(o, uint32(len(z.PropValues)))
-	for za0002 := range z.PropValues {
-		o = msgp.AppendString(o, z.PropValues[za0002])
+	// variable map header, size zb0001Len
+	o = msgp.AppendMapHeader(o, zb0001Len)
+
+	// skip if no fields are to be emitted
+	if zb0001Len != 0 {
+		// string "ID"
+		o = append(o, 0xa2, 0x49, 0x44)
+		o = msgp.AppendBytes(o, uuidToBytes(z.ID))
+		// string "SiteID"
+		o = append(o, 0xa6, 0x53, 0x69, 0x74, 0x65, 0x49, 0x44)
+		o = msgp.AppendString(o, z.SiteID)
+		// string "Time"
+		o = append(o, 0xa4, 0x54, 0x69, 0x6d, 0x65)
+		o = msgp.AppendTime(o, z.Time)
+		// string "Type"
+		o = append(o, 0xa4, 0x54, 0x79, 0x70, 0x65)
+		o = msgp.AppendString(o, string(z.Type))
+		// string "VisitorID"
+		o = append(o, 0xa9, 0x56, 0x69, 0x73, 0x69, 0x74, 0x6f, 0x72, 0x49, 0x44)
+		o = msgp.AppendBytes(o, uuidToBytes(z.VisitorID))
+		// string "SessionID"
+		o = append(o, 0xa9, 0x53, 0x65, 0x73, 0x73, 0x69, 0x6f, 0x6e, 0x49, 0x44)
+		o = msgp.AppendBytes(o, uuidToBytes(z.SessionID))
+		// string "ConsentID"
+		o = append(o, 0xa9, 0x43, 0x6f, 0x6e, 0x73, 0x65, 0x6e, 0x74, 0x49, 0x44)
+		o = msgp.AppendBytes(o, uuidToBytes(z.ConsentID))
+		// string "Hostname"
+		o = append(o, 0xa8, 0x48, 0x6f, 0x73, 0x74, 0x6e, 0x61, 0x6d, 0x65)
+		o = msgp.AppendString(o, z.Hostname)
+		// string "Path"
+		o = append(o, 0xa4, 0x50, 0x61, 0x74, 0x68)
+		o = msgp.AppendString(o, z.Path)
+		// string "ReferrerHost"
+		o = append(o, 0xac, 0x52, 0x65, 0x66, 0x65, 0x72, 0x72, 0x65, 0x72, 0x48, 0x6f, 0x73, 0x74)
+		o = msgp.AppendString(o, z.ReferrerHost)
+		// string "ReferrerPath"
+		o = append(o, 0xac, 0x52, 0x65, 0x66, 0x65, 0x72, 0x72, 0x65, 0x72, 0x50, 0x61, 0x74, 0x68)
+		o = msgp.AppendString(o, z.ReferrerPath)
+		// string "Source"
+		o = append(o, 0xa6, 0x53, 0x6f, 0x75, 0x72, 0x63, 0x65)
+		o = msgp.AppendString(o, z.Source)
+		// string "Channel"
+		o = append(o, 0xa7, 0x43, 0x68, 0x61, 0x6e, 0x6e, 0x65, 0x6c)
+		o = msgp.AppendString(o, z.Channel)
+		// string "UTMSource"
+		o = append(o, 0xa9, 0x55, 0x54, 0x4d, 0x53, 0x6f, 0x75, 0x72, 0x63, 0x65)
+		o = msgp.AppendString(o, z.UTMSource)
+		// string "UTMMedium"
+		o = append(o, 0xa9, 0x55, 0x54, 0x4d, 0x4d, 0x65, 0x64, 0x69, 0x75, 0x6d)
+		o = msgp.AppendString(o, z.UTMMedium)
+		// string "UTMCampaign"
+		o = append(o, 0xab, 0x55, 0x54, 0x4d, 0x43, 0x61, 0x6d, 0x70, 0x61, 0x69, 0x67, 0x6e)
+		o = msgp.AppendString(o, z.UTMCampaign)
+		// string "UTMContent"
+		o = append(o, 0xaa, 0x55, 0x54, 0x4d, 0x43, 0x6f, 0x6e, 0x74, 0x65, 0x6e, 0x74)
+		o = msgp.AppendString(o, z.UTMContent)
+		// string "UTMTerm"
+		o = append(o, 0xa7, 0x55, 0x54, 0x4d, 0x54, 0x65, 0x72, 0x6d)
+		o = msgp.AppendString(o, z.UTMTerm)
+		// string "Country"
+		o = append(o, 0xa7, 0x43, 0x6f, 0x75, 0x6e, 0x74, 0x72, 0x79)
+		o = msgp.AppendString(o, z.Country)
+		// string "Region"
+		o = append(o, 0xa6, 0x52, 0x65, 0x67, 0x69, 0x6f, 0x6e)
+		o = msgp.AppendString(o, z.Region)
+		// string "City"
+		o = append(o, 0xa4, 0x43, 0x69, 0x74, 0x79)
+		o = msgp.AppendString(o, z.City)
+		// string "ASN"
+		o = append(o, 0xa3, 0x41, 0x53, 0x4e)
+		o = msgp.AppendUint32(o, z.ASN)
+		// string "Provider"
+		o = append(o, 0xa8, 0x50, 0x72, 0x6f, 0x76, 0x69, 0x64, 0x65, 0x72)
+		o = msgp.AppendString(o, z.Provider)
+		// string "Browser"
+		o = append(o, 0xa7, 0x42, 0x72, 0x6f, 0x77, 0x73, 0x65, 0x72)
+		o = msgp.AppendString(o, z.Browser)
+		// string "BrowserVersion"
+		o = append(o, 0xae, 0x42, 0x72, 0x6f, 0x77, 0x73, 0x65, 0x72, 0x56, 0x65, 0x72, 0x73, 0x69, 0x6f, 0x6e)
+		o = msgp.AppendString(o, z.BrowserVersion)
+		// string "OS"
+		o = append(o, 0xa2, 0x4f, 0x53)
+		o = msgp.AppendString(o, z.OS)
+		// string "OSVersion"
+		o = append(o, 0xa9, 0x4f, 0x53, 0x56, 0x65, 0x72, 0x73, 0x69, 0x6f, 0x6e)
+		o = msgp.AppendString(o, z.OSVersion)
+		// string "Device"
+		o = append(o, 0xa6, 0x44, 0x65, 0x76, 0x69, 0x63, 0x65)
+		o = msgp.AppendString(o, z.Device)
+		// string "Screen"
+		o = append(o, 0xa6, 0x53, 0x63, 0x72, 0x65, 0x65, 0x6e)
+		o = msgp.AppendString(o, z.Screen)
+		// string "Language"
+		o = append(o, 0xa8, 0x4c, 0x61, 0x6e, 0x67, 0x75, 0x61, 0x67, 0x65)
+		o = msgp.AppendString(o, z.Language)
+		// string "Name"
+		o = append(o, 0xa4, 0x4e, 0x61, 0x6d, 0x65)
+		o = msgp.AppendString(o, z.Name)
+		// string "PropKeys"
+		o = append(o, 0xa8, 0x50, 0x72, 0x6f, 0x70, 0x4b, 0x65, 0x79, 0x73)
+		o = msgp.AppendArrayHeader(o, uint32(len(z.PropKeys)))
+		for za0001 := range z.PropKeys {
+			o = msgp.AppendString(o, z.PropKeys[za0001])
+		}
+		// string "PropValues"
+		o = append(o, 0xaa, 0x50, 0x72, 0x6f, 0x70, 0x56, 0x61, 0x6c, 0x75, 0x65, 0x73)
+		o = msgp.AppendArrayHeader(o, uint32(len(z.PropValues)))
+		for za0002 := range z.PropValues {
+			o = msgp.AppendString(o, z.PropValues[za0002])
+		}
+		// string "SearchTerm"
+		o = append(o, 0xaa, 0x53, 0x65, 0x61, 0x72, 0x63, 0x68, 0x54, 0x65, 0x72, 0x6d)
+		o = msgp.AppendString(o, z.SearchTerm)
+		// string "LinkURL"
+		o = append(o, 0xa7, 0x4c, 0x69, 0x6e, 0x6b, 0x55, 0x52, 0x4c)
+		o = msgp.AppendString(o, z.LinkURL)
+		// string "DurationMS"
+		o = append(o, 0xaa, 0x44, 0x75, 0x72, 0x61, 0x74, 0x69, 0x6f, 0x6e, 0x4d, 0x53)
+		o = msgp.AppendUint32(o, z.DurationMS)
+		// string "Status"
+		o = append(o, 0xa6, 0x53, 0x74, 0x61, 0x74, 0x75, 0x73)
+		o = msgp.AppendUint16(o, z.Status)
+		if (zb0001Mask & 0x2000000000) == 0 { // if not omitted
+			// string "GPC"
+			o = append(o, 0xa3, 0x47, 0x50, 0x43)
+			o = msgp.AppendBool(o, z.GPC)
+		}
 	}
-	// string "SearchTerm"
-	o = append(o, 0xaa, 0x53, 0x65, 0x61, 0x72, 0x63, 0x68, 0x54, 0x65, 0x72, 0x6d)
-	o = msgp.AppendString(o, z.SearchTerm)
-	// string "LinkURL"
-	o = append(o, 0xa7, 0x4c, 0x69, 0x6e, 0x6b, 0x55, 0x52, 0x4c)
-	o = msgp.AppendString(o, z.LinkURL)
-	// string "DurationMS"
-	o = append(o, 0xaa, 0x44, 0x75, 0x72, 0x61, 0x74, 0x69, 0x6f, 0x6e, 0x4d, 0x53)
-	o = msgp.AppendUint32(o, z.DurationMS)
-	// string "Status"
-	o = append(o, 0xa6, 0x53, 0x74, 0x61, 0x74, 0x75, 0x73)
-	o = msgp.AppendUint16(o, z.Status)
 	return
 }
 
@@ -822,6 +859,12 @@ func (z *logEvent) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "Status")
 				return
 			}
+		case "GPC":
+			z.GPC, bts, err = msgp.ReadBoolBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "GPC")
+				return
+			}
 		default:
 			bts, err = msgp.Skip(bts)
 			if err != nil {
@@ -844,7 +887,7 @@ func (z *logEvent) Msgsize() (s int) {
 	for za0002 := range z.PropValues {
 		s += msgp.StringPrefixSize + len(z.PropValues[za0002])
 	}
-	s += 11 + msgp.StringPrefixSize + len(z.SearchTerm) + 8 + msgp.StringPrefixSize + len(z.LinkURL) + 11 + msgp.Uint32Size + 7 + msgp.Uint16Size
+	s += 11 + msgp.StringPrefixSize + len(z.SearchTerm) + 8 + msgp.StringPrefixSize + len(z.LinkURL) + 11 + msgp.Uint32Size + 7 + msgp.Uint16Size + 4 + msgp.BoolSize
 	return
 }
 

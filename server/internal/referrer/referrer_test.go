@@ -79,7 +79,7 @@ func TestClassifier_Classify(t *testing.T) {
 		{"Bluesky", "https://bsky.app/profile/example.com/post/3kabc", site, "", "",
 			Source{Host: "bsky.app", Path: "/profile/example.com/post/3kabc", Name: "Bluesky", Channel: ChannelOrganicSocial}},
 		{"YouTube mobile by parent domain", "https://m.youtube.com/watch?v=dQw4w9WgXcQ", site, "", "",
-			Source{Host: "m.youtube.com", Path: "/watch", Name: "Youtube", Channel: ChannelOrganicSocial}},
+			Source{Host: "m.youtube.com", Path: "/watch", Name: "YouTube", Channel: ChannelOrganicSocial}},
 
 		// Email and others.
 		{"Gmail web", "https://mail.google.com/", site, "", "",
@@ -89,13 +89,13 @@ func TestClassifier_Classify(t *testing.T) {
 		{"Outlook.com", "https://outlook.live.com/", site, "", "",
 			Source{Host: "outlook.live.com", Path: "/", Name: "Outlook.com", Channel: ChannelEmail}},
 		{"ChatGPT", "https://chatgpt.com/", site, "", "",
-			Source{Host: "chatgpt.com", Path: "/", Name: "ChatGPT", Channel: ChannelReferral}},
+			Source{Host: "chatgpt.com", Path: "/", Name: "ChatGPT", Channel: ChannelAIAssistants}},
 		{"Gemini is not Google search", "https://gemini.google.com/app", site, "", "",
-			Source{Host: "gemini.google.com", Path: "/app", Name: "Gemini", Channel: ChannelReferral}},
+			Source{Host: "gemini.google.com", Path: "/app", Name: "Gemini", Channel: ChannelAIAssistants}},
 		{"Wikipedia", "https://en.wikipedia.org/wiki/Web_analytics", site, "", "",
 			Source{Host: "en.wikipedia.org", Path: "/wiki/Web_analytics", Name: "Wikipedia", Channel: ChannelReferral}},
 		{"ad network referrer", "https://googleads.g.doubleclick.net/", site, "", "",
-			Source{Host: "googleads.g.doubleclick.net", Path: "/", Name: "Google", Channel: ChannelDisplay}},
+			Source{Host: "googleads.g.doubleclick.net", Path: "/", Name: "Google Ads", Channel: ChannelDisplay}},
 		{"unknown site", "https://www.producthunt.com/posts/crumb?ref=x#y", site, "", "",
 			Source{Host: "producthunt.com", Path: "/posts/crumb", Name: "producthunt.com", Channel: ChannelReferral}},
 		{"look-alike host", "https://google.com.evil.example/search", site, "", "",
@@ -157,13 +157,18 @@ func TestClassifier_Classify(t *testing.T) {
 	}
 }
 
-func TestNewFromJSON_Errors(t *testing.T) {
-	for name, data := range map[string]string{
-		"bad JSON":   `[1, 2]`,
-		"bad medium": `{"example.com": {"source": "Example", "medium": "carrier-pigeon"}}`,
+func TestNewFromData_Errors(t *testing.T) {
+	ok := func(s string) []byte { return []byte(s) }
+	for name, d := range map[string][5][]byte{
+		"bad JSON":          {ok(`[1, 2]`), ok(`{}`), ok(`{}`), ok(`{}`), ok(`{}`)},
+		"bad medium":        {ok(`{"example.com": {"source": "Example", "medium": "carrier-pigeon"}}`), ok(`{}`), ok(`{}`), ok(`{}`), ok(`{}`)},
+		"bad search YAML":   {ok(`{}`), ok(`- a list`), ok(`{}`), ok(`{}`), ok(`{}`)},
+		"bad socials YAML":  {ok(`{}`), ok(`{}`), ok(`X: {a: b}`), ok(`{}`), ok(`{}`)},
+		"bad extra medium":  {ok(`{}`), ok(`{}`), ok(`{}`), ok(`{}`), ok(`carrier-pigeon: {X: [x.com]}`)},
+		"bad extra entries": {ok(`{}`), ok(`{}`), ok(`{}`), ok(`{}`), ok(`email: [x.com]`)},
 	} {
-		if _, err := newFromJSON([]byte(data)); err == nil {
-			t.Errorf("%s: newFromJSON accepted %s", name, data)
+		if _, err := newFromData(d[0], d[1], d[2], d[3], d[4]); err == nil {
+			t.Errorf("%s: accepted", name)
 		}
 	}
 }

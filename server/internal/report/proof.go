@@ -95,14 +95,15 @@ func (s *Service) eachDecision(ctx context.Context, st *plan.Stmt, limit time.Du
 			perf, fnc, tgt, gp uint8
 		)
 		var ms uint64
+		var gpcSource string
 		if err := rows.Scan(&d.DecisionID, &d.ConsentID, &ms, &d.Seq, &d.PolicyVersion, &d.TextsHash, &action,
-			&perf, &fnc, &tgt, &gp, &d.Path, &d.Language, &d.Country, &d.Device); err != nil {
+			&perf, &fnc, &tgt, &gp, &gpcSource, &d.Path, &d.Language, &d.Country, &d.Device); err != nil {
 			return s.wrap(ctx, err)
 		}
 		d.Time = time.UnixMilli(int64(ms)).UTC()
 		d.Action = model.Action(action)
 		d.Granted = model.Categories{Performance: perf == 1, Functionality: fnc == 1, Targeting: tgt == 1}
-		d.GPC = gp == 1
+		d.GPC, d.GPCSource = gp == 1, model.GPCSource(gpcSource)
 		if err := fn(d); err != nil {
 			return err
 		}

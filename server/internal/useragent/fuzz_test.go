@@ -2,6 +2,7 @@ package useragent
 
 import (
 	"regexp"
+	"slices"
 	"testing"
 
 	"github.com/ua-parser/uap-go/uaparser"
@@ -34,7 +35,7 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse(%q) = %+v: a bot with details", ua, a)
 		case a.BrowserVersion != "" && a.Browser == "", a.OSVersion != "" && a.OS == "":
 			t.Fatalf("Parse(%q) = %+v: a version without a name", ua, a)
-		case a.Device != "" && a.Device != DeviceDesktop && a.Device != DeviceMobile && a.Device != DeviceTablet:
+		case a.Device != "" && !slices.Contains(DeviceTypes, a.Device), a.Device == DeviceOther:
 			t.Fatalf("Parse(%q) = %+v: unknown device", ua, a)
 		}
 		if len(ua) > MaxLength {

@@ -26,12 +26,23 @@ import (
 	"github.com/ua-parser/uap-go/uaparser"
 )
 
-// Device types reported in Agent.Device. An unknown device is "".
+// Device types reported in Agent.Device; "" when the User-Agent does not
+// tell (the ingest pipeline then falls back on the screen width, and
+// stores DeviceOther when that says nothing either).
 const (
-	DeviceDesktop = "desktop"
-	DeviceMobile  = "mobile"
-	DeviceTablet  = "tablet"
+	DeviceDesktop  = "desktop"
+	DeviceMobile   = "mobile" // phones, feature phones included
+	DeviceTablet   = "tablet"
+	DeviceTV       = "tv"      // smart TVs, TV sticks and set-top boxes
+	DeviceConsole  = "console" // game consoles, handheld ones included
+	DeviceWearable = "wearable"
+	DeviceXR       = "xr"       // VR and AR headsets, smart glasses
+	DeviceEmbedded = "embedded" // cars, smart speakers, appliances
+	DeviceOther    = "other"
 )
+
+// DeviceTypes lists every stored device type.
+var DeviceTypes = []string{DeviceDesktop, DeviceMobile, DeviceTablet, DeviceTV, DeviceConsole, DeviceWearable, DeviceXR, DeviceEmbedded, DeviceOther}
 
 const (
 	// MaxLength is how many bytes of a User-Agent are parsed and used as the
@@ -56,7 +67,8 @@ type Agent struct {
 	// OSVersion is the major and, when known, minor version ("17.6", "14",
 	// "10.15"), or "".
 	OSVersion string
-	// Device is DeviceDesktop, DeviceMobile, DeviceTablet, or "" when unknown.
+	// Device is one of the Device types, or "" when the User-Agent does
+	// not tell.
 	Device string
 	// Bot reports a crawler, monitor, HTTP library or headless browser. A
 	// bot's Agent has no other field set: Crumb drops bots, so naming them
@@ -190,7 +202,7 @@ func (p *Parser) parse(ua string) Agent {
 		BrowserVersion: b.Major,
 		OS:             osName(o.Family),
 		OSVersion:      o.Major,
-		Device:         deviceType(ua, osName(o.Family), d.Family),
+		Device:         deviceType(ua, osName(o.Family), d),
 	}
 	if a.Browser == "" {
 		a.BrowserVersion = ""
@@ -292,27 +304,92 @@ func isLibrary(ua string) bool {
 	return containsAny(ua, "HeadlessChrome", "Cypress/", "Playwright", "Selenium")
 }
 
-// deviceType classifies the device from well-known User-Agent tokens, after
-// ua-parser has named the OS and device (device "Spider" never gets here). iPads that request desktop sites
-// (the default since iPadOS 13) send a Mac User-Agent and count as desktop.
-func deviceType(ua, os, device string) string {
+// deviceType classifies the device. It reads, in this order, what
+// uap-core's device rules already say (its generic families and brands:
+// "Generic Feature Phone", "Generic_Android_Tablet", "Generic_Inettv"; a
+// phone maker's brand and model) and the few tokens that name a kind of
+// device outright:
+//
+//   - console: PlayStation, Xbox, Nintendo;
+//   - tv: smart TV and set-top platforms (SMART-TV, Tizen TV, webOS TV,
+//     HbbTV, Android TV, Google TV, Apple TV, Roku, Fire TV sticks, …);
+//   - wearable: watches (watchOS, Wear OS, Galaxy Watch and Gear models);
+//   - xr: headsets and glasses (Oculus, Quest, Pico, Vision Pro, Glass);
+//   - embedded: cars and smart speakers (Tesla, Android Automotive,
+//     HomePod, Echo);
+//   - tablet: iPad, Kindle, PlayBook, a tablet model or Android without
+//     "Mobile" in a browser's User-Agent (uap-core's Generic_Android_Tablet);
+//   - mobile: phones, smart and feature phones (iPhone, "Mobi", Windows
+//     Phone, BlackBerry, KaiOS, Symbian, J2ME/MIDP, BREW, NetFront, Opera
+//     Mini…) and any device uap-core names by a maker and model;
+//   - desktop: Windows, macOS, Linux, Chrome OS and the BSDs.
+//
+// Anything else is "" (unknown). iPads that request desktop sites (the
+// default since iPadOS 13) send a Mac User-Agent and count as desktop.
+func deviceType(ua, os string, d uaparser.Device) string {
+	lower := strings.ToLower(ua)
 	switch {
-	case containsAny(ua, "SMART-TV", "SmartTV", "Smart-TV", "Android TV", "GoogleTV", "AppleTV", "CrKey", "Web0S", "BRAVIA", "HbbTV", "PlayStation", "Xbox", "Nintendo"):
-		return "" // televisions and consoles are neither of the three
-	case strings.HasPrefix(device, "iPad"), strings.HasPrefix(device, "Kindle"),
-		containsAny(ua, "iPad", "Kindle", "Silk/", "PlayBook"),
+	case containsAny(ua, "PlayStation", "PLAYSTATION", "Xbox", "Nintendo"):
+		return DeviceConsole
+	case d.Brand == "Generic_Inettv",
+		containsAny(lower, "smart-tv", "smarttv", "smart tv", "hbbtv", "android tv", "googletv", "google tv", "appletv", "apple tv", "crkey",
+			"web0s", "webos.tv", "netcast", "roku", "bravia", "viera", "aquos", "tizen tv", "; tv;", " tv safari", "opera tv", "dtv", "tv store",
+			"philipstv", "nettv", "espial", "vidaa", "hisense", "tsbnettv", "_tv-", "-smarttv", "inettvbrowser", "mibox", "shield android tv"),
+		isFireTV(ua):
+		return DeviceTV
+	case containsAny(lower, "watchos", "watch os", "wear os", "; wearable", "smartwatch") || strings.Contains(d.Family, "Watch") || strings.Contains(d.Family, "Gear ") ||
+		d.Brand == "Samsung" && (strings.HasPrefix(d.Model, "SM-R") || strings.HasPrefix(d.Model, "SM-L")):
+		return DeviceWearable
+	case containsAny(ua, "Oculus", "Quest", "Pico Neo", "PicoBrowser", "Vision Pro", "VisionOS", "visionOS", "Glass 1", "Mobile VR", "MetaQuest"):
+		return DeviceXR
+	case containsAny(ua, "Tesla/", "QtCarBrowser", "Android Automotive", "HomePod", "AmazonEcho", "Echo Show", "AFTEC"):
+		return DeviceEmbedded
+	case strings.HasPrefix(d.Family, "iPad"), strings.HasPrefix(d.Family, "Kindle"), d.Family == "Generic Tablet", d.Brand == "Generic_Android_Tablet",
+		containsAny(ua, "iPad", "Kindle", "Silk/", "PlayBook", "Tablet; ", "Opera Tablet", "WeTab"),
 		strings.Contains(ua, "Tablet") && !strings.Contains(ua, "Tablet PC"),
-		os == "Android" && !strings.Contains(ua, "Mobi"):
+		tabletModel(d.Model),
+		os == "Android" && strings.Contains(ua, "Safari") && !strings.Contains(ua, "Mobi"):
 		return DeviceTablet
-	case containsAny(ua, "Mobi", "iPhone", "iPod", "Windows Phone", "Opera Mini", "BlackBerry", "BB10", "KAIOS", "KaiOS", "J2ME", "Symbian", "SymbOS"),
-		os == "iOS", os == "Android",
-		device == "Generic Smartphone", device == "Generic Feature Phone":
+	case containsAny(ua, "Mobi", "iPhone", "iPod", "Windows Phone", "Windows CE", "WPDesktop", "Opera Mini", "BlackBerry", "BB10", "KAIOS", "KaiOS",
+		"J2ME", "MIDP", "CLDC", "Symbian", "SymbOS", "Series40", "Series 40", "Series60", "S60", "BREW", "NetFront", "Obigo", "UP.Browser",
+		"UCWEB", "MAUI", "Teleca", "Polaris", "Nokia", "SonyEricsson", "Palm", "webOS", "hpwOS", "Maemo", "MeeGo", "Bada", "Tizen", "phone"),
+		os == "iOS", os == "Android", os == "KaiOS", os == "Windows Phone", os == "BlackBerry OS", os == "Symbian OS",
+		d.Family == "Generic Smartphone", d.Family == "Generic Feature Phone", d.Family == "iPhone",
+		phoneBrand(d):
 		return DeviceMobile
-	case containsAny(ua, "Windows NT", "Macintosh", "X11;", "CrOS"),
-		os == "Windows", os == "macOS", os == "Linux", os == "Ubuntu", os == "Chrome OS", os == "FreeBSD", os == "OpenBSD":
+	case containsAny(ua, "Windows NT", "Macintosh", "Mac_PowerPC", "Mac_PPC", "X11;", "CrOS", "Linux x86_64", "Windows 95", "Windows 98", "Win64", "WOW64"),
+		os == "Windows", os == "macOS", os == "Linux", os == "Ubuntu", os == "Chrome OS", os == "FreeBSD", os == "OpenBSD", os == "NetBSD", os == "Fedora", os == "Debian":
 		return DeviceDesktop
 	}
 	return ""
+}
+
+// isFireTV reports Amazon's Fire TV devices, whose models start "AFT".
+func isFireTV(ua string) bool {
+	i := strings.Index(ua, "AFT")
+	return i >= 0 && i+3 < len(ua) && ua[i+3] >= 'A' && ua[i+3] <= 'Z' && (i == 0 || ua[i-1] == ' ' || ua[i-1] == ';')
+}
+
+// tabletModel reports the model names of well-known tablet lines.
+func tabletModel(model string) bool {
+	for _, p := range [...]string{"SM-T", "SM-P", "SM-X", "GT-P", "GT-N5", "GT-N8", "SGP", "SGPT", "Nexus 7", "Nexus 9", "Nexus 10", "Xoom",
+		"MediaPad", "TB-", "TB2-", "TB3-", "Lenovo TB", "IdeaTab", "Transformer", "TF101", "TF201", "TF300", "TF700", "K00", "ME17", "ME30",
+		"Iconia", "A1-", "B1-", "KF", "Tab", "Pad", "MatePad", "Galaxy Tab", "Surface"} {
+		if strings.HasPrefix(model, p) {
+			return true
+		}
+	}
+	return strings.Contains(model, "Tablet") || strings.Contains(model, " Tab ") || strings.HasSuffix(model, " Tab")
+}
+
+// phoneBrand reports a device that uap-core names by a maker and model:
+// phones, since tablets, TVs and the rest were told apart before.
+func phoneBrand(d uaparser.Device) bool {
+	switch d.Brand {
+	case "", "Generic", "Generic_Android", "Generic_Android_Tablet", "Generic_Inettv", "Spider", "Apple":
+		return d.Brand == "Generic_Android" && d.Model != ""
+	}
+	return d.Model != ""
 }
 
 // containsAny reports whether s contains any of subs.

@@ -88,7 +88,13 @@ func TestParser_Parse(t *testing.T) {
 		{"Opera Mini", "Opera/9.80 (J2ME/MIDP; Opera Mini/9.80 (S60; SymbOS; Opera Mobi/23.348; U; en) Presto/2.5.25 Version/10.54",
 			Agent{Browser: "Opera Mini", BrowserVersion: "9", OS: "Symbian OS", Device: DeviceMobile}},
 		{"Samsung smart TV", "Mozilla/5.0 (SMART-TV; LINUX; Tizen 6.5) AppleWebKit/537.36 (KHTML, like Gecko) 85.0.4183.93/6.5 TV Safari/537.36",
-			Agent{Browser: "Safari", BrowserVersion: "", OS: "Tizen", OSVersion: "6.5", Device: ""}},
+			Agent{Browser: "Safari", BrowserVersion: "", OS: "Tizen", OSVersion: "6.5", Device: DeviceTV}},
+		{"PlayStation 5", "Mozilla/5.0 (PlayStation; PlayStation 5/2.26) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/13.0 Safari/605.1.15",
+			Agent{Browser: "Safari", BrowserVersion: "13", Device: DeviceConsole}},
+		{"feature phone without Mobi", "NetFront/3.5.1 (BREW 5.0.2.1; U; en-us; Samsung ; NetFront/3.5.1/AMB) Sprint SPH-M570 MMP/2.0 Profile/MIDP-2.1 Configuration/CLDC-1.1",
+			Agent{Browser: "NetFront", BrowserVersion: "3", OS: "BREW", OSVersion: "5.0", Device: DeviceMobile}},
+		{"Apple Watch", "atc/1.0 watchOS/5.1.3 model/Watch3,4 hwp/t8004 build/16S535 (6; dt:156)",
+			Agent{Browser: "Apple Watch App", BrowserVersion: "3", OS: "WatchOS", OSVersion: "5.1", Device: DeviceWearable}},
 
 		// Bots: only Bot is set.
 		{"Googlebot", googlebot,

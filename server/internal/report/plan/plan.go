@@ -968,7 +968,7 @@ func CookiesSQL(p *Plan, byPage bool) *Stmt {
 // Proof of consent: the only statements that read consent IDs.
 
 const proofColumns = `decision_id, consent_id, ts_ms, seq, policy_version, texts_hash, toString(action) AS action_name,
-	performance, functionality, targeting, gpc, path, language, country, device`
+	performance, functionality, targeting, gpc, gpc_source, path, language, country, device`
 
 // ProofHistorySQL lists a consent's decisions in the order they were made:
 // by the banner's count, then the time in milliseconds.

@@ -9,7 +9,7 @@ import (
 
 // ProofHeader is the CSV header of ProofDecision.Record.
 var ProofHeader = []string{"decision_id", "consent_id", "ts", "policy_version", "texts_hash", "action",
-	"performance", "functionality", "targeting", "gpc", "path", "lang", "country", "device"}
+	"performance", "functionality", "targeting", "gpc", "gpc_source", "path", "lang", "country", "device", "seq"}
 
 // ProofDecision is one recorded decision.
 type ProofDecision struct {
@@ -21,10 +21,14 @@ type ProofDecision struct {
 	Action        model.Action     `json:"action"`
 	Granted       model.Categories `json:"granted"`
 	GPC           bool             `json:"gpc"`
-	Path          string           `json:"path"`
-	Language      string           `json:"lang"`
-	Country       string           `json:"country"`
-	Device        string           `json:"device"`
+	// GPCSource says what carried the GPC signal: "header" (Sec-GPC),
+	// "script" (the banner read navigator.globalPrivacyControl), "both",
+	// or "" without one.
+	GPCSource model.GPCSource `json:"gpc_source"`
+	Path      string          `json:"path"`
+	Language  string          `json:"lang"`
+	Country   string          `json:"country"`
+	Device    string          `json:"device"`
 	// Seq is the visitor's count of decisions on the consent (0 for
 	// decisions recorded before it was kept); a consent's decisions are
 	// listed by Seq, then Time (milliseconds).
@@ -41,7 +45,8 @@ func (d ProofDecision) Record() []string {
 	}
 	return []string{d.DecisionID.String(), d.ConsentID.String(), d.Time.UTC().Format("2006-01-02T15:04:05.000Z07:00"),
 		uitoa(uint64(d.PolicyVersion)), d.TextsHash, string(d.Action), b(d.Granted.Performance),
-		b(d.Granted.Functionality), b(d.Granted.Targeting), b(d.GPC), d.Path, d.Language, d.Country, d.Device}
+		b(d.Granted.Functionality), b(d.Granted.Targeting), b(d.GPC), string(d.GPCSource), d.Path, d.Language, d.Country, d.Device,
+		uitoa(uint64(d.Seq))}
 }
 
 func uitoa(n uint64) string {
