@@ -94,6 +94,9 @@ func panelRow(title, text string) string {
 		`.querySelectorAll('button.rowbtn')].find(b => b.innerText.trim() == %q)`, title, text)
 }
 
+// loyaltyPanel finds the Loyalty panel (JavaScript).
+const loyaltyPanel = `[...document.querySelectorAll('section.panel')].find(p => p.querySelector('h2').innerText == 'Loyalty')`
+
 // panelRows returns the row labels of the panel titled title.
 func (tb *tab) panelRows(title string) []string {
 	tb.T.Helper()
@@ -170,12 +173,29 @@ func testOverview(t *testing.T, h *harness) {
 	if n := number(t, strings.Fields(tb.text("#realtime"))[0]); n != 7 {
 		t.Errorf("realtime shows %q", tb.text("#realtime"))
 	}
-	// Every panel has rows, over k visitors each.
+	// Every panel has rows, over k visitors each; the Loyalty panel, below
+	// the fold, loads once it is scrolled near.
+	tb.WaitJS("the panels on screen", `[...document.querySelectorAll('.panel')].filter(p => p.querySelector('h2').innerText != 'Loyalty').every(p => p.querySelector('table'))`)
+	if eval[bool](tb, loyaltyPanel+`.querySelector('table') != null`) {
+		t.Error("the Loyalty panel, below the fold, loaded before it was scrolled to")
+	}
+	eval[bool](tb, `(`+loyaltyPanel+`.scrollIntoView(), true)`)
 	tb.WaitJS("the panels", `[...document.querySelectorAll('.panel')].every(p => p.querySelector('table'))`)
 	for panel, want := range map[string]string{"Sources": "Organic Search", "Pages": "/pricing", "Locations": "Germany", "Devices": "Chrome", "Goals": "signup"} {
 		if rows := tb.panelRows(panel); !slicesContains(rows, want) {
 			t.Errorf("panel %s shows %q, not %q", panel, rows, want)
 		}
+	}
+	// Loyalty: visitors by their number of visits, then visits by the
+	// days since their visitor was last seen, with the share of new
+	// visits; the rows are not filters.
+	if rows := tb.panelRows("Loyalty"); !slicesContains(rows, "1") {
+		t.Errorf("panel Loyalty shows %q", rows)
+	}
+	tb.Click(`[...document.querySelectorAll('.panel .tabs-small button')].find(b => b.innerText == 'Since last visit')`)
+	tb.WaitJS("the days since the last visit", `[...document.querySelectorAll('.panel td.label')].some(td => td.innerText == 'first visit')`)
+	if note := tb.text(".panel-note"); !strings.HasPrefix(note, "New visits ") || !strings.Contains(note, "returning") {
+		t.Errorf("the Loyalty panel's note is %q", note)
 	}
 	// A tab shows another dimension.
 	tb.Click(`[...document.querySelectorAll('.panel .tabs-small button')].find(b => b.innerText == 'Devices')`)
@@ -561,6 +581,7 @@ func testShare(t *testing.T, h *harness) {
 func testNarrowAndDark(t *testing.T, h *harness) {
 	tb := h.dashboard(t, "", viewport(360, 740, "dark"))
 	tb.kpi("visitors")
+	eval[bool](tb, `(`+loyaltyPanel+`.scrollIntoView(), true)`)
 	tb.WaitJS("the panels", `[...document.querySelectorAll('.panel')].every(p => p.querySelector('table'))`)
 	if w := eval[int](tb, `document.documentElement.scrollWidth`); w > 360 {
 		t.Errorf("the page is %d px wide at 360 px", w)

@@ -59,11 +59,12 @@ func All() ([]Migration, error) { return Load(FS) }
 // list of days (the second, as YYYY-MM-DD strings).
 const RebuildScope = " AND site_id = ? AND date IN (SELECT toDate(arrayJoin(?)))"
 
-// Rebuilds returns, for each of tables, the INSERT … SELECT statements of
-// the newest migration that fills it from its source (its backfill),
-// restricted to a site and days by RebuildScope: deleting a table's rows
-// of those days and running these restores them from the source rows
-// that remain.
+// Rebuilds returns, for each of tables, the INSERT … SELECT statements
+// that fill it from its source (the backfills of its views), restricted to
+// a site and days by RebuildScope: deleting a table's rows of those days
+// and running these restores them from the source rows that remain. A
+// migration that creates the table starts its list anew; one that only
+// adds a view to it adds the view's backfill.
 func Rebuilds(t Target, tables []string) (map[string][]string, error) {
 	migs, err := All()
 	if err != nil {
@@ -81,7 +82,12 @@ func Rebuilds(t Target, tables []string) (map[string][]string, error) {
 			return nil, err
 		}
 		found := map[string][]string{}
+		created := map[string]bool{}
 		for _, s := range stmts {
+			if rest, ok := strings.CutPrefix(s, "CREATE TABLE IF NOT EXISTS "); ok {
+				name, _, _ := strings.Cut(rest, " ")
+				created[strings.TrimSuffix(strings.Trim(name[strings.LastIndex(name, ".")+1:], "`"), LocalSuffix)] = true
+			}
 			if !strings.HasPrefix(s, "INSERT INTO ") || !strings.Contains(s, RebuildScope) {
 				continue
 			}
@@ -92,7 +98,11 @@ func Rebuilds(t Target, tables []string) (map[string][]string, error) {
 			}
 		}
 		for name, list := range found {
-			out[name] = list // a later migration's rebuild replaces an earlier one's
+			if created[name] {
+				out[name] = list
+			} else {
+				out[name] = append(out[name], list...)
+			}
 		}
 	}
 	for _, name := range tables {

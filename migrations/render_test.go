@@ -102,3 +102,26 @@ func TestRender_RefusesWhatACusterCannotRun(t *testing.T) {
 		t.Fatalf("ALTER on one server: %q, %v", got, err)
 	}
 }
+
+// TestRebuilds_EveryViewOfATable: a table's rebuild runs the backfill of
+// every view that fills it, from the migration that created it on, on one
+// server and in a cluster.
+func TestRebuilds_EveryViewOfATable(t *testing.T) {
+	for _, target := range []migrations.Target{{}, {Cluster: "c", Database: "crumb"}} {
+		got, err := migrations.Rebuilds(target, []string{migrations.ReportDims, migrations.ReportDaily})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got[migrations.ReportDaily]) != 1 {
+			t.Errorf("cluster %q: report_daily rebuilds %d statements, want 1", target.Cluster, len(got[migrations.ReportDaily]))
+		}
+		// Page views, engagement, events, properties (0012), domain types (0014).
+		var dims []string
+		for _, s := range got[migrations.ReportDims] {
+			dims = append(dims, s[strings.Index(s, "SELECT"):][:60])
+		}
+		if len(dims) != 5 || !strings.Contains(got[migrations.ReportDims][4], "'domain_type' AS dim") {
+			t.Errorf("cluster %q: report_dims rebuilds %d statements: %q", target.Cluster, len(dims), dims)
+		}
+	}
+}

@@ -35,6 +35,9 @@ const (
 	ReportSessions    = "report_sessions"
 	ReportDimsWindow  = "report_dims_window"
 	ReportDailyWindow = "report_daily_window"
+
+	ReportDayLoyalty     = "report_day_loyalty"
+	ReportWindowVisitors = "report_window_visitors"
 )
 
 // Retention says which of a site's retention settings cuts a table's rows
@@ -102,21 +105,23 @@ var Tables = []Table{
 	// A window's rows are read together: on one shard.
 	{Name: ReportDimsWindow, ShardKey: "cityHash64(site_id)", Retention: EventRetention},
 	{Name: ReportDailyWindow, ShardKey: "cityHash64(site_id)", Retention: EventRetention},
+	{Name: ReportDayLoyalty, ShardKey: "rand()", Retention: EventRetention},
+	{Name: ReportWindowVisitors, ShardKey: "cityHash64(site_id)", Retention: EventRetention},
 }
 
 // The pre-aggregated tables whose exact states hold IDs' keys, from events
 // and from consent decisions: an erasure rebuilds their rows of the erased
-// rows' days (Rebuilds), and deletes those days' sealed counts (the
-// DayTables), which are sealed again later. Retention cuts them at the
+// rows' days (Rebuilds), and deletes those days' seals (the DayTables),
+// which are sealed again later. Retention cuts them at the
 // same dates as their sources, like every pre-aggregated table.
 var (
 	TrafficStateTables = []string{ReportTotals, ReportDaily, ReportDims, ReportSessions}
 	ConsentStateTables = []string{ReportConsentDecisions}
-	TrafficDayTable    = ReportDayVisitors
-	ConsentDayTable    = ReportDayConsents
+	TrafficDayTables   = []string{ReportDayVisitors, ReportDayLoyalty}
+	ConsentDayTables   = []string{ReportDayConsents}
 	// WindowTables hold merged days: an erasure deletes a site's windows,
 	// which are sealed again.
-	WindowTables = []string{ReportDimsWindow, ReportDailyWindow}
+	WindowTables = []string{ReportDimsWindow, ReportDailyWindow, ReportWindowVisitors}
 )
 
 // Lookup returns the registered table called name.

@@ -243,7 +243,8 @@ func TestAttack_ErasureOfUnknownIDsQueuesNoMutation(t *testing.T) {
 	}
 	time.Sleep(2 * time.Second) // several flushes of the buffer
 	var n uint64
-	if err := tg.db.Conn().QueryRow(ctx, "SELECT count() FROM system.mutations WHERE database = currentDatabase()").Scan(&n); err != nil {
+	// The migrations' own mutations (on empty tables) are not counted.
+	if err := tg.db.Conn().QueryRow(ctx, "SELECT count() FROM system.mutations WHERE database = currentDatabase() AND command NOT LIKE '%WHERE 1 = 1'").Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	if n != 0 {

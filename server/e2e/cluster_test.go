@@ -119,14 +119,27 @@ func TestCluster_TwoNodesOnTwoShardsTwoReplicas(t *testing.T) {
 				// A filter reads raw events, with a subquery over the
 				// shards for the visits that saw the page.
 				getStats(t, n, token, "/api/v1/stats/"+site.ID+"/overview?period=today&filter=page:is:/pricing", &filtered)
+				// Loyalty joins its subqueries on the initiator: every visit
+				// is its visitor's first, and each visitor came once.
+				var since, per struct {
+					Rows []struct {
+						Value            string
+						Visitors, Visits float64
+					}
+				}
+				getStats(t, n, token, "/api/v1/stats/"+site.ID+"/breakdown/days_since_last_visit?period=today", &since)
+				getStats(t, n, token, "/api/v1/stats/"+site.ID+"/breakdown/visits_per_visitor?period=today", &per)
 				ok := ov.Metrics["visitors"] == float64(visits) && ov.Metrics["pageviews"] == float64(2*visits) &&
 					len(pages.Rows) == 2 && pages.Rows[0].Visitors == float64(visits) && pages.Rows[1].Visitors == float64(visits) &&
-					filtered.Metrics["visits"] == float64(visits)
+					filtered.Metrics["visits"] == float64(visits) &&
+					len(since.Rows) == 1 && since.Rows[0].Value == "first visit" && since.Rows[0].Visits == float64(visits) &&
+					len(per.Rows) == 1 && per.Rows[0].Value == "1" && per.Rows[0].Visitors == float64(visits)
 				if ok {
 					break
 				}
 				if time.Now().After(deadline) {
-					t.Fatalf("%s: node %s shows %v, pages %+v and filtered %v, want %d visitors and %d page views", stage, n.addr, ov.Metrics, pages.Rows, filtered.Metrics, visits, 2*visits)
+					t.Fatalf("%s: node %s shows %v, pages %+v, filtered %v, days since the last visit %+v and visits per visitor %+v, want %d visitors and %d page views",
+						stage, n.addr, ov.Metrics, pages.Rows, filtered.Metrics, since.Rows, per.Rows, visits, 2*visits)
 				}
 				time.Sleep(250 * time.Millisecond)
 			}

@@ -4,16 +4,21 @@ import { h, clear, fmt, columns, labels, display } from './dom.js';
 import { stats, csvURL } from './api.js';
 import { state, addFilter, update } from './state.js';
 
-/** The panels of the overview, each with its tabs (dimensions). */
+/**
+ * The panels of the overview, each with its tabs (dimensions); a lazy one
+ * loads when it is scrolled near.
+ */
 export const PANELS = [
   { title: 'Sources', tabs: [['channel', 'Channels'], ['source', 'Sources'], ['referrer', 'Referrers'],
     ['utm_source', 'Campaigns', [['utm_source', 'UTM source'], ['utm_medium', 'UTM medium'], ['utm_campaign', 'UTM campaign']]]] },
   { title: 'Pages', tabs: [['page', 'Top pages'], ['entry_page', 'Entry pages'], ['exit_page', 'Exit pages']] },
-  { title: 'Locations', tabs: [['country', 'Countries'], ['region', 'Regions'], ['city', 'Cities'], ['provider', 'Networks']] },
+  { title: 'Locations', tabs: [['country', 'Countries'], ['region', 'Regions'], ['city', 'Cities'], ['provider', 'Networks'],
+    ['domain_type', 'Domain types']] },
   { title: 'Devices', tabs: [['browser', 'Browsers'], ['browser_version', 'Versions'], ['os', 'OS'], ['device', 'Devices'],
     ['screen', 'Screens'], ['language', 'Languages']] },
   { title: 'Goals', wide: true, tabs: [['event', 'Custom events'], ['outbound', 'Outbound links'], ['download', 'Downloads'],
     ['search', 'Site search'], ['error_page', 'Error pages']] },
+  { title: 'Loyalty', lazy: true, tabs: [['visits_per_visitor', 'Visits per visitor'], ['days_since_last_visit', 'Since last visit']] },
 ];
 
 /** Names of dimensions, singular, for filter chips and table headers. */
@@ -24,8 +29,12 @@ export const DIMENSIONS = {
   provider: 'Network', browser: 'Browser', browser_version: 'Browser version', os: 'OS', os_version: 'OS version',
   device: 'Device', screen: 'Screen', language: 'Language', event: 'Event', event_prop: 'Event property',
   outbound: 'Outbound link', download: 'Download', search: 'Search term', error_page: 'Error page',
-  policy_version: 'Policy version',
+  policy_version: 'Policy version', domain_type: 'Domain type', days_since_last_visit: 'Since last visit',
+  visits_per_visitor: 'Visits per visitor',
 };
+
+/** Breakdowns that cannot filter: their rows are not buttons. */
+const BREAKDOWN_ONLY = new Set(['days_since_last_visit', 'visits_per_visitor']);
 
 const PAGE_DIMS = new Set(['page', 'entry_page', 'exit_page']);
 
@@ -65,6 +74,7 @@ export function panel(def) {
       action: PAGE_DIMS.has(dim) ? (r) => pathsButton(r.value)
         : dim === 'event' && !drill ? (r) => propsButton(r.value, () => load('event', { event: r.value })) : null,
     };
+    if (BREAKDOWN_ONLY.has(dim)) opts.canPick = () => false;
     if (drill && !drill.property) {
       opts = { pick: (r) => load('event', { ...drill, property: r.value }), label: 'Property' };
     } else if (drill) {
@@ -73,7 +83,7 @@ export function panel(def) {
     try {
       const data = await stats(path, { ...extra, limit: 10 });
       if (mine !== seq) return;
-      clear(body).append(above, rowsTable(drill ? 'event_prop' : dim, data, opts));
+      clear(body).append(above, dim === 'days_since_last_visit' ? newVsReturning(data) : '', rowsTable(drill ? 'event_prop' : dim, data, opts));
     } catch (e) {
       if (mine !== seq) return;
       clear(body).append(above, h('p', { class: 'error' }, e.message));
@@ -83,8 +93,29 @@ export function panel(def) {
   for (const [dim, label] of def.tabs) {
     tabs.append(h('button', { type: 'button', 'data-dim': dim, 'aria-pressed': 'false', onclick: () => load(dim) }, label));
   }
-  load(current);
+  if (def.lazy && 'IntersectionObserver' in window) {
+    // Below the fold: loaded when it comes near the viewport, so that the
+    // panels on screen get the server first.
+    const seen = new IntersectionObserver((entries) => {
+      if (entries.some((e) => e.isIntersecting)) {
+        seen.disconnect();
+        load(current);
+      }
+    }, { rootMargin: '200px' });
+    seen.observe(el);
+  } else {
+    load(current);
+  }
   return el;
+}
+
+/** The share of first visits among a period's visits, and of the others. */
+function newVsReturning(data) {
+  const total = data.totals && data.totals.visits;
+  const first = (data.rows || []).find((r) => r.value === 'first visit');
+  if (!total || !first) return '';
+  const pct = (n) => `${Math.round((n / total) * 1000) / 10}%`;
+  return h('p', { class: 'panel-note' }, `New visits ${pct(first.visits)} \u00b7 returning ${pct(total - first.visits)}`);
 }
 
 function propsButton(event, open) {

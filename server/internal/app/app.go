@@ -27,6 +27,7 @@ import (
 	"github.com/crumbhq/crumb/server/internal/ingest"
 	"github.com/crumbhq/crumb/server/internal/metrics"
 	"github.com/crumbhq/crumb/server/internal/privacy"
+	"github.com/crumbhq/crumb/server/internal/rdns"
 	"github.com/crumbhq/crumb/server/internal/referrer"
 	"github.com/crumbhq/crumb/server/internal/report"
 	"github.com/crumbhq/crumb/server/internal/sites"
@@ -47,8 +48,10 @@ type App struct {
 
 	auth      *auth.Auth
 	db        *clickhouse.DB
+	report    *report.Service
 	bufferDir string
 	geo       *geoip.Resolver
+	rdns      *rdns.Resolver // nil with --dns-resolver off
 	log       *slog.Logger
 	cancel    context.CancelFunc
 	closeOnce sync.Once
@@ -82,8 +85,18 @@ func New(ctx context.Context, cfg *config.Serve, db *clickhouse.DB, secret []byt
 		return nil, err
 	}
 	revocations := consent.NewRevocations()
+	var domains ingest.Domains // nil: no reverse DNS
+	var resolver *rdns.Resolver
+	if cfg.DNSResolver != "off" {
+		server := cfg.DNSResolver
+		if server == "system" {
+			server = "" // the system's resolver, as "" is
+		}
+		resolver = rdns.New(rdns.Options{Server: server})
+		domains = resolver
+	}
 	pipeline := ingest.New(ingest.Deps{
-		Sites: registry, Signer: signer, Geo: geo, Agents: useragent.New(20000), Referrers: refs,
+		Sites: registry, Signer: signer, Geo: geo, Agents: useragent.New(20000), Referrers: refs, Domains: domains,
 		Buffer: buf, Counter: m, Revocations: revocations, Log: log,
 	})
 	priv := privacy.New(db, buf, registry, signer, log)
@@ -105,10 +118,11 @@ func New(ctx context.Context, cfg *config.Serve, db *clickhouse.DB, secret []byt
 		geo.Close()
 		return nil, err
 	}
-	a := &App{auth: users, Buffer: buf, Sites: registry, Metrics: m, Privacy: priv, db: db, bufferDir: bufferDir, geo: geo, log: log}
+	rep := report.New(db.Conn(), registry, report.Options{Cluster: db.Cluster() != "", Log: log})
+	a := &App{auth: users, report: rep, Buffer: buf, Sites: registry, Metrics: m, Privacy: priv, db: db, bufferDir: bufferDir, geo: geo, rdns: resolver, log: log}
 	a.HTTP = httpapi.New(httpapi.Deps{
 		Pipeline: pipeline, Privacy: priv, Sites: registry, Metrics: m,
-		Report: report.New(db.Conn(), registry, report.Options{Cluster: db.Cluster() != "", Log: log}),
+		Report: rep,
 		Auth:   users, Script: script, Demo: trackerjs.Demo, Dashboard: dash, Ready: a.ready,
 		TrustedProxies: cfg.TrustedProxies, RateLimit: cfg.RateLimit,
 		PublicURL: cfg.PublicURL, Log: log,
@@ -124,9 +138,11 @@ func New(ctx context.Context, cfg *config.Serve, db *clickhouse.DB, secret []byt
 }
 
 // SealInterval is how often a node seals the closed days' exact counts
-// (clickhouse.DB.SealDays) and the preset periods' windows
-// (clickhouse.DB.SealWindows); a day or window with late events or an
-// erasure is read from the daily states until the next run seals it again.
+// (clickhouse.DB.SealDays), their days since the last visit
+// (report.Service.SealLoyalty) and the preset periods' windows
+// (clickhouse.DB.SealWindows, with report.Service.SealWindowVisitors); a
+// day or window with late events or an erasure is read from the daily
+// states until the next run seals it again.
 const SealInterval = 10 * time.Minute
 
 // runSealing seals every site's closed days within its retention, at start
@@ -134,18 +150,8 @@ const SealInterval = 10 * time.Minute
 func (a *App) runSealing(ctx context.Context, every time.Duration) {
 	for {
 		now := time.Now().UTC()
-		today := now.Truncate(24 * time.Hour)
-		var windows []clickhouse.Window
-		for _, w := range report.SealedWindows(now) {
-			windows = append(windows, clickhouse.Window{End: w.End, Days: w.Days})
-		}
 		for _, site := range a.Sites.All() {
-			n, err := a.db.SealDays(ctx, site.ID, today.AddDate(0, -site.RetentionMonths, 0), today)
-			if err == nil {
-				var w int
-				w, err = a.db.SealWindows(ctx, site.ID, windows)
-				n += w
-			}
+			n, err := Seal(ctx, a.db, a.report, site.ID, site.RetentionMonths, now)
 			switch {
 			case err != nil && ctx.Err() == nil:
 				a.log.Warn("sealing closed days failed; retrying at the next run", "site", site.ID, "err", err)
@@ -159,6 +165,29 @@ func (a *App) runSealing(ctx context.Context, every time.Duration) {
 		case <-time.After(every):
 		}
 	}
+}
+
+// Seal seals a site's closed days within its retention and the windows of
+// the preset periods as of now; it returns how many days and windows it
+// sealed.
+func Seal(ctx context.Context, db *clickhouse.DB, rep *report.Service, site string, retentionMonths int, now time.Time) (int, error) {
+	today := now.UTC().Truncate(24 * time.Hour)
+	from := today.AddDate(0, -retentionMonths, 0)
+	n, err := db.SealDays(ctx, site, from, today)
+	if err != nil {
+		return n, err
+	}
+	l, err := rep.SealLoyalty(ctx, site, from, today)
+	n += l
+	if err != nil {
+		return n, err
+	}
+	var windows []clickhouse.Window
+	for _, w := range report.SealedWindows(now) {
+		windows = append(windows, clickhouse.Window{End: w.End, Days: w.Days})
+	}
+	w, err := db.SealWindows(ctx, site, windows, rep.SealWindowVisitors)
+	return n + w, err
 }
 
 func (a *App) ready(ctx context.Context) error {
@@ -210,6 +239,9 @@ func (a *App) Close() error {
 		defer cancel()
 		a.closeErr = a.Buffer.Close(fctx)
 		a.geo.Close()
+		if a.rdns != nil {
+			a.rdns.Close()
+		}
 	})
 	return a.closeErr
 }

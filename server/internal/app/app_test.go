@@ -70,7 +70,7 @@ func newFixture(t *testing.T, tweak func(*config.Serve, *model.Site)) *fixture {
 		// tests can set the visitor's address in X-Forwarded-For.
 		TrustedProxies: config.CIDRList{netip.MustParsePrefix("0.0.0.0/32")},
 		BufferMax:      1000, BatchSize: 500, FlushInterval: time.Hour, SyncInterval: time.Second,
-		SitesRefresh: time.Hour,
+		SitesRefresh: time.Hour, DNSResolver: "off", // the AS organisation decides domain types
 	}
 	site := model.NewSite("site1", "example.com", "Example", time.Now())
 	if tweak != nil {

@@ -78,7 +78,7 @@ func serve(t *testing.T, a *app.App) *node {
 func (f *fixture) secondNode() *app.App {
 	f.t.Helper()
 	cfg := config.Serve{Common: config.Common{DataDir: f.t.TempDir()}, BufferMax: 1000, BatchSize: 500,
-		FlushInterval: time.Hour, SyncInterval: time.Second, SitesRefresh: time.Hour}
+		FlushInterval: time.Hour, SyncInterval: time.Second, SitesRefresh: time.Hour, DNSResolver: "off"}
 	a, err := app.New(context.Background(), &cfg, f.db, []byte(secret), slog.New(slog.DiscardHandler))
 	if err != nil {
 		f.t.Fatal(err)

@@ -91,6 +91,10 @@ type logEvent struct {
 	DurationMS uint32
 	Status     uint16
 	GPC        bool `msg:",omitempty"`
+
+	DomainType   string `msg:",omitempty"`
+	DomainSuffix string `msg:",omitempty"`
+	DomainSource string `msg:",omitempty"`
 }
 
 // logCategories is model.Categories as the log stores it.

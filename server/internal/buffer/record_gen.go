@@ -435,12 +435,24 @@ func (z *logErasure) Msgsize() (s int) {
 func (z *logEvent) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
 	// check for omitted fields
-	zb0001Len := uint32(38)
-	var zb0001Mask uint64 /* 38 bits */
+	zb0001Len := uint32(41)
+	var zb0001Mask uint64 /* 41 bits */
 	_ = zb0001Mask
 	if z.GPC == false {
 		zb0001Len--
 		zb0001Mask |= 0x2000000000
+	}
+	if z.DomainType == "" {
+		zb0001Len--
+		zb0001Mask |= 0x4000000000
+	}
+	if z.DomainSuffix == "" {
+		zb0001Len--
+		zb0001Mask |= 0x8000000000
+	}
+	if z.DomainSource == "" {
+		zb0001Len--
+		zb0001Mask |= 0x10000000000
 	}
 	// variable map header, size zb0001Len
 	o = msgp.AppendMapHeader(o, zb0001Len)
@@ -568,6 +580,21 @@ func (z *logEvent) MarshalMsg(b []byte) (o []byte, err error) {
 			// string "GPC"
 			o = append(o, 0xa3, 0x47, 0x50, 0x43)
 			o = msgp.AppendBool(o, z.GPC)
+		}
+		if (zb0001Mask & 0x4000000000) == 0 { // if not omitted
+			// string "DomainType"
+			o = append(o, 0xaa, 0x44, 0x6f, 0x6d, 0x61, 0x69, 0x6e, 0x54, 0x79, 0x70, 0x65)
+			o = msgp.AppendString(o, z.DomainType)
+		}
+		if (zb0001Mask & 0x8000000000) == 0 { // if not omitted
+			// string "DomainSuffix"
+			o = append(o, 0xac, 0x44, 0x6f, 0x6d, 0x61, 0x69, 0x6e, 0x53, 0x75, 0x66, 0x66, 0x69, 0x78)
+			o = msgp.AppendString(o, z.DomainSuffix)
+		}
+		if (zb0001Mask & 0x10000000000) == 0 { // if not omitted
+			// string "DomainSource"
+			o = append(o, 0xac, 0x44, 0x6f, 0x6d, 0x61, 0x69, 0x6e, 0x53, 0x6f, 0x75, 0x72, 0x63, 0x65)
+			o = msgp.AppendString(o, z.DomainSource)
 		}
 	}
 	return
@@ -865,6 +892,24 @@ func (z *logEvent) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "GPC")
 				return
 			}
+		case "DomainType":
+			z.DomainType, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "DomainType")
+				return
+			}
+		case "DomainSuffix":
+			z.DomainSuffix, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "DomainSuffix")
+				return
+			}
+		case "DomainSource":
+			z.DomainSource, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "DomainSource")
+				return
+			}
 		default:
 			bts, err = msgp.Skip(bts)
 			if err != nil {
@@ -887,7 +932,7 @@ func (z *logEvent) Msgsize() (s int) {
 	for za0002 := range z.PropValues {
 		s += msgp.StringPrefixSize + len(z.PropValues[za0002])
 	}
-	s += 11 + msgp.StringPrefixSize + len(z.SearchTerm) + 8 + msgp.StringPrefixSize + len(z.LinkURL) + 11 + msgp.Uint32Size + 7 + msgp.Uint16Size + 4 + msgp.BoolSize
+	s += 11 + msgp.StringPrefixSize + len(z.SearchTerm) + 8 + msgp.StringPrefixSize + len(z.LinkURL) + 11 + msgp.Uint32Size + 7 + msgp.Uint16Size + 4 + msgp.BoolSize + 11 + msgp.StringPrefixSize + len(z.DomainType) + 13 + msgp.StringPrefixSize + len(z.DomainSuffix) + 13 + msgp.StringPrefixSize + len(z.DomainSource)
 	return
 }
 

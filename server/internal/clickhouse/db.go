@@ -77,6 +77,13 @@ func Open(ctx context.Context, dsn string, log *slog.Logger, options ...Option) 
 	}
 	opts.DialTimeout = 5 * time.Second
 	opts.ReadTimeout = 60 * time.Second
+	if d.cluster != "" {
+		// A statement ON CLUSTER answers once every server has run it,
+		// which a busy replicated table may take minutes to do
+		// (distributed_ddl_task_timeout is 180 s): nothing is read
+		// meanwhile.
+		opts.ReadTimeout = 200 * time.Second
+	}
 	opts.MaxOpenConns = 16
 	opts.MaxIdleConns = 8
 	opts.ConnMaxLifetime = 10 * time.Minute

@@ -149,7 +149,7 @@ func (db *DB) Erase(ctx context.Context, es []model.Erasure) error {
 			return fmt.Errorf("clickhouse: erase consent records: %w", err)
 		}
 	}
-	if err := db.rebuild(ctx, migrations.TrafficStateTables, migrations.TrafficDayTable, b.trafficRebuild); err != nil {
+	if err := db.rebuild(ctx, migrations.TrafficStateTables, migrations.TrafficDayTables, b.trafficRebuild); err != nil {
 		return err
 	}
 	if len(b.trafficRebuild) > 0 {
@@ -169,7 +169,7 @@ func (db *DB) Erase(ctx context.Context, es []model.Erasure) error {
 			}
 		}
 	}
-	if err := db.rebuild(ctx, migrations.ConsentStateTables, migrations.ConsentDayTable, b.consentRebuild); err != nil {
+	if err := db.rebuild(ctx, migrations.ConsentStateTables, migrations.ConsentDayTables, b.consentRebuild); err != nil {
 		return err
 	}
 	if err := db.recordErasures(ctx, es, "complete"); err != nil {
@@ -273,9 +273,9 @@ func (db *DB) erasureBatch(ctx context.Context, es []model.Erasure) (*erasureBat
 
 // rebuild deletes the pre-aggregated rows of tables on the given sites'
 // days (one mutation per table) and, once they are gone, fills them again
-// from the source rows (migrations.Rebuilds). The days' seals (dayTable)
+// from the source rows (migrations.Rebuilds). The days' seals (dayTables)
 // are deleted too; SealDays seals them again.
-func (db *DB) rebuild(ctx context.Context, tables []string, dayTable string, days map[string]map[string]bool) error {
+func (db *DB) rebuild(ctx context.Context, tables, dayTables []string, days map[string]map[string]bool) error {
 	if len(days) == 0 {
 		return nil
 	}
@@ -289,7 +289,7 @@ func (db *DB) rebuild(ctx context.Context, tables []string, dayTable string, day
 	if err != nil {
 		return err
 	}
-	deleted := append(slices.Clone(tables), dayTable)
+	deleted := append(slices.Clone(tables), dayTables...)
 	for _, t := range deleted {
 		if err := db.mutate(ctx, t, deleteAggregateDays, keys); err != nil {
 			return fmt.Errorf("clickhouse: rebuild %s: %w", t, err)

@@ -76,12 +76,17 @@ type Window struct {
 	Days int
 }
 
+// WindowSeal writes more of a window's seal (the report layer's visits
+// per visitor), as sealed at ms, before SealWindows marks it complete.
+type WindowSeal func(ctx context.Context, site string, end time.Time, days int, ms uint64) error
+
 // SealWindows merges the pre-aggregated rows of each window's days into
 // report_dims_window and report_daily_window, unless a seal with the same
-// event count exists. A window whose days change while it is sealed (a
-// late event) is left for the next run. It returns how many windows it
-// sealed.
-func (db *DB) SealWindows(ctx context.Context, site string, windows []Window) (int, error) {
+// event count exists; each of also adds to the seal before its daily row,
+// which marks it complete, is written. A window whose days change while it
+// is sealed (a late event) is left for the next run. It returns how many
+// windows it sealed.
+func (db *DB) SealWindows(ctx context.Context, site string, windows []Window, also ...WindowSeal) (int, error) {
 	n := 0
 	for _, w := range windows {
 		if w.Days < 1 {
@@ -105,6 +110,11 @@ func (db *DB) SealWindows(ctx context.Context, site string, windows []Window) (i
 		ms := uint64(time.Now().UnixMilli())
 		if err := db.conn.Exec(db.insertContext(ctx), sealDimsWindow, end, w.Days, ms, site, from, end); err != nil {
 			return n, fmt.Errorf("clickhouse: seal window: %w", err)
+		}
+		for _, seal := range also {
+			if err := seal(ctx, site, end, w.Days, ms); err != nil {
+				return n, fmt.Errorf("clickhouse: seal window: %w", err)
+			}
 		}
 		var after uint64
 		if err := db.conn.QueryRow(ctx, selectWindowEvents, site, from, end).Scan(&after); err != nil {

@@ -31,7 +31,8 @@ const (
 		"utm_source, utm_medium, utm_campaign, utm_content, utm_term, " +
 		"country, region, city, asn, provider, " +
 		"browser, browser_version, os, os_version, device, screen, language, " +
-		"name, prop_keys, prop_values, search_term, link_url, duration_ms, status, gpc"
+		"name, prop_keys, prop_values, search_term, link_url, duration_ms, status, gpc, " +
+		"domain_type, domain_suffix, domain_source"
 	decisionCols = "site_id, date, ts, ts_ms, seq, decision_id, consent_id, policy_version, texts_hash, action, " +
 		"performance, functionality, targeting, gpc, gpc_source, path, language, country, device"
 	impressionCols = "site_id, date, ts, impression_id, policy_version, path, language, country, device, gpc, undeclared_cookies"

@@ -84,6 +84,9 @@ func eventColumnValues(events []model.Event) []any {
 		strs(func(e *model.Event) string { return e.SearchTerm }),
 		strs(func(e *model.Event) string { return e.LinkURL }),
 		duration, status, gpc,
+		strs(func(e *model.Event) string { return e.DomainType }),
+		strs(func(e *model.Event) string { return e.DomainSuffix }),
+		strs(func(e *model.Event) string { return e.DomainSource }),
 	}
 }
 
@@ -96,6 +99,7 @@ func eventTargets(e *model.Event, date *time.Time, typ *string, gpc *uint8) []an
 		&e.Country, &e.Region, &e.City, &e.ASN, &e.Provider,
 		&e.Browser, &e.BrowserVersion, &e.OS, &e.OSVersion, &e.Device, &e.Screen, &e.Language,
 		&e.Name, &e.PropKeys, &e.PropValues, &e.SearchTerm, &e.LinkURL, &e.DurationMS, &e.Status, gpc,
+		&e.DomainType, &e.DomainSuffix, &e.DomainSource,
 	}
 }
 

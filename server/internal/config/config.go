@@ -101,6 +101,7 @@ type Serve struct {
 	TrustedProxies CIDRList
 	GeoIPCity      string
 	GeoIPASN       string
+	DNSResolver    string
 	Secret         string
 	RateLimit      int
 	BufferMax      int
@@ -122,6 +123,7 @@ func (s *Serve) Register(fs *flag.FlagSet) {
 	fs.Var(&s.TrustedProxies, "trusted-proxies", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed")
 	fs.StringVar(&s.GeoIPCity, "geoip-city", "", "GeoIP2/GeoLite2 City .mmdb (default <data-dir>/geoip/city.mmdb if present)")
 	fs.StringVar(&s.GeoIPASN, "geoip-asn", "", "GeoLite2 ASN .mmdb (default <data-dir>/geoip/asn.mmdb if present)")
+	fs.StringVar(&s.DNSResolver, "dns-resolver", "system", "DNS server for visitors' domain types, host:port; system: the system's resolver; off: no reverse DNS (the AS organisation decides)")
 	fs.StringVar(&s.Secret, "secret", "", "secret shared by all crumb nodes that signs consent tokens, 32+ bytes (default: generated once into <data-dir>/secret)")
 	fs.IntVar(&s.RateLimit, "rate-limit", 600, "ingest requests per minute one client address may make on this node; 0 disables")
 	fs.IntVar(&s.BufferMax, "buffer-max", 1_000_000, "records the durable buffer holds before ingest answers 503")

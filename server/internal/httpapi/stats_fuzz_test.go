@@ -72,6 +72,9 @@ func FuzzRequest(f *testing.F) {
 		req.Header.Set("Authorization", "Bearer "+ownerToken)
 		before := conn.queries.Load()
 		res, err := app.Test(req, -1)
+		if err != nil && strings.Contains(err.Error(), "small read buffer") {
+			return // longer than the read buffer: 431 (TestOversizedRequest_431)
+		}
 		if err != nil {
 			t.Fatalf("%s: %v", req.URL, err)
 		}

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"flag"
 	"io"
+	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -378,5 +380,27 @@ func TestAPI_Errors(t *testing.T) {
 	}
 	if res.StatusCode != 404 {
 		t.Errorf("unknown site: %d", res.StatusCode)
+	}
+}
+
+// TestOversizedRequest_431: a request line and headers longer than the read
+// buffer (8 KiB) get 431 with a JSON error from the real listener.
+func TestOversizedRequest_431(t *testing.T) {
+	app := newServer(t, httpapi.Deps{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go app.Listener(ln)
+	defer app.Shutdown()
+	res, err := http.Get("http://" + ln.Addr().String() + "/api/v1/stats/site1/overview?x=" + strings.Repeat("%BA", 4000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	var e struct{ Error string }
+	if res.StatusCode != 431 || json.Unmarshal(body, &e) != nil || e.Error == "" {
+		t.Fatalf("%d %s, want 431 with a JSON error", res.StatusCode, body)
 	}
 }

@@ -309,6 +309,9 @@ func (p *Pipeline) enrichEvents(s *eventsState) error {
 			Screen:         screenClass(ev.Screen),
 			Language:       normalizeLanguage(ev.Language),
 			GPC:            s.req.SecGPC,
+			DomainType:     s.dom.Type,
+			DomainSuffix:   s.dom.Suffix,
+			DomainSource:   s.dom.Source,
 		}
 		src := p.refs.Classify(ev.Referrer, e.Hostname, e.UTMSource, e.UTMMedium)
 		e.ReferrerHost, e.ReferrerPath, e.Source, e.Channel = src.Host, clip(src.Path, 512), src.Name, src.Channel

@@ -15,6 +15,7 @@ import (
 	"github.com/crumbhq/crumb/server/internal/consent"
 	"github.com/crumbhq/crumb/server/internal/geoip"
 	"github.com/crumbhq/crumb/server/internal/model"
+	"github.com/crumbhq/crumb/server/internal/rdns"
 	"github.com/crumbhq/crumb/server/internal/referrer"
 	"github.com/crumbhq/crumb/server/internal/useragent"
 )
@@ -27,6 +28,12 @@ type Sites interface {
 // Buffer takes accepted records.
 type Buffer interface {
 	Append(recs ...buffer.Record) error
+}
+
+// Domains tells the domain type of an address's network without waiting
+// (rdns.Resolver).
+type Domains interface {
+	Lookup(ip netip.Addr, asnOrg string) rdns.Result
 }
 
 // Geo resolves an IP address to a location.
@@ -69,6 +76,7 @@ type Pipeline struct {
 	geo    Geo
 	agents Agents
 	refs   Referrers
+	doms   Domains
 	buf    Buffer
 	count  Counter
 	revs   *consent.Revocations
@@ -83,8 +91,11 @@ type Deps struct {
 	Geo       Geo
 	Agents    Agents
 	Referrers Referrers
-	Buffer    Buffer
-	Counter   Counter
+	// Domains classifies visitors' networks (package rdns); nil leaves
+	// the domain type unknown.
+	Domains Domains
+	Buffer  Buffer
+	Counter Counter
 	// Revocations are the consents whose older tokens no longer count;
 	// nil means none (a pipeline of its own adds its own withdrawals).
 	Revocations *consent.Revocations
@@ -104,7 +115,7 @@ func New(d Deps) *Pipeline {
 	if d.Revocations == nil {
 		d.Revocations = consent.NewRevocations()
 	}
-	return &Pipeline{sites: d.Sites, signer: d.Signer, geo: d.Geo, agents: d.Agents, refs: d.Referrers,
+	return &Pipeline{sites: d.Sites, signer: d.Signer, geo: d.Geo, agents: d.Agents, refs: d.Referrers, doms: d.Domains,
 		buf: d.Buffer, count: d.Counter, revs: d.Revocations, log: d.Log, now: d.Now}
 }
 
@@ -130,6 +141,7 @@ type run struct {
 	site  *model.Site
 	agent useragent.Agent
 	loc   geoip.Location
+	dom   rdns.Result
 }
 
 func (r *run) common() *run { return r }
@@ -214,6 +226,11 @@ func enrichStep[S state](then func(p *Pipeline, s S) error) step[S] {
 	return step[S]{"enrich", func(p *Pipeline, _ context.Context, s S) error {
 		r := s.common()
 		r.loc = p.geo.Lookup(r.req.IP)
+		if p.doms != nil {
+			r.dom = p.doms.Lookup(r.req.IP, r.loc.Provider)
+		} else {
+			r.dom = rdns.Result{Type: rdns.Unknown}
+		}
 		return then(p, s)
 	}}
 }
@@ -224,7 +241,7 @@ func forgetIPStep[S state]() step[S] {
 	return step[S]{"forget_ip", func(_ *Pipeline, _ context.Context, s S) error {
 		r := s.common()
 		r.req.IP, r.req.UserAgent = forgetIP, ""
-		r.loc = geoip.Location{}
+		r.loc, r.dom = geoip.Location{}, rdns.Result{}
 		return nil
 	}}
 }

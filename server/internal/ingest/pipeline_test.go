@@ -205,22 +205,22 @@ func TestEvents_Enrichment(t *testing.T) {
 	want := []string{
 		"{ID:00000000-0000-0000-0000-000000000000 SiteID:site1 Time:2027-01-15 07:59:59 +0000 UTC Type:pageview " + common +
 			" Hostname:example.com Path:/a/b ReferrerHost: ReferrerPath: Source: Channel:Direct UTMSource:news UTMMedium:mail UTMCampaign:c UTMContent:d UTMTerm:e " +
-			geoUA + " Screen:desktop Language:en-US Name: PropKeys:[] PropValues:[] SearchTerm: LinkURL: DurationMS:0 Status:0 GPC:false}",
+			geoUA + " Screen:desktop Language:en-US Name: PropKeys:[] PropValues:[] SearchTerm: LinkURL: DurationMS:0 Status:0 GPC:false DomainType:unknown DomainSuffix: DomainSource:}",
 		"{ID:00000000-0000-0000-0000-000000000000 SiteID:site1 Time:2027-01-15 08:00:00 +0000 UTC Type:search " + common +
 			" Hostname:example.com Path:/ ReferrerHost: ReferrerPath: Source: Channel:Direct UTMSource: UTMMedium: UTMCampaign: UTMContent: UTMTerm: " +
-			geoUA + " Screen:mobile Language: Name: PropKeys:[] PropValues:[] SearchTerm:red shoes LinkURL: DurationMS:0 Status:0 GPC:false}",
+			geoUA + " Screen:mobile Language: Name: PropKeys:[] PropValues:[] SearchTerm:red shoes LinkURL: DurationMS:0 Status:0 GPC:false DomainType:unknown DomainSuffix: DomainSource:}",
 		"{ID:00000000-0000-0000-0000-000000000000 SiteID:site1 Time:2027-01-15 08:00:00 +0000 UTC Type:download " + common +
 			" Hostname:example.com Path:/ ReferrerHost: ReferrerPath: Source: Channel:Direct UTMSource: UTMMedium: UTMCampaign: UTMContent: UTMTerm: " +
-			geoUA + " Screen: Language: Name: PropKeys:[] PropValues:[] SearchTerm: LinkURL:https://cdn.example.com/f.pdf DurationMS:0 Status:0 GPC:false}",
+			geoUA + " Screen: Language: Name: PropKeys:[] PropValues:[] SearchTerm: LinkURL:https://cdn.example.com/f.pdf DurationMS:0 Status:0 GPC:false DomainType:unknown DomainSuffix: DomainSource:}",
 		"{ID:00000000-0000-0000-0000-000000000000 SiteID:site1 Time:2027-01-15 08:00:00 +0000 UTC Type:engagement " + common +
 			" Hostname:example.com Path:/ ReferrerHost: ReferrerPath: Source: Channel:Direct UTMSource: UTMMedium: UTMCampaign: UTMContent: UTMTerm: " +
-			geoUA + " Screen: Language: Name: PropKeys:[] PropValues:[] SearchTerm: LinkURL: DurationMS:1500 Status:0 GPC:false}",
+			geoUA + " Screen: Language: Name: PropKeys:[] PropValues:[] SearchTerm: LinkURL: DurationMS:1500 Status:0 GPC:false DomainType:unknown DomainSuffix: DomainSource:}",
 		"{ID:00000000-0000-0000-0000-000000000000 SiteID:site1 Time:2027-01-15 08:00:00 +0000 UTC Type:error " + common +
 			" Hostname:example.com Path:/missing ReferrerHost: ReferrerPath: Source: Channel:Direct UTMSource: UTMMedium: UTMCampaign: UTMContent: UTMTerm: " +
-			geoUA + " Screen: Language: Name: PropKeys:[] PropValues:[] SearchTerm: LinkURL: DurationMS:0 Status:404 GPC:false}",
+			geoUA + " Screen: Language: Name: PropKeys:[] PropValues:[] SearchTerm: LinkURL: DurationMS:0 Status:404 GPC:false DomainType:unknown DomainSuffix: DomainSource:}",
 		"{ID:00000000-0000-0000-0000-000000000000 SiteID:site1 Time:2027-01-15 08:00:00 +0000 UTC Type:custom " + common +
 			" Hostname:example.com Path:/ ReferrerHost: ReferrerPath: Source: Channel:Direct UTMSource: UTMMedium: UTMCampaign: UTMContent: UTMTerm: " +
-			geoUA + " Screen: Language: Name:signup PropKeys:[a b] PropValues:[1 2] SearchTerm: LinkURL: DurationMS:0 Status:0 GPC:false}",
+			geoUA + " Screen: Language: Name:signup PropKeys:[a b] PropValues:[1 2] SearchTerm: LinkURL: DurationMS:0 Status:0 GPC:false DomainType:unknown DomainSuffix: DomainSource:}",
 	}
 	if len(got) != len(want) {
 		t.Fatalf("%d events, want %d:\n%s", len(got), len(want), strings.Join(got, "\n"))

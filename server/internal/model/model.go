@@ -81,6 +81,15 @@ type Event struct {
 	// GPC is set when the browser sent Global Privacy Control with the
 	// event (the Sec-GPC request header).
 	GPC bool `json:"gpc,omitempty"`
+
+	// DomainType is the kind of network the visitor came from
+	// (commercial, network, education, government, organisation,
+	// country, hosting, unknown), DomainSuffix the public suffix of the
+	// network's reverse-DNS name ("ac.uk"; never the name itself), and
+	// DomainSource what decided: "ptr", "asn" or "" (package rdns).
+	DomainType   string `json:"domain_type,omitempty"`
+	DomainSuffix string `json:"domain_suffix,omitempty"`
+	DomainSource string `json:"domain_source,omitempty"`
 }
 
 // Anonymous reports whether the event was counted without consent and

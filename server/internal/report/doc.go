@@ -12,8 +12,10 @@
 //
 // Service.Breakdown, for example, validates a query.Query, asks plan for
 // the statement (plan.MVValuesSQL or plan.RawBreakdownSQL), runs it, and
-// folds the rows into a result.Breakdown. The package only reads,
-// and it never returns a visitor, session or consent ID, an IP or a single
+// folds the rows into a result.Breakdown. The package reads, except for
+// the seals of its loyalty answers (Service.SealLoyalty,
+// Service.SealWindowVisitors), which the nodes' sealing job writes; it
+// never returns a visitor, session or consent ID, an IP or a single
 // event — except the proof-of-consent functions (ConsentHistory,
 // ExportDecisions), which exist to show them.
 //
@@ -40,6 +42,15 @@
 //   - Sources: channel, source and referrer come from page views whose
 //     referrer was not the site itself; UTM dimensions from tagged page
 //     views. A filter on them keeps the visits that arrived that way.
+//   - Domain type: page views by the kind of network of the visitor's
+//     address (package rdns), as ingest stored it.
+//   - Days since the last visit: the visits that start in the range and
+//     have a page view, by the time since their visitor was last seen:
+//     "same day" when the visitor had an event earlier that day, else the
+//     days between the visit's day and the visitor's last earlier day with
+//     an event (visitor_index, before the range too), or "first visit".
+//   - Visits per visitor: the range's visitors by their number of visits
+//     that start in it and have a page view.
 //   - Filters: page-view attributes (page, country, browser…) keep the
 //     events that have the value; acquisition, event and entry/exit filters
 //     keep whole visits that have (is, contains) or lack (is_not) a

@@ -47,7 +47,7 @@ func TestRecord_ForCurrentClickHouse(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sealer.Close()
-	sealFixtureWindows(t, sealer)
+	sealFixture(t, sealer)
 	r.Part("dashboard")
 	estimated := New(conn.Conn(), reporttest.Sites{f.Site.ID: &f.Site}, Options{Now: func() time.Time { return reporttest.Now }, ExactEvents: 1, ExactCount: 2, ExactRowEvents: 1})
 	estimated.trace = svc.trace

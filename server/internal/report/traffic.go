@@ -434,7 +434,8 @@ func (s *Service) Breakdown(ctx context.Context, q query.Query, dim query.Dimens
 		}
 	}
 	kind := planSums
-	if d.Kind == query.KindSession {
+	switch d.Kind {
+	case query.KindSession:
 		kind = planSessionRows
 	}
 	p, err := s.newPlan(ctx, q, kind)
@@ -457,6 +458,8 @@ func (s *Service) Breakdown(ctx context.Context, q query.Query, dim query.Dimens
 		switch {
 		case d.Kind == query.KindSession:
 			rows, b.Other, b.Totals, err = s.sessionBreakdown(ctx, p, dim, want)
+		case d.Kind == query.KindLoyalty:
+			rows, b.Other, b.Totals, err = s.loyaltyBreakdown(ctx, p, dim)
 		case p.UseMV():
 			rows, b.Other, b.Totals, err = s.mvBreakdown(ctx, p, dim, o.Event, o.Property, want, sk)
 		default:

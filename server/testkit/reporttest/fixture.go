@@ -217,6 +217,9 @@ func Load(t testing.TB, db *clickhouse.DB) Fixture {
 			}
 			if v.country == "DE" {
 				e.Region, e.City, e.ASN, e.Provider = "Bavaria", "Munich", 3320, "Deutsche Telekom AG"
+				e.DomainType, e.DomainSuffix, e.DomainSource = "country", "de", "ptr"
+			} else {
+				e.DomainType, e.DomainSource = "network", "asn"
 			}
 			for k, val := range st.props {
 				e.PropKeys, e.PropValues = append(e.PropKeys, k), append(e.PropValues, val)

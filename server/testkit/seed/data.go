@@ -44,6 +44,20 @@ type geo struct {
 	asn                   uint32
 	provider              string
 	lang                  string
+	// The domain type (package rdns) of the visitor's network.
+	domainType, domainSuffix, domainSource string
+}
+
+// domainTypes: what reverse DNS and AS names tell of visitors' networks,
+// most of them an ISP's name under a country's domain or .net.
+var domainTypes = []struct {
+	typ, suffix, source string
+	weight              float64
+}{
+	{"country", "", "ptr", 34}, {"network", "net", "ptr", 22}, {"commercial", "com", "ptr", 12},
+	{"network", "", "asn", 12}, {"hosting", "", "asn", 3}, {"education", "edu", "ptr", 2},
+	{"education", "ac.uk", "ptr", 1}, {"government", "gov", "ptr", 0.5}, {"organisation", "org", "ptr", 0.5},
+	{"unknown", "", "", 13},
 }
 
 type countrySpec struct {

@@ -27,24 +27,25 @@ type visitor struct {
 // banner and decide, sessions with several page views and engagement,
 // search, outbound, download, custom and error events.
 type generator struct {
-	o         Options
-	r         *rand.Rand
-	pages     []string
-	pageZipf  *rand.Zipf
-	broken    []string
-	sources   []source
-	srcPick   weighted
-	ctyPick   weighted
-	agentPick weighted
-	hourPick  weighted
-	visitors  []*visitor
-	emitted   int
-	out       Batch
-	flush     func(Batch)
-	batchSize int
-	bumpDay   time.Time // policy version 2 from this day on
-	leaky     map[string][]string
-	sorted    []string
+	o          Options
+	r          *rand.Rand
+	pages      []string
+	pageZipf   *rand.Zipf
+	broken     []string
+	sources    []source
+	srcPick    weighted
+	ctyPick    weighted
+	agentPick  weighted
+	domainPick weighted
+	hourPick   weighted
+	visitors   []*visitor
+	emitted    int
+	out        Batch
+	flush      func(Batch)
+	batchSize  int
+	bumpDay    time.Time // policy version 2 from this day on
+	leaky      map[string][]string
+	sorted     []string
 }
 
 func newGenerator(o Options, batchSize int, flush func(Batch)) *generator {
@@ -71,6 +72,11 @@ func newGenerator(o Options, batchSize int, flush func(Batch)) *generator {
 		ws[i] = a.weight
 	}
 	g.agentPick = newWeighted(ws)
+	ws = make([]float64, len(domainTypes))
+	for i, d := range domainTypes {
+		ws[i] = d.weight
+	}
+	g.domainPick = newWeighted(ws)
 	// Traffic by hour of day (UTC), peaking in European and American
 	// working hours.
 	g.hourPick = newWeighted([]float64{2, 1.5, 1.2, 1, 1, 1.3, 2, 3, 4.5, 5.5, 6, 6.2, 6, 6.2, 6.5, 7, 7, 6.5, 5.5, 4.8, 4.2, 3.8, 3.2, 2.5})
@@ -108,6 +114,11 @@ func (g *generator) newVisitor() *visitor {
 		}
 		v.geo.provider = c.providers[g.r.IntN(len(c.providers))]
 		v.geo.asn = uint32(1000 + len(v.geo.provider)*97 + int(v.geo.provider[0]))
+		d := domainTypes[g.domainPick.pick(g.r)]
+		v.geo.domainType, v.geo.domainSuffix, v.geo.domainSource = d.typ, d.suffix, d.source
+		if d.typ == "country" {
+			v.geo.domainSuffix = strings.ToLower(c.code)
+		}
 	}
 	a := agents[g.agentPick.pick(g.r)]
 	v.agent = agent{
@@ -298,12 +309,14 @@ func (g *generator) session(start time.Time, until int) {
 			Country: v.geo.country, Region: v.geo.region, City: v.geo.city, ASN: v.geo.asn, Provider: v.geo.provider,
 			Browser: v.agent.browser, BrowserVersion: v.agent.browserVersion, OS: v.agent.os, OSVersion: v.agent.osVersion,
 			Device: v.agent.device, Screen: v.agent.screen, Language: v.geo.lang,
+			DomainType: v.geo.domainType, DomainSuffix: v.geo.domainSuffix, DomainSource: v.geo.domainSource,
 		}
 		if tracked {
 			e.VisitorID, e.SessionID, e.ConsentID = v.id, sid, v.consent
 		}
 		if e.Country == "" {
 			e.Region, e.City, e.ASN, e.Provider = "", "", 0, ""
+			e.DomainType, e.DomainSuffix, e.DomainSource = "", "", ""
 		}
 		return e
 	}

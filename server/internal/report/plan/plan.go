@@ -231,6 +231,7 @@ var dimSQLs = map[query.Dimension]dimSQL{
 	query.DimDevice:         {"device", pageviewRows, pageviewRows},
 	query.DimScreen:         {"screen", pageviewRows, pageviewRows},
 	query.DimLanguage:       {"language", pageviewRows, pageviewRows},
+	query.DimDomainType:     {"domain_type", "type = 'pageview' AND domain_type != ''", "type = 'pageview' AND domain_type != ''"},
 	query.DimChannel:        {"channel", acquisitionRows, acquisitionRows},
 	query.DimSource:         {"source", acquisitionRows, acquisitionRows},
 	query.DimReferrer:       {"concat(referrer_host, referrer_path)", acquisitionRows, acquisitionRows},
@@ -550,6 +551,8 @@ func exactVs(p *Plan) string {
 func totalsDim(dim query.Dimension) query.Dimension {
 	d, _ := query.Lookup(dim)
 	switch {
+	case dim == query.DimDomainType:
+		return dim // only page views with a domain type carry it
 	case d.Kind == query.KindPage:
 		return query.DimDevice
 	case dim == query.DimSource || dim == query.DimReferrer:
@@ -735,6 +738,258 @@ func SessionBreakdownSQL(p *Plan, dim query.Dimension, limit int) *Stmt {
 }
 
 var PathCols = []AggCol{{"vs", "uniqExactIfMerge"}, {"n", ""}}
+
+// ---------------------------------------------------------------------------
+// Loyalty: how often visitors come (query.KindLoyalty)
+//
+// A visit counts on the day it starts, when it has a page view. Its days
+// since the last visit are "same day" when its visitor had an event earlier
+// that day, else the days between its start and the visitor's last earlier
+// day with an event (visitor_index), or "first visit" without one. Closed
+// days are sealed (report_day_loyalty), each preset window's visits per
+// visitor too (report_window_visitors); the rest is counted from
+// report_sessions and visitor_index.
+
+// Days lists the days of [from, to] as YYYY-MM-DD.
+func Days(from, to time.Time) []string {
+	var out []string
+	for d := from.UTC().Truncate(24 * time.Hour); !d.After(to); d = d.AddDate(0, 0, 1) {
+		out = append(out, d.Format(time.DateOnly))
+	}
+	return out
+}
+
+// daysBounds returns the first and last of days (YYYY-MM-DD, any order).
+func daysBounds(days []string) (string, string) {
+	return slices.Min(days), slices.Max(days)
+}
+
+// visitsStartingSQL selects the visits that start on one of days: visitor,
+// start day (d0) and start (st); sessions, unless nil, selects the session
+// IDs they are restricted to (a filter's visits). A visit that started the
+// day before one of days is read whole and left out.
+func visitsStartingSQL(site string, days []string, sessions *Stmt) *Stmt {
+	first, last := daysBounds(days)
+	// The days whose day before is not one of days: of that day before,
+	// only the visits that go on into them are read.
+	var starts []string
+	for _, d := range days {
+		t, err := time.Parse(time.DateOnly, d)
+		if err != nil || !slices.Contains(days, t.AddDate(0, 0, -1).Format(time.DateOnly)) {
+			starts = append(starts, d)
+		}
+	}
+	s := new(Stmt).Add(`SELECT visitor_id, session_id, min(date) AS d0, minMerge(first_ts) AS st, sum(pageviews) AS pv FROM `+
+		migrations.ReportSessions+` WHERE site_id = ? AND date >= toDate(?) - 1 AND date <= toDate(?)
+		AND (date IN (SELECT toDate(arrayJoin(?))) OR (date + 1 IN (SELECT toDate(arrayJoin(?))) AND session_id IN (SELECT session_id FROM `+
+		migrations.ReportSessions+` WHERE site_id = ? AND date IN (SELECT toDate(arrayJoin(?))))))`, site, first, last, days, starts, site, starts)
+	if sessions != nil {
+		s.Add(" AND session_id IN (").AddStmt(sessions).Add(")")
+	}
+	return s.Add(" GROUP BY visitor_id, session_id HAVING d0 IN (SELECT toDate(arrayJoin(?))) AND pv > 0", days)
+}
+
+// sinceRowsSQL: one row per visit of visitsStartingSQL, with its start day
+// (d0), its days since the last visit (since) and its visitor's key (vkey).
+func sinceRowsSQL(site string, days []string, sessions *Stmt) *Stmt {
+	_, last := daysBounds(days)
+	return new(Stmt).Add(`SELECT d0, multiIf(st > day_first, 'same day', prev = 0, 'first visit', gap = 1, '1 day', gap <= 7, '2-7 days',
+		gap <= 30, '8-30 days', gap <= 90, '31-90 days', 'more than 90 days') AS since, `+visitorKey+` AS vkey
+		FROM (SELECT visitor_id, d0, st, day_first, toUInt16(arrayReduce('max', arrayFilter(x -> x < d0, seen))) AS prev,
+			toInt32(toUInt16(d0)) - toInt32(prev) AS gap
+		FROM (SELECT visitor_id, d0, st, day_first FROM (`).AddStmt(visitsStartingSQL(site, days, sessions)).
+		Add(`) AS visits ANY LEFT JOIN (SELECT visitor_id, date AS d0, minMerge(first_ts) AS day_first FROM `+migrations.ReportSessions+
+			` WHERE site_id = ? AND date IN (SELECT toDate(arrayJoin(?))) GROUP BY visitor_id, date) AS firsts USING (visitor_id, d0)) AS started
+		ANY LEFT JOIN (SELECT visitor_id, groupUniqArray(date) AS seen FROM `+migrations.VisitorIndex+
+			` WHERE site_id = ? AND date < toDate(?) AND visitor_id IN (SELECT visitor_id FROM `+migrations.ReportSessions+
+			` WHERE site_id = ? AND date IN (SELECT toDate(arrayJoin(?)))) GROUP BY visitor_id) AS earlier USING visitor_id)`,
+			site, days, site, last, site, days)
+}
+
+// sinceStates groups sinceRowsSQL by bucket (and day, with byDay) into the
+// states of report_day_loyalty.
+func sinceStates(site string, days []string, sessions *Stmt, byDay bool) *Stmt {
+	group := "since"
+	if byDay {
+		group = "d0, since"
+	}
+	return new(Stmt).Add("SELECT " + group + `, uniqUpToState(25)(vkey) AS vk, uniqExactState(vkey) AS vs, toUInt64(count()) AS n FROM (`).
+		AddStmt(sinceRowsSQL(site, days, sessions)).Add(") GROUP BY " + group)
+}
+
+var LoyaltyCols = []AggCol{{"vs", "uniqExactMerge"}, {"n", ""}}
+
+// DaysSinceSQL: the visits of the sealed days (seals: "YYYY-MM-DD|ms" of
+// each day's valid seal) and of the live days, by days since the last
+// visit, folded to k visitors; columns as LoyaltyCols (visitors, visits).
+func DaysSinceSQL(site string, seals, live []string, sessions *Stmt, k int) *Stmt {
+	inner := new(Stmt).Add("SELECT val, uniqUpToMergeState(25)(vk) AS vk, uniqExactMergeState(vs) AS vs, toUInt64(sum(n)) AS n FROM (")
+	union := ""
+	if len(seals) > 0 {
+		first, last := daysBounds(seals)
+		inner.Add(`SELECT since AS val, visitors_k AS vk, visitors AS vs, visits AS n FROM `+migrations.ReportDayLoyalty+
+			` WHERE site_id = ? AND date >= toDate(?) AND date <= toDate(?) AND since != ''
+			AND has(?, concat(toString(date), '|', toString(sealed_ms)))`, site, first[:10], last[:10], seals)
+		union = " UNION ALL "
+	}
+	if len(live) > 0 {
+		inner.Add(union + "SELECT since AS val, vk, vs, n FROM (").AddStmt(sinceStates(site, live, sessions, false)).Add(")")
+	}
+	inner.Add(") GROUP BY val")
+	return FoldSQL(inner, "uniqUpToMerge(25)", "vs", LoyaltyCols, []string{"n"}, k, 0)
+}
+
+// SiteDayEventsSQL: each day of a site in [from, before) with events and
+// its count of event rows.
+const SiteDayEventsSQL = `SELECT toString(date), toUInt64(sum(event_count)) FROM ` + migrations.ReportDaily +
+	` WHERE site_id = ? AND date >= toDate(?) AND date < toDate(?) GROUP BY date`
+
+// DaySealsSQL reads the complete seals of report_day_loyalty in [from,
+// before): day, the event count it was taken at, and its time; the newest
+// seal of each day.
+const DaySealsSQL = `SELECT toString(date), argMax(events, sealed_ms), max(sealed_ms) FROM ` + migrations.ReportDayLoyalty +
+	` WHERE site_id = ? AND date >= toDate(?) AND date < toDate(?) AND since = '' GROUP BY date`
+
+// SealDaysSinceSQL writes the loyalty of days (closed) as sealed at ms;
+// SealDaysSinceDoneSQL then marks each day's seal complete with the event
+// count it was taken at.
+func SealDaysSinceSQL(ms uint64, site string, days []string) *Stmt {
+	return new(Stmt).Add(`INSERT INTO `+migrations.ReportDayLoyalty+` (site_id, date, sealed_ms, events, since, visitors_k, visitors, visits)
+		SELECT ?, d0, ?, toUInt64(0), since, vk, vs, n FROM (`, site, ms).AddStmt(sinceStates(site, days, nil, true)).Add(")")
+}
+
+func SealDaysSinceDoneSQL(ms uint64, site string, days []string, events []uint64) *Stmt {
+	return new(Stmt).Add(`INSERT INTO `+migrations.ReportDayLoyalty+` (site_id, date, sealed_ms, events, since, visits)
+		SELECT ?, toDate(dc.1), ?, dc.2, '', toUInt64(0) FROM (SELECT arrayJoin(arrayMap((d, c) -> (d, c), ?, ?)) AS dc)`,
+		site, ms, days, events)
+}
+
+// visitBucket names a visitor's number of visits (column c).
+func visitBucket(c string) string {
+	return strings.NewReplacer("{c}", c).Replace("multiIf({c} = 1, '1', {c} = 2, '2', {c} <= 5, '3-5', {c} <= 10, '6-10', 'more than 10')")
+}
+
+// perVisitorSQL: each visitor's key (vkey) and number of visits (t) that
+// start on one of days.
+func perVisitorSQL(site string, days []string, sessions *Stmt) *Stmt {
+	return new(Stmt).Add("SELECT " + visitorKey + " AS vkey, toUInt64(count()) AS t FROM (").AddStmt(visitsStartingSQL(site, days, sessions)).
+		Add(") GROUP BY visitor_id")
+}
+
+// VisitsPerVisitorSQL: the visitors of days by their number of visits
+// then: columns val, visitors, visits.
+func VisitsPerVisitorSQL(site string, days []string, sessions *Stmt) *Stmt {
+	return new(Stmt).Add("SELECT " + visitBucket("t") + ` AS val, toUInt64(count()) AS r_vs, toUInt64(sum(t)) AS r_n FROM (`).
+		AddStmt(perVisitorSQL(site, days, sessions)).Add(") GROUP BY val")
+}
+
+// VisitsPerVisitorWindowSQL is VisitsPerVisitorSQL for a range of a sealed
+// window and the live days after it: the window's distribution, less the
+// window's counts of the live days' visitors, plus their counts over both.
+func VisitsPerVisitorWindowSQL(site string, w Window, live []string) *Stmt {
+	s := new(Stmt).Add("SELECT " + visitBucket("n") + ` AS val, toUInt64(sum(dv)) AS r_vs, toUInt64(sum(dn)) AS r_n FROM (
+		SELECT toUInt64(visits) AS n, toInt64(count()) AS dv, toInt64(visits) * dv AS dn FROM (`).
+		AddStmt(windowVisitorsSQL(site, w, "visits")).Add(") GROUP BY visits")
+	if len(live) > 0 {
+		// A live visitor known to the window moves from its count there
+		// (w) to w + t; a new one adds t.
+		s.Add(` UNION ALL SELECT c.1 AS n, c.2 AS dv, c.3 AS dn FROM (SELECT arrayJoin(if(w = 0, [(t, toInt64(1), toInt64(t))],
+			[(w, toInt64(-1), -toInt64(w)), (w + t, toInt64(1), toInt64(w + t))])) AS c FROM (SELECT vkey, t, w FROM (`).AddStmt(perVisitorSQL(site, live, nil)).
+			Add(") AS live ANY LEFT JOIN (").AddStmt(liveWindowSQL(site, w, live, "visitor AS vkey, toUInt64(visits) AS w")).Add(") AS win USING vkey))")
+	}
+	return s.Add(") GROUP BY val")
+}
+
+// liveWindowSQL selects cols of the window's visitors who have a session on
+// one of the live days: the right side of a join with the live visitors.
+func liveWindowSQL(site string, w Window, live []string, cols string) *Stmt {
+	return windowVisitorsSQL(site, w, cols).Add(" AND visitor IN (SELECT "+visitorKey+" FROM "+migrations.ReportSessions+
+		" WHERE site_id = ? AND date IN (SELECT toDate(arrayJoin(?))))", site, live)
+}
+
+// sinceMasksSQL: each visitor of sinceRowsSQL (vkey) with the buckets of
+// their visits' days since the last visit as bits (m: bit i for
+// query.DaysSinceLastVisitBuckets[i]) and the bucket of each visit (bis).
+func sinceMasksSQL(site string, days []string, sessions *Stmt) *Stmt {
+	return new(Stmt).Add(`SELECT vkey, groupBitOr(bitShiftLeft(toUInt8(1), bi)) AS m, groupArray(bi) AS bis
+		FROM (SELECT vkey, toUInt8(indexOf(?, since) - 1) AS bi FROM (`, query.DaysSinceLastVisitBuckets).
+		AddStmt(sinceRowsSQL(site, days, sessions)).Add(")) GROUP BY vkey")
+}
+
+// SealWindowVisitorsSQL writes every visitor of the window [from, end] as
+// sealed at ms: their number of visits and the buckets of those visits'
+// days since the last visit (bits, as sinceMasksSQL).
+func SealWindowVisitorsSQL(site string, from, end time.Time, days int, ms uint64) *Stmt {
+	return new(Stmt).Add(`INSERT INTO `+migrations.ReportWindowVisitors+` (site_id, date, days, sealed_ms, visitor, visits, since_mask)
+		SELECT ?, toDate(?), ?, ?, vkey, toUInt32(length(bis)), toUInt8(m) FROM (`, site, end, days, ms).
+		AddStmt(sinceMasksSQL(site, Days(from, end), nil)).Add(")")
+}
+
+// TotalBucket is the bucket index of DaysSinceWindowSQL's total row.
+const TotalBucket = 7
+
+// windowVisitorsSQL selects cols of a sealed window's visitors.
+func windowVisitorsSQL(site string, w Window, cols string) *Stmt {
+	return new(Stmt).Add("SELECT "+cols+" FROM "+migrations.ReportWindowVisitors+
+		" WHERE site_id = ? AND date = toDate(?) AND days = ? AND sealed_ms = ?", site, w.End, w.Days, w.SealedMS)
+}
+
+// liveMasksSQL: the live days' visitors (sinceMasksSQL), each with their
+// window's buckets (w, 0 for a visitor new to the window).
+func liveMasksSQL(site string, w Window, live []string) *Stmt {
+	return new(Stmt).Add("SELECT vkey, m, bis, w FROM (").AddStmt(sinceMasksSQL(site, live, nil)).
+		Add(") AS live ANY LEFT JOIN (").AddStmt(liveWindowSQL(site, w, live, "visitor AS vkey, since_mask AS w")).Add(") AS win USING vkey")
+}
+
+// DaysSinceWindowSQL: the days since the last visit of a range made of a
+// sealed window and live days: per bucket index (bi, TotalBucket for all),
+// visitors (vs) and visits (n). A bucket's visitors are the window's, plus
+// the live days' visitors who had no visit in it in the window; its visits
+// are the sums of the window days' seals (seals, "YYYY-MM-DD|ms") and of
+// the live days.
+func DaysSinceWindowSQL(site string, w Window, seals, live []string) *Stmt {
+	first, last := daysBounds(seals)
+	s := new(Stmt).Add(`SELECT x.1 AS bi, toUInt64(sum(x.2)) AS vs, toUInt64(sum(x.3)) AS n FROM (
+		SELECT (bi, c, toInt64(0)) AS x FROM (SELECT arrayJoin(arrayConcat(`+maskBuckets("since_mask")+`, [toUInt8(7)])) AS bi, c
+			FROM (SELECT since_mask, toInt64(count()) AS c FROM (`).AddStmt(windowVisitorsSQL(site, w, "since_mask")).
+		Add(`) GROUP BY since_mask)) UNION ALL SELECT (toUInt8(indexOf(?, since) - 1), toInt64(0), toInt64(visits)) AS x FROM `+migrations.ReportDayLoyalty+
+			` WHERE site_id = ? AND date >= toDate(?) AND date <= toDate(?) AND since != ''
+			AND has(?, concat(toString(date), '|', toString(sealed_ms)))`, query.DaysSinceLastVisitBuckets, site, first[:10], last[:10], seals)
+	if len(live) > 0 {
+		// New to a bucket: the live visitor's buckets that are not in
+		// their window's; new to the range: not in the window at all.
+		s.Add(` UNION ALL SELECT arrayJoin(arrayConcat(arrayMap(b -> (b, toInt64(1), toInt64(0)), ` + maskBuckets("fresh") + `),
+			arrayMap(b -> (b, toInt64(0), toInt64(1)), bis), arrayMap(b -> (b, toInt64(1), toInt64(0)), isnew))) AS x
+			FROM (SELECT bis, bitAnd(m, bitNot(w)) AS fresh, if(w = 0, [toUInt8(7)], emptyArrayUInt8()) AS isnew FROM (`).
+			AddStmt(liveMasksSQL(site, w, live)).Add("))")
+	}
+	return s.Add(") GROUP BY bi")
+}
+
+// maskBuckets lists the bucket indexes whose bits are set in the UInt8
+// column c. (The column is passed to the lambda, not captured: 18.16 does
+// not see columns captured in nested lambdas.)
+func maskBuckets(c string) string {
+	return "arrayFilter((b, f) -> bitAnd(f, bitShiftLeft(toUInt8(1), b)) != 0, range(toUInt8(7)), [" + strings.Repeat(c+", ", 6) + c + "])"
+}
+
+// DaysSinceWindowVisitorsSQL counts the visitors of DaysSinceWindowSQL's
+// range who had a visit in one of the buckets of mask (bits).
+func DaysSinceWindowVisitorsSQL(site string, w Window, live []string, mask uint8) *Stmt {
+	s := new(Stmt).Add("SELECT toUInt64(count()) FROM (").AddStmt(windowVisitorsSQL(site, w, "since_mask AS bits"))
+	if len(live) > 0 {
+		s.Add(" AND visitor NOT IN (SELECT vkey FROM (").AddStmt(sinceMasksSQL(site, live, nil)).
+			Add(")) UNION ALL SELECT bitOr(m, w) AS bits FROM (").AddStmt(liveMasksSQL(site, w, live)).Add(")")
+	}
+	return s.Add(") WHERE bitAnd(bits, ?) != 0", mask)
+}
+
+// FilteredSessionsSQL selects the sessions of p's range that match its
+// filters.
+func FilteredSessionsSQL(p *Plan) *Stmt {
+	return new(Stmt).Add("SELECT session_id FROM " + migrations.Events + " WHERE ").AddStmt(eventsWhere(p, false)).
+		Add(" AND session_id != " + zeroUUID).AddStmt(sessionFilterWhere(p))
+}
 
 // PathsSQL: for every page view of page in a visit, the page before it
 // ("(entrance)" when it was the first) or after it ("(exit)").

@@ -34,6 +34,7 @@ const (
 	DimDevice         Dimension = "device"
 	DimScreen         Dimension = "screen"
 	DimLanguage       Dimension = "language"
+	DimDomainType     Dimension = "domain_type" // commercial, network, education, government… (package rdns)
 
 	DimEvent     Dimension = "event"      // custom event name
 	DimEventProp Dimension = "event_prop" // a custom event's property (breakdown needs event and property)
@@ -41,6 +42,17 @@ const (
 	DimDownload  Dimension = "download"   // file download link
 	DimSearch    Dimension = "search"     // site-search term
 	DimErrorPage Dimension = "error_page" // "404 /missing"
+
+	// How often visitors come: a visit's days since the same visitor's
+	// previous visit, and visitors by their number of visits in the range.
+	DimDaysSinceLastVisit Dimension = "days_since_last_visit"
+	DimVisitsPerVisitor   Dimension = "visits_per_visitor"
+)
+
+// The values of the loyalty dimensions, in their order.
+var (
+	DaysSinceLastVisitBuckets = []string{"first visit", "same day", "1 day", "2-7 days", "8-30 days", "31-90 days", "more than 90 days"}
+	VisitsPerVisitorBuckets   = []string{"1", "2", "3-5", "6-10", "more than 10"}
 )
 
 // Kind says where a dimension's values come from, which metrics its rows
@@ -61,6 +73,9 @@ const (
 	// KindEvent: custom events, links, downloads, search terms, error
 	// pages. A filter keeps the visits with such an event.
 	KindEvent
+	// KindLoyalty: how often visitors come, from their visits, the ones
+	// before the range included. Breakdowns only: no filter names them.
+	KindLoyalty
 )
 
 // Info describes a known dimension.
@@ -77,9 +92,10 @@ var dimensions = []Info{
 	{DimUTMContent, KindAcquisition}, {DimUTMTerm, KindAcquisition},
 	{DimCountry, KindPage}, {DimRegion, KindPage}, {DimCity, KindPage}, {DimProvider, KindPage},
 	{DimBrowser, KindPage}, {DimBrowserVersion, KindPage}, {DimOS, KindPage}, {DimOSVersion, KindPage},
-	{DimDevice, KindPage}, {DimScreen, KindPage}, {DimLanguage, KindPage},
+	{DimDevice, KindPage}, {DimScreen, KindPage}, {DimLanguage, KindPage}, {DimDomainType, KindPage},
 	{DimEvent, KindEvent}, {DimEventProp, KindEvent}, {DimOutbound, KindEvent}, {DimDownload, KindEvent},
 	{DimSearch, KindEvent}, {DimErrorPage, KindEvent},
+	{DimDaysSinceLastVisit, KindLoyalty}, {DimVisitsPerVisitor, KindLoyalty},
 }
 
 var dimensionIndex = func() map[Dimension]Info {
@@ -142,6 +158,8 @@ func (d Info) RowMetrics() []Metric {
 		return []Metric{MetricVisitors, MetricVisits}
 	case d.Kind == KindSession:
 		return []Metric{MetricVisitors, MetricVisits, MetricBounceRate, MetricVisitDuration}
+	case d.Kind == KindLoyalty:
+		return []Metric{MetricVisitors, MetricVisits}
 	default:
 		return []Metric{MetricVisitors, MetricEvents, MetricConversionRate}
 	}

@@ -251,6 +251,9 @@ func (f Filter) validate() error {
 	default:
 		return BadParam("filter", "unknown operator %q (want is, is_not or contains)", Clip(string(f.Op), 20))
 	}
+	if d.Kind == KindLoyalty {
+		return BadParam("filter", "%s is a breakdown only; it cannot filter", f.Dimension)
+	}
 	if len(f.Value) > MaxFilterValue || !utf8.ValidString(f.Value) {
 		return BadParam("filter", "value longer than %d bytes or not UTF-8", MaxFilterValue)
 	}

@@ -119,11 +119,15 @@ func httpIngest(ctx context.Context, crumbBin string, srv *chserver.Server, tmp 
 	if err != nil {
 		return err
 	}
-	e2e1, rss1, err := endToEnd(ctx, crumbBin, srv, tmp, body1, d, conns, 1)
+	e2e1, rss1, err := endToEnd(ctx, crumbBin, srv, tmp, body1, d, conns, 1, false)
 	if err != nil {
 		return err
 	}
-	e2e10, rss10, err := endToEnd(ctx, crumbBin, srv, tmp, body10, d, conns, 10)
+	e2e10, rss10, err := endToEnd(ctx, crumbBin, srv, tmp, body10, d, conns, 10, false)
+	if err != nil {
+		return err
+	}
+	spread, rssSpread, err := endToEnd(ctx, crumbBin, srv, tmp, body1, d, conns, 1, true)
 	if err != nil {
 		return err
 	}
@@ -132,6 +136,8 @@ func httpIngest(ctx context.Context, crumbBin string, srv *chserver.Server, tmp 
 	fmt.Printf("%-34s %12.0f %12.0f %7.0f%%\n", "10 events per request", bare10, e2e10.reqs, 100*e2e10.reqs/bare10)
 	fmt.Printf("end-to-end events/s (202 → rows in ClickHouse): %.0f at 1/request, %.0f at 10/request\n", e2e1.events, e2e10.events)
 	fmt.Printf("crumb peak RSS: %.0f MB at 1/request, %.0f MB at 10/request   (goal ≤ 150 MB)\n", rss1, rss10)
+	fmt.Printf("1 event per request, every request from another network (GeoIP and reverse DNS each time): %.0f req/s, %.0f events/s end to end, peak RSS %.0f MB (with the GeoIP files' mapped pages)\n",
+		spread.reqs, spread.events, rssSpread)
 
 	return nil
 }
@@ -208,7 +214,7 @@ func bareHandler(b string, d time.Duration, conns int) (float64, error) {
 	}
 	go app.Listener(ln)
 	defer app.Shutdown()
-	r, err := wrk("http://"+ln.Addr().String()+"/api/events", b, d, conns)
+	r, err := wrk("http://"+ln.Addr().String()+"/api/events", b, d, conns, false)
 	if err != nil {
 		return 0, err
 	}
@@ -222,8 +228,11 @@ type e2eResult struct{ reqs, events float64 }
 
 // endToEnd loads a crumb process and waits until every acknowledged event
 // is in ClickHouse.
-func endToEnd(ctx context.Context, crumbBin string, srv *chserver.Server, tmp string, b body, d time.Duration, conns, perReq int) (e2eResult, float64, error) {
+func endToEnd(ctx context.Context, crumbBin string, srv *chserver.Server, tmp string, b body, d time.Duration, conns, perReq int, spread bool) (e2eResult, float64, error) {
 	dbName := fmt.Sprintf("bench%d", perReq)
+	if spread {
+		dbName += "spread"
+	}
 	db, err := clickhouse.Open(ctx, srv.URL(dbName), nil)
 	if err != nil {
 		return e2eResult{}, 0, err
@@ -242,7 +251,7 @@ func endToEnd(ctx context.Context, crumbBin string, srv *chserver.Server, tmp st
 	}
 	defer p.stop()
 	start := time.Now()
-	r, err := wrk("http://"+p.addr+"/api/events", b.crumb, d, conns)
+	r, err := wrk("http://"+p.addr+"/api/events", b.crumb, d, conns, spread)
 	if err != nil {
 		return e2eResult{}, 0, err
 	}
@@ -282,7 +291,7 @@ func startCrumb(bin, url, dataDir string) (*crumbProc, error) {
 	cmd := exec.Command(bin, "serve")
 	cmd.Env = append(os.Environ(), "CRUMB_LISTEN="+addr, "CRUMB_DATA_DIR="+dataDir, "CRUMB_CLICKHOUSE_URL="+url,
 		"CRUMB_RATE_LIMIT=0", "CRUMB_SECRET=bench-secret-bench-secret-bench-secret", "CRUMB_LOG_LEVEL=warn",
-		"CRUMB_METRICS_LISTEN=off")
+		"CRUMB_METRICS_LISTEN=off", "CRUMB_TRUSTED_PROXIES=127.0.0.1/32")
 	// Enrich with the real GeoIP files when the run command has built them.
 	for env, file := range map[string]string{"CRUMB_GEOIP_CITY": ".data/geoip/city.mmdb", "CRUMB_GEOIP_ASN": ".data/geoip/asn.mmdb"} {
 		if _, err := os.Stat(file); err == nil {
@@ -331,13 +340,25 @@ type wrkResult struct {
 	total, non2xx int
 }
 
-func wrk(url, b string, d time.Duration, conns int) (wrkResult, error) {
+// wrk loads url with POSTs of b; with spread, every request comes from
+// another address.
+func wrk(url, b string, d time.Duration, conns int, spread bool) (wrkResult, error) {
 	script, err := os.CreateTemp("", "crumb-bench-*.lua")
 	if err != nil {
 		return wrkResult{}, err
 	}
 	defer os.Remove(script.Name())
 	fmt.Fprintf(script, "wrk.method = \"POST\"\nwrk.body = %q\nwrk.headers[\"Content-Type\"] = \"text/plain\"\nwrk.headers[\"User-Agent\"] = %q\nwrk.headers[\"Origin\"] = \"https://example.com\"\n", b, browserUA)
+	// Every request from another address (crumb trusts the loopback
+	// proxy): GeoIP and reverse DNS see a new network almost every time.
+	if spread {
+		script.WriteString(`math.randomseed(os.time())
+request = function()
+  wrk.headers["X-Forwarded-For"] = string.format("%d.%d.%d.%d", math.random(1, 223), math.random(0, 255), math.random(0, 255), math.random(1, 254))
+  return wrk.format(nil)
+end
+`)
+	}
 	script.Close()
 	out, err := exec.Command("wrk", "-t2", fmt.Sprintf("-c%d", conns), "-d"+d.String(), "-s", script.Name(), url).CombinedOutput()
 	if err != nil {

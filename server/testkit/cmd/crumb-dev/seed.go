@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/crumbhq/crumb/server/internal/app"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -104,20 +105,12 @@ func seedMain(args []string) {
 		// What a running server's background job does: seal the closed
 		// days' exact counts.
 		start := time.Now()
-		n, err := db.SealDays(ctx, *site, endDay.AddDate(0, 0, -*days), now.Truncate(24*time.Hour))
+		n, err := app.Seal(ctx, db, report.New(db.Conn(), nil, report.Options{}), *site, s.RetentionMonths, now)
 		if err != nil {
 			fatal(err)
 		}
-		var windows []clickhouse.Window
-		for _, w := range report.SealedWindows(now) {
-			windows = append(windows, clickhouse.Window{End: w.End, Days: w.Days})
-		}
-		nw, err := db.SealWindows(ctx, *site, windows)
-		if err != nil {
-			fatal(err)
-		}
-		if n+nw > 0 {
-			fmt.Printf("sealed %d days' exact counts and %d windows of the preset periods in %s\n", n, nw, time.Since(start).Round(time.Millisecond))
+		if n > 0 {
+			fmt.Printf("sealed %d days and windows of the preset periods in %s\n", n, time.Since(start).Round(time.Millisecond))
 		}
 	}
 	if *bench {

@@ -69,6 +69,9 @@ func dashboard(svc *report.Service, site string, now time.Time, filters []string
 		bd(query.DimChannel), bd(query.DimPage), bd(query.DimCountry), bd(query.DimBrowser), bd(query.DimEvent),
 		{"realtime", func(ctx context.Context) error { _, err := svc.Realtime(ctx, site, 10); return err }},
 		{"consent/overview", func(ctx context.Context) error { _, err := svc.ConsentOverview(ctx, qc); return err }},
+		// The Loyalty panel (below the fold, loaded when scrolled to) and
+		// two other tabs: measured by the loyalty case alone.
+		bd(query.DimVisitsPerVisitor), bd(query.DimDaysSinceLastVisit), bd(query.DimDomainType),
 	}, nil
 }
 
@@ -95,6 +98,7 @@ func runBench(ctx context.Context, db *clickhouse.DB, site string, now time.Time
 		{"compare", "with comparison to the previous 30 days", nil, true},
 		{"country", "filtered by country:is:DE", []string{"country:is:DE"}, false},
 		{"source", "filtered by source:is:Google (consent panel: country only)", []string{"source:is:Google"}, false},
+		{"loyalty", "the loyalty and network panels: visits per visitor, days since the last visit, domain types", nil, false},
 	} {
 		if cases != "" && !strings.Contains(cases, c.name) {
 			continue
@@ -102,6 +106,11 @@ func runBench(ctx context.Context, db *clickhouse.DB, site string, now time.Time
 		panels, err := dashboard(svc, site, now, c.filters, c.compare)
 		if err != nil {
 			return err
+		}
+		if c.name == "loyalty" {
+			panels = panels[len(panels)-3:]
+		} else {
+			panels = panels[:len(panels)-3]
 		}
 		if err := measure(ctx, c.title, panels, runs); err != nil {
 			return err
