@@ -48,6 +48,7 @@ func TestBrowser(t *testing.T) {
 		{"AnonymousCounting", testAnonymous},
 		{"NarrowScreen", testNarrow},
 		{"DemoSite", testDemo},
+		{"StrictCSP", testStrictCSP},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, h) })
 	}
@@ -1029,4 +1030,33 @@ func testDemo(t *testing.T, h *harness) {
 	tb.Do(`document.querySelector('footer button').click()`)
 	tb.WaitJS("the settings", settings)
 	tb.NoPageErrors()
+}
+
+// testStrictCSP: on a page whose Content-Security-Policy allows no inline
+// style or script, only Crumb's origin beside its own, the banner shows
+// styled (a fixed box with its own background) and takes the focus, and a
+// decision is sent.
+func testStrictCSP(t *testing.T, h *harness) {
+	site := h.newSite(t, nil)
+	// Every violation the page reports, recorded by a script the browser
+	// runs before the page's own (as DevTools, outside the page's policy).
+	tb := h.newTab(t, site, withInit(`window.violations = [];
+		document.addEventListener('securitypolicyviolation', (e) => violations.push(e.violatedDirective + ' ' + e.blockedURI))`))
+	tb.open("strict.html")
+	tb.WaitJS("the banner", firstLayer)
+	styled := eval[string](tb, `(() => { const s = getComputedStyle(`+firstLayer+`); return s.position + ' ' + s.backgroundColor })()`)
+	if !strings.HasPrefix(styled, "fixed ") || strings.HasSuffix(styled, "rgba(0, 0, 0, 0)") {
+		t.Errorf("the banner under a strict CSP is not styled: position and background %q", styled)
+	}
+	if !eval[bool](tb, `(() => { const r = `+firstLayer+`.getBoundingClientRect(); return r.width > 0 && r.height > 0 && r.bottom <= innerHeight })()`) {
+		t.Error("the banner under a strict CSP is not visible in the viewport")
+	}
+	if got := eval[string](tb, `(() => { const f = `+focused+`; return f ? f.getAttribute('role') + ' ' + f.className : '' })()`); got != "dialog b" {
+		t.Errorf("focus on %q, want the banner", got)
+	}
+	tb.Click(button(firstLayer, "Reject all"))
+	h.waitRequests(t, site, "/api/consent", 1)
+	if v := eval[[]string](tb, `window.violations`); len(v) > 0 {
+		t.Errorf("Content-Security-Policy violations: %q", v)
+	}
 }

@@ -189,6 +189,12 @@ func (h *harness) fixture(w http.ResponseWriter, r *http.Request) {
 		}
 		page := strings.NewReplacer("{{SITE}}", parts[1], "{{CRUMB}}", "http://crumb.test:"+h.port, "{{DEAD}}", h.dead).Replace(string(data))
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		if parts[2] == "strict.html" {
+			// The policy the embedding README gives a site without
+			// 'unsafe-inline'.
+			crumb := "http://crumb.test:" + h.port
+			w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'self' "+crumb+"; connect-src "+crumb+"; style-src 'self'")
+		}
 		io.WriteString(w, page)
 	case len(parts) == 2 && parts[0] == "static":
 		w.Header().Set("Content-Type", "text/javascript")

@@ -27,7 +27,15 @@ function mount(el) {
   if (!root) {
     host = d.createElement('crumb-consent');
     root = host.attachShadow({ mode: 'open' });
-    root.append(h('style', {}, css));
+    // A constructed style sheet: a Content-Security-Policy without
+    // 'unsafe-inline' refuses a <style> element, not the CSSOM.
+    try {
+      const sheet = new CSSStyleSheet();
+      sheet.replaceSync(css);
+      root.adoptedStyleSheets = [sheet];
+    } catch (e) {
+      root.append(h('style', {}, css));
+    }
     d.body.append(host);
   }
   root.append(el);
