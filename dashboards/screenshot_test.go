@@ -18,10 +18,11 @@ func TestScreenshots(t *testing.T) {
 	if err := os.MkdirAll("screenshots", 0o755); err != nil {
 		t.Fatal(err)
 	}
-	// ready waits until every panel and the chart have loaded.
+	// ready waits until the chart and every panel in or near the viewport
+	// (a lazy one further down loads when scrolled to) have loaded.
 	ready := func(tb *tab) {
 		tb.WaitJS("the dashboard", `document.querySelector('.kpi .value') && [...document.querySelectorAll('.kpi .value')].every(v => /\d/.test(v.innerText)) && !document.querySelector('.loading') && document.querySelector('.chart canvas')`)
-		tb.WaitJS("the panels", `[...document.querySelectorAll('.panel')].every(p => p.querySelector('table, .empty:not(.loading)'))`)
+		tb.WaitJS("the panels", `[...document.querySelectorAll('.panel')].filter(p => p.getBoundingClientRect().top < innerHeight + 200).every(p => p.querySelector('table, .empty:not(.loading)'))`)
 	}
 	open := func(w, ht int64, scheme, path string) *tab {
 		tb := h.newTab(t, loggedIn, viewport(w, ht, scheme))

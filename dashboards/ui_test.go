@@ -299,6 +299,29 @@ func testFilter(t *testing.T, h *harness) {
 	if again := tb.kpi("visitors"); again != de {
 		t.Errorf("after a reload %d visitors, before %d", again, de)
 	}
+	// The operator cycles like the API's: is not, contains, is.
+	tb.Click(`document.querySelector('.chip button.op')`)
+	tb.waitText(".filters .chip", "Country is not Germany")
+	if f := tb.query()["filter"]; len(f) != 1 || f[0] != "country:is_not:DE" {
+		t.Errorf("address %s holds filters %q", tb.url(), f)
+	}
+	tb.WaitJS("the other countries", fmt.Sprintf(`document.querySelector('.kpi[data-metric=visitors] .value').innerText.replace(/\D/g, '') == '%d'`, all-de))
+	tb.Click(`document.querySelector('.chip button.op')`)
+	tb.WaitJS("the contains filter", `location.search.includes('filter=country%3Acontains%3ADE') && document.querySelector('.chip input.val').value == 'DE'`)
+	if n := tb.kpi("visitors"); n != de {
+		t.Errorf("country contains DE: %d visitors, is DE: %d", n, de)
+	}
+	// The value of a contains filter is edited in place: E is Germany,
+	// Spain and others.
+	tb.setInput(".chip input.val", "E")
+	tb.WaitJS("the edited value", `location.search.includes('filter=country%3Acontains%3AE')`)
+	if n := tb.kpi("visitors"); n <= de || n > all {
+		t.Errorf("country contains E: %d visitors, is DE: %d, everyone %d", n, de, all)
+	}
+	tb.setInput(".chip input.val", "DE")
+	tb.WaitJS("the value back", `location.search.includes('filter=country%3Acontains%3ADE')`)
+	tb.Click(`document.querySelector('.chip button.op')`)
+	tb.waitText(".filters .chip", "Country is Germany")
 	// A second filter from another panel, then remove the first.
 	tb.WaitJS("the channels", panelRow("Sources", "Direct"))
 	tb.Click(panelRow("Sources", "Direct"))

@@ -191,6 +191,11 @@ function footer() {
       h('a', { href: 'https://creativecommons.org/licenses/by/4.0/' }, 'CC BY 4.0'), ')'));
 }
 
+/** Changes filter i (its operator or value). */
+function setFilter(i, changes) {
+  update({ filters: state.filters.map((f, j) => (j === i ? { ...f, ...changes } : f)) });
+}
+
 /** The active filters as chips; ignored lists filters the view does not apply. */
 function filtersBar(ignored = []) {
   if (!state.filters.length) return '';
@@ -198,8 +203,18 @@ function filtersBar(ignored = []) {
     ...state.filters.map((f, i) => {
       const name = DIMENSIONS[f.dimension] || f.dimension;
       const off = ignored.includes(f.dimension);
+      // The operator cycles is → is not → contains; contains edits the value.
+      const ops = Object.keys(OPS);
+      const nextOp = ops[(ops.indexOf(f.op) + 1) % ops.length];
+      const op = h('button', { type: 'button', class: 'op', 'data-focus': `filter-op-${f.dimension}`,
+        'aria-label': `${name} ${OPS[f.op] || f.op}: change to ${OPS[nextOp]}`, title: `Change to “${OPS[nextOp]}”`,
+        onclick: () => { focusAfterRender(`filter-op-${f.dimension}`); setFilter(i, { op: nextOp }); } }, OPS[f.op] || f.op);
+      const value = f.op === 'contains'
+        ? h('input', { class: 'val', value: f.value, size: Math.max(4, Math.min(24, f.value.length + 1)), 'aria-label': `${name} contains`,
+          onchange: (e) => { const v = e.target.value.trim(); if (v) setFilter(i, { value: v }); } })
+        : h('strong', {}, display(f.dimension, f.value));
       return h('span', { class: 'chip' + (off ? ' off' : ''), title: off ? 'Does not apply to this view' : null },
-        h('span', {}, h('span', { class: 'dim' }, name), ` ${OPS[f.op] || f.op} `, h('strong', {}, display(f.dimension, f.value))),
+        h('span', {}, h('span', { class: 'dim' }, name), ' ', op, ' ', value),
         h('button', { type: 'button', class: 'remove', 'aria-label': `Remove filter ${name} ${OPS[f.op] || f.op} ${display(f.dimension, f.value)}`,
           'data-focus': `filter-${f.dimension}`, onclick: () => {
             const next = state.filters[i + 1] || state.filters[i - 1];
