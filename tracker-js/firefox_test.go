@@ -30,7 +30,7 @@ func TestFirefox(t *testing.T) {
 	}
 	h := newHarness(t)
 	sites := map[string]string{}
-	for _, s := range []string{"before", "reject", "accept", "keyboard", "gpc"} {
+	for _, s := range []string{"before", "reject", "accept", "keyboard", "gpc", "strict"} {
 		sites[s] = h.newSite(t, nil)
 	}
 	cfg, _ := json.Marshal(map[string]any{"base": "http://www.shop.test:" + h.port, "sites": sites})
@@ -84,6 +84,13 @@ func TestFirefox(t *testing.T) {
 			Cookies      map[string]string
 			Errors       []string
 		}
+		Strict struct {
+			Style           string
+			FocusedInBanner bool
+			Violations      []string
+			Decision        decision
+			Errors          []string
+		}
 	}
 	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
 		t.Fatalf("scenarios' output: %v\n%s", err, stdout.String())
@@ -134,7 +141,12 @@ func TestFirefox(t *testing.T) {
 			t.Errorf("%s: %d stored decisions %s, targeting %d, gpc_source %q", s.name, n, s.action, targeting, s.gpcSource)
 		}
 	}
-	for name, errs := range map[string][]string{"before": b.Errors, "reject": r.Errors, "accept": a.Errors, "keyboard": k.Errors, "gpc": g.Errors} {
+	// A strict Content-Security-Policy.
+	st := out.Strict
+	if !strings.HasPrefix(st.Style, "fixed ") || strings.HasSuffix(st.Style, "rgba(0, 0, 0, 0)") || !st.FocusedInBanner || len(st.Violations) > 0 || st.Decision.A != "reject_all" {
+		t.Errorf("strict CSP: style %q, focused %v, violations %q, decision %+v", st.Style, st.FocusedInBanner, st.Violations, st.Decision)
+	}
+	for name, errs := range map[string][]string{"before": b.Errors, "reject": r.Errors, "accept": a.Errors, "keyboard": k.Errors, "gpc": g.Errors, "strict": st.Errors} {
 		if len(errs) > 0 {
 			t.Errorf("%s: page errors %v", name, errs)
 		}

@@ -69,12 +69,13 @@ async function clickButton(page, text) {
   await b.asElement().click();
 }
 
-async function open(browser, site) {
+async function open(browser, site, file = 'page.html', init = null) {
   const ctx = await browser.createBrowserContext();
   const page = await ctx.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
-  await page.goto(`${cfg.base}/s/${site}/page.html`, { waitUntil: 'load' });
+  if (init) await page.evaluateOnNewDocument(init);
+  await page.goto(`${cfg.base}/s/${site}/${file}`, { waitUntil: 'load' });
   await waitFor(page, FIRST, 'the banner');
   return { ctx, page, errors };
 }
@@ -130,13 +131,30 @@ const scenarios = {
     await ctx.close();
     return out;
   },
+  // A page whose Content-Security-Policy allows no inline style: the
+  // banner is styled all the same, and takes the focus.
+  async strict(browser) {
+    const { ctx, page, errors } = await open(browser, cfg.sites.strict, 'strict.html', `window.violations = [];
+      document.addEventListener('securitypolicyviolation', (e) => violations.push(e.violatedDirective + ' ' + e.blockedURI))`);
+    await new Promise((r) => setTimeout(r, 300));
+    const out = {
+      style: await page.evaluate(`(() => { const s = getComputedStyle(${FIRST}); return s.position + ' ' + s.backgroundColor })()`),
+      focusedInBanner: await page.evaluate(`${FOCUSED} === ${FIRST}`),
+      violations: await page.evaluate('window.violations'),
+      errors,
+    };
+    await clickButton(page, 'Reject all');
+    out.decision = await confirmed(page);
+    await ctx.close();
+    return out;
+  },
 };
 
 (async () => {
   const out = {};
   const browser = await launch(false);
   try {
-    for (const name of ['before', 'reject', 'accept', 'keyboard']) out[name] = await scenarios[name](browser);
+    for (const name of ['before', 'reject', 'accept', 'keyboard', 'strict']) out[name] = await scenarios[name](browser);
   } finally {
     await browser.close();
   }
