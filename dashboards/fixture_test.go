@@ -140,7 +140,9 @@ func loadFixture(t *testing.T, db *crumbtest.DB, site, domain string, now time.T
 	decision := func(ts time.Time, consent uuid.UUID, p profile, path string, action crumbtest.Action, cats crumbtest.Categories, gpc bool) {
 		decs = append(decs, crumbtest.Decision{ID: id(), SiteID: site, Time: ts, ConsentID: consent, PolicyVersion: 2,
 			TextsHash: "c0ffee42", Action: action, Granted: cats, GPC: gpc, Path: path, Language: p.lang[:2],
-			Country: p.country, Device: p.device})
+			Country: p.country, Device: p.device,
+			// Banner shown for 1 to 16 s (not drawn from r: the rest stays as it was).
+			DecisionMS: 1000 + uint32(ts.Second()*250+ts.Minute()*37)%15000})
 	}
 	newProfile := func() profile {
 		c, d := pick(r, countries), pick(r, devices)

@@ -453,6 +453,15 @@ func testConsent(t *testing.T, h *harness) {
 	if n := number(t, tiles["impressions"]); n < 200 {
 		t.Errorf("%d impressions", n)
 	}
+	// Time to decide: the median of the decisions made in the banner, 1 to
+	// 16 s in the fixture, and its distribution.
+	if v := tiles["time to decide"]; !strings.HasSuffix(v, " s") || v < "1" {
+		t.Errorf("time to decide: %q (tiles %q)", v, tiles)
+	}
+	tb.waitText("section.panel", "Time to decision")
+	if rows := tb.panelRows("Time to decision"); !slicesContains(rows, "2-5 s") || !slicesContains(rows, "60 s or more") {
+		t.Errorf("time to decision: %q", rows)
+	}
 	tb.waitText(".mix-legend", "Accepted all")
 	tb.waitText(".mix-legend", "Rejected all")
 	tb.WaitJS("the opt-in chart", `document.querySelector('.chart canvas')`)

@@ -205,12 +205,21 @@ func testRejectAll(t *testing.T, h *harness) {
 	tb := h.newTab(t, site)
 	tb.open("page.html")
 	tb.WaitJS("the banner", firstLayer)
+	time.Sleep(300 * time.Millisecond) // the visitor reads the banner
 	tb.Click(button(firstLayer, "Reject all"))
 	h.waitRequests(t, site, "/api/consent", 1)
+	// The decision says how long the banner was shown; the stored one
+	// does not keep it.
+	if ms, _ := h.requests(site, "/api/consent")[0].Body["decision_ms"].(float64); ms < 300 || ms > 60_000 {
+		t.Errorf("decision_ms = %v, want the time the banner was shown", h.requests(site, "/api/consent")[0].Body["decision_ms"])
+	}
 
 	st := tb.confirmed()
 	if st == nil || len(st["c"].([]any)) != 0 || st["v"] != float64(1) {
 		t.Fatalf("stored decision: %v", st)
+	}
+	if _, kept := st["m"]; kept {
+		t.Errorf("the stored decision keeps the time to decision: %v", st)
 	}
 	c := tb.cookies()
 	for _, n := range []string{"crumb_vid", "crumb_sid"} {

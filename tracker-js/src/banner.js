@@ -6,7 +6,7 @@ import css from './banner.css';
 import { S, CATS, d, safe } from './state.js';
 import { decide, grants, impression } from './consent.js';
 
-let host, root, first, modal, fab, opener, changed, back;
+let host, root, first, modal, fab, opener, changed, back, shown;
 
 const t = (k) => S.cfg.texts[k] || '';
 
@@ -58,8 +58,11 @@ const gpcNote = () => S.gpc && h('p', { class: 'n' }, t('gpc'));
 export function choose(action, cats) {
   const to = back;
   back = null;
+  // How long the banner was shown before the decision.
+  const ms = shown != null ? Math.max(1, Math.round(performance.now() - shown)) : undefined;
+  shown = null;
   close();
-  decide(action, cats);
+  decide(action, cats, ms);
   showFab();
   if (to && to.isConnected && to != d.body) to.focus();
 }
@@ -93,6 +96,7 @@ export function showFirst(isChanged, count) {
     ),
   );
   first.focus({ preventScroll: true });
+  shown = shown == null ? performance.now() : shown;
   if (count) impression();
 }
 
@@ -115,6 +119,7 @@ function cookieList(cs) {
 /** show opens the second layer: one switch per category. */
 export function show() {
   const fromFirst = first && first.isConnected;
+  if (!fromFirst) shown = performance.now();
   opener = fromFirst ? null : active();
   close();
   const g = grants(S.dec);

@@ -91,7 +91,7 @@ function clear(c) {
  * decide records the visitor's choice: action is accept_all, reject_all,
  * custom (with the chosen categories) or withdraw.
  */
-export function decide(action, chosen) {
+export function decide(action, chosen, ms) {
   const cfg = S.cfg;
   const prev = S.dec || S.old;
   const offered = cfg ? cfg.categories.map((k) => k.id).filter((c) => CATS.includes(c)) : [];
@@ -112,6 +112,7 @@ export function decide(action, chosen) {
     a: action,
     p: 1,
   };
+  if (ms) x.m = Math.min(ms, 86400000);
   S.dec = x;
   S.old = null;
   save(x);
@@ -142,6 +143,7 @@ function push(x) {
     gpc: x.g,
     url: location.href,
     lang: S.cfg ? S.cfg.lang : navigator.language,
+    decision_ms: x.m,
   }).then((r) => {
     if (!r || r.s == 429 || r.s > 499) return; // not recorded: sent again on a later page
     if (r.s == 202 && r.j.consent_key) S.hold = { id: r.j.consent_id, h: r.j.consent_key };
@@ -151,6 +153,7 @@ function push(x) {
       return;
     }
     x.p = 0;
+    delete x.m; // sent: not kept in the stored decision
     if (r.s != 202) return save(x); // refused for good (bad site, origin…): no point in sending it again
     x.id = r.j.consent_id;
     x.h = r.j.consent_key;

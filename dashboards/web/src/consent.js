@@ -55,11 +55,34 @@ export async function consentView(el, { filtersBar }) {
       ...CATS.map(([k, label]) => tile(label, fmt('rate', o[k]), 'opt-in rate')),
       measured,
       tile('GPC', fmt('rate', o.gpc_share_decisions), 'of decisions sent it'),
+      decisionTimeTile(o.time_to_decision),
     );
     mix.append(decisionMix(o));
+    grid.append(decisionTimePanel(o.time_to_decision));
   } catch (e) {
     tiles.append(h('p', { class: 'error' }, e.message));
   }
+}
+
+/** The median time visitors took to decide in the banner. */
+function decisionTimeTile(d) {
+  const n = d ? d.decisions : 0;
+  if (!d || d.median_ms === null || d.median_ms === undefined) return tile('Time to decide', '\u2013', n ? `too few decisions (${n})` : 'no decision in the banner');
+  return tile('Time to decide', `${(d.median_ms / 1000).toFixed(1)} s`, `median of ${fmt('n', n)}`);
+}
+
+/** How long visitors took to decide in the banner, by bucket. */
+function decisionTimePanel(d) {
+  const buckets = (d && d.buckets) || [];
+  const body = buckets.length
+    ? h('table', { class: 'rows' },
+      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Shown for'), h('th', { scope: 'col', class: 'num m1' }, 'Decisions'))),
+      h('tbody', {}, ...buckets.map((b) => h('tr', {},
+        h('td', { class: 'label' }, h('span', { class: 'rowbtn static' }, h('span', { class: 'text' }, b.label))),
+        h('td', { class: 'num m1' }, b.decisions === null ? `fewer than ${d.k}` : fmt('n', b.decisions))))))
+    : h('p', { class: 'empty' }, 'No decision in the banner in this period.');
+  return h('section', { class: 'panel', 'aria-labelledby': 'panel-decision-time' },
+    h('header', {}, h('h2', { id: 'panel-decision-time' }, 'Time to decision')), h('div', { class: 'panel-body' }, body));
 }
 
 function decisionMix(o) {

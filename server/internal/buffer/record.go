@@ -121,6 +121,7 @@ type logDecision struct {
 	Country       string
 	Device        string
 	Seq           uint32 `msg:",omitempty"`
+	DecisionMS    uint32 `msg:",omitempty"`
 	Revokes       bool   `msg:",omitempty"`
 }
 

@@ -82,8 +82,8 @@ func (z logCategories) Msgsize() (s int) {
 func (z *logDecision) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
 	// check for omitted fields
-	zb0001Len := uint32(16)
-	var zb0001Mask uint16 /* 16 bits */
+	zb0001Len := uint32(17)
+	var zb0001Mask uint32 /* 17 bits */
 	_ = zb0001Mask
 	if z.GPCSource == "" {
 		zb0001Len--
@@ -93,9 +93,13 @@ func (z *logDecision) MarshalMsg(b []byte) (o []byte, err error) {
 		zb0001Len--
 		zb0001Mask |= 0x4000
 	}
-	if z.Revokes == false {
+	if z.DecisionMS == 0 {
 		zb0001Len--
 		zb0001Mask |= 0x8000
+	}
+	if z.Revokes == false {
+		zb0001Len--
+		zb0001Mask |= 0x10000
 	}
 	// variable map header, size zb0001Len
 	o = msgp.AppendMapHeader(o, zb0001Len)
@@ -156,6 +160,11 @@ func (z *logDecision) MarshalMsg(b []byte) (o []byte, err error) {
 			o = msgp.AppendUint32(o, z.Seq)
 		}
 		if (zb0001Mask & 0x8000) == 0 { // if not omitted
+			// string "DecisionMS"
+			o = append(o, 0xaa, 0x44, 0x65, 0x63, 0x69, 0x73, 0x69, 0x6f, 0x6e, 0x4d, 0x53)
+			o = msgp.AppendUint32(o, z.DecisionMS)
+		}
+		if (zb0001Mask & 0x10000) == 0 { // if not omitted
 			// string "Revokes"
 			o = append(o, 0xa7, 0x52, 0x65, 0x76, 0x6f, 0x6b, 0x65, 0x73)
 			o = msgp.AppendBool(o, z.Revokes)
@@ -288,6 +297,12 @@ func (z *logDecision) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "Seq")
 				return
 			}
+		case "DecisionMS":
+			z.DecisionMS, bts, err = msgp.ReadUint32Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "DecisionMS")
+				return
+			}
 		case "Revokes":
 			z.Revokes, bts, err = msgp.ReadBoolBytes(bts)
 			if err != nil {
@@ -308,7 +323,7 @@ func (z *logDecision) UnmarshalMsg(bts []byte) (o []byte, err error) {
 
 // Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
 func (z *logDecision) Msgsize() (s int) {
-	s = 3 + 3 + msgp.BytesPrefixSize + len(uuidToBytes(z.ID)) + 7 + msgp.StringPrefixSize + len(z.SiteID) + 5 + msgp.TimeSize + 10 + msgp.BytesPrefixSize + len(uuidToBytes(z.ConsentID)) + 14 + msgp.Uint32Size + 10 + msgp.StringPrefixSize + len(z.TextsHash) + 7 + msgp.StringPrefixSize + len(string(z.Action)) + 8 + (*logCategories)(&z.Granted).Msgsize() + 4 + msgp.BoolSize + 10 + msgp.StringPrefixSize + len(string(z.GPCSource)) + 5 + msgp.StringPrefixSize + len(z.Path) + 9 + msgp.StringPrefixSize + len(z.Language) + 8 + msgp.StringPrefixSize + len(z.Country) + 7 + msgp.StringPrefixSize + len(z.Device) + 4 + msgp.Uint32Size + 8 + msgp.BoolSize
+	s = 3 + 3 + msgp.BytesPrefixSize + len(uuidToBytes(z.ID)) + 7 + msgp.StringPrefixSize + len(z.SiteID) + 5 + msgp.TimeSize + 10 + msgp.BytesPrefixSize + len(uuidToBytes(z.ConsentID)) + 14 + msgp.Uint32Size + 10 + msgp.StringPrefixSize + len(z.TextsHash) + 7 + msgp.StringPrefixSize + len(string(z.Action)) + 8 + (*logCategories)(&z.Granted).Msgsize() + 4 + msgp.BoolSize + 10 + msgp.StringPrefixSize + len(string(z.GPCSource)) + 5 + msgp.StringPrefixSize + len(z.Path) + 9 + msgp.StringPrefixSize + len(z.Language) + 8 + msgp.StringPrefixSize + len(z.Country) + 7 + msgp.StringPrefixSize + len(z.Device) + 4 + msgp.Uint32Size + 11 + msgp.Uint32Size + 8 + msgp.BoolSize
 	return
 }
 

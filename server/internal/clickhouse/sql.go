@@ -34,7 +34,7 @@ const (
 		"name, prop_keys, prop_values, search_term, link_url, duration_ms, status, gpc, " +
 		"domain_type, domain_suffix, domain_source"
 	decisionCols = "site_id, date, ts, ts_ms, seq, decision_id, consent_id, policy_version, texts_hash, action, " +
-		"performance, functionality, targeting, gpc, gpc_source, path, language, country, device"
+		"performance, functionality, targeting, gpc, gpc_source, path, language, country, device, decision_ms"
 	impressionCols = "site_id, date, ts, impression_id, policy_version, path, language, country, device, gpc, undeclared_cookies"
 )
 

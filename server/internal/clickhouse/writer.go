@@ -109,7 +109,7 @@ func decisionValues(d *model.Decision) []any {
 	return []any{
 		d.SiteID, ts, ts, uint64(ts.UnixMilli()), d.Seq, d.ID, d.ConsentID, d.PolicyVersion, d.TextsHash, string(d.Action),
 		boolU8(d.Granted.Performance), boolU8(d.Granted.Functionality), boolU8(d.Granted.Targeting),
-		boolU8(d.GPC), string(d.GPCSource), d.Path, d.Language, d.Country, d.Device,
+		boolU8(d.GPC), string(d.GPCSource), d.Path, d.Language, d.Country, d.Device, d.DecisionMS,
 	}
 }
 

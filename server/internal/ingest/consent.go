@@ -18,9 +18,12 @@ type consentPayload struct {
 	// ConsentID and ConsentKey name the consent a decision is added to;
 	// without them (or without the key: an older banner) the decision
 	// starts a new consent, whose ID and key the answer carries.
-	ConsentID     string   `json:"consent_id"`
-	ConsentKey    string   `json:"consent_key"`
-	Seq           uint32   `json:"seq"` // the banner's count of decisions on this consent
+	ConsentID  string `json:"consent_id"`
+	ConsentKey string `json:"consent_key"`
+	Seq        uint32 `json:"seq"` // the banner's count of decisions on this consent
+	// DecisionMS: how long the banner was shown before the decision, in
+	// milliseconds (absent when it was not made in the banner).
+	DecisionMS    uint32   `json:"decision_ms"`
 	PolicyVersion uint32   `json:"policy_version"`
 	Action        string   `json:"action"`
 	Categories    []string `json:"categories"` // granted categories, for "custom"
@@ -74,12 +77,16 @@ var consentSteps = []step[*consentState]{
 		if pl.PolicyVersion == 0 {
 			return invalid("missing policy_version")
 		}
+		if pl.DecisionMS > MaxDecisionMS {
+			return invalid("decision_ms over %d (a day)", MaxDecisionMS)
+		}
 		if len(pl.Categories) > 10 || len(pl.URL) > MaxURLLength || len(pl.Language) > MaxLanguageLength || len(pl.ConsentKey) > 64 {
 			return invalid("field over its length limit")
 		}
 		gpc, source := model.GPCOf(pl.GPC, s.req.SecGPC)
 		s.decision = model.Decision{ID: uuid.New(), Time: s.now, ConsentID: id, PolicyVersion: pl.PolicyVersion,
-			Action: model.Action(pl.Action), GPC: gpc, GPCSource: source, Path: pathOf(pl.URL), Language: normalizeLanguage(pl.Language), Seq: pl.Seq}
+			Action: model.Action(pl.Action), GPC: gpc, GPCSource: source, Path: pathOf(pl.URL), Language: normalizeLanguage(pl.Language), Seq: pl.Seq,
+			DecisionMS: pl.DecisionMS}
 		return nil
 	}},
 	siteStep(func(s *consentState) (err error) {

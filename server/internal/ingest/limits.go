@@ -17,5 +17,6 @@ const (
 	MaxCookieName     = 128
 	MaxPastSkew       = 24 * time.Hour  // how old an event's timestamp may be
 	MaxFutureSkew     = 5 * time.Minute // how far ahead of the server's clock
+	MaxDecisionMS     = 86_400_000      // the longest time to a decision, in milliseconds
 	MaxDurationMS     = 24 * 60 * 60 * 1000
 )

@@ -240,17 +240,17 @@ func TestConsentAndImpression(t *testing.T) {
 		want                         string
 		counts                       []string
 	}{
-		{"accept", "consent", `{"site":"site1","consent_id":"` + cid + `","policy_version":1,"action":"accept_all","url":"https://example.com/x?y=1","lang":"DE"}`, "", "",
-			"ok new {SiteID:site1 PolicyVersion:1 Action:accept_all Granted:{Performance:true Functionality:true Targeting:true} GPC:false Path:/x Language:de Country:DE Device:desktop Seq:1 Revokes:false} token",
+		{"accept", "consent", `{"site":"site1","consent_id":"` + cid + `","policy_version":1,"action":"accept_all","url":"https://example.com/x?y=1","lang":"DE","decision_ms":4200}`, "", "",
+			"ok new {SiteID:site1 PolicyVersion:1 Action:accept_all Granted:{Performance:true Functionality:true Targeting:true} GPC:false Path:/x Language:de Country:DE Device:desktop Seq:1 Revokes:false DecisionMS:4200} token",
 			[]string{"accept decision 1"}},
 		{"custom", "consent", `{"site":"site1","policy_version":1,"action":"custom","categories":["functionality"]` + url + `}`, "", "",
-			"ok new {SiteID:site1 PolicyVersion:1 Action:custom Granted:{Performance:false Functionality:true Targeting:false} GPC:false Path:/x Language: Country:DE Device:desktop Seq:1 Revokes:false} no token",
+			"ok new {SiteID:site1 PolicyVersion:1 Action:custom Granted:{Performance:false Functionality:true Targeting:false} GPC:false Path:/x Language: Country:DE Device:desktop Seq:1 Revokes:false DecisionMS:0} no token",
 			[]string{"accept decision 1"}},
 		{"withdraw held", "consent", `{"site":"site1","consent_id":"` + cid + `","consent_key":"KEY","seq":3,"policy_version":1,"action":"withdraw"` + url + `}`, "", "",
-			"ok held {SiteID:site1 PolicyVersion:1 Action:withdraw Granted:{Performance:false Functionality:false Targeting:false} GPC:false Path:/x Language: Country:DE Device:desktop Seq:3 Revokes:true} no token",
+			"ok held {SiteID:site1 PolicyVersion:1 Action:withdraw Granted:{Performance:false Functionality:false Targeting:false} GPC:false Path:/x Language: Country:DE Device:desktop Seq:3 Revokes:true DecisionMS:0} no token",
 			[]string{"accept decision 1"}},
 		{"accept held", "consent", `{"site":"site1","consent_id":"` + cid + `","consent_key":"KEY","seq":2,"policy_version":1,"action":"accept_all"` + url + `}`, "", "",
-			"ok held {SiteID:site1 PolicyVersion:1 Action:accept_all Granted:{Performance:true Functionality:true Targeting:true} GPC:false Path:/x Language: Country:DE Device:desktop Seq:2 Revokes:false} token",
+			"ok held {SiteID:site1 PolicyVersion:1 Action:accept_all Granted:{Performance:true Functionality:true Targeting:true} GPC:false Path:/x Language: Country:DE Device:desktop Seq:2 Revokes:false DecisionMS:0} token",
 			[]string{"accept decision 1"}},
 		{"consent not held", "consent", `{"site":"site1","consent_id":"` + cid + `","consent_key":"guessed","policy_version":1,"action":"withdraw"` + url + `}`, "", "",
 			"error 2 consent_not_held", []string{"drop consent_not_held 1"}},
@@ -263,6 +263,10 @@ func TestConsentAndImpression(t *testing.T) {
 		{"consent bot", "consent", `{"site":"site1","consent_id":"` + cid + `","policy_version":1,"action":"accept_all"` + url + `}`, "somebot/2.0", "",
 			"dropped bot", []string{"drop bot 1"}},
 		{"consent unknown category", "consent", `{"site":"site1","consent_id":"` + cid + `","policy_version":1,"action":"custom","categories":["x"]` + url + `}`, "", "",
+			"error 1 invalid", []string{"drop invalid 1"}},
+		{"consent time over a day", "consent", `{"site":"site1","policy_version":1,"action":"accept_all","decision_ms":86400001` + url + `}`, "", "",
+			"error 1 invalid: decision_ms over 86400000 (a day)", []string{"drop invalid 1"}},
+		{"consent negative time", "consent", `{"site":"site1","policy_version":1,"action":"accept_all","decision_ms":-5` + url + `}`, "", "",
 			"error 1 invalid", []string{"drop invalid 1"}},
 		{"consent unknown site", "consent", `{"site":"x","consent_id":"` + cid + `","policy_version":1,"action":"accept_all"}`, "", "",
 			`error 2 unknown_site: unknown site "x"`, []string{"drop unknown_site 1"}},
@@ -293,8 +297,8 @@ func TestConsentAndImpression(t *testing.T) {
 					case d.ConsentID != uuid.Nil:
 						got += " new"
 					}
-					got += fmt.Sprintf(" {SiteID:%s PolicyVersion:%d Action:%s Granted:%+v GPC:%v Path:%s Language:%s Country:%s Device:%s Seq:%d Revokes:%v}",
-						d.SiteID, d.PolicyVersion, d.Action, d.Granted, d.GPC, d.Path, d.Language, d.Country, d.Device, d.Seq, d.Revokes)
+					got += fmt.Sprintf(" {SiteID:%s PolicyVersion:%d Action:%s Granted:%+v GPC:%v Path:%s Language:%s Country:%s Device:%s Seq:%d Revokes:%v DecisionMS:%d}",
+						d.SiteID, d.PolicyVersion, d.Action, d.Granted, d.GPC, d.Path, d.Language, d.Country, d.Device, d.Seq, d.Revokes, d.DecisionMS)
 					if d.Time != r.now || d.ID == uuid.Nil || d.TextsHash == "" {
 						t.Errorf("decision time %v, id %v, texts hash %q", d.Time, d.ID, d.TextsHash)
 					}

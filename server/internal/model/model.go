@@ -147,6 +147,10 @@ type Decision struct {
 	// the first), sent by the banner; 0 when unknown. Proofs list a
 	// consent's decisions by Seq, then Time (milliseconds).
 	Seq uint32 `json:"seq,omitempty"`
+	// DecisionMS is how long the banner was shown before this decision
+	// was made in it, in milliseconds; 0 when not made in the banner (the
+	// JavaScript API, an older script).
+	DecisionMS uint32 `json:"decision_ms,omitempty"`
 	// Revokes is set on a decision without performance added to an
 	// existing consent: the consent's earlier tokens stop counting.
 	Revokes bool `json:"-"`

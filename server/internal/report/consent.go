@@ -2,6 +2,7 @@ package report
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
@@ -76,6 +77,7 @@ func (s *Service) ConsentOverview(ctx context.Context, q query.Query) (*result.C
 		consents, imp, impGPC, undeclared uint64
 		d                                 decisionSums
 		t                                 sums
+		dt                                result.DecisionTime
 	)
 	sk := &sketched{}
 	err = parallel(
@@ -91,6 +93,15 @@ func (s *Service) ConsentOverview(ctx context.Context, q query.Query) (*result.C
 			return s.queryRow(ctx, plan.ConsentDecisionsSQL(p.Exact(), ""), append([]any{&consents}, x.dest()...)...)
 		},
 		func() error { return s.queryRow(ctx, plan.ConsentImpressionsSQL(p, ""), &imp, &impGPC, &undeclared) },
+		func() error {
+			var n, median uint64
+			var buckets []uint64
+			if err := s.queryRow(ctx, plan.DecisionTimeSQL(p), &n, &median, &buckets); err != nil {
+				return err
+			}
+			dt = decisionTime(n, median, buckets, p.K)
+			return nil
+		},
 		func() error {
 			// Page views, with the same filters (they name event columns too).
 			tp, err := s.newPlan(ctx, q, planSums)
@@ -111,12 +122,43 @@ func (s *Service) ConsentOverview(ctx context.Context, q query.Query) (*result.C
 	}
 	o := &result.ConsentOverview{Meta: s.meta(q, sk, p.Sample.Rate), ConsentMetrics: consentMetrics(consents, d, imp, impGPC, undeclared),
 		ConsentedPageviews: int64(t.pv), AnonymousPageviews: int64(t.apv),
-		EstimatedCoverage: result.Round1(100 * result.Ratio(float64(d.perf), float64(imp)))}
+		EstimatedCoverage: result.Round1(100 * result.Ratio(float64(d.perf), float64(imp))), TimeToDecision: dt}
 	if t.apv > 0 {
 		ms := result.Round1(100 * float64(t.pv) / float64(t.pv+t.apv))
 		o.MeasuredShare = &ms
 	}
 	return o, nil
+}
+
+// decisionTime shapes DecisionTimeSQL's answer, k applied.
+func decisionTime(n, median uint64, buckets []uint64, k int) result.DecisionTime {
+	dt := result.DecisionTime{K: k, Decisions: int64(n), Buckets: []result.DecisionTimeBucket{}}
+	if n < uint64(k) {
+		return dt
+	}
+	m := int64(median)
+	dt.MedianMS = &m
+	lo := uint32(0)
+	for i, c := range buckets {
+		var label string
+		if i < len(plan.DecisionTimeBounds) {
+			hi := plan.DecisionTimeBounds[i]
+			label = fmt.Sprintf("%d-%d s", lo/1000, hi/1000)
+			if lo == 0 {
+				label = fmt.Sprintf("under %d s", hi/1000)
+			}
+			lo = hi
+		} else {
+			label = fmt.Sprintf("%d s or more", lo/1000)
+		}
+		b := result.DecisionTimeBucket{Label: label}
+		if c >= uint64(k) {
+			v := int64(c)
+			b.Decisions = &v
+		}
+		dt.Buckets = append(dt.Buckets, b)
+	}
+	return dt
 }
 
 // ConsentTimeseries returns consent numbers per bucket of q.Interval.

@@ -395,6 +395,14 @@ func TestService_Consent(t *testing.T) {
 	if o.ConsentedPageviews != 14 || o.AnonymousPageviews != 3 || o.MeasuredShare == nil || *o.MeasuredShare != 82.4 || o.EstimatedCoverage != 80 {
 		t.Errorf("coverage = %s", dump(t, o))
 	}
+	// Time to decision (reporttest.DecisionTimes): nine decisions made in
+	// the banner; the buckets under k (3) show null.
+	ttd, _ := json.Marshal(o.TimeToDecision)
+	if got, want := string(ttd), `{"k":3,"decisions":9,"median_ms":4000,"buckets":[{"label":"under 2 s","decisions":null},`+
+		`{"label":"2-5 s","decisions":4},{"label":"5-10 s","decisions":null},{"label":"10-30 s","decisions":null},`+
+		`{"label":"30-60 s","decisions":null},{"label":"60 s or more","decisions":null}]}`; got != want {
+		t.Errorf("time to decision = %s\nwant               %s", got, want)
+	}
 
 	b, err := svc.ConsentBreakdown(ctx, current(), query.ConsentCountry, query.Page{})
 	if err != nil {
@@ -449,6 +457,10 @@ func TestService_Consent(t *testing.T) {
 	}
 	if o.Impressions != 4 || o.Decisions != 5 || o.Consents != 4 || o.OptInPerformance != 60 || o.ConsentedPageviews != 8 || o.AnonymousPageviews != 1 {
 		t.Errorf("DE consent = %s", dump(t, o))
+	}
+	// DE's four decisions in the banner: 900, 1200, 3400, 4000 ms.
+	if d := o.TimeToDecision; d.Decisions != 4 || d.MedianMS == nil || *d.MedianMS != 3400 {
+		t.Errorf("DE time to decision = %s", dump(t, d))
 	}
 	if _, err := svc.ConsentOverview(ctx, current("browser:is:Chrome")); !isQueryError(err) {
 		t.Errorf("browser filter on consent: err = %v, want a QueryError", err)

@@ -16,6 +16,12 @@ import (
 )
 
 // Site is the fixture's site; K its k.
+// DecisionTimes are the fixture's decisions' times to decision, in their
+// order: the nine made in the banner, then a withdrawal by the JavaScript
+// API (0). In the current period: median 4,000 ms; under 2 s 2, 2-5 s 4,
+// 5-10 s 1, 10-30 s 1, 30-60 s 0, 60 s or more 1.
+var DecisionTimes = []uint32{1200, 3400, 8000, 4500, 2500, 15000, 900, 70000, 4000, 0}
+
 const (
 	Site   = "fx"
 	Domain = "fx.test"
@@ -284,6 +290,9 @@ func Load(t testing.TB, db *clickhouse.DB) Fixture {
 	c9 := uuid.NewSHA1(uuid.NameSpaceURL, []byte("crumb-fixture-c9"))
 	f.IDs = append(f.IDs, c9)
 	all := model.Categories{Performance: true, Functionality: true, Targeting: true}
+	if len(DecisionTimes) != 10 {
+		t.Fatal("a time for each decision")
+	}
 	type dec struct {
 		ts      time.Time
 		consent uuid.UUID
@@ -295,7 +304,9 @@ func Load(t testing.TB, db *clickhouse.DB) Fixture {
 		dev     string
 	}
 	var ds []model.Decision
-	for _, d := range []dec{
+	// How long each decision's banner was shown (DecisionTimes), the
+	// withdrawal made by the JavaScript API (0).
+	for i, d := range []dec{
 		{at(8, "10:00:03"), vs[0].consent, model.AcceptAll, all, false, "/", "DE", "desktop"},
 		{at(8, "11:00:02"), vs[1].consent, model.AcceptAll, all, false, "/", "DE", "mobile"},
 		{at(8, "12:00:04"), vs[2].consent, model.Customize, model.Categories{Performance: true}, true, "/blog", "US", "desktop"},
@@ -309,7 +320,7 @@ func Load(t testing.TB, db *clickhouse.DB) Fixture {
 	} {
 		ds = append(ds, model.Decision{ID: newID(), SiteID: Site, Time: d.ts, ConsentID: d.consent, PolicyVersion: 1,
 			TextsHash: "fixture-texts-v1", Action: d.action, Granted: d.cats, GPC: d.gpc, Path: d.path,
-			Language: "en", Country: d.cty, Device: d.dev})
+			Language: "en", Country: d.cty, Device: d.dev, DecisionMS: DecisionTimes[i]})
 	}
 	if err := db.InsertDecisions(ctx, ds); err != nil {
 		t.Fatal(err)

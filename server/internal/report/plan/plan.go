@@ -1111,6 +1111,25 @@ func ConsentDecisionsSQL(p *Plan, iv query.Interval) *Stmt {
 	return s
 }
 
+// DecisionTimeBounds are the upper bounds, in milliseconds, of the buckets
+// of the time to a decision; the last bucket has none.
+var DecisionTimeBounds = []uint32{2_000, 5_000, 10_000, 30_000, 60_000}
+
+// DecisionTimeSQL: the decisions made in the banner (decision_ms > 0),
+// their median time to the decision (the middle one, the later of two) and
+// their count per bucket of DecisionTimeBounds, from consent_decisions.
+func DecisionTimeSQL(p *Plan) *Stmt {
+	buckets := make([]string, 0, len(DecisionTimeBounds)+1)
+	lo := uint32(0)
+	for _, hi := range DecisionTimeBounds {
+		buckets = append(buckets, fmt.Sprintf("toUInt64(countIf(decision_ms >= %d AND decision_ms < %d))", lo, hi))
+		lo = hi
+	}
+	buckets = append(buckets, fmt.Sprintf("toUInt64(countIf(decision_ms >= %d))", lo))
+	return new(Stmt).Add("SELECT toUInt64(count()), toUInt64(quantileExact(0.5)(decision_ms)), [" + strings.Join(buckets, ", ") + "] FROM " +
+		migrations.ConsentDecisions + " WHERE ").AddStmt(rangeWhere(p)).AddStmt(consentFilterWhere(p)).Add(" AND decision_ms > 0")
+}
+
 // ConsentImpressionsSQL: impressions, with GPC and with undeclared cookies.
 func ConsentImpressionsSQL(p *Plan, iv query.Interval) *Stmt {
 	s := new(Stmt)

@@ -45,6 +45,27 @@ type ConsentOverview struct {
 	AnonymousPageviews int64    `json:"anonymous_pageviews"`
 	MeasuredShare      *float64 `json:"measured_share"`
 	EstimatedCoverage  float64  `json:"estimated_coverage"`
+	// TimeToDecision: how long the banner was shown before the decisions
+	// made in it.
+	TimeToDecision DecisionTime `json:"time_to_decision"`
+}
+
+// DecisionTime is how long visitors took to decide in the banner: the
+// number of decisions made there with their time, the median, and the
+// decisions per bucket. Fewer than k decisions show no median and no
+// buckets; a bucket of fewer than k decisions shows null.
+type DecisionTime struct {
+	K         int                  `json:"k"`
+	Decisions int64                `json:"decisions"`
+	MedianMS  *int64               `json:"median_ms"`
+	Buckets   []DecisionTimeBucket `json:"buckets"`
+}
+
+// DecisionTimeBucket is one bucket of DecisionTime: its label ("2-5 s")
+// and its decisions, null when fewer than k.
+type DecisionTimeBucket struct {
+	Label     string `json:"label"`
+	Decisions *int64 `json:"decisions"`
 }
 
 // Table lists metric and value.
@@ -59,6 +80,16 @@ func (o *ConsentOverview) Table() Table {
 	}
 	t.Rows = append(t.Rows, []any{"consented_pageviews", o.ConsentedPageviews}, []any{"anonymous_pageviews", o.AnonymousPageviews},
 		[]any{"measured_share", ms}, []any{"estimated_coverage", num(o.EstimatedCoverage)})
+	cell := func(v *int64) any {
+		if v == nil {
+			return ""
+		}
+		return *v
+	}
+	t.Rows = append(t.Rows, []any{"time_to_decision_decisions", o.TimeToDecision.Decisions}, []any{"time_to_decision_median_ms", cell(o.TimeToDecision.MedianMS)})
+	for _, b := range o.TimeToDecision.Buckets {
+		t.Rows = append(t.Rows, []any{"time_to_decision " + b.Label, cell(b.Decisions)})
+	}
 	return t
 }
 
