@@ -53,12 +53,6 @@ func newStore(site string) *memStore {
 	return s
 }
 
-func (s *memStore) putUser(u model.User) {
-	s.mu.Lock()
-	s.users[u.Email] = u
-	s.mu.Unlock()
-}
-
 func (s *memStore) putToken(t model.Token) {
 	s.mu.Lock()
 	s.tokens[t.ID] = t

@@ -77,10 +77,6 @@ func (s *Service) Overview(ctx context.Context, q query.Query) (*result.Overview
 	return o, nil
 }
 
-// distinctMetrics are the metrics a sketched visitors or visits count
-// makes estimates.
-var distinctMetrics = []query.Metric{query.MetricVisitors, query.MetricVisits, query.MetricViewsPerVisit}
-
 // totals reads a range's sums: with estimated distinct counts when the
 // plan allows, counted again exactly when one of them is small.
 func (s *Service) totals(ctx context.Context, p *plan.Plan, est *sketched) (sums, error) {

@@ -866,7 +866,7 @@ func SealDaysSinceDoneSQL(ms uint64, site string, days []string, events []uint64
 
 // visitBucket names a visitor's number of visits (column c).
 func visitBucket(c string) string {
-	return strings.NewReplacer("{c}", c).Replace("multiIf({c} = 1, '1', {c} = 2, '2', {c} <= 5, '3-5', {c} <= 10, '6-10', 'more than 10')")
+	return strings.ReplaceAll("multiIf({c} = 1, '1', {c} = 2, '2', {c} <= 5, '3-5', {c} <= 10, '6-10', 'more than 10')", "{c}", c)
 }
 
 // perVisitorSQL: each visitor's key (vkey) and number of visits (t) that
@@ -1079,8 +1079,6 @@ const decisionSumsMV = `toUInt64(sum(n_decisions)) AS c_decisions, toUInt64(sum(
 	toUInt64(sum(n_reject_all)) AS c_reject, toUInt64(sum(n_custom)) AS c_custom, toUInt64(sum(n_withdraw)) AS c_withdraw,
 	toUInt64(sum(n_performance)) AS c_perf, toUInt64(sum(n_functionality)) AS c_func, toUInt64(sum(n_targeting)) AS c_tgt,
 	toUInt64(sum(n_gpc)) AS c_gpc`
-
-const decisionColumns = 9
 
 // ConsentDecisionsSQL: distinct consent IDs and decision counts, per bucket
 // (iv set) or in total. Hourly buckets from the MV come as date and hour.
