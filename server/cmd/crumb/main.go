@@ -28,6 +28,8 @@ func commands() []command {
 		{"serve", "run the server: ingest, banner config, dashboards (starts a private ClickHouse unless --clickhouse-url is set)", runServe},
 		{"migrate", "apply the ClickHouse schema migrations (also done by serve at start)", runMigrate},
 		{"site", "manage sites: site add|list|update", runSite},
+		{"goal", "manage a site's goals: goal add|list|remove", runGoal},
+		{"funnel", "manage a site's saved funnels: funnel add|list|remove", runFunnel},
 		{"token", "manage API tokens: token add|list|revoke", runToken},
 		{"user", "manage dashboard logins: user add|list|password|remove", runUser},
 		{"share", "manage public read-only dashboard links: share add|list|revoke", runShare},

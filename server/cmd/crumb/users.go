@@ -79,19 +79,27 @@ func normalEmail(email string) string { return strings.ToLower(strings.TrimSpace
 
 func userAdd(ctx context.Context, args []string, w io.Writer) error {
 	var email, role, site, password, file string
-	return withStore(ctx, "user add", "Usage: crumb user add --email E [--role admin|viewer] [--site ID]\n\nAdds a dashboard login, or sets an existing one's role, site and password (ending its sessions). "+passwordSources, args,
+	return withStore(ctx, "user add", "Usage: crumb user add --email E [--role admin|editor|viewer] [--site ID]\n\nAdds a dashboard login, or sets an existing one's role, site and password (ending its sessions). "+passwordSources, args,
 		func(fs *flag.FlagSet) {
 			fs.StringVar(&email, "email", "", "login e-mail")
-			fs.StringVar(&role, "role", "viewer", "admin (every site and the settings) or viewer")
-			fs.StringVar(&site, "site", "", "for a viewer: the site they may read (repeat the command for more)")
+			fs.StringVar(&role, "role", "viewer", "admin (every site and the settings), editor (reads --site and changes its goals and saved funnels) or viewer")
+			fs.StringVar(&site, "site", "", "for a viewer or editor: the site they may read (repeat the command for more)")
 			passwordFlags(fs, &password, &file)
 		},
 		func(db *clickhouse.DB) error {
 			if !strings.Contains(email, "@") {
 				return errors.New("--email must be an e-mail address")
 			}
-			if role != "admin" && role != "viewer" {
-				return errors.New("--role must be admin or viewer")
+			siteRole := "viewer"
+			switch role {
+			case "admin", "viewer":
+			case "editor":
+				if site == "" {
+					return errors.New("an editor needs --site")
+				}
+				role, siteRole = "viewer", "editor"
+			default:
+				return errors.New("--role must be admin, editor or viewer")
 			}
 			pw, err := readPassword(password, file)
 			if err != nil {
@@ -109,7 +117,7 @@ func userAdd(ctx context.Context, args []string, w io.Writer) error {
 			}
 			u.CreatedAt = old.CreatedAt
 			if site != "" {
-				u.SiteRoles[site] = "viewer"
+				u.SiteRoles[site] = siteRole
 			}
 			if err := db.PutUser(ctx, u); err != nil {
 				return err
@@ -120,7 +128,11 @@ func userAdd(ctx context.Context, args []string, w io.Writer) error {
 					return err
 				}
 			}
-			fmt.Fprintf(w, "user %s saved (%s)%s\n", u.Email, role, sessionsEnded(ended))
+			shown := role
+			if siteRole == "editor" {
+				shown = "editor of " + site
+			}
+			fmt.Fprintf(w, "user %s saved (%s)%s\n", u.Email, shown, sessionsEnded(ended))
 			return nil
 		})
 }

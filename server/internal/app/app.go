@@ -26,6 +26,7 @@ import (
 	"github.com/crumbhq/crumb/server/internal/httpapi"
 	"github.com/crumbhq/crumb/server/internal/ingest"
 	"github.com/crumbhq/crumb/server/internal/metrics"
+	"github.com/crumbhq/crumb/server/internal/model"
 	"github.com/crumbhq/crumb/server/internal/privacy"
 	"github.com/crumbhq/crumb/server/internal/rdns"
 	"github.com/crumbhq/crumb/server/internal/referrer"
@@ -123,7 +124,13 @@ func New(ctx context.Context, cfg *config.Serve, db *clickhouse.DB, secret []byt
 	a.HTTP = httpapi.New(httpapi.Deps{
 		Pipeline: pipeline, Privacy: priv, Sites: registry, Metrics: m,
 		Report: rep,
-		Auth:   users, Script: script, Demo: trackerjs.Demo, Dashboard: dash, Ready: a.ready,
+		SaveSite: func(ctx context.Context, s model.Site) error {
+			if err := db.PutSite(ctx, s); err != nil {
+				return err
+			}
+			return registry.Load(ctx)
+		},
+		Auth: users, Script: script, Demo: trackerjs.Demo, Dashboard: dash, Ready: a.ready,
 		TrustedProxies: cfg.TrustedProxies, RateLimit: cfg.RateLimit,
 		PublicURL: cfg.PublicURL, Log: log,
 	})

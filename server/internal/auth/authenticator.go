@@ -45,12 +45,21 @@ type Principal struct {
 	Role  string // admin or viewer, for sessions
 	// Sites the principal may read; nil means every site.
 	Sites map[string]bool
+	// Editable are the sites whose goals and saved funnels a non-admin
+	// login may change (site role "editor").
+	Editable map[string]bool
 	// CSRF is the token a session must send with writes.
 	CSRF string
 }
 
 // CanRead reports whether p may read site.
 func (p *Principal) CanRead(site string) bool { return p.Sites == nil || p.Sites[site] }
+
+// CanEdit reports whether p may change site's goals and saved funnels:
+// logins of admins, and of the site's editors.
+func (p *Principal) CanEdit(site string) bool {
+	return p.Kind == KindSession && (p.Role == "admin" || p.Editable[site])
+}
 
 // CSRFValid reports whether got is p's CSRF token.
 func (p *Principal) CSRFValid(got string) bool {
@@ -216,9 +225,10 @@ func (a *Auth) byShare(id string) *Principal {
 func principalFor(u model.User) *Principal {
 	p := &Principal{Kind: KindSession, Email: u.Email, Role: u.Role}
 	if u.Role != "admin" {
-		p.Sites = map[string]bool{}
-		for site := range u.SiteRoles {
+		p.Sites, p.Editable = map[string]bool{}, map[string]bool{}
+		for site, role := range u.SiteRoles {
 			p.Sites[site] = true
+			p.Editable[site] = role == "editor"
 		}
 	}
 	return p

@@ -31,6 +31,14 @@ func (db *DB) putSite(ctx context.Context, s model.Site, deleted bool) error {
 	if err != nil {
 		return fmt.Errorf("clickhouse: site banner: %w", err)
 	}
+	goals, err := jsonList(s.Goals)
+	if err != nil {
+		return fmt.Errorf("clickhouse: site goals: %w", err)
+	}
+	funnels, err := jsonList(s.Funnels)
+	if err != nil {
+		return fmt.Errorf("clickhouse: site funnels: %w", err)
+	}
 	extra, params := s.ExtraDomains, s.SearchParams
 	if extra == nil {
 		extra = []string{}
@@ -43,9 +51,18 @@ func (db *DB) putSite(ctx context.Context, s model.Site, deleted bool) error {
 		return []any{
 			s.ID, version(now), boolU8(deleted), s.Domain, s.Name, extra, s.PolicyVersion,
 			uint16(s.ConsentLifetimeDays), uint16(s.RetentionMonths), uint16(s.ConsentRetentionMonths), uint16(s.K), params,
-			boolU8(s.AnonymousCounting), string(banner), s.CreatedAt.UTC(), now,
+			boolU8(s.AnonymousCounting), string(banner), goals, funnels, s.CreatedAt.UTC(), now,
 		}
 	})
+}
+
+// jsonList is a list as JSON, "" when empty.
+func jsonList[T any](list []T) (string, error) {
+	if len(list) == 0 {
+		return "", nil
+	}
+	b, err := json.Marshal(list)
+	return string(b), err
 }
 
 // Sites returns the newest version of every site that is not deleted.
@@ -62,10 +79,10 @@ func (db *DB) Sites(ctx context.Context) ([]model.Site, error) {
 			policy                             uint32
 			lifetime, retention, consentRet, k uint16
 			anon                               uint8
-			banner                             string
+			banner, goals, funnels             string
 		)
 		if err := rows.Scan(&s.ID, &s.Domain, &s.Name, &s.ExtraDomains, &policy, &lifetime, &retention,
-			&consentRet, &k, &s.SearchParams, &anon, &banner, &s.CreatedAt, &s.UpdatedAt); err != nil {
+			&consentRet, &k, &s.SearchParams, &anon, &banner, &goals, &funnels, &s.CreatedAt, &s.UpdatedAt); err != nil {
 			return nil, fmt.Errorf("clickhouse: sites: %w", err)
 		}
 		s.PolicyVersion = policy
@@ -74,6 +91,16 @@ func (db *DB) Sites(ctx context.Context) ([]model.Site, error) {
 		if banner != "" {
 			if err := json.Unmarshal([]byte(banner), &s.Banner); err != nil {
 				return nil, fmt.Errorf("clickhouse: site %s banner: %w", s.ID, err)
+			}
+		}
+		if goals != "" {
+			if err := json.Unmarshal([]byte(goals), &s.Goals); err != nil {
+				return nil, fmt.Errorf("clickhouse: site %s goals: %w", s.ID, err)
+			}
+		}
+		if funnels != "" {
+			if err := json.Unmarshal([]byte(funnels), &s.Funnels); err != nil {
+				return nil, fmt.Errorf("clickhouse: site %s funnels: %w", s.ID, err)
 			}
 		}
 		out = append(out, s)

@@ -56,6 +56,9 @@ type Deps struct {
 	Metrics *metrics.Metrics
 	// Report answers the stats API.
 	Report *report.Service
+	// SaveSite stores a changed site and makes this node use it at once
+	// (goals and saved funnels from the dashboard).
+	SaveSite func(ctx context.Context, s model.Site) error
 	// Auth identifies dashboard users, API tokens and share links.
 	Auth *auth.Auth
 	// Script is the built t.js; Demo holds the demo site's pages (a folder
@@ -185,9 +188,16 @@ func (h *handlers) routes(app *fiber.App) {
 	stats.Get("/consent/timeseries", h.stats(h.consentTimeseries))          // the same per bucket
 	stats.Get("/consent/breakdown/:dimension", h.stats(h.consentBreakdown)) // by country, device, page, policy_version or language
 	stats.Get("/consent/cookies", h.stats(h.cookies))                       // undeclared cookies seen before consent (by=cookie|page, limit)
-	proof := stats.Group("/proof", h.proofAccess)                           // proof of consent: never for share links
-	proof.Get("/export", h.export)                                          // every decision of ?from=&to= (format=json|csv), streamed
-	proof.Get("/:consent_id", h.stats(h.proof))                             // one consent ID's decisions
+	stats.Get("/goals", h.stats(h.goals))                                   // each goal's visitors, conversions and conversion rate
+	stats.Get("/funnel", h.stats(h.funnel))                                 // visitors through step=…&step=… in order (window=visit|1d|7d|30d, or funnel=NAME)
+	stats.Get("/retention", h.stats(h.retention))                           // cohorts of new visitors by week or month (interval) and their return
+	settings := v1.Group("/sites/:site", h.siteAccess)
+	settings.Get("/analysis", h.siteAnalysis)          // the site's goals and saved funnels, and whether the caller may change them
+	settings.Put("/goals", h.putAnalysis("goals"))     // replace the goals (admins and the site's editors)
+	settings.Put("/funnels", h.putAnalysis("funnels")) // replace the saved funnels (admins and the site's editors)
+	proof := stats.Group("/proof", h.proofAccess)      // proof of consent: never for share links
+	proof.Get("/export", h.export)                     // every decision of ?from=&to= (format=json|csv), streamed
+	proof.Get("/:consent_id", h.stats(h.proof))        // one consent ID's decisions
 
 	app.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
 }

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/crumbhq/crumb/server/internal/report/query"
 )
 
 // Consent lifetime and other site limits.
@@ -36,8 +38,13 @@ type Site struct {
 	SearchParams           []string
 	AnonymousCounting      bool
 	Banner                 Banner
-	CreatedAt              time.Time
-	UpdatedAt              time.Time
+	// Goals are the site's named conversions, reported by the goals
+	// report and usable as filters (goal:is:NAME).
+	Goals []Goal
+	// Funnels are the site's saved funnels.
+	Funnels   []Funnel
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // Banner is a site's banner configuration: which optional categories it
@@ -71,6 +78,54 @@ type Cookie struct {
 	Provider string `json:"provider,omitempty"`
 	Purpose  string `json:"purpose,omitempty"`
 	Duration string `json:"duration,omitempty"`
+}
+
+// Goal is a named conversion: a page view of a path pattern or a custom
+// event, written as a funnel step (query.ParseStep): "page:/thanks",
+// "page:/docs/*", "event:signup", "event:signup:plan=pro".
+type Goal struct {
+	Name  string `json:"name"`
+	Match string `json:"match"`
+}
+
+// Funnel is a saved funnel: its name, steps (as query.ParseStep reads
+// them) and window (visit, 1d, 7d or 30d).
+type Funnel struct {
+	Name   string   `json:"name"`
+	Steps  []string `json:"steps"`
+	Window string   `json:"window"`
+}
+
+// Validate checks a goal.
+func (g Goal) Validate() error {
+	if err := query.ValidName("name", g.Name); err != nil {
+		return fmt.Errorf("goal: %w", err)
+	}
+	if _, err := query.ParseStep(g.Match); err != nil {
+		return fmt.Errorf("goal %q: %w", g.Name, err)
+	}
+	return nil
+}
+
+// Validate checks a saved funnel.
+func (f Funnel) Validate() error {
+	if err := query.ValidName("name", f.Name); err != nil {
+		return fmt.Errorf("funnel: %w", err)
+	}
+	if _, err := query.ParseFunnelSteps(f.Steps, f.Window); err != nil {
+		return fmt.Errorf("funnel %q: %w", f.Name, err)
+	}
+	return nil
+}
+
+// Goal returns the site's goal called name.
+func (s *Site) Goal(name string) (Goal, bool) {
+	for _, g := range s.Goals {
+		if g.Name == name {
+			return g, true
+		}
+	}
+	return Goal{}, false
 }
 
 // OptionalCategories are the categories a visitor can grant or refuse.
@@ -145,6 +200,32 @@ func (s *Site) Validate() error {
 			return fmt.Errorf("site: category %q listed twice", c.ID)
 		}
 		seen[c.ID] = true
+	}
+	if len(s.Goals) > query.MaxGoals {
+		return fmt.Errorf("site: at most %d goals", query.MaxGoals)
+	}
+	names := map[string]bool{}
+	for _, g := range s.Goals {
+		if err := g.Validate(); err != nil {
+			return err
+		}
+		if names[g.Name] {
+			return fmt.Errorf("site: two goals are called %q", g.Name)
+		}
+		names[g.Name] = true
+	}
+	if len(s.Funnels) > query.MaxFunnels {
+		return fmt.Errorf("site: at most %d saved funnels", query.MaxFunnels)
+	}
+	names = map[string]bool{}
+	for _, f := range s.Funnels {
+		if err := f.Validate(); err != nil {
+			return err
+		}
+		if names[f.Name] {
+			return fmt.Errorf("site: two funnels are called %q", f.Name)
+		}
+		names[f.Name] = true
 	}
 	return nil
 }

@@ -148,7 +148,11 @@ func (s *Service) newPlan(ctx context.Context, q query.Query, kind planKind) (*p
 	if !ok {
 		return nil, ErrUnknownSite
 	}
+	var err error
 	p := &plan.Plan{Site: q.Site, From: q.From, To: q.To, Filters: q.Filters, K: siteK(site), MV: len(q.Filters) == 0 && !s.forceRaw, Sample: plan.Sampling{Rate: 1}}
+	if p.Goals, err = goalSteps(site, q.Filters); err != nil {
+		return nil, err
+	}
 	switch kind {
 	case planSums, planConsent:
 		if !p.MV {
@@ -197,6 +201,30 @@ func (s *Service) newPlan(ctx context.Context, q query.Query, kind planKind) (*p
 		}
 	}
 	return p, nil
+}
+
+// goalSteps returns the steps of the goals that filters name; a goal the
+// site does not have is a bad request.
+func goalSteps(site *model.Site, filters []query.Filter) (map[string]query.Step, error) {
+	var out map[string]query.Step
+	for _, f := range filters {
+		if f.Dimension != query.DimGoal {
+			continue
+		}
+		g, ok := site.Goal(f.Value)
+		if !ok {
+			return nil, query.BadParam("filter", "the site has no goal called %q", query.Clip(f.Value, 60))
+		}
+		st, err := query.ParseStep(g.Match)
+		if err != nil {
+			return nil, err
+		}
+		if out == nil {
+			out = map[string]query.Step{}
+		}
+		out[g.Name] = st
+	}
+	return out, nil
 }
 
 // window is the run of closed days of p's range that a sealed window may

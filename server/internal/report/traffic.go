@@ -409,11 +409,48 @@ type BreakdownOptions struct {
 }
 
 // Breakdown returns the values of dim in q's period, most visitors first,
-// folded to the site's k.
+// folded to the site's k. Compared (q.Compare), each row and the totals
+// carry their numbers in the previous period (or year): a row's are null
+// when the value had fewer than k visitors then, or was not among the
+// previous period's first 1,000 rows.
 func (s *Service) Breakdown(ctx context.Context, q query.Query, dim query.Dimension, o BreakdownOptions) (*result.Breakdown, error) {
+	if !q.Compare {
+		return s.breakdown(ctx, q, dim, o)
+	}
+	var cur, prev *result.Breakdown
+	err := parallel(func() (err error) {
+		cur, err = s.breakdown(ctx, q, dim, o)
+		return err
+	}, func() (err error) {
+		prev, err = s.breakdown(ctx, q.Previous(), dim, BreakdownOptions{Page: query.Page{Limit: query.MaxLimit, Number: 1}, Event: o.Event, Property: o.Property})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	before := make(map[string]*result.Row, len(prev.Rows))
+	for i := range prev.Rows {
+		before[prev.Rows[i].Value] = &prev.Rows[i]
+	}
+	cur.Compared = true
+	for i := range cur.Rows {
+		cur.Rows[i].Previous = before[cur.Rows[i].Value]
+	}
+	cur.Totals.Previous = &prev.Totals
+	for _, how := range prev.Estimation {
+		cur.Meta.Note(how, prev.Estimated...)
+	}
+	cur.SampleRate = min(cur.SampleRate, prev.SampleRate)
+	return cur, nil
+}
+
+func (s *Service) breakdown(ctx context.Context, q query.Query, dim query.Dimension, o BreakdownOptions) (*result.Breakdown, error) {
 	d, ok := query.Lookup(dim)
 	if !ok {
 		return nil, query.BadParam("dimension", "unknown dimension %q", query.Clip(string(dim), 40))
+	}
+	if d.Kind == query.KindGoal {
+		return nil, query.BadParam("dimension", "goals are reported by /goals; goal is a filter")
 	}
 	if o.Page == (query.Page{}) {
 		o.Page = query.Page{Limit: query.DefaultLimit, Number: 1}

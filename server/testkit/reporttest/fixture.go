@@ -191,6 +191,8 @@ func Load(t testing.TB, db *clickhouse.DB) Fixture {
 	site := model.NewSite(Site, Domain, "Fixture", From.AddDate(0, -1, 0))
 	site.K = K
 	site.AnonymousCounting = true
+	site.Goals = []model.Goal{{Name: "Signup", Match: "event:signup"}, {Name: "Pricing", Match: "page:/pricing"}, {Name: "Pro", Match: "event:signup:plan=pro"}}
+	site.Funnels = []model.Funnel{{Name: "Home to signup", Steps: []string{"page:/", "page:/pricing", "event:signup"}, Window: "visit"}}
 	if err := db.PutSite(ctx, site); err != nil {
 		t.Fatal(err)
 	}

@@ -54,6 +54,8 @@ type Plan struct {
 	// a daily series whose counts come from the sealed days, page views
 	// alone.
 	NoDistinct bool
+	// Goals are the site's goals by name, for goal filters.
+	Goals map[string]query.Step
 }
 
 func (p *Plan) UseMV() bool { return p.MV }
@@ -317,7 +319,10 @@ func valueCond(expr string, exprArgs []any, f query.Filter, positive bool) *Stmt
 
 // matchCond is the condition an events row meets when it has the filter's
 // value (is and contains) or would have it (is_not).
-func matchCond(f query.Filter) *Stmt {
+func matchCond(p *Plan, f query.Filter) *Stmt {
+	if f.Dimension == query.DimGoal {
+		return goalCond(p, f.Value)
+	}
 	d := dimSQLs[f.Dimension]
 	s := new(Stmt).Add("(" + d.rows + " AND ")
 	if f.Dimension == query.DimEventProp {
@@ -353,7 +358,7 @@ func filterWhere(p *Plan, sessionsOnly bool) *Stmt {
 			s.Add("session_id " + neg + "IN (").AddStmt(sub).Add(")")
 			continue
 		}
-		s.Add("((session_id = " + zeroUUID + " AND " + neg).AddStmt(matchCond(f)).
+		s.Add("((session_id = " + zeroUUID + " AND " + neg).AddStmt(matchCond(p, f)).
 			Add(") OR (session_id != " + zeroUUID + " AND session_id " + neg + "IN (").AddStmt(sub).Add(")))")
 	}
 	return s
@@ -370,7 +375,7 @@ func sessionsMatching(p *Plan, f query.Filter) *Stmt {
 		}
 		return s.Add(" AND type = 'pageview' GROUP BY session_id HAVING ").AddStmt(valueCond(agg, nil, f, true))
 	}
-	return s.Add(" AND ").AddStmt(matchCond(f))
+	return s.Add(" AND ").AddStmt(matchCond(p, f))
 }
 
 // sessionFilterWhere keeps the visits with at least one event that meets

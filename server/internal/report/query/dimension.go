@@ -47,6 +47,10 @@ const (
 	// previous visit, and visitors by their number of visits in the range.
 	DimDaysSinceLastVisit Dimension = "days_since_last_visit"
 	DimVisitsPerVisitor   Dimension = "visits_per_visitor"
+
+	// A goal of the site, by name: filters only (goal:is:Signup keeps
+	// the visits that converted).
+	DimGoal Dimension = "goal"
 )
 
 // The values of the loyalty dimensions, in their order.
@@ -76,6 +80,10 @@ const (
 	// KindLoyalty: how often visitors come, from their visits, the ones
 	// before the range included. Breakdowns only: no filter names them.
 	KindLoyalty
+	// KindGoal: a goal of the site (a page pattern or a custom event). A
+	// filter keeps the visits with (is) or without (is_not) a conversion;
+	// goals are reported by the goals report, not broken down.
+	KindGoal
 )
 
 // Info describes a known dimension.
@@ -96,6 +104,7 @@ var dimensions = []Info{
 	{DimEvent, KindEvent}, {DimEventProp, KindEvent}, {DimOutbound, KindEvent}, {DimDownload, KindEvent},
 	{DimSearch, KindEvent}, {DimErrorPage, KindEvent},
 	{DimDaysSinceLastVisit, KindLoyalty}, {DimVisitsPerVisitor, KindLoyalty},
+	{DimGoal, KindGoal},
 }
 
 var dimensionIndex = func() map[Dimension]Info {
@@ -112,11 +121,12 @@ func Lookup(name Dimension) (Info, bool) {
 	return d, ok
 }
 
-// Dimensions returns every dimension.
+// Dimensions returns every dimension a breakdown groups by (every one but
+// goal, a filter only).
 func Dimensions() []Dimension {
-	out := make([]Dimension, len(dimensions))
-	for i, d := range dimensions {
-		out[i] = d.Name
+	var out []Dimension
+	for _, d := range All() {
+		out = append(out, d.Name)
 	}
 	return out
 }
@@ -221,5 +231,8 @@ func ParseConsentDimension(s string) (ConsentDimension, error) {
 	return "", BadParam("dimension", "consent analytics break down by country, device, page, policy_version or language, not %q", Clip(s, 40))
 }
 
-// All describes every dimension, in the order the API documents them.
-func All() []Info { return slices.Clone(dimensions) }
+// All describes every dimension a breakdown groups by, in the order the
+// API documents them.
+func All() []Info {
+	return slices.DeleteFunc(slices.Clone(dimensions), func(d Info) bool { return d.Kind == KindGoal })
+}

@@ -52,6 +52,9 @@ type Query struct {
 	Interval Interval
 	Filters  []Filter
 	Compare  bool
+	// CompareYear compares with the same days a year before instead of
+	// the period just before (with Compare).
+	CompareYear bool
 }
 
 // Limits of a query.
@@ -98,7 +101,8 @@ const DateLayout = "2006-01-02"
 //	from, to  YYYY-MM-DD, both inclusive, with period=custom (or alone)
 //	interval  hour | day | week | month (default: hour for today, month for 12mo, else day)
 //	filter    DIMENSION:OP:VALUE, repeatable; OP is is, is_not or contains
-//	compare   previous_period (or true/1): also the previous period of equal length
+//	compare   previous_period (or true/1): also the previous period of equal
+//	          length; previous_year: the same days a year before
 //
 // Periods end today: 7d and 30d are the last 7 and 30 days including
 // today, month is this month so far, 12mo the last 12 calendar months
@@ -171,8 +175,10 @@ func ParseQuery(v url.Values, now time.Time) (Query, error) {
 	case "", "false", "0", "off":
 	case "previous_period", "true", "1", "on":
 		q.Compare = true
+	case "previous_year":
+		q.Compare, q.CompareYear = true, true
 	default:
-		return Query{}, BadParam("compare", "must be previous_period or false")
+		return Query{}, BadParam("compare", "must be previous_period, previous_year or false")
 	}
 	if err := q.Validate(); err != nil {
 		return Query{}, err
@@ -254,6 +260,9 @@ func (f Filter) validate() error {
 	if d.Kind == KindLoyalty {
 		return BadParam("filter", "%s is a breakdown only; it cannot filter", f.Dimension)
 	}
+	if d.Kind == KindGoal && f.Op == Contains {
+		return BadParam("filter", "a goal filter is goal:is:NAME or goal:is_not:NAME")
+	}
 	if len(f.Value) > MaxFilterValue || !utf8.ValidString(f.Value) {
 		return BadParam("filter", "value longer than %d bytes or not UTF-8", MaxFilterValue)
 	}
@@ -285,12 +294,18 @@ func checkDay(param string, t time.Time) error {
 // Days is the number of days in the range.
 func (q Query) Days() int { return int(q.To.Sub(q.From)/(24*time.Hour)) + 1 }
 
-// Previous returns the query for the period of equal length just before.
+// Previous returns the query compared with: the period of equal length
+// just before, or with CompareYear the same days a year before (29
+// February counts as 1 March).
 func (q Query) Previous() Query {
 	p := q
-	n := q.Days()
-	p.From, p.To = q.From.AddDate(0, 0, -n), q.From.AddDate(0, 0, -1)
-	p.Compare = false
+	if q.CompareYear {
+		p.From, p.To = q.From.AddDate(-1, 0, 0), q.To.AddDate(-1, 0, 0)
+	} else {
+		n := q.Days()
+		p.From, p.To = q.From.AddDate(0, 0, -n), q.From.AddDate(0, 0, -1)
+	}
+	p.Compare, p.CompareYear = false, false
 	return p
 }
 

@@ -323,6 +323,9 @@ type Row struct {
 	BounceRate     float64 // percent
 	VisitDuration  float64 // seconds
 	ConversionRate float64 // percent of the period's visitors
+	// Previous is the row's value in the period compared with (Breakdown
+	// with Compared); nil when unknown there or withheld under k.
+	Previous *Row
 }
 
 func (r Row) Get(m query.Metric) float64 {
@@ -347,10 +350,22 @@ func (r Row) Get(m query.Metric) float64 {
 	return 0
 }
 
-func (r Row) object(ms []query.Metric) object {
+func (r Row) object(ms []query.Metric, compared bool) object {
 	o := object{{"value", r.Value}}
 	for _, m := range ms {
 		o = append(o, field{string(m), num(r.Get(m))})
+	}
+	if compared {
+		var prev, change any
+		if r.Previous != nil {
+			prev = r.Previous.object(ms, false)
+			ch := object{}
+			for _, m := range ms {
+				ch = append(ch, field{string(m), Change(m, r.Get(m), r.Previous.Get(m))})
+			}
+			change = ch
+		}
+		o = append(o, field{"previous", prev}, field{"change", change})
 	}
 	return o
 }
@@ -370,17 +385,19 @@ type Breakdown struct {
 	Totals          Row
 	Page, Limit     int
 	More            bool // more rows on the next page
+	// Compared: rows and totals carry Previous.
+	Compared bool
 }
 
 // MarshalJSON writes the rows as objects with the dimension's metrics.
 func (b *Breakdown) MarshalJSON() ([]byte, error) {
 	rows := make([]object, len(b.Rows))
 	for i, r := range b.Rows {
-		rows[i] = r.object(b.Metrics)
+		rows[i] = r.object(b.Metrics, b.Compared)
 	}
 	var other any
 	if b.Other != nil {
-		other = b.Other.object(b.Metrics)
+		other = b.Other.object(b.Metrics, false)
 	}
 	o := object{{"site", b.Site}, {"from", b.From}, {"to", b.To}, {"filters", b.Filters}, {"sample_rate", b.SampleRate},
 		{"estimate", b.Estimate}}
@@ -392,17 +409,31 @@ func (b *Breakdown) MarshalJSON() ([]byte, error) {
 		o = append(o, field{"event", b.Event}, field{"property", b.Property})
 	}
 	o = append(o, field{"k", b.K}, field{"metrics", b.Metrics}, field{"rows", rows}, field{"other", other},
-		field{"totals", b.Totals.object(b.Metrics)}, field{"page", b.Page}, field{"limit", b.Limit}, field{"more", b.More})
+		field{"totals", b.Totals.object(b.Metrics, b.Compared)}, field{"page", b.Page}, field{"limit", b.Limit}, field{"more", b.More})
 	return o.MarshalJSON()
 }
 
 // Table has the rows, then "(other)" when shown and "(total)".
 func (b *Breakdown) Table() Table {
 	t := Table{Header: append([]string{string(b.Dimension)}, MetricNames(b.Metrics)...)}
+	if b.Compared {
+		for _, m := range b.Metrics {
+			t.Header = append(t.Header, "previous_"+string(m), "change_"+string(m))
+		}
+	}
 	add := func(r Row) {
 		row := []any{r.Value}
 		for _, m := range b.Metrics {
 			row = append(row, num(r.Get(m)))
+		}
+		if b.Compared {
+			for _, m := range b.Metrics {
+				if r.Previous == nil {
+					row = append(row, "", "")
+					continue
+				}
+				row = append(row, num(r.Previous.Get(m)), nullable(Change(m, r.Get(m), r.Previous.Get(m))))
+			}
 		}
 		t.Rows = append(t.Rows, row)
 	}

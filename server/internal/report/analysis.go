@@ -1,0 +1,299 @@
+package report
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/crumbhq/crumb/server/internal/report/plan"
+	"github.com/crumbhq/crumb/server/internal/report/query"
+	"github.com/crumbhq/crumb/server/internal/report/result"
+)
+
+// Goals, funnels and retention follow consented visitors across events and
+// days. Every number is exact (counted from events or visits, never a
+// sketch or a sample), and every number of fewer than k visitors is
+// withheld.
+
+// Goals returns each of the site's goals' visitors, conversions and
+// conversion rate in q's period.
+func (s *Service) Goals(ctx context.Context, q query.Query) (*result.Goals, error) {
+	p, err := s.newPlan(ctx, q, planSessionRows)
+	if err != nil {
+		return nil, err
+	}
+	site, _ := s.sites.Get(ctx, q.Site)
+	out := &result.Goals{Meta: s.meta(q, nil), K: p.K, Goals: []result.GoalRow{}}
+	if site == nil || len(site.Goals) == 0 {
+		return out, nil
+	}
+	steps := make([]query.Step, len(site.Goals))
+	for i, g := range site.Goals {
+		if steps[i], err = query.ParseStep(g.Match); err != nil {
+			return nil, err
+		}
+	}
+	vals := make([]uint64, 1+2*len(steps))
+	dest := make([]any, len(vals))
+	for i := range vals {
+		dest[i] = &vals[i]
+	}
+	if err := s.queryRow(ctx, plan.GoalsSQL(p, steps), dest...); err != nil {
+		return nil, err
+	}
+	total := int64(vals[0])
+	out.Visitors = total
+	for i, g := range site.Goals {
+		row := result.GoalRow{Name: g.Name, Match: g.Match}
+		if v := int64(vals[1+2*i]); v >= int64(p.K) {
+			c := int64(vals[2+2*i])
+			r := result.Round1(100 * result.Ratio(float64(v), float64(total)))
+			row.Visitors, row.Conversions, row.ConversionRate = &v, &c, &r
+		}
+		out.Goals = append(out.Goals, row)
+	}
+	return out, nil
+}
+
+// Funnel follows f's steps in q's period: a visitor reaches a step when
+// they did every step before it, in order, within the window (one visit,
+// or a time from the first step). The first step may be any of the
+// visitor's occurrences of it; the one that reaches the most steps
+// counts, the earliest when several do, and its times give the medians.
+func (s *Service) Funnel(ctx context.Context, q query.Query, f query.Funnel) (*result.Funnel, error) {
+	if len(f.Steps) < query.MinSteps || len(f.Steps) > query.MaxSteps {
+		return nil, query.BadParam("step", "a funnel has %d to %d steps", query.MinSteps, query.MaxSteps)
+	}
+	p, err := s.newPlan(ctx, q, planSessionRows)
+	if err != nil {
+		return nil, err
+	}
+	n := len(f.Steps)
+	reached := make([]int64, n)
+	gaps := make([][]int64, n)
+	rows, err := s.query(ctx, plan.FunnelSQL(p, f.Steps))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var fl follower
+	for rows.Next() {
+		var ev, ss []uint64
+		if err := rows.Scan(&ev, &ss); err != nil {
+			return nil, s.wrap(ctx, err)
+		}
+		level, times := fl.visitor(ev, ss, n, f.Window)
+		for i := 0; i < level; i++ {
+			reached[i]++
+			if i > 0 {
+				gaps[i] = append(gaps[i], times[i]-times[i-1])
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.wrap(ctx, err)
+	}
+
+	out := &result.Funnel{Meta: s.meta(q, nil), K: p.K, Window: string(f.Window)}
+	k := int64(p.K)
+	shown := func(i int) bool { return reached[i] >= k }
+	for i, st := range f.Steps {
+		fs := result.FunnelStep{Step: st.String()}
+		if shown(i) {
+			v := reached[i]
+			fs.Visitors = &v
+			if shown(0) {
+				r := result.Round1(100 * result.Ratio(float64(v), float64(reached[0])))
+				fs.ConversionFromFirst = &r
+			}
+			if i > 0 {
+				if shown(i - 1) {
+					r := result.Round1(100 * result.Ratio(float64(v), float64(reached[i-1])))
+					fs.ConversionFromPrevious = &r
+				}
+				m := median(gaps[i])
+				fs.MedianSecondsFromPrevious = &m
+			}
+		}
+		out.Steps = append(out.Steps, fs)
+	}
+	return out, nil
+}
+
+// median is the middle of xs (the mean of the two middle ones for an even
+// count); xs is sorted in place.
+func median(xs []int64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	slices.Sort(xs)
+	m := len(xs) / 2
+	if len(xs)%2 == 1 {
+		return float64(xs[m])
+	}
+	return float64(xs[m-1]+xs[m]) / 2
+}
+
+// funnelEvent is one event of a visitor that is some step of a funnel.
+type funnelEvent struct {
+	ts   int64
+	mask uint64
+	sess uint64
+}
+
+// follower follows one visitor's events through a funnel's steps,
+// reusing its buffers from visitor to visitor.
+type follower struct {
+	evs  []funnelEvent
+	next [query.MaxSteps][]int32
+}
+
+// visitor returns how many steps the visitor reached and the time of each.
+// ev holds each event as time << 8 | steps, ss the hash of its visit.
+func (fl *follower) visitor(ev, ss []uint64, n int, w query.FunnelWindow) (int, [query.MaxSteps]int64) {
+	fl.evs = fl.evs[:0]
+	for i, e := range ev {
+		fe := funnelEvent{ts: int64(e >> plan.FunnelBits), mask: e & (1<<plan.FunnelBits - 1)}
+		if w == query.WindowVisit && i < len(ss) {
+			fe.sess = ss[i]
+		}
+		fl.evs = append(fl.evs, fe)
+	}
+	// By visit, then time; at the same second the earlier steps first.
+	slices.SortFunc(fl.evs, func(a, b funnelEvent) int {
+		switch {
+		case a.sess != b.sess:
+			return cmp(a.sess, b.sess)
+		case a.ts != b.ts:
+			return cmp(a.ts, b.ts)
+		}
+		return cmp(a.mask, b.mask)
+	})
+	best, bestTimes := 0, [query.MaxSteps]int64{}
+	for lo := 0; lo < len(fl.evs); {
+		hi := lo + 1
+		for hi < len(fl.evs) && fl.evs[hi].sess == fl.evs[lo].sess {
+			hi++
+		}
+		if l, t := fl.follow(fl.evs[lo:hi], n, w.Seconds()); l > best {
+			best, bestTimes = l, t
+		}
+		if best == n {
+			break
+		}
+		lo = hi
+	}
+	return best, bestTimes
+}
+
+// follow walks one run of events (one visit, or all of a visitor's) from
+// each occurrence of the first step, taking each next step at its first
+// occurrence after the previous one and within window seconds of the first
+// (0: no limit). Without a limit the earliest start reaches the most
+// steps; with one, later starts are tried too.
+func (fl *follower) follow(evs []funnelEvent, n int, window int64) (int, [query.MaxSteps]int64) {
+	// next[s][j]: the first index at or after j of an event that is step s.
+	for s := 1; s < n; s++ {
+		nx := fl.next[s][:0]
+		nx = slices.Grow(nx, len(evs)+1)[:len(evs)+1]
+		nx[len(evs)] = -1
+		for j := len(evs) - 1; j >= 0; j-- {
+			if evs[j].mask&(1<<s) != 0 {
+				nx[j] = int32(j)
+			} else {
+				nx[j] = nx[j+1]
+			}
+		}
+		fl.next[s] = nx
+	}
+	best, bestTimes := 0, [query.MaxSteps]int64{}
+	for i := range evs {
+		if evs[i].mask&1 == 0 {
+			continue
+		}
+		var times [query.MaxSteps]int64
+		times[0] = evs[i].ts
+		level, cur := 1, i
+		for s := 1; s < n; s++ {
+			j := fl.next[s][cur+1]
+			if j < 0 || (window > 0 && evs[j].ts-evs[i].ts > window) {
+				break
+			}
+			cur = int(j)
+			times[s] = evs[j].ts
+			level++
+		}
+		if level > best {
+			best, bestTimes = level, times
+		}
+		if best == n || window == 0 {
+			break
+		}
+	}
+	return best, bestTimes
+}
+
+func cmp[T int64 | uint64](a, b T) int {
+	if a < b {
+		return -1
+	}
+	if a > b {
+		return 1
+	}
+	return 0
+}
+
+// Retention returns q's new visitors (no visit before the range) by the
+// interval of their first visit, and how many of each cohort visit in each
+// later interval of the range. Filters restrict the visits counted.
+func (s *Service) Retention(ctx context.Context, q query.Query, iv query.Interval) (*result.Retention, error) {
+	if iv != query.Week && iv != query.Month {
+		return nil, query.BadParam("interval", "retention cohorts are by week or month")
+	}
+	p, err := s.newPlan(ctx, q, planSessionRows)
+	if err != nil {
+		return nil, err
+	}
+	monthly := iv == query.Month
+	type key struct{ c, b time.Time }
+	counts := map[key]int64{}
+	rows, err := s.query(ctx, plan.RetentionSQL(p, iv))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var c, b time.Time
+		var n uint64
+		if err := rows.Scan(&c, &b, &n); err != nil {
+			return nil, s.wrap(ctx, err)
+		}
+		counts[key{c.UTC(), b.UTC()}] = int64(n)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.wrap(ctx, err)
+	}
+
+	out := &result.Retention{Meta: s.meta(q, nil), K: p.K, Interval: string(iv), Cohorts: []result.Cohort{}}
+	k := int64(p.K)
+	last := result.IntervalStart(q.To, monthly)
+	for c := result.IntervalStart(q.From, monthly); !c.After(last); c = result.NextInterval(c, monthly) {
+		co := result.Cohort{Cohort: c.Format(query.DateLayout), Returning: []result.RetentionCell{}}
+		size := counts[key{c, c}]
+		if size >= k {
+			co.Visitors = &size
+		}
+		off := 1
+		for b := result.NextInterval(c, monthly); !b.After(last); b = result.NextInterval(b, monthly) {
+			cell := result.RetentionCell{Interval: b.Format(query.DateLayout), Offset: off}
+			if v := counts[key{c, b}]; size >= k && v >= k {
+				sh := result.Round1(100 * result.Ratio(float64(v), float64(size)))
+				cell.Visitors, cell.Share = &v, &sh
+			}
+			co.Returning = append(co.Returning, cell)
+			off++
+		}
+		out.Cohorts = append(out.Cohorts, co)
+	}
+	return out, nil
+}
