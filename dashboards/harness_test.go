@@ -61,6 +61,8 @@ func newHarness(t *testing.T) *harness {
 	s := crumbtest.NewSite(siteID, domain)
 	s.Name = "Shop"
 	s.AnonymousCounting = true
+	s.Goals = []crumbtest.Goal{{Name: "Signup", Match: "event:signup"}, {Name: "Pricing page", Match: "page:/pricing"}}
+	s.Funnels = []crumbtest.Funnel{{Name: "Pricing to signup", Steps: []string{"page:/", "page:/pricing", "event:signup"}, Window: "visit"}}
 	if err := h.db.PutSite(ctx, s); err != nil {
 		t.Fatal(err)
 	}

@@ -6,8 +6,9 @@ import (
 )
 
 // TestScreenshots writes PNGs of the dashboard to screenshots/: the
-// overview (light and dark, desktop; 360 px), a filtered overview, the
-// paths and consent views and the login page.
+// overview (light and dark, desktop; 360 px), a filtered overview, goals
+// and compared rows, the paths, funnels, retention and consent views and
+// the login page.
 //
 //	CRUMB_UPDATE_SCREENSHOTS=1 go test -run TestScreenshots ./dashboards/
 func TestScreenshots(t *testing.T) {
@@ -47,6 +48,22 @@ func TestScreenshots(t *testing.T) {
 	tb.open("/dashboard/?site=shop&view=paths&period=30d&page=%2Fpricing")
 	tb.WaitJS("the paths", `document.querySelectorAll('.panel table').length >= 2`)
 	tb.shot("paths.png")
+
+	tb = h.newTab(t, loggedIn, viewport(1280, 720, "light"))
+	tb.open("/dashboard/?site=shop&view=funnels&period=30d&step=page%3A%2F&step=page%3A%2Fpricing&step=page%3A%2Fsignup&step=event%3Asignup")
+	tb.WaitJS("the funnel", `document.querySelectorAll('.funnel .step').length == 4 && document.querySelector('.save-funnel')`)
+	tb.shot("funnels.png")
+
+	tb = h.newTab(t, loggedIn, viewport(1280, 560, "light"))
+	tb.open("/dashboard/?site=shop&view=retention&period=30d")
+	tb.WaitJS("the cohorts", `document.querySelectorAll('.heat-table tbody tr').length >= 4`)
+	tb.shot("retention.png")
+
+	tb = h.newTab(t, loggedIn, viewport(1280, 1100, "light"))
+	tb.open("/dashboard/?site=shop&period=30d&compare=1")
+	ready(tb)
+	tb.WaitJS("the goals and row changes", `document.querySelector('section.goals tbody') && document.querySelectorAll('tbody .row-delta').length >= 5`)
+	tb.shot("overview-goals-compared.png")
 
 	tb = h.newTab(t, loggedIn, viewport(1280, 1400, "light"))
 	tb.open("/dashboard/?site=shop&view=consent&period=30d")

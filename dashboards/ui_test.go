@@ -28,6 +28,10 @@ func TestDashboard(t *testing.T) {
 		{"FilterByClick", testFilter},
 		{"Keyboard", testKeyboard},
 		{"Paths", testPaths},
+		{"Goals", testGoals},
+		{"Funnels", testFunnels},
+		{"Retention", testRetention},
+		{"ComparedRows", testComparedRows},
 		{"Consent", testConsent},
 		{"Proof", testProof},
 		{"ExportCSV", testExport},
@@ -181,7 +185,7 @@ func testOverview(t *testing.T, h *harness) {
 	}
 	eval[bool](tb, `(`+loyaltyPanel+`.scrollIntoView(), true)`)
 	tb.WaitJS("the panels", `[...document.querySelectorAll('.panel')].every(p => p.querySelector('table'))`)
-	for panel, want := range map[string]string{"Sources": "Organic Search", "Pages": "/pricing", "Locations": "Germany", "Devices": "Chrome", "Goals": "signup"} {
+	for panel, want := range map[string]string{"Sources": "Organic Search", "Pages": "/pricing", "Locations": "Germany", "Devices": "Chrome", "Events": "signup"} {
 		if rows := tb.panelRows(panel); !slicesContains(rows, want) {
 			t.Errorf("panel %s shows %q, not %q", panel, rows, want)
 		}
@@ -211,13 +215,13 @@ func testOverview(t *testing.T, h *harness) {
 	// A custom event's properties, then one property's values, filter by "key=value".
 	tb.Click(`document.querySelector('button.rowaction[aria-label="Properties of signup"]')`)
 	tb.WaitJS("the properties of signup", `document.querySelector('nav.crumbs') && [...document.querySelectorAll('.panel.wide td.label .text')].some(e => e.innerText == 'plan')`)
-	tb.Click(panelRow("Goals", "plan"))
+	tb.Click(panelRow("Events", "plan"))
 	tb.WaitJS("the plans", `[...document.querySelectorAll('.panel.wide td.label .text')].some(e => e.innerText == 'pro')`)
-	if plans := tb.panelRows("Goals"); !slicesContains(plans, "free") {
+	if plans := tb.panelRows("Events"); !slicesContains(plans, "free") {
 		t.Errorf("plans %q", plans)
 	}
 	tb.waitText("nav.crumbs", "signup")
-	tb.Click(panelRow("Goals", "pro"))
+	tb.Click(panelRow("Events", "pro"))
 	tb.waitText(".filters .chip", "Event property is plan=pro")
 	if sign := tb.kpi("visitors"); sign >= visitors || sign < 5 {
 		t.Errorf("%d visitors chose the pro plan, of %d", sign, visitors)
@@ -658,4 +662,127 @@ func slicesContains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// api fetches a stats route from the page, as the dashboard does, and
+// returns its JSON.
+func (tb *tab) api(path string) map[string]any {
+	tb.T.Helper()
+	return eval[map[string]any](tb, fmt.Sprintf(`fetch('/api/v1/stats/%s/%s', {headers: {Accept: 'application/json'}}).then(r => r.json())`, siteID, path))
+}
+
+func testGoals(t *testing.T, h *harness) {
+	tb := h.dashboard(t, "")
+	all := tb.kpi("visitors")
+	// The goals card lists each goal with the API's numbers.
+	tb.waitText("section.goals tbody", "Signup")
+	g := tb.api("goals?period=30d")
+	goals := g["goals"].([]any)
+	signup := goals[0].(map[string]any)
+	want := fmt.Sprintf("%v", signup["visitors"])
+	row := tb.texts("section.goals tbody tr")[0]
+	if !strings.Contains(row, "Signup") || !strings.Contains(strings.ReplaceAll(row, ",", ""), want) {
+		t.Errorf("goal row %q, API says %v visitors", row, signup["visitors"])
+	}
+	// A goal filters every panel: the visits that converted.
+	tb.Click(byText("section.goals .rowbtn", "Signup"))
+	tb.waitText(".filters .chip", "Goal is Signup")
+	if f := tb.query()["filter"]; len(f) != 1 || f[0] != "goal:is:Signup" {
+		t.Errorf("address %s holds filters %q", tb.url(), f)
+	}
+	if n := tb.kpi("visitors"); n >= all || n == 0 {
+		t.Errorf("converted visitors %d, everyone %d", n, all)
+	}
+	// An admin adds a goal from the card.
+	tb = h.dashboard(t, "")
+	tb.waitText("section.goals tbody", "Signup")
+	tb.Click(`document.querySelector('section.goals [data-focus=edit-goals]')`)
+	tb.setInput("#goal-name", "Install docs")
+	tb.setInput("#goal-match", "page:/docs/install")
+	tb.Click(byText("section.goals button", "Save goals"))
+	tb.waitText("section.goals tbody", "Install docs")
+	tb.NoPageErrors()
+	// A bad goal is refused with the reason, and nothing changes.
+	tb.Click(`document.querySelector('section.goals [data-focus=edit-goals]')`)
+	tb.setInput("#goal-name", "Broken")
+	tb.setInput("#goal-match", "click:/x")
+	tb.Click(byText("section.goals button", "Save goals"))
+	tb.waitText("section.goals .error", "page: or event:")
+}
+
+func testFunnels(t *testing.T, h *harness) {
+	tb := h.dashboard(t, "&view=funnels")
+	tb.waitText(".funnel-out", "Give at least two steps")
+	// A saved funnel fills the steps and shows its bars.
+	tb.choose("#saved-funnel", "Pricing to signup")
+	tb.WaitJS("the steps in the address", `new URLSearchParams(location.search).getAll('step').length == 3`)
+	tb.waitText(".funnel", "event:signup")
+	f := tb.api("funnel?period=30d&step=page:/&step=page:/pricing&step=event:signup")
+	steps := f["steps"].([]any)
+	nums := tb.texts(".funnel .step-num")
+	if len(nums) != 3 {
+		t.Fatalf("funnel bars %q", nums)
+	}
+	for i, s := range steps {
+		v := s.(map[string]any)["visitors"]
+		if v == nil {
+			continue
+		}
+		if !strings.HasPrefix(strings.ReplaceAll(nums[i], ",", ""), fmt.Sprintf("%v visitors", v)) {
+			t.Errorf("step %d shows %q, API says %v", i+1, nums[i], v)
+		}
+	}
+	if drops := tb.texts(".funnel .dropoff"); len(drops) != 2 || !strings.Contains(drops[0], "went on") {
+		t.Errorf("drop-offs %q", drops)
+	}
+	// Another window and a step typed in; saved under a new name.
+	tb.choose("#funnel-window", "7d")
+	tb.setInput("#step-2", "event:signup")
+	tb.setInput("#step-0", "page:/pricing")
+	tb.setInput("#step-1", "page:/signup")
+	tb.Click(byText(".funnel-form button", "Show funnel"))
+	tb.WaitJS("the new funnel", `location.search.includes('window=7d') && location.search.includes('step=page%3A%2Fsignup')`)
+	tb.waitText(".funnel-card h2", "within 7 days")
+	tb.setInput("#funnel-name", "Pricing, signup page, event")
+	tb.Click(byText(".save-funnel button", "Save funnel"))
+	tb.waitText(".save-funnel", "Saved as")
+	tb.open(strings.TrimPrefix(tb.url(), h.base))
+	tb.WaitJS("the saved funnel", `[...document.querySelectorAll('#saved-funnel option')].some(o => o.selected && o.value == 'Pricing, signup page, event')`)
+	// CSV of the same numbers.
+	tb.WaitJS("the export link", `document.querySelector('.funnel-out a.export')`)
+	href := eval[string](tb, `document.querySelector('.funnel-out a.export').href`)
+	csv := eval[string](tb, fmt.Sprintf(`fetch(%q).then(r => r.text())`, href))
+	if !strings.HasPrefix(csv, "step,visitors,conversion_from_previous") || !strings.Contains(csv, "page:/signup") {
+		t.Errorf("funnel CSV %q", csv)
+	}
+	tb.NoPageErrors()
+}
+
+func testRetention(t *testing.T, h *harness) {
+	tb := h.dashboard(t, "&view=retention")
+	tb.WaitJS("the cohorts", `document.querySelectorAll('.heat-table tbody tr').length >= 4`)
+	r := tb.api("retention?period=30d&interval=week")
+	first := r["cohorts"].([]any)[0].(map[string]any)
+	cells := tb.texts(".heat-table tbody tr:first-child td")
+	if v := first["visitors"]; v != nil && strings.ReplaceAll(cells[0], ",", "") != fmt.Sprintf("%v", v) {
+		t.Errorf("first cohort shows %q, API says %v", cells[0], v)
+	}
+	if len(eval[[]string](tb, `[...document.querySelectorAll('.heat-table td.heat:not(.none)')].map(e => e.innerText)`)) == 0 {
+		t.Errorf("no returning share shown: %q", tb.texts(".heat-table tbody tr"))
+	}
+	tb.choose("#retention-interval", "month")
+	tb.WaitJS("monthly", `location.search.includes('interval=month')`)
+	tb.waitText(".heat-table thead", "New visitors")
+	tb.NoPageErrors()
+}
+
+func testComparedRows(t *testing.T, h *harness) {
+	tb := h.dashboard(t, "&compare=1")
+	tb.WaitJS("changes per row", `document.querySelectorAll('section.panel tbody .row-delta').length >= 5`)
+	tb.choose("#compare-with", "year")
+	tb.WaitJS("compare=year", `location.search.includes('compare=year')`)
+	// Nothing a year before: every row is new.
+	tb.WaitJS("new rows", `[...document.querySelectorAll('section.panel tbody .row-delta')].length > 0 && `+
+		`[...document.querySelectorAll('section.panel tbody .row-delta')].every(e => e.innerText == 'new')`)
+	tb.NoPageErrors()
 }

@@ -46,6 +46,25 @@ export async function post(path) {
   return res.ok;
 }
 
+/** PUTs body as JSON; the answer's JSON, or an APIError with its message. */
+export async function put(path, body) {
+  const res = await fetch(path, { method: 'PUT', headers: { ...headers(), 'Content-Type': 'application/json' },
+    credentials: 'same-origin', body: JSON.stringify(body) });
+  const out = await res.json().catch(() => ({}));
+  if (!res.ok) throw new APIError(res.status, out.error || res.statusText);
+  return out;
+}
+
+/** The site's goals and saved funnels, and whether this user may change them. */
+export function analysisSettings() {
+  return get(`/api/v1/sites/${encodeURIComponent(state.site)}/analysis`);
+}
+
+/** Replaces the site's goals or saved funnels (what: 'goals' or 'funnels'). */
+export function saveAnalysis(what, list) {
+  return put(`/api/v1/sites/${encodeURIComponent(state.site)}/${what}`, { [what]: list });
+}
+
 /** The dimensions consent analytics can be filtered by. */
 export const CONSENT_FILTERS = new Set(['country', 'device', 'page', 'language']);
 
@@ -60,11 +79,14 @@ export function query(extra = {}, { consent = false } = {}) {
     p.set('from', state.from);
     p.set('to', state.to);
   }
-  if (state.compare) p.set('compare', 'previous_period');
+  if (state.compare) p.set('compare', state.compare === 'year' ? 'previous_year' : 'previous_period');
   for (const f of state.filters) {
     if (!consent || CONSENT_FILTERS.has(f.dimension)) p.append('filter', `${f.dimension}:${f.op}:${f.value}`);
   }
-  for (const [k, v] of Object.entries(extra)) if (v !== undefined && v !== '') p.set(k, v);
+  for (const [k, v] of Object.entries(extra)) {
+    if (Array.isArray(v)) v.forEach((x) => p.append(k, x));
+    else if (v !== undefined && v !== '') p.set(k, v);
+  }
   return p;
 }
 

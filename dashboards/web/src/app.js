@@ -6,6 +6,7 @@ import { loadSession, stats, csvURL, post } from './api.js';
 import { drawChart, prune } from './chart.js';
 import { PANELS, DIMENSIONS, panel, rowsTable } from './panels.js';
 import { consentView, proofView } from './consent.js';
+import { funnelsView, retentionView, goalsPanel } from './analysis.js';
 
 const root = document.getElementById('app');
 let session;
@@ -14,7 +15,8 @@ let focusHint = '';
 
 const PERIODS = [['today', 'Today'], ['7d', 'Last 7 days'], ['30d', 'Last 30 days'], ['month', 'This month'],
   ['last_month', 'Last month'], ['12mo', 'Last 12 months'], ['custom', 'Custom range']];
-const VIEWS = [['overview', 'Overview'], ['paths', 'Paths'], ['consent', 'Consent'], ['proof', 'Proof of consent', 'Proof']];
+const VIEWS = [['overview', 'Overview'], ['paths', 'Paths'], ['funnels', 'Funnels'], ['retention', 'Retention'],
+  ['consent', 'Consent'], ['proof', 'Proof of consent', 'Proof']];
 const KPIS = ['visitors', 'visits', 'pageviews', 'views_per_visit', 'bounce_rate', 'visit_duration', 'time_on_page'];
 const OPS = { is: 'is', is_not: 'is not', contains: 'contains' };
 
@@ -70,12 +72,12 @@ function render() {
   const content = h('main', { id: 'content', class: 'wrap', tabindex: '-1' });
   clear(root).append(topbar(), toolbar(), content, footer());
   prune();
-  const views = { overview, paths: pathsView, consent: consentView, proof: proofView };
+  const views = { overview, paths: pathsView, funnels: funnelsView, retention: retentionView, consent: consentView, proof: proofView };
   let view = views[state.view] ? state.view : 'overview';
   if (view === 'proof' && isShare()) view = 'overview';
   const site = session.sites.find((s) => s.id === state.site);
   document.title = `${site ? site.name || site.domain : state.site} · ${VIEWS.find(([v]) => v === view)[1]} · Crumb`;
-  views[view](content, { filtersBar, share: isShare() });
+  views[view](content, { filtersBar, share: isShare(), pick: pickFilter });
   if (want) {
     const el = root.querySelector(`[data-focus="${CSS.escape(want)}"]`);
     if (el) el.focus();
@@ -174,9 +176,15 @@ function toolbar() {
   }
   if (state.view === 'overview') {
     range.append(h('label', { class: 'switch' },
-      h('input', { type: 'checkbox', role: 'switch', checked: state.compare, 'data-focus': 'compare',
-        onchange: (e) => update({ compare: e.target.checked }) }),
+      h('input', { type: 'checkbox', role: 'switch', checked: !!state.compare, 'data-focus': 'compare',
+        onchange: (e) => update({ compare: e.target.checked ? 'period' : '' }) }),
       h('span', { class: 'track', 'aria-hidden': 'true' }), 'Compare'));
+    if (state.compare) {
+      range.append(h('label', { class: 'sr-only', for: 'compare-with' }, 'Compare with'),
+        h('select', { id: 'compare-with', 'data-focus': 'compare-with', onchange: (e) => update({ compare: e.target.value }) },
+          h('option', { value: 'period', selected: state.compare === 'period' }, 'with the previous period'),
+          h('option', { value: 'year', selected: state.compare === 'year' }, 'with a year before')));
+    }
   }
   // The proof of consent has its own dates.
   return h('div', { class: 'toolbar' }, h('div', { class: 'wrap toolbar-inner' }, nav, current === 'proof' ? '' : range));
@@ -234,6 +242,7 @@ async function overview(el) {
   let metric = 'visitors';
   el.append(filtersBar(),
     h('section', { class: 'card top', 'aria-label': 'Totals' }, kpis, chartBox),
+    goalsPanel(pickFilter),
     h('div', { class: 'grid' }, ...PANELS.map((def) => panel({ ...def, pick: pickFilter }))),
     h('p', { class: 'exports' }, 'Download: ',
       h('a', { class: 'export', href: csvURL('overview'), download: `${state.site}-overview.csv` }, 'Totals (CSV)'), ' \u00b7 ',
@@ -243,7 +252,7 @@ async function overview(el) {
     try {
       const ts = await stats('timeseries', { metrics: metric });
       drawChart(chartBox, { points: ts.points, interval: ts.interval, metric,
-        series: [{ key: metric, label: labels[metric] }, ...(ts.previous ? [{ key: metric, label: 'Previous period', color: '--muted', dash: true, points: ts.previous }] : [])] });
+        series: [{ key: metric, label: labels[metric] }, ...(ts.previous ? [{ key: metric, label: state.compare === 'year' ? 'A year before' : 'Previous period', color: '--muted', dash: true, points: ts.previous }] : [])] });
     } catch (e) {
       clear(chartBox).append(h('p', { class: 'error' }, e.message));
     }
@@ -266,14 +275,14 @@ async function overview(el) {
       const d = tile.querySelector('.delta');
       const change = o.change ? o.change[m] : undefined;
       if (o.previous) {
-        tile.title = `Previous period: ${fmt(m, o.previous[m])}`;
+        tile.title = `${state.compare === 'year' ? 'A year before' : 'Previous period'}: ${fmt(m, o.previous[m])}`;
         if (change === null || change === undefined) {
           d.textContent = 'new';
         } else {
           const good = m === 'bounce_rate' ? change <= 0 : change >= 0;
           d.className = 'delta ' + (change === 0 ? 'flat' : good ? 'up' : 'down');
           d.textContent = `${change > 0 ? '\u2191' : change < 0 ? '\u2193' : ''} ${fmt(m === 'bounce_rate' ? 'views_per_visit' : 'rate', Math.abs(change))}${m === 'bounce_rate' ? ' pts' : ''}`;
-          d.append(h('span', { class: 'sr-only' }, ' compared with the previous period'));
+          d.append(h('span', { class: 'sr-only' }, state.compare === 'year' ? ' compared with a year before' : ' compared with the previous period'));
         }
       }
       if (o.estimate && (o.estimated || []).includes(m)) {

@@ -16,7 +16,7 @@ export const PANELS = [
     ['domain_type', 'Domain types']] },
   { title: 'Devices', tabs: [['browser', 'Browsers'], ['browser_version', 'Versions'], ['os', 'OS'], ['device', 'Devices'],
     ['screen', 'Screens'], ['language', 'Languages']] },
-  { title: 'Goals', wide: true, tabs: [['event', 'Custom events'], ['outbound', 'Outbound links'], ['download', 'Downloads'],
+  { title: 'Events', wide: true, tabs: [['event', 'Custom events'], ['outbound', 'Outbound links'], ['download', 'Downloads'],
     ['search', 'Site search'], ['error_page', 'Error pages']] },
   { title: 'Loyalty', lazy: true, tabs: [['visits_per_visitor', 'Visits per visitor'], ['days_since_last_visit', 'Since last visit']] },
 ];
@@ -30,7 +30,7 @@ export const DIMENSIONS = {
   device: 'Device', screen: 'Screen', language: 'Language', event: 'Event', event_prop: 'Event property',
   outbound: 'Outbound link', download: 'Download', search: 'Search term', error_page: 'Error page',
   policy_version: 'Policy version', domain_type: 'Domain type', days_since_last_visit: 'Since last visit',
-  visits_per_visitor: 'Visits per visitor',
+  visits_per_visitor: 'Visits per visitor', goal: 'Goal',
 };
 
 /** Breakdowns that cannot filter: their rows are not buttons. */
@@ -165,7 +165,24 @@ export function rowsTable(dim, data, { metrics, pick, canPick, action, label, ma
       h('td', { class: 'label' }, h('div', { class: 'cell' },
         r._other || !canPick(r) ? rowText(dim, r, metrics[0], max, data.k) : rowButton(dim, r, metrics[0], max, pick),
         !r._other && action ? action(r) : '')),
-      ...metrics.map((m, i) => h('td', { class: `num m${i + 1}` }, fmt(m, r[m])))))));
+      ...metrics.map((m, i) => h('td', { class: `num m${i + 1}` }, fmt(m, r[m]), i === 0 && 'change' in r ? rowChange(m, r) : ''))))));
+}
+
+/**
+ * A compared row's change in its first metric: an arrow and the percentage
+ * (points for the bounce rate), "new" when the value was not seen before
+ * (or had fewer than k visitors then).
+ */
+function rowChange(m, r) {
+  const c = r.change ? r.change[m] : null;
+  const before = r.previous ? fmt(m, r.previous[m]) : 'fewer than k or none';
+  if (!r.change || c === null || c === undefined) {
+    return h('span', { class: 'delta row-delta new', title: `Before: ${before}` }, 'new');
+  }
+  const good = m === 'bounce_rate' ? c <= 0 : c >= 0;
+  return h('span', { class: 'delta row-delta ' + (c === 0 ? 'flat' : good ? 'up' : 'down'), title: `Before: ${before}` },
+    `${c > 0 ? '\u2191' : c < 0 ? '\u2193' : ''}${fmt(m === 'bounce_rate' ? 'views_per_visit' : 'rate', Math.abs(c))}${m === 'bounce_rate' ? ' pts' : ''}`,
+    h('span', { class: 'sr-only' }, ' change'));
 }
 
 function bar(r, metric, max) {

@@ -1,15 +1,19 @@
 // The dashboard's state lives in the URL, so that every view can be shared,
 // bookmarked and reloaded: site, period (or from/to), comparison, filters,
-// the open view and the page of the paths view.
+// the open view, the page of the paths view, the funnel's steps and window
+// and the retention interval.
 export const state = {
   site: '',
   view: 'overview',
   period: '30d',
   from: '',
   to: '',
-  compare: false,
+  compare: '', // '' (off), 'period' or 'year'
   filters: [],
   page: '', // the page of the paths view
+  steps: [], // the funnel view's steps (page:/x, event:name[:key=value])
+  window: 'visit', // the funnel's window: visit, 1d, 7d, 30d
+  interval: 'week', // the retention view's cohorts: week or month
 };
 
 const listeners = [];
@@ -25,8 +29,11 @@ export function readURL() {
   state.period = p.get('period') || '30d';
   state.from = p.get('from') || '';
   state.to = p.get('to') || '';
-  state.compare = p.get('compare') === '1';
+  state.compare = { 1: 'period', year: 'year' }[p.get('compare')] || '';
   state.page = p.get('page') || '';
+  state.steps = p.getAll('step');
+  state.window = p.get('window') || 'visit';
+  state.interval = p.get('interval') === 'month' ? 'month' : 'week';
   state.filters = p.getAll('filter').map((raw) => {
     const [dimension, op, ...rest] = raw.split(':');
     return { dimension, op, value: rest.join(':') };
@@ -46,8 +53,13 @@ export function href(changes = {}) {
     p.set('from', s.from);
     p.set('to', s.to);
   }
-  if (s.compare) p.set('compare', '1');
+  if (s.compare) p.set('compare', s.compare === 'year' ? 'year' : '1');
   if (s.page && s.view === 'paths') p.set('page', s.page);
+  if (s.view === 'funnels') {
+    for (const st of s.steps) p.append('step', st);
+    if (s.window !== 'visit') p.set('window', s.window);
+  }
+  if (s.view === 'retention' && s.interval !== 'week') p.set('interval', s.interval);
   for (const f of s.filters) p.append('filter', `${f.dimension}:${f.op}:${f.value}`);
   return '/dashboard/?' + p;
 }

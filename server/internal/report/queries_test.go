@@ -178,7 +178,9 @@ func everyQuery(ctx context.Context, svc *Service, f reporttest.Fixture) []job {
 			filters = append(filters, []string{fmt.Sprintf("%s:%s:%s", d.Name, op, v)})
 		}
 	}
-	filters = append(filters, nil, []string{"country:is:DE", "source:is:Google", "page:is_not:/", "event:contains:sign", "entry_page:is:/"})
+	filters = append(filters, nil, []string{"country:is:DE", "source:is:Google", "page:is_not:/", "event:contains:sign", "entry_page:is:/"},
+		[]string{"goal:is:Signup"}, []string{"goal:is_not:Pricing", "country:is:DE"})
+	windows := []query.FunnelWindow{query.WindowVisit, query.Window1d, query.Window7d, query.Window30d}
 
 	var jobs []job
 	for i, fl := range filters {
@@ -189,6 +191,18 @@ func everyQuery(ctx context.Context, svc *Service, f reporttest.Fixture) []job {
 			job{name + " overview", func() error { _, err := svc.Overview(ctx, q); return err }},
 			job{name + " timeseries", func() error { _, err := svc.Timeseries(ctx, q, query.TimeseriesMetrics); return err }},
 			job{name + " paths", func() error { _, err := svc.Paths(ctx, q, "/", 10); return err }},
+			job{name + " goals", func() error { _, err := svc.Goals(ctx, q); return err }},
+			job{name + " funnel", func() error {
+				f, err := query.ParseFunnelSteps([]string{"page:/", "page:/pri*", "event:signup:plan=pro"}, string(windows[i%len(windows)]))
+				if err == nil {
+					_, err = svc.Funnel(ctx, q, f)
+				}
+				return err
+			}},
+			job{name + " retention", func() error {
+				_, err := svc.Retention(ctx, q, []query.Interval{query.Week, query.Month}[i%2])
+				return err
+			}},
 		)
 		for _, d := range query.All() {
 			// Every dimension under every filter dimension; the other

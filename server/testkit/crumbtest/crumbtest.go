@@ -26,6 +26,8 @@ type (
 	DB             = clickhouse.DB
 	Config         = config.Serve
 	Site           = model.Site
+	Goal           = model.Goal
+	Funnel         = model.Funnel
 	Cookie         = model.Cookie
 	CategoryConfig = model.CategoryConfig
 	Script         = assets.Script
