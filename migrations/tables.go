@@ -38,6 +38,8 @@ const (
 
 	ReportDayLoyalty     = "report_day_loyalty"
 	ReportWindowVisitors = "report_window_visitors"
+
+	ReportSteps = "report_steps"
 )
 
 // Retention says which of a site's retention settings cuts a table's rows
@@ -107,6 +109,8 @@ var Tables = []Table{
 	{Name: ReportDailyWindow, ShardKey: "cityHash64(site_id)", Retention: EventRetention},
 	{Name: ReportDayLoyalty, ShardKey: "rand()", Retention: EventRetention},
 	{Name: ReportWindowVisitors, ShardKey: "cityHash64(site_id)", Retention: EventRetention},
+	// A visitor's steps on one shard, like its events.
+	{Name: ReportSteps, ShardKey: "vk", Retention: EventRetention},
 }
 
 // The pre-aggregated tables whose exact states hold IDs' keys, from events
@@ -115,7 +119,7 @@ var Tables = []Table{
 // which are sealed again later. Retention cuts them at the
 // same dates as their sources, like every pre-aggregated table.
 var (
-	TrafficStateTables = []string{ReportTotals, ReportDaily, ReportDims, ReportSessions}
+	TrafficStateTables = []string{ReportTotals, ReportDaily, ReportDims, ReportSessions, ReportSteps}
 	ConsentStateTables = []string{ReportConsentDecisions}
 	TrafficDayTables   = []string{ReportDayVisitors, ReportDayLoyalty}
 	ConsentDayTables   = []string{ReportDayConsents}

@@ -217,6 +217,10 @@ func TestKnownCrowd_EveryRouteEqualsARecountBeforeAndAfterErasure(t *testing.T) 
 				t.Errorf("%d rows of an erased visitor in %s", n, table)
 			}
 		}
+		// The keys of its visits' steps (funnels) are rebuilt away too.
+		if n := f.count("SELECT count() FROM report_steps WHERE vk = reinterpretAsUInt64(reinterpretAsString(toUUID(?)))", v.visitor.String()); n != 0 {
+			t.Errorf("%d funnel steps of an erased visitor", n)
+		}
 		for _, table := range []string{"consent_decisions", "consent_index"} {
 			if n := f.count("SELECT count() FROM "+table+" WHERE consent_id = toUUID(?)", v.consentID); n != 0 {
 				t.Errorf("%d rows of an erased consent in %s", n, table)

@@ -3,7 +3,6 @@ package report
 import (
 	"context"
 	"slices"
-	"time"
 
 	"github.com/crumbhq/crumb/server/internal/report/plan"
 	"github.com/crumbhq/crumb/server/internal/report/query"
@@ -16,15 +15,19 @@ import (
 // withheld.
 
 // Goals returns each of the site's goals' visitors, conversions and
-// conversion rate in q's period.
+// conversion rate in q's period. Without filters each goal is read from
+// the exact visitor sets of report_dims; with filters from the events.
+// The period's visitors are the overview's (an estimate only where the
+// overview's is, and then noted, with the conversion rates).
 func (s *Service) Goals(ctx context.Context, q query.Query) (*result.Goals, error) {
-	p, err := s.newPlan(ctx, q, planSessionRows)
+	p, err := s.newPlan(ctx, q, planSums)
 	if err != nil {
 		return nil, err
 	}
 	site, _ := s.sites.Get(ctx, q.Site)
-	out := &result.Goals{Meta: s.meta(q, nil), K: p.K, Goals: []result.GoalRow{}}
+	out := &result.Goals{K: p.K, Goals: []result.GoalRow{}}
 	if site == nil || len(site.Goals) == 0 {
+		out.Meta = s.meta(q, nil)
 		return out, nil
 	}
 	steps := make([]query.Step, len(site.Goals))
@@ -33,24 +36,43 @@ func (s *Service) Goals(ctx context.Context, q query.Query) (*result.Goals, erro
 			return nil, err
 		}
 	}
-	vals := make([]uint64, 1+2*len(steps))
-	dest := make([]any, len(vals))
-	for i := range vals {
-		dest[i] = &vals[i]
+	vals := make([]uint64, 2*len(steps))
+	var total sums
+	sk := &sketched{}
+	fns := []func() error{func() (err error) {
+		total, err = s.totals(ctx, p, sk)
+		return err
+	}}
+	if p.UseMV() {
+		for i, st := range steps {
+			fns = append(fns, func() error { return s.queryRow(ctx, plan.GoalDimsSQL(p, st), &vals[2*i], &vals[2*i+1]) })
+		}
+	} else {
+		fns = append(fns, func() error {
+			dest := make([]any, len(vals))
+			for i := range vals {
+				dest[i] = &vals[i]
+			}
+			return s.queryRow(ctx, plan.GoalsSQL(p, steps), dest...)
+		})
 	}
-	if err := s.queryRow(ctx, plan.GoalsSQL(p, steps), dest...); err != nil {
+	if err := parallel(fns...); err != nil {
 		return nil, err
 	}
-	total := int64(vals[0])
-	out.Visitors = total
+	visitors := total.metrics(p.Sample).Visitors
+	out.Visitors = visitors
 	for i, g := range site.Goals {
 		row := result.GoalRow{Name: g.Name, Match: g.Match}
-		if v := int64(vals[1+2*i]); v >= int64(p.K) {
-			c := int64(vals[2+2*i])
-			r := result.Round1(100 * result.Ratio(float64(v), float64(total)))
+		if v := int64(vals[2*i]); v >= int64(p.K) {
+			c := int64(vals[2*i+1])
+			r := result.Round1(100 * result.Ratio(float64(v), float64(visitors)))
 			row.Visitors, row.Conversions, row.ConversionRate = &v, &c, &r
 		}
 		out.Goals = append(out.Goals, row)
+	}
+	out.Meta = s.meta(q, sk)
+	if len(out.Meta.Estimated) > 0 {
+		out.Meta.Note(s.sketchNote(), query.MetricConversionRate)
 	}
 	return out, nil
 }
@@ -81,6 +103,10 @@ func (s *Service) Funnel(ctx context.Context, q query.Query, f query.Funnel) (*r
 		var ev, ss []uint64
 		if err := rows.Scan(&ev, &ss); err != nil {
 			return nil, s.wrap(ctx, err)
+		}
+		if len(ev) == 0 { // the first step only
+			reached[0]++
+			continue
 		}
 		level, times := fl.visitor(ev, ss, n, f.Window)
 		for i := 0; i < level; i++ {
@@ -243,9 +269,10 @@ func cmp[T int64 | uint64](a, b T) int {
 	return 0
 }
 
-// Retention returns q's new visitors (no visit before the range) by the
-// interval of their first visit, and how many of each cohort visit in each
-// later interval of the range. Filters restrict the visits counted.
+// Retention returns q's new visitors (no page view before the range) by
+// the interval of their first page view in it, and how many of each
+// cohort have a page view in each later interval of the range. Filters
+// restrict the page views counted.
 func (s *Service) Retention(ctx context.Context, q query.Query, iv query.Interval) (*result.Retention, error) {
 	if iv != query.Week && iv != query.Month {
 		return nil, query.BadParam("interval", "retention cohorts are by week or month")
@@ -255,20 +282,42 @@ func (s *Service) Retention(ctx context.Context, q query.Query, iv query.Interva
 		return nil, err
 	}
 	monthly := iv == query.Month
-	type key struct{ c, b time.Time }
-	counts := map[key]int64{}
+	first := result.IntervalStart(q.From, monthly)
+	last := result.IntervalStart(q.To, monthly)
+	n := 0
+	for c := first; !c.After(last); c = result.NextInterval(c, monthly) {
+		n++
+	}
+	if n > plan.MaxRetentionIntervals {
+		return nil, query.BadParam("interval", "cohorts cover at most %d %ss: choose a shorter range or monthly cohorts", plan.MaxRetentionIntervals, iv)
+	}
+	// size[c]: the cohort of interval c; back[c][b]: of those, the ones
+	// with a page view in interval b.
+	size := make([]int64, n)
+	back := make([][]int64, n)
+	for i := range back {
+		back[i] = make([]int64, n)
+	}
 	rows, err := s.query(ctx, plan.RetentionSQL(p, iv))
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var c, b time.Time
-		var n uint64
-		if err := rows.Scan(&c, &b, &n); err != nil {
+		var c uint8
+		var mask, visitors uint64
+		if err := rows.Scan(&c, &mask, &visitors); err != nil {
 			return nil, s.wrap(ctx, err)
 		}
-		counts[key{c.UTC(), b.UTC()}] = int64(n)
+		if int(c) >= n {
+			continue
+		}
+		size[c] += int64(visitors)
+		for b := int(c) + 1; b < n; b++ {
+			if mask&(1<<b) != 0 {
+				back[c][b] += int64(visitors)
+			}
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, s.wrap(ctx, err)
@@ -276,24 +325,24 @@ func (s *Service) Retention(ctx context.Context, q query.Query, iv query.Interva
 
 	out := &result.Retention{Meta: s.meta(q, nil), K: p.K, Interval: string(iv), Cohorts: []result.Cohort{}}
 	k := int64(p.K)
-	last := result.IntervalStart(q.To, monthly)
-	for c := result.IntervalStart(q.From, monthly); !c.After(last); c = result.NextInterval(c, monthly) {
+	c := first
+	for i := 0; i < n; i++ {
 		co := result.Cohort{Cohort: c.Format(query.DateLayout), Returning: []result.RetentionCell{}}
-		size := counts[key{c, c}]
-		if size >= k {
-			co.Visitors = &size
+		if size[i] >= k {
+			co.Visitors = &size[i]
 		}
-		off := 1
-		for b := result.NextInterval(c, monthly); !b.After(last); b = result.NextInterval(b, monthly) {
-			cell := result.RetentionCell{Interval: b.Format(query.DateLayout), Offset: off}
-			if v := counts[key{c, b}]; size >= k && v >= k {
-				sh := result.Round1(100 * result.Ratio(float64(v), float64(size)))
+		b := result.NextInterval(c, monthly)
+		for j := i + 1; j < n; j++ {
+			cell := result.RetentionCell{Interval: b.Format(query.DateLayout), Offset: j - i}
+			if v := back[i][j]; size[i] >= k && v >= k {
+				sh := result.Round1(100 * result.Ratio(float64(v), float64(size[i])))
 				cell.Visitors, cell.Share = &v, &sh
 			}
 			co.Returning = append(co.Returning, cell)
-			off++
+			b = result.NextInterval(b, monthly)
 		}
 		out.Cohorts = append(out.Cohorts, co)
+		c = result.NextInterval(c, monthly)
 	}
 	return out, nil
 }

@@ -240,12 +240,14 @@ func TestAnalysis_KnownCrowd(t *testing.T) {
 			{"goal filter", q(site.ID, "filter", "goal:is:Pro"), steps("", "page:/pricing", "page:/thanks"),
 				"page:/pricing 5 - 100 - | page:/thanks 5 100 100 120"},
 		} {
-			got, err := svc.Funnel(ctx, tc.q, tc.f)
-			if err != nil {
-				t.Fatal(tc.name, err)
-			}
-			if s := stepsJSON(got); s != tc.expect {
-				t.Errorf("%s:\n got %s\nwant %s", tc.name, s, tc.expect)
+			for _, s := range []*Service{svc, raw} {
+				got, err := s.Funnel(ctx, tc.q, tc.f)
+				if err != nil {
+					t.Fatal(tc.name, err)
+				}
+				if js := stepsJSON(got); js != tc.expect {
+					t.Errorf("%s (raw %v):\n got %s\nwant %s", tc.name, s.forceRaw, js, tc.expect)
+				}
 			}
 		}
 	})

@@ -54,16 +54,43 @@ func goalCond(p *Plan, name string) *Stmt {
 	return StepCond(st)
 }
 
-// GoalsSQL counts, over the range and filters, the visitors with any
-// event and, for each goal, the visitors who converted and the
-// conversions (matching page views or custom events).
+// GoalsSQL counts, over the range and filters, for each goal the
+// visitors who converted and the conversions (matching page views or
+// custom events), from events.
 func GoalsSQL(p *Plan, goals []query.Step) *Stmt {
-	s := new(Stmt).Add("SELECT toUInt64(uniqExact(" + visitorKey + ")) AS total")
-	for _, g := range goals {
+	s := new(Stmt).Add("SELECT ")
+	for i, g := range goals {
+		if i > 0 {
+			s.Add(", ")
+		}
 		c := StepCond(g)
-		s.Add(", toUInt64(uniqExactIf(" + visitorKey + ", ").AddStmt(c).Add(")), toUInt64(countIf(").AddStmt(c).Add("))")
+		s.Add("toUInt64(uniqExactIf(" + visitorKey + ", ").AddStmt(c).Add(")), toUInt64(countIf(").AddStmt(c).Add("))")
 	}
 	return s.Add(" FROM " + migrations.Events + " WHERE ").AddStmt(eventsWhere(p, false)).AddStmt(filterWhere(p, false))
+}
+
+// GoalDimsSQL is one goal's visitors and conversions without filters,
+// from report_dims: the exact visitor sets of its page (or pages) or
+// custom event merged over the range.
+func GoalDimsSQL(p *Plan, g query.Step) *Stmt {
+	s := new(Stmt)
+	switch {
+	case g.Kind == query.StepPage:
+		s.Add("SELECT toUInt64(uniqExactIfMerge(visitors)), toUInt64(sum(pageviews) - sum(anon_pageviews)) FROM "+migrations.ReportDims+
+			" WHERE site_id = ? AND dim = 'page' AND ", p.Site)
+		if g.Wildcard() {
+			s.Add("match(value, ?)", PathPattern(g.Path))
+		} else {
+			s.Add("value = ?", g.Path)
+		}
+	case g.PropKey != "":
+		s.Add("SELECT toUInt64(uniqExactIfMerge(visitors)), toUInt64(sum(event_count)) FROM "+migrations.ReportDims+
+			" WHERE site_id = ? AND dim = 'event_prop' AND value = ?", p.Site, g.Event+PropSep+g.PropKey+PropSep+g.PropValue)
+	default:
+		s.Add("SELECT toUInt64(uniqExactIfMerge(visitors)), toUInt64(sum(event_count)) FROM "+migrations.ReportDims+
+			" WHERE site_id = ? AND dim = 'event' AND value = ?", p.Site, g.Event)
+	}
+	return s.Add(" AND date >= toDate(?) AND date <= toDate(?)", p.From, p.To)
 }
 
 // FunnelBits is how many low bits of a funnel row's event word hold its
@@ -73,13 +100,22 @@ const FunnelBits = 8
 // FunnelSQL returns one row per visitor who did the first step in the
 // range (filters applied): the visitor's events that are any step, each
 // as a word toUInt64(ts) << 8 | mask (bit i set when the event is step
-// i+1), and beside each the hash of its visit. Package report follows the
-// steps in Go.
+// i+1), and beside each the key of its visit — none for a visitor who
+// never did the second step, who reaches the first only. Package report follows the
+// steps in Go. Without filters the rows come from report_steps, which
+// holds each page view and custom event under its step; with filters,
+// from events.
 func FunnelSQL(p *Plan, steps []query.Step) *Stmt {
+	cond := StepCond
+	from, vk, sk, where := migrations.Events, visitorKey, sessionKey, eventsWhere(p, false)
+	if p.UseMV() {
+		cond = stepKeyCond
+		from, vk, sk, where = migrations.ReportSteps, "vk", "sk", rangeWhere(p)
+	}
 	mask := new(Stmt)
 	any := new(Stmt)
 	for i, st := range steps {
-		c := StepCond(st)
+		c := cond(st)
 		if i > 0 {
 			mask.Add(" + ")
 			any.Add(" OR ")
@@ -90,23 +126,66 @@ func FunnelSQL(p *Plan, steps []query.Step) *Stmt {
 		}
 		any.AddStmt(c)
 	}
-	return new(Stmt).Add(`SELECT groupArray(toUInt64(ts) * 256 + m) AS ev, groupArray(` + sessionKey + `) AS ss
-		FROM (SELECT visitor_id, session_id, ts, `).AddStmt(mask).Add(" AS m FROM " + migrations.Events + " WHERE ").
-		AddStmt(eventsWhere(p, false)).Add(" AND (").AddStmt(any).Add(")").AddStmt(filterWhere(p, false)).
-		Add(") GROUP BY visitor_id HAVING max(bitAnd(m, 1)) = 1")
+	// A visitor without the second step reaches the first only: no
+	// events to follow (empty arrays).
+	s := new(Stmt).Add(`SELECT if(bitAnd(groupBitOr(m), 2) = 0, emptyArrayUInt64(), groupArray(toUInt64(ts) * 256 + m)) AS ev,
+		if(bitAnd(groupBitOr(m), 2) = 0, emptyArrayUInt64(), groupArray(s)) AS ss
+		FROM (SELECT ` + vk + ` AS v, ` + sk + ` AS s, ts, `).AddStmt(mask).Add(" AS m FROM " + from + " WHERE ").
+		AddStmt(where).Add(" AND (").AddStmt(any).Add(")")
+	if !p.UseMV() {
+		s.AddStmt(filterWhere(p, false))
+	}
+	return s.Add(") GROUP BY v HAVING max(bitAnd(m, 1)) = 1")
 }
 
-// RetentionSQL counts the visitors of each cohort (the interval of their
-// first visit in the range, when they made none before it) who visit in
-// each interval: rows of cohort, interval and visitors, the cohort's own
-// interval being its size. Filters restrict the visits in the range.
-func RetentionSQL(p *Plan, iv query.Interval) *Stmt {
-	bucket := "toMonday(toDate(s_first))"
-	if iv == query.Month {
-		bucket = "toStartOfMonth(toDate(s_first))"
+// StepKey is how report_steps names the rows of a step without a
+// wildcard: "p" and the path, "e" and the event's name (and property).
+func StepKey(st query.Step) string {
+	switch {
+	case st.Kind == query.StepPage:
+		return "p" + st.Path
+	case st.PropKey != "":
+		return "e" + st.Event + PropSep + st.PropKey + PropSep + st.PropValue
 	}
-	return new(Stmt).Add(`SELECT c, b, toUInt64(count()) FROM (
-		SELECT vis, min(b) AS c, groupUniqArray(b) AS bs FROM (SELECT vis, `+bucket+` AS b FROM (`).AddStmt(sessionsSQL(p)).
-		Add(")) WHERE vis NOT IN (SELECT visitor_id FROM "+migrations.ReportSessions+" WHERE site_id = ? AND date < toDate(?) AND pageviews > 0)", p.Site, p.From).
-		Add(" GROUP BY vis) ARRAY JOIN bs AS b GROUP BY c, b ORDER BY c, b")
+	return "e" + st.Event
+}
+
+// stepKeyCond is StepCond on report_steps: a key, or a page pattern with
+// its literal beginning as a prefix the primary key can skip to.
+func stepKeyCond(st query.Step) *Stmt {
+	if !st.Wildcard() {
+		return new(Stmt).Add("(step = ?)", StepKey(st))
+	}
+	s := new(Stmt).Add("(")
+	if prefix, _, _ := strings.Cut(st.Path, "*"); !strings.ContainsAny(prefix, `%_\`) {
+		s.Add("step LIKE ? AND ", "p"+prefix+"%")
+	}
+	return s.Add("match(step, ?))", "^p"+strings.TrimPrefix(PathPattern(st.Path), "^"))
+}
+
+// MaxRetentionIntervals is the most weeks or months a retention range
+// may span: each visitor's intervals are one 64-bit mask.
+const MaxRetentionIntervals = 64
+
+// RetentionSQL finds the new visitors of the range (no page view before
+// it) and, per visitor, the interval of their first page view in the
+// range and the mask of the intervals with one (bit i: the range's i-th
+// week from Monday, or month); it returns rows of first interval, mask
+// and visitors. A visitor visits in an interval when they have a page
+// view in it; filters restrict the page views (and visits) counted.
+func RetentionSQL(p *Plan, iv query.Interval) *Stmt {
+	rel := "toRelativeWeekNum"
+	if iv == query.Month {
+		rel = "toRelativeMonthNum"
+	}
+	idx := "toUInt8(" + rel + "(date) - " + rel + "(toDate(?)))"
+	s := new(Stmt).Add(`SELECT c, m, toUInt64(count()) FROM (
+		SELECT toUInt8(min(i)) AS c, groupBitOr(bitShiftLeft(toUInt64(1), i)) AS m FROM (SELECT `+visitorKey+` AS vk, `+idx+` AS i FROM `, p.From)
+	if p.UseMV() {
+		s.Add(migrations.ReportSessions + " WHERE ").AddStmt(eventsWhere(p, false)).Add(" AND pageviews > 0")
+	} else {
+		s.Add(migrations.Events + " WHERE ").AddStmt(eventsWhere(p, false)).Add(" AND type = 'pageview'").AddStmt(filterWhere(p, false))
+	}
+	return s.Add(") WHERE vk NOT IN (SELECT "+visitorKey+" FROM "+migrations.ReportSessions+" WHERE site_id = ? AND date < toDate(?) AND pageviews > 0)", p.Site, p.From).
+		Add(" GROUP BY vk) GROUP BY c, m")
 }

@@ -75,6 +75,26 @@ func dashboard(svc *report.Service, site string, now time.Time, filters []string
 	}, nil
 }
 
+// analysisViews are the goals card, a three-step funnel in one visit and
+// in 7 days, and weekly retention cohorts, over the last 30 days.
+func analysisViews(svc *report.Service, site string, now time.Time, filters []string) []panel {
+	q, _ := query.ParseQuery(url.Values{"site": {site}, "period": {"30d"}, "filter": filters}, now)
+	funnel := func(w query.FunnelWindow) panel {
+		return panel{"funnel " + string(w), func(ctx context.Context) error {
+			f, err := query.ParseFunnelSteps([]string{"page:/", "page:/pricing", "event:signup"}, string(w))
+			if err == nil {
+				_, err = svc.Funnel(ctx, q, f)
+			}
+			return err
+		}}
+	}
+	return []panel{
+		{"goals", func(ctx context.Context) error { _, err := svc.Goals(ctx, q); return err }},
+		funnel(query.WindowVisit), funnel(query.Window7d),
+		{"retention week", func(ctx context.Context) error { _, err := svc.Retention(ctx, q, query.Week); return err }},
+	}
+}
+
 // runBench loads the default dashboard runs times, its panels at once as
 // a browser requests them, and prints p50 and p95 per panel and for the
 // whole page; then the same with a filter and with comparison.
@@ -86,6 +106,11 @@ func runBench(ctx context.Context, db *clickhouse.DB, site string, now time.Time
 	sites := staticSites{}
 	for i := range list {
 		sites[list[i].ID] = &list[i]
+	}
+	// The analysis views ask about these goals; a seeded site has none.
+	if s := sites[site]; s != nil && len(s.Goals) == 0 {
+		s.Goals = []model.Goal{{Name: "Signup", Match: "event:signup"}, {Name: "Pro signup", Match: "event:signup:plan=pro"},
+			{Name: "Pricing", Match: "page:/pricing"}, {Name: "Docs", Match: "page:/docs/*"}}
 	}
 	svc := report.New(db.Conn(), sites, report.Options{})
 	for _, c := range []struct {
@@ -99,6 +124,8 @@ func runBench(ctx context.Context, db *clickhouse.DB, site string, now time.Time
 		{"country", "filtered by country:is:DE", []string{"country:is:DE"}, false},
 		{"source", "filtered by source:is:Google (consent panel: country only)", []string{"source:is:Google"}, false},
 		{"loyalty", "the loyalty and network panels: visits per visitor, days since the last visit, domain types", nil, false},
+		{"analysis", "goals, funnels (a visit, 7 days), weekly retention: each view alone", nil, false},
+		{"analysis-de", "the same filtered by country:is:DE", []string{"country:is:DE"}, false},
 	} {
 		if cases != "" && !strings.Contains(cases, c.name) {
 			continue
@@ -106,6 +133,15 @@ func runBench(ctx context.Context, db *clickhouse.DB, site string, now time.Time
 		panels, err := dashboard(svc, site, now, c.filters, c.compare)
 		if err != nil {
 			return err
+		}
+		if strings.HasPrefix(c.name, "analysis") {
+			// Separate views: each measured on its own.
+			for _, p := range analysisViews(svc, site, now, c.filters) {
+				if err := measure(ctx, c.title+": "+p.name, []panel{p}, runs); err != nil {
+					return err
+				}
+			}
+			continue
 		}
 		if c.name == "loyalty" {
 			panels = panels[len(panels)-3:]
