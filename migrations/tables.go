@@ -40,6 +40,9 @@ const (
 	ReportWindowVisitors = "report_window_visitors"
 
 	ReportSteps = "report_steps"
+
+	DigestRecipients = "digest_recipients"
+	Notifications    = "notifications"
 )
 
 // Retention says which of a site's retention settings cuts a table's rows
@@ -111,6 +114,10 @@ var Tables = []Table{
 	{Name: ReportWindowVisitors, ShardKey: "cityHash64(site_id)", Retention: EventRetention},
 	// A visitor's steps on one shard, like its events.
 	{Name: ReportSteps, ShardKey: "vk", Retention: EventRetention},
+	// Configuration and the small log of deliveries: a full copy on every
+	// server, so that a claim is read back where it was written.
+	{Name: DigestRecipients},
+	{Name: Notifications},
 }
 
 // The pre-aggregated tables whose exact states hold IDs' keys, from events

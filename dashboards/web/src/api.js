@@ -105,3 +105,13 @@ export function csvURL(path, extra = {}) {
   if (shareID()) p.set('share', shareID());
   return `/api/v1/stats/${encodeURIComponent(state.site)}/${path}?${p}`;
 }
+
+/** The logged-in user's e-mail digest of the site: {email, every, mail}. */
+export function digestSettings() {
+  return get(`/api/v1/sites/${encodeURIComponent(state.site)}/digest`);
+}
+
+/** Subscribes the logged-in user: every is 'week', 'month' or ''. */
+export function saveDigest(every) {
+  return put(`/api/v1/sites/${encodeURIComponent(state.site)}/digest`, { every });
+}

@@ -2,7 +2,7 @@
 // stats API (aggregates only).
 import { h, clear, fmt, labels, display, isoDay, fmtRange } from './dom.js';
 import { state, readURL, update, onChange, removeFilter, href } from './state.js';
-import { loadSession, stats, csvURL, post } from './api.js';
+import { loadSession, stats, csvURL, post, digestSettings, saveDigest } from './api.js';
 import { drawChart, prune } from './chart.js';
 import { PANELS, DIMENSIONS, panel, rowsTable } from './panels.js';
 import { consentView, proofView } from './consent.js';
@@ -246,7 +246,8 @@ async function overview(el) {
     h('div', { class: 'grid' }, ...PANELS.map((def) => panel({ ...def, pick: pickFilter }))),
     h('p', { class: 'exports' }, 'Download: ',
       h('a', { class: 'export', href: csvURL('overview'), download: `${state.site}-overview.csv` }, 'Totals (CSV)'), ' \u00b7 ',
-      h('a', { class: 'export', href: csvURL('timeseries', { metrics: KPIS.join(',') }), download: `${state.site}-timeseries.csv` }, 'Time series (CSV)')));
+      h('a', { class: 'export', href: csvURL('timeseries', { metrics: KPIS.join(',') }), download: `${state.site}-timeseries.csv` }, 'Time series (CSV)')),
+    isShare() ? '' : digestControl());
   const drawMetric = async () => {
     chartBox.setAttribute('aria-busy', 'true');
     try {
@@ -303,6 +304,28 @@ async function overview(el) {
   } catch (e) {
     kpis.after(h('p', { class: 'error' }, e.message));
   }
+}
+
+/** The logged-in user's e-mail digest of this site: never, weekly or monthly. */
+function digestControl() {
+  const status = h('span', { class: 'muted', role: 'status' });
+  const sel = h('select', { id: 'digest-every', 'data-focus': 'digest-every', disabled: true },
+    h('option', { value: '' }, 'never'), h('option', { value: 'week' }, 'every Monday'), h('option', { value: 'month' }, 'on the 1st of each month'));
+  const p = h('p', { class: 'exports digest' }, h('label', { for: 'digest-every' }, 'E-mail me a digest of this site: '), sel, ' ', status);
+  digestSettings().then((d) => {
+    sel.value = d.every || '';
+    sel.disabled = !d.mail;
+    status.textContent = d.mail ? `to ${d.email}` : '(this server has no SMTP server set up)';
+    sel.addEventListener('change', async () => {
+      try {
+        const r = await saveDigest(sel.value);
+        status.textContent = r.every ? `Subscribed: ${r.email}` : 'No digest';
+      } catch (e) {
+        status.textContent = e.message;
+      }
+    });
+  }).catch(() => p.remove());
+  return p;
 }
 
 function pickFilter(dim, value) {

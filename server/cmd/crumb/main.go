@@ -30,6 +30,8 @@ func commands() []command {
 		{"site", "manage sites: site add|list|update", runSite},
 		{"goal", "manage a site's goals: goal add|list|remove", runGoal},
 		{"funnel", "manage a site's saved funnels: funnel add|list|remove", runFunnel},
+		{"report", "e-mail digests: report send|subscribe|unsubscribe|list", runReport},
+		{"alert", "traffic alerts by e-mail or webhook: alert add|list|remove", runAlert},
 		{"token", "manage API tokens: token add|list|revoke", runToken},
 		{"user", "manage dashboard logins: user add|list|password|remove", runUser},
 		{"share", "manage public read-only dashboard links: share add|list|revoke", runShare},

@@ -7,8 +7,10 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -27,6 +29,7 @@ import (
 	"github.com/crumbhq/crumb/server/internal/ingest"
 	"github.com/crumbhq/crumb/server/internal/metrics"
 	"github.com/crumbhq/crumb/server/internal/model"
+	"github.com/crumbhq/crumb/server/internal/notify"
 	"github.com/crumbhq/crumb/server/internal/privacy"
 	"github.com/crumbhq/crumb/server/internal/rdns"
 	"github.com/crumbhq/crumb/server/internal/referrer"
@@ -44,8 +47,10 @@ type App struct {
 	MetricsHTTP *fiber.App
 	Buffer      *buffer.Buffer
 	Sites       *sites.Registry
-	Metrics     *metrics.Metrics
-	Privacy     *privacy.Service
+	// Notify sends the e-mail digests and traffic alerts.
+	Notify  *notify.Service
+	Metrics *metrics.Metrics
+	Privacy *privacy.Service
 
 	auth      *auth.Auth
 	db        *clickhouse.DB
@@ -120,7 +125,16 @@ func New(ctx context.Context, cfg *config.Serve, db *clickhouse.DB, secret []byt
 		return nil, err
 	}
 	rep := report.New(db.Conn(), registry, report.Options{Cluster: db.Cluster() != "", Log: log})
-	a := &App{auth: users, report: rep, Buffer: buf, Sites: registry, Metrics: m, Privacy: priv, db: db, bufferDir: bufferDir, geo: geo, rdns: resolver, log: log}
+	mailer, err := notify.NewMailer(cfg.SMTPURL, cfg.SMTPFrom)
+	if err != nil {
+		buf.Close(ctx)
+		geo.Close()
+		return nil, err
+	}
+	host, _ := os.Hostname()
+	notifier := &notify.Service{Store: db, Sites: registry, Report: rep, Mailer: mailer, PublicURL: cfg.PublicURL,
+		Node: fmt.Sprintf("%s:%d", host, os.Getpid()), Log: log}
+	a := &App{Notify: notifier, auth: users, report: rep, Buffer: buf, Sites: registry, Metrics: m, Privacy: priv, db: db, bufferDir: bufferDir, geo: geo, rdns: resolver, log: log}
 	a.HTTP = httpapi.New(httpapi.Deps{
 		Pipeline: pipeline, Privacy: priv, Sites: registry, Metrics: m,
 		Report: rep,
@@ -130,7 +144,8 @@ func New(ctx context.Context, cfg *config.Serve, db *clickhouse.DB, secret []byt
 			}
 			return registry.Load(ctx)
 		},
-		Auth: users, Script: script, Demo: trackerjs.Demo, Dashboard: dash, Ready: a.ready,
+		Notify: notifier,
+		Auth:   users, Script: script, Demo: trackerjs.Demo, Dashboard: dash, Ready: a.ready,
 		TrustedProxies: cfg.TrustedProxies, RateLimit: cfg.RateLimit,
 		PublicURL: cfg.PublicURL, Log: log,
 	})
@@ -141,6 +156,7 @@ func New(ctx context.Context, cfg *config.Serve, db *clickhouse.DB, secret []byt
 	go priv.RunRetention(bg, 24*time.Hour)
 	go revocations.Poll(bg, db, consent.PollInterval, log)
 	go a.runSealing(bg, SealInterval)
+	go notifier.Run(bg, time.Minute)
 	return a, nil
 }
 

@@ -39,6 +39,10 @@ func (db *DB) putSite(ctx context.Context, s model.Site, deleted bool) error {
 	if err != nil {
 		return fmt.Errorf("clickhouse: site funnels: %w", err)
 	}
+	alerts, err := jsonList(s.Alerts)
+	if err != nil {
+		return fmt.Errorf("clickhouse: site alerts: %w", err)
+	}
 	extra, params := s.ExtraDomains, s.SearchParams
 	if extra == nil {
 		extra = []string{}
@@ -51,7 +55,7 @@ func (db *DB) putSite(ctx context.Context, s model.Site, deleted bool) error {
 		return []any{
 			s.ID, version(now), boolU8(deleted), s.Domain, s.Name, extra, s.PolicyVersion,
 			uint16(s.ConsentLifetimeDays), uint16(s.RetentionMonths), uint16(s.ConsentRetentionMonths), uint16(s.K), params,
-			boolU8(s.AnonymousCounting), string(banner), goals, funnels, s.CreatedAt.UTC(), now,
+			boolU8(s.AnonymousCounting), string(banner), goals, funnels, alerts, s.CreatedAt.UTC(), now,
 		}
 	})
 }
@@ -79,10 +83,10 @@ func (db *DB) Sites(ctx context.Context) ([]model.Site, error) {
 			policy                             uint32
 			lifetime, retention, consentRet, k uint16
 			anon                               uint8
-			banner, goals, funnels             string
+			banner, goals, funnels, alerts     string
 		)
 		if err := rows.Scan(&s.ID, &s.Domain, &s.Name, &s.ExtraDomains, &policy, &lifetime, &retention,
-			&consentRet, &k, &s.SearchParams, &anon, &banner, &goals, &funnels, &s.CreatedAt, &s.UpdatedAt); err != nil {
+			&consentRet, &k, &s.SearchParams, &anon, &banner, &goals, &funnels, &alerts, &s.CreatedAt, &s.UpdatedAt); err != nil {
 			return nil, fmt.Errorf("clickhouse: sites: %w", err)
 		}
 		s.PolicyVersion = policy
@@ -101,6 +105,11 @@ func (db *DB) Sites(ctx context.Context) ([]model.Site, error) {
 		if funnels != "" {
 			if err := json.Unmarshal([]byte(funnels), &s.Funnels); err != nil {
 				return nil, fmt.Errorf("clickhouse: site %s funnels: %w", s.ID, err)
+			}
+		}
+		if alerts != "" {
+			if err := json.Unmarshal([]byte(alerts), &s.Alerts); err != nil {
+				return nil, fmt.Errorf("clickhouse: site %s alerts: %w", s.ID, err)
 			}
 		}
 		out = append(out, s)

@@ -58,14 +58,14 @@ func existingIDsSQL(table, col string) string {
 const (
 	insertSite = "INSERT INTO " + migrations.Sites + " (site_id, version, deleted, domain, name, extra_domains, policy_version, " +
 		"consent_lifetime_days, retention_months, consent_retention_months, k, search_params, " +
-		"anonymous_counting, banner, goals, funnels, created_at, updated_at)"
+		"anonymous_counting, banner, goals, funnels, alerts, created_at, updated_at)"
 	insertUser      = "INSERT INTO " + migrations.Users + " (email, version, deleted, password_hash, role, site_roles, created_at, updated_at)"
 	insertToken     = "INSERT INTO " + migrations.APITokens + " (token_id, version, revoked, token_hash, name, site_id, created_at, updated_at)"
 	insertShareLink = "INSERT INTO " + migrations.ShareLinks + " (share_id, version, revoked, site_id, name, created_at, updated_at)"
 
 	selectSites = `SELECT site_id, domain, name, extra_domains, policy_version,
 		consent_lifetime_days, retention_months, consent_retention_months, k, search_params,
-		anonymous_counting, banner, goals, funnels, created_at, updated_at
+		anonymous_counting, banner, goals, funnels, alerts, created_at, updated_at
 		FROM ` + migrations.Sites + ` FINAL WHERE deleted = 0 ORDER BY created_at, site_id`
 	selectUsers      = `SELECT email, password_hash, role, site_roles, created_at FROM ` + migrations.Users + ` FINAL WHERE deleted = 0 ORDER BY email`
 	selectTokens     = `SELECT token_id, token_hash, name, site_id, revoked, created_at FROM ` + migrations.APITokens + ` FINAL ORDER BY created_at`

@@ -87,6 +87,18 @@ func (c *Common) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
 }
 
+// Mail are the settings of e-mail digests and alerts.
+type Mail struct {
+	SMTPURL  string
+	SMTPFrom string
+}
+
+// Register adds the mail flags to fs.
+func (m *Mail) Register(fs *flag.FlagSet) {
+	fs.StringVar(&m.SMTPURL, "smtp-url", "", "SMTP server for digests and alerts: smtp://user:pass@host:587 (STARTTLS) or smtps://user:pass@host:465 (TLS); empty turns e-mail off")
+	fs.StringVar(&m.SMTPFrom, "smtp-from", "", "the From address of digests and alerts, such as crumb@example.com")
+}
+
 // DefaultMetricsListen is where /metrics is served unless
 // --metrics-listen says otherwise: loopback only.
 const DefaultMetricsListen = "127.0.0.1:9465"
@@ -94,6 +106,7 @@ const DefaultMetricsListen = "127.0.0.1:9465"
 // Serve are the settings of `crumb serve`.
 type Serve struct {
 	Common
+	Mail
 	Listen         string
 	MetricsListen  string
 	MetricsToken   string
@@ -116,6 +129,7 @@ type Serve struct {
 // Register adds the serve flags to fs.
 func (s *Serve) Register(fs *flag.FlagSet) {
 	s.Common.Register(fs)
+	s.Mail.Register(fs)
 	fs.StringVar(&s.Listen, "listen", ":8080", "host:port to serve HTTP on")
 	fs.StringVar(&s.MetricsListen, "metrics-listen", DefaultMetricsListen, "host:port to serve /metrics on, apart from --listen; off (or empty) disables it")
 	fs.StringVar(&s.MetricsToken, "metrics-token", "", "bearer token that /metrics asks for (Authorization: Bearer TOKEN), 16+ characters; set it when --metrics-listen is not on loopback")

@@ -74,7 +74,7 @@ func statusOf(err error) answer {
 	case errors.Is(err, errUnauthenticated), errors.Is(err, auth.ErrWrongLogin):
 		return answer{code: fiber.StatusUnauthorized, msg: err.Error()}
 	case errors.Is(err, errNoSiteAccess), errors.Is(err, errCSRF), errors.Is(err, errShareNoProof), errors.Is(err, errForeignOrigin),
-		errors.Is(err, errCannotEdit):
+		errors.Is(err, errCannotEdit), errors.Is(err, errDigestLogins):
 		return answer{code: fiber.StatusForbidden, msg: err.Error()}
 	case errors.As(err, &te):
 		return answer{code: fiber.StatusTooManyRequests, msg: err.Error(), retry: strconv.Itoa(te.RetryAfter())}

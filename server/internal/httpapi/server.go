@@ -30,6 +30,7 @@ import (
 	"github.com/crumbhq/crumb/server/internal/ingest"
 	"github.com/crumbhq/crumb/server/internal/metrics"
 	"github.com/crumbhq/crumb/server/internal/model"
+	"github.com/crumbhq/crumb/server/internal/notify"
 	"github.com/crumbhq/crumb/server/internal/privacy"
 	"github.com/crumbhq/crumb/server/internal/report"
 )
@@ -59,6 +60,9 @@ type Deps struct {
 	// SaveSite stores a changed site and makes this node use it at once
 	// (goals and saved funnels from the dashboard).
 	SaveSite func(ctx context.Context, s model.Site) error
+	// Notify sends digests: the dashboard's subscriptions and the
+	// unsubscribe links of every digest.
+	Notify *notify.Service
 	// Auth identifies dashboard users, API tokens and share links.
 	Auth *auth.Auth
 	// Script is the built t.js; Demo holds the demo site's pages (a folder
@@ -170,6 +174,8 @@ func (h *handlers) routes(app *fiber.App) {
 	app.Post("/login", securityHeaders, h.sameOrigin(false), h.login)
 	app.Post("/logout", securityHeaders, h.sameOrigin(false), h.require, h.logout)
 	app.Get("/share/:id", securityHeaders, h.share)
+	app.Get("/unsubscribe/:token", securityHeaders, h.unsubscribe)  // a digest's unsubscribe link: asks
+	app.Post("/unsubscribe/:token", securityHeaders, h.unsubscribe) // …and does it (the button, or one-click List-Unsubscribe-Post)
 	dash := app.Group("/dashboard", securityHeaders, h.sameOrigin(false), h.requirePage)
 	dash.Get("/api/session", h.session)
 	dash.Get("/*", h.dashboardPage)
@@ -192,6 +198,8 @@ func (h *handlers) routes(app *fiber.App) {
 	stats.Get("/funnel", h.stats(h.funnel))                                 // visitors through step=…&step=… in order (window=visit|1d|7d|30d, or funnel=NAME)
 	stats.Get("/retention", h.stats(h.retention))                           // cohorts of new visitors by week or month (interval) and their return
 	settings := v1.Group("/sites/:site", h.siteAccess)
+	settings.Get("/digest", h.digest) // the login's e-mail digest of the site: {"every":"week"|"month"|""}
+	settings.Put("/digest", h.digest)
 	settings.Get("/analysis", h.siteAnalysis)          // the site's goals and saved funnels, and whether the caller may change them
 	settings.Put("/goals", h.putAnalysis("goals"))     // replace the goals (admins and the site's editors)
 	settings.Put("/funnels", h.putAnalysis("funnels")) // replace the saved funnels (admins and the site's editors)

@@ -42,3 +42,18 @@ type Session struct {
 	CreatedAt  time.Time
 	ExpiresAt  time.Time
 }
+
+// Recipient is an address that gets a site's e-mail digest: every week,
+// every month, or never (Every empty: only sends asked for by hand).
+// Token is the secret of its unsubscribe link; an unsubscribed address is
+// kept, Unsubscribed, so that nothing mails it by mistake.
+type Recipient struct {
+	SiteID       string
+	Address      string
+	Every        string // week, month or ""
+	Unsubscribed bool
+	Token        string
+	AddedBy      string // the dashboard login or "cli"
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}

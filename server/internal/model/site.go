@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"net/mail"
 	"net/url"
 	"slices"
 	"strings"
@@ -42,7 +43,9 @@ type Site struct {
 	// report and usable as filters (goal:is:NAME).
 	Goals []Goal
 	// Funnels are the site's saved funnels.
-	Funnels   []Funnel
+	Funnels []Funnel
+	// Alerts are the site's traffic alerts.
+	Alerts    []Alert
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
@@ -94,6 +97,73 @@ type Funnel struct {
 	Name   string   `json:"name"`
 	Steps  []string `json:"steps"`
 	Window string   `json:"window"`
+}
+
+// Alert notifies by e-mail and/or webhook when the site's current
+// visitors (the last 5 minutes) stay above or below Threshold for Minutes,
+// at most once an hour.
+type Alert struct {
+	Name      string   `json:"name"`
+	Direction string   `json:"direction"` // above or below
+	Threshold int      `json:"threshold"`
+	Minutes   int      `json:"minutes"`
+	Emails    []string `json:"emails,omitempty"`
+	// Webhook receives a JSON POST signed with Secret: the header
+	// X-Crumb-Signature is sha256= and the hex HMAC-SHA256 of the body.
+	Webhook string `json:"webhook,omitempty"`
+	Secret  string `json:"secret,omitempty"`
+}
+
+// Alert limits.
+const (
+	MaxAlerts       = 20
+	MaxAlertMinutes = 24 * 60
+)
+
+// Validate checks an alert.
+func (a Alert) Validate() error {
+	if err := query.ValidName("name", a.Name); err != nil {
+		return fmt.Errorf("alert: %w", err)
+	}
+	if a.Direction != "above" && a.Direction != "below" {
+		return fmt.Errorf("alert %q: direction must be above or below", a.Name)
+	}
+	if a.Threshold < 0 || a.Threshold > 10_000_000 {
+		return fmt.Errorf("alert %q: threshold must be 0 to 10,000,000 current visitors", a.Name)
+	}
+	if a.Direction == "below" && a.Threshold == 0 {
+		return fmt.Errorf("alert %q: below 0 visitors never happens", a.Name)
+	}
+	if a.Minutes < 1 || a.Minutes > MaxAlertMinutes {
+		return fmt.Errorf("alert %q: minutes must be 1 to %d", a.Name, MaxAlertMinutes)
+	}
+	if len(a.Emails) == 0 && a.Webhook == "" {
+		return fmt.Errorf("alert %q: give an e-mail address or a webhook", a.Name)
+	}
+	for _, e := range a.Emails {
+		if err := ValidEmail(e); err != nil {
+			return fmt.Errorf("alert %q: %w", a.Name, err)
+		}
+	}
+	if a.Webhook != "" {
+		u, err := url.Parse(a.Webhook)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return fmt.Errorf("alert %q: the webhook must be an http or https URL", a.Name)
+		}
+		if len(a.Secret) < 16 {
+			return fmt.Errorf("alert %q: a webhook needs a secret of at least 16 characters to sign with", a.Name)
+		}
+	}
+	return nil
+}
+
+// ValidEmail checks an e-mail address (one addr-spec, no name).
+func ValidEmail(s string) error {
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s || a.Name != "" || len(s) > 254 {
+		return fmt.Errorf("%q is not an e-mail address", s)
+	}
+	return nil
 }
 
 // Validate checks a goal.
@@ -213,6 +283,19 @@ func (s *Site) Validate() error {
 			return fmt.Errorf("site: two goals are called %q", g.Name)
 		}
 		names[g.Name] = true
+	}
+	if len(s.Alerts) > MaxAlerts {
+		return fmt.Errorf("site: at most %d alerts", MaxAlerts)
+	}
+	names = map[string]bool{}
+	for _, a := range s.Alerts {
+		if err := a.Validate(); err != nil {
+			return err
+		}
+		if names[a.Name] {
+			return fmt.Errorf("site: two alerts are called %q", a.Name)
+		}
+		names[a.Name] = true
 	}
 	if len(s.Funnels) > query.MaxFunnels {
 		return fmt.Errorf("site: at most %d saved funnels", query.MaxFunnels)

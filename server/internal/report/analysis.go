@@ -3,6 +3,7 @@ package report
 import (
 	"context"
 	"slices"
+	"time"
 
 	"github.com/crumbhq/crumb/server/internal/report/plan"
 	"github.com/crumbhq/crumb/server/internal/report/query"
@@ -345,4 +346,31 @@ func (s *Service) Retention(ctx context.Context, q query.Query, iv query.Interva
 		c = result.NextInterval(c, monthly)
 	}
 	return out, nil
+}
+
+// CurrentVisitors returns the realtime number of visitors (the last 5
+// minutes) at each of the last minutes, the latest first: what a traffic
+// alert watches.
+func (s *Service) CurrentVisitors(ctx context.Context, site string, minutes int) ([]int64, error) {
+	if minutes < 1 || minutes > 24*60 {
+		return nil, query.BadParam("minutes", "must be 1 to 1440")
+	}
+	now := s.opts.Now().UTC().Truncate(time.Second)
+	out := make([]int64, minutes)
+	rows, err := s.query(ctx, plan.CurrentVisitorsSQL(site, now, minutes))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k uint32
+		var n uint64
+		if err := rows.Scan(&k, &n); err != nil {
+			return nil, s.wrap(ctx, err)
+		}
+		if int(k) < minutes {
+			out[k] = int64(n)
+		}
+	}
+	return out, s.wrap(ctx, rows.Err())
 }

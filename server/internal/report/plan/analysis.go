@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/crumbhq/crumb/migrations"
 	"github.com/crumbhq/crumb/server/internal/report/query"
@@ -188,4 +189,18 @@ func RetentionSQL(p *Plan, iv query.Interval) *Stmt {
 	}
 	return s.Add(") WHERE vk NOT IN (SELECT "+visitorKey+" FROM "+migrations.ReportSessions+" WHERE site_id = ? AND date < toDate(?) AND pageviews > 0)", p.Site, p.From).
 		Add(" GROUP BY vk) GROUP BY c, m")
+}
+
+// CurrentVisitorsSQL is the realtime number (distinct consented visitors
+// from 5 minutes before a moment to it, as RealtimeSQL counts) at each of
+// the minutes now, now-1m, …
+// now-(minutes-1)m: rows of k (minutes back) and visitors; a minute
+// without visitors has no row.
+func CurrentVisitorsSQL(site string, now time.Time, minutes int) *Stmt {
+	since := now.Add(-time.Duration(minutes-1)*time.Minute - 5*time.Minute)
+	return new(Stmt).Add(`SELECT k, toUInt64(uniqExact(visitor_id)) FROM (
+		SELECT visitor_id, arrayJoin(arraySlice(range(toUInt32(least(intDiv(d, 60), ?) + 1)), if(d > 300, intDiv(d - 241, 60) + 1, 1))) AS k
+		FROM (SELECT visitor_id, toInt64(toDateTime(?, 'UTC')) - toInt64(ts) AS d FROM `+migrations.Events+`
+		WHERE site_id = ? AND date >= toDate(?) AND ts >= ? AND ts <= ? AND visitor_id != `+zeroUUID+`)
+	) GROUP BY k ORDER BY k`, minutes-1, now, site, since, since, now)
 }
