@@ -78,6 +78,17 @@ func newHarness(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	h.fx = loadFixture(t, h.db, siteID, domain, time.Now())
+	// Plausible's numbers for the 20 days before the fixture's own.
+	first := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -80)
+	imp := &crumbtest.ImportData{Format: "plausible"}
+	for d := 0; d < 20; d++ {
+		day := first.AddDate(0, 0, d)
+		imp.Days = append(imp.Days, crumbtest.ImportDay{Date: day, Visitors: 40, Visits: 50, Pageviews: 120, Bounces: 20, VisitDurationSecond: 3000, HasVisits: true})
+		imp.Rows = append(imp.Rows, crumbtest.ImportRow{Date: day, Dim: "page", Value: "/old-home", Visitors: 30, Pageviews: 90})
+	}
+	if _, err := h.db.Import(ctx, siteID, imp); err != nil {
+		t.Fatal(err)
+	}
 
 	var cfg crumbtest.Config
 	cfg.DataDir = t.TempDir()

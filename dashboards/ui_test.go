@@ -32,6 +32,7 @@ func TestDashboard(t *testing.T) {
 		{"Funnels", testFunnels},
 		{"Retention", testRetention},
 		{"ComparedRows", testComparedRows},
+		{"Imported", testImported},
 		{"Consent", testConsent},
 		{"Proof", testProof},
 		{"ExportCSV", testExport},
@@ -784,5 +785,26 @@ func testComparedRows(t *testing.T, h *harness) {
 	// Nothing a year before: every row is new.
 	tb.WaitJS("new rows", `[...document.querySelectorAll('section.panel tbody .row-delta')].length > 0 && `+
 		`[...document.querySelectorAll('section.panel tbody .row-delta')].every(e => e.innerText == 'new')`)
+	tb.NoPageErrors()
+}
+
+// testImported: 20 days imported from Plausible before the fixture's own
+// 60 show over the last 12 months as their own series and a note, apart
+// from Crumb's totals; the last 30 days show nothing imported.
+func testImported(t *testing.T, h *harness) {
+	tb := h.dashboard(t, "&period=12mo")
+	tb.kpi("visitors")
+	tb.waitText(".imported-note", "imported from Plausible")
+	tb.waitText(".imported-note", "800 visitors")
+	tb.waitText(".chart-legend", "Imported from Plausible")
+	o := tb.api("overview?period=12mo")
+	if im, ok := o["imported"].(map[string]any); !ok || im["days"] != float64(20) || im["pageviews"] != float64(2400) {
+		t.Errorf("imported in the overview: %v", o["imported"])
+	}
+	tb = h.dashboard(t, "&period=30d")
+	tb.kpi("visitors")
+	if n := eval[int](tb, `document.querySelectorAll('.imported-note').length`); n != 0 {
+		t.Errorf("an import note over the last 30 days")
+	}
 	tb.NoPageErrors()
 }

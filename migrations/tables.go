@@ -43,6 +43,9 @@ const (
 
 	DigestRecipients = "digest_recipients"
 	Notifications    = "notifications"
+
+	ImportedDaily = "imported_daily"
+	ImportedDims  = "imported_dims"
 )
 
 // Retention says which of a site's retention settings cuts a table's rows
@@ -118,6 +121,10 @@ var Tables = []Table{
 	// server, so that a claim is read back where it was written.
 	{Name: DigestRecipients},
 	{Name: Notifications},
+	// Imports: a full copy on every server (a day's newest import is
+	// read with FINAL), cut by the events' retention.
+	{Name: ImportedDaily, Retention: EventRetention},
+	{Name: ImportedDims, Retention: EventRetention},
 }
 
 // The pre-aggregated tables whose exact states hold IDs' keys, from events

@@ -252,8 +252,12 @@ async function overview(el) {
     chartBox.setAttribute('aria-busy', 'true');
     try {
       const ts = await stats('timeseries', { metrics: metric });
+      // Imported days (before the site's own data) are their own series.
+      const byDate = new Map(((ts.imported && ts.imported.points) || []).map((p) => [p.date, p]));
+      const imported = byDate.size && ['visitors', 'visits', 'pageviews'].includes(metric)
+        ? [{ key: metric, label: `Imported from ${importedName(ts.imported.format)}`, color: '--accent-3', points: ts.points.map((p) => byDate.get(p.date) || null) }] : [];
       drawChart(chartBox, { points: ts.points, interval: ts.interval, metric,
-        series: [{ key: metric, label: labels[metric] }, ...(ts.previous ? [{ key: metric, label: state.compare === 'year' ? 'A year before' : 'Previous period', color: '--muted', dash: true, points: ts.previous }] : [])] });
+        series: [{ key: metric, label: labels[metric] }, ...(ts.previous ? [{ key: metric, label: state.compare === 'year' ? 'A year before' : 'Previous period', color: '--muted', dash: true, points: ts.previous }] : []), ...imported] });
     } catch (e) {
       clear(chartBox).append(h('p', { class: 'error' }, e.message));
     }
@@ -295,6 +299,15 @@ async function overview(el) {
           `${fmt('pageviews', o.metrics.anonymous_pageviews)} without consent`));
       }
     }
+    if (o.imported) {
+      const im = o.imported;
+      kpis.after(h('p', { class: 'imported-note', role: 'note' },
+        `Before Crumb\u2019s own data, imported from ${importedName(im.format)} (${fmtRange(im.from, im.to)}): `,
+        h('strong', {}, `${fmt('visitors', im.visitors)} visitors`), ' summed by day, ',
+        h('strong', {}, `${fmt('pageviews', im.pageviews)} page views`),
+        im.bounce_rate === null ? '' : `, bounce rate ${fmt('bounce_rate', im.bounce_rate)}`,
+        '. Shown in the graph for those days, not in these totals.'));
+    }
     if (o.estimate) {
       // Which numbers are estimated, and from what share of visitors.
       const names = (o.estimated || []).map((m) => labels[m] || m).join(', ');
@@ -326,6 +339,11 @@ function digestControl() {
     });
   }).catch(() => p.remove());
   return p;
+}
+
+/** The name of the tool an import came from. */
+function importedName(format) {
+  return { plausible: 'Plausible', goatcounter: 'GoatCounter' }[format] || format;
 }
 
 function pickFilter(dim, value) {

@@ -32,6 +32,7 @@ func commands() []command {
 		{"funnel", "manage a site's saved funnels: funnel add|list|remove", runFunnel},
 		{"report", "e-mail digests: report send|subscribe|unsubscribe|list", runReport},
 		{"alert", "traffic alerts by e-mail or webhook: alert add|list|remove", runAlert},
+		{"import", "load another tool's export: import --site ID --format plausible|goatcounter FILE", runImport},
 		{"token", "manage API tokens: token add|list|revoke", runToken},
 		{"user", "manage dashboard logins: user add|list|password|remove", runUser},
 		{"share", "manage public read-only dashboard links: share add|list|revoke", runShare},

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -158,4 +159,20 @@ func (h *handlers) putList(c *fiber.Ctx, what string) error {
 		return err
 	}
 	return h.siteAnalysis(c)
+}
+
+// imported answers GET /api/v1/stats/:site/imported/:dimension: an
+// import's values of page, source, country, browser, device or event.
+func (h *handlers) imported(ctx context.Context, c *fiber.Ctx, v url.Values) (statsResult, string, error) {
+	dim := strings.Clone(c.Params("dimension"))
+	q, err := h.query(v)
+	if err != nil {
+		return nil, "", err
+	}
+	n, err := limit(v, query.DefaultLimit)
+	if err != nil {
+		return nil, "", err
+	}
+	r, err := h.Report.ImportedBreakdown(ctx, q, dim, n)
+	return r, fileName(q.Site, "imported-"+safeName(dim), q), err
 }

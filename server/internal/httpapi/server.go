@@ -197,6 +197,7 @@ func (h *handlers) routes(app *fiber.App) {
 	stats.Get("/goals", h.stats(h.goals))                                   // each goal's visitors, conversions and conversion rate
 	stats.Get("/funnel", h.stats(h.funnel))                                 // visitors through step=…&step=… in order (window=visit|1d|7d|30d, or funnel=NAME)
 	stats.Get("/retention", h.stats(h.retention))                           // cohorts of new visitors by week or month (interval) and their return
+	stats.Get("/imported/:dimension", h.stats(h.imported))                  // an import's page, source, country, browser, device or event values (days before the site's own data)
 	settings := v1.Group("/sites/:site", h.siteAccess)
 	settings.Get("/digest", h.digest) // the login's e-mail digest of the site: {"every":"week"|"month"|""}
 	settings.Put("/digest", h.digest)

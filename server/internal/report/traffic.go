@@ -61,6 +61,11 @@ func (s *Service) Overview(ctx context.Context, q query.Query) (*result.Overview
 		return nil, err
 	}
 	o := &result.Overview{Metrics: m}
+	days, err := s.importedDays(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	o.Imported = imported(days)
 	if q.Compare {
 		prev, prates, err := s.periodMetrics(ctx, q.Previous(), est)
 		if err != nil {
@@ -175,6 +180,13 @@ func (s *Service) Timeseries(ctx context.Context, q query.Query, metrics []query
 		return nil, err
 	}
 	ts.Points = points
+	days, err := s.importedDays(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if im := imported(days); im != nil {
+		ts.ImportedFormat, ts.Imported = im.Format, importedPoints(days, q.Interval)
+	}
 	if q.Compare {
 		prev, prates, err := s.series(ctx, q.Previous(), metrics, est)
 		if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/crumbhq/crumb/server/internal/auth"
 	"github.com/crumbhq/crumb/server/internal/clickhouse"
 	"github.com/crumbhq/crumb/server/internal/config"
+	"github.com/crumbhq/crumb/server/internal/imports"
 	"github.com/crumbhq/crumb/server/internal/model"
 	"github.com/crumbhq/crumb/server/testkit/chtest"
 )
@@ -27,6 +28,9 @@ type (
 	Config         = config.Serve
 	Site           = model.Site
 	Goal           = model.Goal
+	ImportData     = imports.Data
+	ImportDay      = imports.Day
+	ImportRow      = imports.Row
 	Funnel         = model.Funnel
 	Cookie         = model.Cookie
 	CategoryConfig = model.CategoryConfig

@@ -184,6 +184,9 @@ type Overview struct {
 	// the difference in percentage points for the bounce rate; null when
 	// the previous value is zero.
 	Change map[query.Metric]*float64 `json:"change,omitempty"`
+	// Imported is what an import holds for the period's days before the
+	// site's own data, apart from the metrics above; absent without.
+	Imported *Imported `json:"imported,omitempty"`
 }
 
 // Table lists metric, value and, when compared, previous and change.
@@ -202,6 +205,16 @@ func (o *Overview) Table() Table {
 			row = append(row, num(o.Previous.Get(m)), ch)
 		}
 		t.Rows = append(t.Rows, row)
+	}
+	if im := o.Imported; im != nil {
+		pad := func(r []any) []any {
+			for len(r) < len(t.Header) {
+				r = append(r, "")
+			}
+			return r
+		}
+		t.Rows = append(t.Rows, pad([]any{"imported_visitors_summed_by_day", im.Visitors}), pad([]any{"imported_visits", im.Visits}),
+			pad([]any{"imported_pageviews", im.Pageviews}), pad([]any{"imported_days", int64(im.Days)}))
 	}
 	return t
 }
@@ -240,6 +253,10 @@ type Timeseries struct {
 	Points   []Point
 	// Previous holds the previous period's buckets, in the same order.
 	Previous []Point
+	// Imported holds the buckets of imported days (before the site's own
+	// data), apart from Points; ImportedFormat names the tool.
+	Imported       []ImportedPoint
+	ImportedFormat string
 }
 
 func (ts *Timeseries) label(t time.Time) string {
@@ -271,6 +288,9 @@ func (ts *Timeseries) MarshalJSON() ([]byte, error) {
 	o = append(o, field{"interval", ts.Interval}, field{"metrics", ts.Metrics}, field{"points", ts.points(ts.Points)})
 	if ts.Previous != nil {
 		o = append(o, field{"previous", ts.points(ts.Previous)})
+	}
+	if ts.Imported != nil {
+		o = append(o, field{"imported", object{{"format", ts.ImportedFormat}, {"points", ts.Imported}}})
 	}
 	return o.MarshalJSON()
 }
