@@ -23,7 +23,7 @@ func importedWhere(site string, from, to time.Time) *Stmt {
 // bounces, visit duration (s), whether visits are known.
 func ImportedDaysSQL(site string, from, to time.Time) *Stmt {
 	return new(Stmt).Add(`SELECT date, format, visitors, visits, pageviews, bounces, visit_duration, has_visits
-		FROM `+migrations.ImportedDaily+` FINAL WHERE `).AddStmt(importedWhere(site, from, to)).Add(" ORDER BY date")
+		FROM ` + migrations.ImportedDaily + ` FINAL WHERE `).AddStmt(importedWhere(site, from, to)).Add(" ORDER BY date")
 }
 
 // ImportedRowsSQL: a dimension's imported values over the range's
