@@ -30,7 +30,8 @@ import (
 //	                          Distributed table made again over it
 //
 // A name missing from the registry is an error, and so is a CREATE or
-// ALTER that a cluster would run on one server only.
+// ALTER that a cluster would run on one server only (but for the ALTER of
+// a full copy, which replication carries to every server).
 //
 // ZooKeeper paths are /clickhouse/tables/{shard}/DATABASE/TABLE for sharded
 // tables (replica {replica}) and /clickhouse/tables/all/DATABASE/TABLE for
@@ -146,6 +147,14 @@ func (t Target) alter(name, change string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if t.Cluster != "" && !tb.Sharded() {
+		// A full copy is one replicated table on every server: ALTER ON
+		// CLUSTER would run on one replica of each shard, the second time
+		// on a table that already changed (18.16: "column with this name
+		// already exists"). On one server, replication carries it to
+		// every copy.
+		return fmt.Sprintf("ALTER TABLE %s %s", t.qualify(tb.Name), change), nil
+	}
 	out := fmt.Sprintf("ALTER TABLE %s%s %s", t.qualify(t.localName(tb)), t.OnCluster(), change)
 	if t.localName(tb) != tb.Name {
 		// A Distributed table cannot be altered ON CLUSTER where shards
@@ -158,6 +167,19 @@ func (t Target) alter(name, change string) (string, error) {
 		out += fmt.Sprintf(";\nDROP TABLE IF EXISTS %s%s;\n%s", t.qualify(tb.Name), t.OnCluster(), strings.TrimSuffix(dist, ";"))
 	}
 	return out, nil
+}
+
+// replicatedAlter reports whether s alters a full copy (a table not
+// sharded), which replication carries to every server.
+func (t Target) replicatedAlter(s string) bool {
+	rest, ok := strings.CutPrefix(s, "ALTER TABLE ")
+	if !ok {
+		return false
+	}
+	name, _, _ := strings.Cut(rest, " ")
+	name = strings.Trim(name[strings.LastIndex(name, ".")+1:], "`")
+	tb, ok := Lookup(name)
+	return ok && !tb.Sharded()
 }
 
 func (t Target) funcs() template.FuncMap {
@@ -208,7 +230,7 @@ func Render(name, text string, t Target) ([]string, error) {
 		if s == "" {
 			continue
 		}
-		if t.Cluster != "" && (strings.HasPrefix(s, "CREATE") || strings.HasPrefix(s, "ALTER")) && !strings.Contains(s, " ON CLUSTER ") {
+		if t.Cluster != "" && (strings.HasPrefix(s, "CREATE") || strings.HasPrefix(s, "ALTER")) && !strings.Contains(s, " ON CLUSTER ") && !t.replicatedAlter(s) {
 			first, _, _ := strings.Cut(s, "\n")
 			return nil, fmt.Errorf("%s: %q would run on one server of the cluster only (use {{onCluster}})", name, first)
 		}
