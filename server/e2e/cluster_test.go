@@ -68,6 +68,7 @@ func TestCluster_TwoNodesOnTwoShardsTwoReplicas(t *testing.T) {
 	}
 	defer admin.Close()
 	site := model.NewSite("clus01", "example.com", "Cluster", time.Now())
+	site.Goals = []model.Goal{{Name: "Pricing", Match: "page:/pricing"}}
 	if err := admin.PutSite(ctx, site); err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +130,18 @@ func TestCluster_TwoNodesOnTwoShardsTwoReplicas(t *testing.T) {
 				}
 				getStats(t, n, token, "/api/v1/stats/"+site.ID+"/breakdown/days_since_last_visit?period=today", &since)
 				getStats(t, n, token, "/api/v1/stats/"+site.ID+"/breakdown/visits_per_visitor?period=today", &per)
-				ok := ov.Metrics["visitors"] == float64(visits) && ov.Metrics["pageviews"] == float64(2*visits) &&
+				// Goals, funnels (report_steps, sharded by visitor) and
+				// retention over the shards.
+				var goals struct{ Goals []struct{ Visitors float64 } }
+				var funnel struct{ Steps []struct{ Visitors float64 } }
+				var cohorts struct{ Cohorts []struct{ Visitors float64 } }
+				getStats(t, n, token, "/api/v1/stats/"+site.ID+"/goals?period=today", &goals)
+				getStats(t, n, token, "/api/v1/stats/"+site.ID+"/funnel?period=today&step=page:/&step=page:/pricing", &funnel)
+				getStats(t, n, token, "/api/v1/stats/"+site.ID+"/retention?period=today", &cohorts)
+				analysis := len(goals.Goals) == 1 && goals.Goals[0].Visitors == float64(visits) &&
+					len(funnel.Steps) == 2 && funnel.Steps[1].Visitors == float64(visits) &&
+					len(cohorts.Cohorts) == 1 && cohorts.Cohorts[0].Visitors == float64(visits)
+				ok := analysis && ov.Metrics["visitors"] == float64(visits) && ov.Metrics["pageviews"] == float64(2*visits) &&
 					len(pages.Rows) == 2 && pages.Rows[0].Visitors == float64(visits) && pages.Rows[1].Visitors == float64(visits) &&
 					filtered.Metrics["visits"] == float64(visits) &&
 					len(since.Rows) == 1 && since.Rows[0].Value == "first visit" && since.Rows[0].Visits == float64(visits) &&
@@ -138,8 +150,8 @@ func TestCluster_TwoNodesOnTwoShardsTwoReplicas(t *testing.T) {
 					break
 				}
 				if time.Now().After(deadline) {
-					t.Fatalf("%s: node %s shows %v, pages %+v, filtered %v, days since the last visit %+v and visits per visitor %+v, want %d visitors and %d page views",
-						stage, n.addr, ov.Metrics, pages.Rows, filtered.Metrics, since.Rows, per.Rows, visits, 2*visits)
+					t.Fatalf("%s: node %s shows %v, pages %+v, filtered %v, days since the last visit %+v, visits per visitor %+v, goals %+v, funnel %+v, cohorts %+v; want %d visitors and %d page views",
+						stage, n.addr, ov.Metrics, pages.Rows, filtered.Metrics, since.Rows, per.Rows, goals.Goals, funnel.Steps, cohorts.Cohorts, visits, 2*visits)
 				}
 				time.Sleep(250 * time.Millisecond)
 			}
