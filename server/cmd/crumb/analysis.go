@@ -23,8 +23,9 @@ func (s *stepsFlag) Set(v string) error { *s = append(*s, v); return nil }
 // errUnchanged ends an editSite that only read the site.
 var errUnchanged = errors.New("unchanged")
 
-// editSite loads site id, lets edit change it, validates and stores it.
-func editSite(ctx context.Context, db *clickhouse.DB, id string, edit func(s *model.Site) error) error {
+// editSite loads site id, lets edit change it, validates and stores it,
+// then runs each of done (what to print once it is stored).
+func editSite(ctx context.Context, db *clickhouse.DB, id string, edit func(s *model.Site) error, done ...func()) error {
 	list, err := db.Sites(ctx)
 	if err != nil {
 		return err
@@ -43,7 +44,13 @@ func editSite(ctx context.Context, db *clickhouse.DB, id string, edit func(s *mo
 	if err := s.Validate(); err != nil {
 		return err
 	}
-	return db.PutSite(ctx, s)
+	if err := db.PutSite(ctx, s); err != nil {
+		return err
+	}
+	for _, fn := range done {
+		fn()
+	}
+	return nil
 }
 
 func runGoal(ctx context.Context, args []string, w io.Writer) error {
@@ -65,9 +72,8 @@ func runGoal(ctx context.Context, args []string, w io.Writer) error {
 						} else {
 							s.Goals = append(s.Goals, g)
 						}
-						fmt.Fprintf(w, "goal %q: %s\n", name, match)
 						return nil
-					})
+					}, func() { fmt.Fprintf(w, "goal %q: %s\n", name, match) })
 				})
 		},
 		"list": func(args []string) error {
@@ -95,9 +101,8 @@ func runGoal(ctx context.Context, args []string, w io.Writer) error {
 							return fmt.Errorf("site %s has no goal called %q", site, name)
 						}
 						s.Goals = slices.Delete(s.Goals, i, i+1)
-						fmt.Fprintf(w, "goal %q removed\n", name)
 						return nil
-					})
+					}, func() { fmt.Fprintf(w, "goal %q removed\n", name) })
 				})
 		},
 	})
@@ -124,9 +129,8 @@ func runFunnel(ctx context.Context, args []string, w io.Writer) error {
 						} else {
 							s.Funnels = append(s.Funnels, f)
 						}
-						fmt.Fprintf(w, "funnel %q: %s (window %s)\n", name, strings.Join(steps, " → "), window)
 						return nil
-					})
+					}, func() { fmt.Fprintf(w, "funnel %q: %s (window %s)\n", name, strings.Join(steps, " → "), window) })
 				})
 		},
 		"list": func(args []string) error {
@@ -154,9 +158,8 @@ func runFunnel(ctx context.Context, args []string, w io.Writer) error {
 							return fmt.Errorf("site %s has no funnel called %q", site, name)
 						}
 						s.Funnels = slices.Delete(s.Funnels, i, i+1)
-						fmt.Fprintf(w, "funnel %q removed\n", name)
 						return nil
-					})
+					}, func() { fmt.Fprintf(w, "funnel %q removed\n", name) })
 				})
 		},
 	})

@@ -200,8 +200,9 @@ func runAlert(ctx context.Context, args []string, w io.Writer) error {
 						} else {
 							s.Alerts = append(s.Alerts, a)
 						}
-						fmt.Fprintf(w, "alert %q: current visitors %s %d for %d minutes\n", name, a.Direction, a.Threshold, a.Minutes)
 						return nil
+					}, func() {
+						fmt.Fprintf(w, "alert %q: current visitors %s %d for %d minutes\n", name, a.Direction, a.Threshold, a.Minutes)
 					})
 				})
 		},
@@ -230,9 +231,8 @@ func runAlert(ctx context.Context, args []string, w io.Writer) error {
 							return fmt.Errorf("site %s has no alert called %q", site, name)
 						}
 						s.Alerts = slices.Delete(s.Alerts, i, i+1)
-						fmt.Fprintf(w, "alert %q removed\n", name)
 						return nil
-					})
+					}, func() { fmt.Fprintf(w, "alert %q removed\n", name) })
 				})
 		},
 	})

@@ -216,6 +216,9 @@ func ReadPlausible(r io.ReaderAt, size int64) (*Data, error) {
 // ReadGoatCounter reads a GoatCounter CSV export, gzipped or not.
 func ReadGoatCounter(r io.Reader, name string) (*Data, error) {
 	br := bufio.NewReader(r)
+	if head, _ := br.Peek(4); bytes.Equal(head, []byte("PK\x03\x04")) {
+		return nil, &Error{File: name, Msg: "a zip file is not a GoatCounter export (a .csv or .csv.gz); for Plausible's zip, use --format plausible"}
+	}
 	if head, _ := br.Peek(2); bytes.Equal(head, []byte{0x1f, 0x8b}) {
 		zr, err := gzip.NewReader(br)
 		if err != nil {

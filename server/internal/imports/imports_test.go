@@ -167,6 +167,9 @@ func TestGoatCounter(t *testing.T) {
 	if _, err := imports.Read("goatcounter", bad); err == nil || !strings.Contains(err.Error(), `line 11: Date "yesterday" is not RFC 3339`) {
 		t.Errorf("a bad date: %v", err)
 	}
+	if _, err := imports.Read("goatcounter", plausibleZip(t, nil)); err == nil || !strings.Contains(err.Error(), "use --format plausible") {
+		t.Errorf("Plausible's zip as GoatCounter's: %v", err)
+	}
 	other := filepath.Join(t.TempDir(), "other.csv")
 	_ = os.WriteFile(other, []byte("a,b\n1,2\n"), 0o600)
 	if _, err := imports.Read("goatcounter", other); err == nil || !strings.Contains(err.Error(), "not a GoatCounter export") {
