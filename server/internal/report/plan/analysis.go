@@ -129,8 +129,10 @@ func FunnelSQL(p *Plan, steps []query.Step) *Stmt {
 	}
 	// A visitor without the second step reaches the first only: no
 	// events to follow (empty arrays).
-	s := new(Stmt).Add(`SELECT if(bitAnd(groupBitOr(m), 2) = 0, emptyArrayUInt64(), groupArray(toUInt64(ts) * 256 + m)) AS ev,
-		if(bitAnd(groupBitOr(m), 2) = 0, emptyArrayUInt64(), groupArray(s)) AS ss
+	// Both arrays in one order (event word, then visit), the same on every
+	// ClickHouse: groupArray's own order is not.
+	s := new(Stmt).Add(`SELECT if(bitAnd(groupBitOr(m), 2) = 0, emptyArrayUInt64(), arraySort((e, x) -> (e, x), groupArray(toUInt64(ts) * 256 + m), groupArray(s))) AS ev,
+		if(bitAnd(groupBitOr(m), 2) = 0, emptyArrayUInt64(), arraySort((x, e) -> (e, x), groupArray(s), groupArray(toUInt64(ts) * 256 + m))) AS ss
 		FROM (SELECT ` + vk + ` AS v, ` + sk + ` AS s, ts, `).AddStmt(mask).Add(" AS m FROM " + from + " WHERE ").
 		AddStmt(where).Add(" AND (").AddStmt(any).Add(")")
 	if !p.UseMV() {
