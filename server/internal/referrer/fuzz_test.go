@@ -17,9 +17,10 @@ func FuzzClassify(f *testing.F) {
 	f.Add("news.ycombinator.com/item?id=1", "", "", "")
 	f.Add("http://[::1]:80/x", "[::1]", "", "referral")
 	f.Add("javascript:alert(1)", "example.com", " ", " ")
-	channels := map[string]bool{ChannelDirect: true, ChannelOrganicSearch: true, ChannelPaidSearch: true,
-		ChannelOrganicSocial: true, ChannelPaidSocial: true, ChannelEmail: true, ChannelReferral: true,
-		ChannelInternal: true, ChannelDisplay: true, ChannelAffiliates: true, ChannelOtherCampaign: true}
+	channels := map[string]bool{}
+	for _, ch := range Channels {
+		channels[ch] = true
+	}
 	f.Fuzz(func(t *testing.T, ref, pageHost, utmSource, utmMedium string) {
 		s := c.Classify(ref, pageHost, utmSource, utmMedium)
 		switch {
