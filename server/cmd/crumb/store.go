@@ -138,6 +138,9 @@ func openWithRetry(ctx context.Context, dsn string, log *slog.Logger, opts ...cl
 		if err == nil {
 			return db, nil
 		}
+		if clickhouse.Refused(err) {
+			return nil, fmt.Errorf("%w (check the user and password of --clickhouse-url; the private server of a data folder is reached with --data-dir alone)", err)
+		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			return nil, err
 		}

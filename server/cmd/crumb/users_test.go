@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -185,4 +186,22 @@ func regexpLine(out, pattern string) bool {
 		}
 	}
 	return false
+}
+
+func TestCommands_AWrongClickHousePasswordFailsAtOnce(t *testing.T) {
+	e := newUserEnv(t)
+	u, err := url.Parse(e.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.UserPassword("default", "not-the-password")
+	wrong := u.String()
+	var out, errOut bytes.Buffer
+	err = run(context.Background(), []string{"user", "list", "--clickhouse-url", wrong, "--log-level", "warn"}, &out, &errOut)
+	if err == nil || !strings.Contains(err.Error(), "check the user and password") {
+		t.Fatalf("crumb user list with a wrong password: %v, want the login named as the problem", err)
+	}
+	if strings.Contains(errOut.String(), "retrying") {
+		t.Errorf("a refused login was retried:\n%s", errOut.String())
+	}
 }

@@ -11,6 +11,7 @@ package clickhouse
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -127,6 +128,21 @@ func Open(ctx context.Context, dsn string, log *slog.Logger, options ...Option) 
 		d.conn = d.wrap(d.conn)
 	}
 	return d, nil
+}
+
+// Refused reports whether err is a server turning a login away (an unknown
+// user, a wrong or missing password, no access to the database): waiting
+// will not change the answer.
+func Refused(err error) bool {
+	var ex *ch.Exception
+	if !errors.As(err, &ex) {
+		return false
+	}
+	switch ex.Code {
+	case 192, 193, 194, 516, 497: // UNKNOWN_USER, WRONG_PASSWORD, REQUIRED_PASSWORD, AUTHENTICATION_FAILED, ACCESS_DENIED
+		return true
+	}
+	return false
 }
 
 // checkCluster fails unless the server knows the cluster.
