@@ -84,7 +84,8 @@ func newHarness(t *testing.T) *harness {
 	for d := 0; d < 20; d++ {
 		day := first.AddDate(0, 0, d)
 		imp.Days = append(imp.Days, crumbtest.ImportDay{Date: day, Visitors: 40, Visits: 50, Pageviews: 120, Bounces: 20, VisitDurationSecond: 3000, HasVisits: true})
-		imp.Rows = append(imp.Rows, crumbtest.ImportRow{Date: day, Dim: "page", Value: "/old-home", Visitors: 30, Pageviews: 90})
+		imp.Rows = append(imp.Rows, crumbtest.ImportRow{Date: day, Dim: "page", Value: "/old-home", Visitors: 30, Pageviews: 90},
+			crumbtest.ImportRow{Date: day, Dim: "source", Value: "Google", Visitors: 10, Pageviews: 25})
 	}
 	if _, err := h.db.Import(ctx, siteID, imp); err != nil {
 		t.Fatal(err)

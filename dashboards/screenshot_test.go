@@ -65,6 +65,14 @@ func TestScreenshots(t *testing.T) {
 	tb.WaitJS("the goals and row changes", `document.querySelector('section.goals tbody') && document.querySelectorAll('tbody .row-delta').length >= 5`)
 	tb.shot("overview-goals-compared.png")
 
+	// The last 12 months reach back into the days imported from Plausible.
+	tb = h.newTab(t, loggedIn, viewport(1280, 900, "light"))
+	tb.open("/dashboard/?site=shop&period=12mo")
+	ready(tb)
+	tb.WaitJS("the imported panel", `[...document.querySelectorAll('section.panel')].some(s => s.querySelector('h2').innerText.startsWith('Imported') && s.querySelector('tbody'))`)
+	tb.Do(`[...document.querySelectorAll('section.panel')].find(s => s.querySelector('h2').innerText.startsWith('Imported')).scrollIntoView({block: 'end'})`)
+	tb.shot("imported.png")
+
 	tb = h.newTab(t, loggedIn, viewport(1280, 1400, "light"))
 	tb.open("/dashboard/?site=shop&view=consent&period=30d")
 	tb.WaitJS("the consent view", `document.querySelectorAll('.panel table').length >= 4 && document.querySelector('.chart canvas')`)

@@ -797,6 +797,18 @@ func testImported(t *testing.T, h *harness) {
 	tb.waitText(".imported-note", "imported from Plausible")
 	tb.waitText(".imported-note", "800 visitors")
 	tb.waitText(".chart-legend", "Imported from Plausible")
+	// The import's own panel: its values summed over the imported days,
+	// as text (imported numbers cannot filter the dashboard).
+	const imported = `[...document.querySelectorAll('section.panel')].find(s => s.querySelector('h2').innerText == 'Imported from Plausible')`
+	tb.WaitJS("the imported panel's pages", imported+`?.querySelector('tbody')?.innerText.includes('/old-home')`)
+	if row := eval[string](tb, imported+`.querySelector('tbody tr').innerText`); !strings.Contains(row, "600") || !strings.Contains(row, "1,800") {
+		t.Errorf("imported /old-home row %q, want 600 visitors and 1,800 views", row)
+	}
+	if n := eval[int](tb, imported+`.querySelectorAll('tbody button').length`); n != 0 {
+		t.Errorf("%d buttons in the imported rows", n)
+	}
+	tb.Click(imported + `.querySelector('button[data-dim=source]')`)
+	tb.WaitJS("the imported panel's sources", imported+`.querySelector('tbody')?.innerText.includes('Google')`)
 	o := tb.api("overview?period=12mo")
 	if im, ok := o["imported"].(map[string]any); !ok || im["days"] != float64(20) || im["pageviews"] != float64(2400) {
 		t.Errorf("imported in the overview: %v", o["imported"])
@@ -805,6 +817,9 @@ func testImported(t *testing.T, h *harness) {
 	tb.kpi("visitors")
 	if n := eval[int](tb, `document.querySelectorAll('.imported-note').length`); n != 0 {
 		t.Errorf("an import note over the last 30 days")
+	}
+	if eval[bool](tb, imported+` !== undefined`) {
+		t.Errorf("an imported panel over the last 30 days")
 	}
 	tb.NoPageErrors()
 }

@@ -4,7 +4,7 @@ import { h, clear, fmt, labels, display, isoDay, fmtRange } from './dom.js';
 import { state, readURL, update, onChange, removeFilter, href } from './state.js';
 import { loadSession, stats, csvURL, post, digestSettings, saveDigest } from './api.js';
 import { drawChart, prune } from './chart.js';
-import { PANELS, DIMENSIONS, panel, rowsTable } from './panels.js';
+import { PANELS, DIMENSIONS, panel, importedPanel, rowsTable } from './panels.js';
 import { consentView, proofView } from './consent.js';
 import { funnelsView, retentionView, goalsPanel } from './analysis.js';
 
@@ -240,10 +240,11 @@ async function overview(el) {
   const kpis = h('div', { class: 'kpis', role: 'group', 'aria-label': 'Metrics: choose one for the chart' });
   const chartBox = h('div', { class: 'chart' });
   let metric = 'visitors';
+  const grid = h('div', { class: 'grid' }, ...PANELS.map((def) => panel({ ...def, pick: pickFilter })));
   el.append(filtersBar(),
     h('section', { class: 'card top', 'aria-label': 'Totals' }, kpis, chartBox),
     goalsPanel(pickFilter),
-    h('div', { class: 'grid' }, ...PANELS.map((def) => panel({ ...def, pick: pickFilter }))),
+    grid,
     h('p', { class: 'exports' }, 'Download: ',
       h('a', { class: 'export', href: csvURL('overview'), download: `${state.site}-overview.csv` }, 'Totals (CSV)'), ' \u00b7 ',
       h('a', { class: 'export', href: csvURL('timeseries', { metrics: KPIS.join(',') }), download: `${state.site}-timeseries.csv` }, 'Time series (CSV)')),
@@ -306,7 +307,8 @@ async function overview(el) {
         h('strong', {}, `${fmt('visitors', im.visitors)} visitors`), ' summed by day, ',
         h('strong', {}, `${fmt('pageviews', im.pageviews)} page views`),
         im.bounce_rate === null ? '' : `, bounce rate ${fmt('bounce_rate', im.bounce_rate)}`,
-        '. Shown in the graph for those days, not in these totals.'));
+        '. Shown in the graph for those days and in its own panel below, not in these totals.'));
+      grid.append(importedPanel(importedName(im.format)));
     }
     if (o.estimate) {
       // Which numbers are estimated, and from what share of visitors.

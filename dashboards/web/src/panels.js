@@ -21,6 +21,21 @@ export const PANELS = [
   { title: 'Loyalty', lazy: true, tabs: [['visits_per_visitor', 'Visits per visitor'], ['days_since_last_visit', 'Since last visit']] },
 ];
 
+/**
+ * The panel of an import's values (days before the site's own data): its
+ * rows cannot filter, since imported numbers have no visitors to filter.
+ */
+export function importedPanel(name) {
+  // An imported event's count is in its pageviews column.
+  const asEvents = (r) => r && { ...r, events: r.pageviews };
+  return panel({ title: `Imported from ${name}`, path: 'imported/', static: true,
+    note: 'The days before Crumb\u2019s own data; visitors are summed by day.',
+    metrics: (dim) => ['visitors', dim === 'event' ? 'events' : 'pageviews'],
+    adapt: (dim, data) => (dim === 'event' ? { ...data, rows: (data.rows || []).map(asEvents), other: asEvents(data.other) } : data),
+    tabs: [['page', 'Pages'], ['source', 'Sources'], ['country', 'Countries'], ['browser', 'Browsers'], ['device', 'Devices'],
+      ['event', 'Events']] });
+}
+
 /** Names of dimensions, singular, for filter chips and table headers. */
 export const DIMENSIONS = {
   page: 'Page', entry_page: 'Entry page', exit_page: 'Exit page', hostname: 'Hostname', channel: 'Channel',
@@ -59,7 +74,7 @@ export function panel(def) {
     const mine = ++seq;
     const [top, , sub] = tabOf(drill ? 'event' : dim);
     for (const b of tabs.children) b.setAttribute('aria-pressed', String(b.dataset.dim === top));
-    const path = 'breakdown/' + (drill ? 'event_prop' : dim);
+    const path = (def.path || 'breakdown/') + (drill ? 'event_prop' : dim);
     const extra = drill ? { event: drill.event, property: drill.property } : {};
     exportLink.href = csvURL(path, { ...extra, limit: 100 });
     exportLink.setAttribute('download', `${state.site}-${drill ? 'event-properties' : dim}.csv`);
@@ -71,19 +86,21 @@ export function panel(def) {
       : drill ? crumbs(drill, (d) => load('event', d)) : '';
     let opts = {
       pick: def.pick ? (r) => def.pick(dim, r.value) : undefined,
-      action: PAGE_DIMS.has(dim) ? (r) => pathsButton(r.value)
+      action: def.static ? null : PAGE_DIMS.has(dim) ? (r) => pathsButton(r.value)
         : dim === 'event' && !drill ? (r) => propsButton(r.value, () => load('event', { event: r.value })) : null,
     };
-    if (BREAKDOWN_ONLY.has(dim)) opts.canPick = () => false;
+    if (BREAKDOWN_ONLY.has(dim) || def.static) opts.canPick = () => false;
+    if (def.metrics) opts.metrics = def.metrics(dim);
     if (drill && !drill.property) {
       opts = { pick: (r) => load('event', { ...drill, property: r.value }), label: 'Property' };
     } else if (drill) {
       opts = { pick: (r) => (def.pick || ((d, v) => addFilter(d, v)))('event_prop', `${drill.property}=${r.value}`), label: drill.property };
     }
     try {
-      const data = await stats(path, { ...extra, limit: 10 });
+      let data = await stats(path, { ...extra, limit: 10 });
+      if (def.adapt) data = def.adapt(dim, data);
       if (mine !== seq) return;
-      clear(body).append(above, dim === 'days_since_last_visit' ? newVsReturning(data) : '', rowsTable(drill ? 'event_prop' : dim, data, opts));
+      clear(body).append(above, def.note ? h('p', { class: 'panel-note' }, def.note) : '', dim === 'days_since_last_visit' ? newVsReturning(data) : '', rowsTable(drill ? 'event_prop' : dim, data, opts));
     } catch (e) {
       if (mine !== seq) return;
       clear(body).append(above, h('p', { class: 'error' }, e.message));
