@@ -38,29 +38,40 @@ func (s *Service) Goals(ctx context.Context, q query.Query) (*result.Goals, erro
 		}
 	}
 	vals := make([]uint64, 2*len(steps))
-	var total sums
+	var visitors int64
 	sk := &sketched{}
-	fns := []func() error{func() (err error) {
-		total, err = s.totals(ctx, p, sk)
-		return err
-	}}
+	var fns []func() error
+	if p.UseMV() || p.Sample.Sampled() {
+		fns = append(fns, func() error {
+			total, err := s.totals(ctx, p, sk)
+			visitors = total.metrics(p.Sample).Visitors
+			return err
+		})
+	}
 	if p.UseMV() {
 		for i, st := range steps {
 			fns = append(fns, func() error { return s.queryRow(ctx, plan.GoalDimsSQL(p, st), &vals[2*i], &vals[2*i+1]) })
 		}
 	} else {
 		fns = append(fns, func() error {
-			dest := make([]any, len(vals))
+			// The filtered range's visitors come with the goals.
+			var all uint64
+			dest := []any{&all}
 			for i := range vals {
-				dest[i] = &vals[i]
+				dest = append(dest, &vals[i])
 			}
-			return s.queryRow(ctx, plan.GoalsSQL(p, steps), dest...)
+			if err := s.queryRow(ctx, plan.GoalsSQL(p, steps), dest...); err != nil {
+				return err
+			}
+			if !p.Sample.Sampled() {
+				visitors = int64(all)
+			}
+			return nil
 		})
 	}
 	if err := parallel(fns...); err != nil {
 		return nil, err
 	}
-	visitors := total.metrics(p.Sample).Visitors
 	out.Visitors = visitors
 	for i, g := range site.Goals {
 		row := result.GoalRow{Name: g.Name, Match: g.Match}

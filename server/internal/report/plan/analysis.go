@@ -55,15 +55,15 @@ func goalCond(p *Plan, name string) *Stmt {
 	return StepCond(st)
 }
 
-// GoalsSQL counts, over the range and filters, for each goal the
-// visitors who converted and the conversions (matching page views or
-// custom events), from events.
+// GoalsSQL counts, over the range and filters, the visitors, then for
+// each goal the visitors who converted and the conversions (matching page
+// views or custom events), from events.
 func GoalsSQL(p *Plan, goals []query.Step) *Stmt {
-	s := new(Stmt).Add("SELECT ")
-	for i, g := range goals {
-		if i > 0 {
-			s.Add(", ")
-		}
+	// First the visitors of the filtered range, the rate's denominator,
+	// from the same rows: one read of the events, not two.
+	s := new(Stmt).Add("SELECT toUInt64(uniqExact(" + visitorKey + "))")
+	for _, g := range goals {
+		s.Add(", ")
 		c := StepCond(g)
 		s.Add("toUInt64(uniqExactIf(" + visitorKey + ", ").AddStmt(c).Add(")), toUInt64(countIf(").AddStmt(c).Add("))")
 	}
