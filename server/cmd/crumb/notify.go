@@ -78,7 +78,7 @@ func runReport(ctx context.Context, args []string, w io.Writer) error {
 				})
 		},
 		"subscribe": func(args []string) error {
-			return withStore(ctx, "report subscribe", "Usage: crumb report subscribe --site ID --to ADDRESS --every week|month\n\nMails the site's digest every week (Mondays) or month (on the 1st), UTC, from every running crumb node, once.", args,
+			return withStore(ctx, "report subscribe", "Usage: crumb report subscribe --site ID --to ADDRESS --every week|month\n\nMails the site's digest every week (Mondays) or month (on the 1st), from 01:00 UTC, once whatever the number of crumb nodes.", args,
 				func(fs *flag.FlagSet) {
 					siteTo(fs)
 					fs.StringVar(&every, "every", "week", "week or month")

@@ -62,6 +62,8 @@ const (
 	MaxFileBytes = 2 << 30 // a file of the export, uncompressed
 	MaxRows      = 50_000_000
 	MaxDays      = 20 * 366
+	// MaxValueBytes is the longest field of a row (a page, a source…).
+	MaxValueBytes = 2048
 )
 
 // Error is a problem with the export: the file, the line (0 when it is
@@ -132,6 +134,7 @@ func ReadPlausible(r io.ReaderAt, size int64) (*Data, error) {
 		dim, value string
 	}
 	rows := map[key]*Row{}
+	nRows := 0 // over every file of the zip
 	for _, f := range zr.File {
 		name := path.Base(f.Name)
 		m := plausibleName.FindStringSubmatch(name)
@@ -149,7 +152,7 @@ func ReadPlausible(r io.ReaderAt, size int64) (*Data, error) {
 		if err != nil {
 			return nil, &Error{File: name, Msg: err.Error()}
 		}
-		err = readCSV(name, rc, func(line int, get func(string) (string, bool)) error {
+		err = readCSV(name, rc, &nRows, func(line int, get func(string) (string, bool)) error {
 			day, err := dateField(get, "date")
 			if err != nil {
 				return err
@@ -225,7 +228,7 @@ func ReadGoatCounter(r io.Reader, name string) (*Data, error) {
 			return nil, &Error{File: name, Msg: "bad gzip: " + err.Error()}
 		}
 		defer zr.Close()
-		br = bufio.NewReader(io.LimitReader(zr, MaxFileBytes))
+		br = bufio.NewReader(zr)
 	}
 	type dayAcc struct {
 		sessions map[string]bool
@@ -252,7 +255,8 @@ func ReadGoatCounter(r io.Reader, name string) (*Data, error) {
 			a.sessions[session] = true
 		}
 	}
-	err := readCSV(name, br, func(line int, get func(string) (string, bool)) error {
+	nRows := 0
+	err := readCSV(name, br, &nRows, func(line int, get func(string) (string, bool)) error {
 		p, ok := get("Path")
 		if !ok {
 			return fmt.Errorf("not a GoatCounter export: no 2Path column")
@@ -351,8 +355,8 @@ func browserName(b string) string {
 // readCSV reads a CSV with a header line, calling fn for every other line
 // with a lookup of its fields by column name. A line fn refuses is an
 // *Error naming the file and line.
-func readCSV(name string, r io.Reader, fn func(line int, get func(string) (string, bool)) error) error {
-	cr := csv.NewReader(r)
+func readCSV(name string, r io.Reader, rows *int, fn func(line int, get func(string) (string, bool)) error) error {
+	cr := csv.NewReader(&limited{r: r, left: MaxFileBytes})
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = true
 	header, err := cr.Read()
@@ -360,6 +364,10 @@ func readCSV(name string, r io.Reader, fn func(line int, get func(string) (strin
 		return &Error{File: name, Msg: "empty file"}
 	}
 	if err != nil {
+		var pe *csv.ParseError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
 		return &Error{File: name, Line: 1, Msg: err.Error()}
 	}
 	cols := map[string]int{}
@@ -377,28 +385,37 @@ func readCSV(name string, r io.Reader, fn func(line int, get func(string) (strin
 			cols[h] = i
 		}
 	}
-	n := 0
 	for {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
-			return &Error{File: name, Line: line, Msg: err.Error()}
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				return &Error{File: name, Line: pe.StartLine, Msg: pe.Err.Error()}
+			}
+			return &Error{File: name, Msg: err.Error()}
 		}
+		line, _ := cr.FieldPos(0)
 		if len(rec) == 1 && rec[0] == "" {
 			continue
 		}
-		if n++; n > MaxRows {
-			return &Error{File: name, Msg: fmt.Sprintf("more than %d rows", MaxRows)}
+		if *rows++; *rows > MaxRows {
+			return &Error{File: name, Msg: fmt.Sprintf("more than %d rows in the export", MaxRows)}
+		}
+		for _, v := range rec {
+			if len(v) > MaxValueBytes {
+				return &Error{File: name, Line: line, Msg: fmt.Sprintf("a value of %d bytes (at most %d)", len(v), MaxValueBytes)}
+			}
 		}
 		get := func(c string) (string, bool) {
 			i, ok := cols[c]
 			if !ok || i >= len(rec) {
 				return "", ok && i < len(rec)
 			}
-			return rec[i], true
+			// A copy: the record's fields share one string of the line.
+			return strings.Clone(rec[i]), true
 		}
 		if err := fn(line, get); err != nil {
 			return &Error{File: name, Line: line, Msg: err.Error()}
@@ -436,6 +453,29 @@ func count(get func(string) (string, bool), col string, required bool) (uint64, 
 	return n, nil
 }
 
+// limited reads at most left bytes of r and fails beyond, so that an
+// export cut at the limit is refused, not half read.
+type limited struct {
+	r    io.Reader
+	left int64
+}
+
+func (l *limited) Read(p []byte) (int, error) {
+	if l.left <= 0 {
+		var one [1]byte
+		if n, _ := l.r.Read(one[:]); n > 0 {
+			return 0, fmt.Errorf("larger than %d GiB", MaxFileBytes>>30)
+		}
+		return 0, io.EOF
+	}
+	if int64(len(p)) > l.left {
+		p = p[:l.left]
+	}
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
+	return n, err
+}
+
 func clip(s string) string {
 	if len(s) > 40 {
 		return s[:40] + "…"
@@ -463,7 +503,10 @@ func (d *Data) check() error {
 		if !slices.Contains(Dims, r.Dim) {
 			return &Error{Msg: "unknown dimension " + r.Dim}
 		}
-		if len(r.Value) > 2048 {
+		if r.Date.Year() < 2000 || r.Date.After(time.Now().AddDate(0, 0, 1)) {
+			return &Error{Msg: fmt.Sprintf("a %s row of %s is out of range (2000 to today)", r.Dim, r.Date.Format("2006-01-02"))}
+		}
+		if len(r.Value) > MaxValueBytes {
 			return &Error{Msg: fmt.Sprintf("a %s value of %d bytes on %s", r.Dim, len(r.Value), r.Date.Format("2006-01-02"))}
 		}
 	}

@@ -108,6 +108,14 @@ func TestPlausible_Refusals(t *testing.T) {
 		"no visitors file": {map[string]string{"imported_visitors_20260501_20260503.csv": ""}, "no imported_visitors_*.csv"},
 		"a day twice": {map[string]string{"imported_visitors_20260504_20260504.csv": "date,visitors,pageviews,bounces,visits,visit_duration\n2026-05-01,1,1,1,1,1\n"},
 			"day 2026-05-01 is in the export twice"},
+		"a bare quote in the first field": {map[string]string{"imported_pages_20260501_20260503.csv": "date,hostname,page,visits,visitors,pageviews\n2026-05-01,a,/,1,2,3\na\"b,a,/,1,2,3\n"},
+			`imported_pages_20260501_20260503.csv, line 3: bare " in non-quoted-field`},
+		"an unterminated quote": {map[string]string{"imported_pages_20260501_20260503.csv": "date,hostname,page,visits,visitors,pageviews\n\"2026-05-01,a,/,1,2,3\n"},
+			`imported_pages_20260501_20260503.csv, line 2: extraneous or missing " in quoted-field`},
+		"a page of 3000 bytes": {map[string]string{"imported_pages_20260501_20260503.csv": "date,hostname,page,visits,visitors,pageviews\n2026-05-01,a,/" + strings.Repeat("x", 3000) + ",1,2,3\n"},
+			"line 2: a value of 3001 bytes (at most 2048)"},
+		"a page row of 1969": {map[string]string{"imported_pages_20260501_20260503.csv": "date,hostname,page,visits,visitors,pageviews\n1969-12-31,a,/,1,2,3\n"},
+			"a page row of 1969-12-31 is out of range"},
 	} {
 		_, err := imports.Read("plausible", plausibleZip(t, tc.extra))
 		var ie *imports.Error

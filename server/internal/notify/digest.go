@@ -64,9 +64,16 @@ func ParsePeriod(s string, now time.Time) (Period, error) {
 	return Period{}, fmt.Errorf("period must be 7d, 30d, month, week or last_month, not %q", s)
 }
 
+// DigestDelay is how long after its period's end a digest waits, for the
+// events still on their way (a buffer being replayed, a page's last time
+// on page) to land.
+const DigestDelay = time.Hour
+
 // Due is the period a recipient who gets the digest every week or month
-// is owed at now: the last whole week or month.
+// is owed at now: the last whole week or month that ended DigestDelay
+// before now.
 func Due(every string, now time.Time) (Period, bool) {
+	now = now.Add(-DigestDelay)
 	switch every {
 	case "week":
 		return LastWeek(now), true

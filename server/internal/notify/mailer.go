@@ -49,7 +49,12 @@ func NewMailer(rawURL, from string) (*Mailer, error) {
 	}
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("smtp url: %w", err)
+		// Not err itself: it quotes the URL, password and all.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("smtp url: %v (percent-encode special characters of the user and password)", err)
 	}
 	m := &Mailer{host: u.Hostname(), from: from, policy: mail.TLSMandatory}
 	switch u.Scheme {

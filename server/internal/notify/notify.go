@@ -13,7 +13,10 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/crumbhq/crumb/server/internal/model"
@@ -271,8 +274,12 @@ func (s *Service) RunAlerts(ctx context.Context) (fired int, err error) {
 				continue
 			}
 			recent := false
-			for _, at := range last {
-				recent = recent || now.Sub(at) < time.Hour
+			for key, at := range last {
+				// Only this alert's keys: another alert's name may begin
+				// with this one's and a "|".
+				if alertHour.MatchString(strings.TrimPrefix(key, prefix)) {
+					recent = recent || now.Sub(at) < time.Hour
+				}
 			}
 			if recent {
 				continue
@@ -285,12 +292,19 @@ func (s *Service) RunAlerts(ctx context.Context) (fired int, err error) {
 				}
 				continue
 			}
-			if err := s.fire(ctx, site, a, current[:a.Minutes], now); err != nil {
-				s.log().Warn("alert not delivered", "site", site.ID, "alert", a.Name, "err", err)
+			delivered, err := s.fire(ctx, site, a, current[:a.Minutes], now)
+			detail := fmt.Sprint(current[0])
+			if err != nil {
+				s.log().Warn("alert not delivered everywhere", "site", site.ID, "alert", a.Name, "delivered", delivered, "err", err)
 				errs = append(errs, err)
-				continue
+				if delivered == 0 {
+					continue // tried again once the claim is stale
+				}
+				// Delivered somewhere: sent, so that the channels that
+				// worked do not get it again within the hour.
+				detail += "; failed: " + err.Error()
 			}
-			if err := s.Store.Sent(ctx, key, claim, s.Node, fmt.Sprint(current[0])); err != nil {
+			if err := s.Store.Sent(ctx, key, claim, s.Node, detail); err != nil {
 				errs = append(errs, err)
 				continue
 			}
@@ -332,7 +346,9 @@ func Signature(secret string, body []byte) string {
 	return "sha256=" + hex.EncodeToString(m.Sum(nil))
 }
 
-func (s *Service) fire(ctx context.Context, site *model.Site, a model.Alert, current []int64, now time.Time) error {
+// fire delivers an alert to its webhook and addresses and returns to how
+// many of them it was delivered.
+func (s *Service) fire(ctx context.Context, site *model.Site, a model.Alert, current []int64, now time.Time) (int, error) {
 	p := AlertPayload{Site: site.ID, Alert: a.Name, Direction: a.Direction, Threshold: a.Threshold, Minutes: a.Minutes,
 		CurrentVisitors: current[0], Lowest: current[0], Highest: current[0], At: now.Format(time.RFC3339),
 		Dashboard: strings.TrimRight(s.PublicURL, "/") + "/dashboard/?site=" + site.ID + "&period=today"}
@@ -340,8 +356,15 @@ func (s *Service) fire(ctx context.Context, site *model.Site, a model.Alert, cur
 		p.Lowest, p.Highest = min(p.Lowest, v), max(p.Highest, v)
 	}
 	var errs []error
+	delivered := 0
+	tried := func(err error) {
+		if err == nil {
+			delivered++
+		}
+		errs = append(errs, err)
+	}
 	if a.Webhook != "" {
-		errs = append(errs, s.webhook(ctx, a, p))
+		tried(s.webhook(ctx, a, p))
 	}
 	if len(a.Emails) > 0 {
 		if s.Mailer == nil {
@@ -351,12 +374,15 @@ func (s *Service) fire(ctx context.Context, site *model.Site, a model.Alert, cur
 			text := fmt.Sprintf("%s: %q fired.\n\nCurrent visitors (the last 5 minutes) have been %s %d for %d minutes: %d now, between %d and %d.\n\nThe dashboard: %s\n\nThis alert fires at most once an hour; change it with `crumb alert`.\n",
 				siteName(site), a.Name, a.Direction, a.Threshold, a.Minutes, p.CurrentVisitors, p.Lowest, p.Highest, p.Dashboard)
 			for _, to := range a.Emails {
-				errs = append(errs, s.Mailer.Send(ctx, Message{To: to, Subject: subject, Text: text}))
+				tried(s.Mailer.Send(ctx, Message{To: to, Subject: subject, Text: text}))
 			}
 		}
 	}
-	return errors.Join(errs...)
+	return delivered, errors.Join(errs...)
 }
+
+// alertHour is the end of an alert's key: the hour it fired.
+var alertHour = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}T\d{2}$`)
 
 func (s *Service) webhook(ctx context.Context, a model.Alert, p AlertPayload) error {
 	body, err := json.Marshal(p)
@@ -377,33 +403,46 @@ func (s *Service) webhook(ctx context.Context, a model.Alert, p AlertPayload) er
 	if client == nil {
 		client = &http.Client{Timeout: 10 * time.Second}
 	}
+	// Errors name the webhook's host only: its path or query may hold a
+	// token (as Slack's and Discord's do).
 	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("webhook: %w", err)
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return fmt.Errorf("webhook at %s: %w", req.URL.Host, err)
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("webhook: %s answered %s", a.Webhook, resp.Status)
+		return fmt.Errorf("webhook at %s answered %s", req.URL.Host, resp.Status)
 	}
 	return nil
 }
 
-// Run sends due digests and checks alerts every interval until ctx ends.
+// Run sends due digests and checks alerts every interval until ctx ends,
+// each in its own loop: a Monday's many digests (each claim waits for
+// the other nodes' claims) do not hold up the alerts.
 func (s *Service) Run(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		if _, err := s.RunDigests(ctx); err != nil && ctx.Err() == nil {
-			s.log().Warn("digests", "err", err)
-		}
-		if _, err := s.RunAlerts(ctx); err != nil && ctx.Err() == nil {
-			s.log().Warn("alerts", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+	var wg sync.WaitGroup
+	loop := func(name string, run func(context.Context) (int, error)) {
+		defer wg.Done()
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			if _, err := run(ctx); err != nil && ctx.Err() == nil {
+				s.log().Warn(name, "err", err)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
 		}
 	}
+	wg.Add(2)
+	go loop("digests", s.RunDigests)
+	go loop("alerts", s.RunAlerts)
+	wg.Wait()
 }

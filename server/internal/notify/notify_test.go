@@ -283,3 +283,77 @@ func TestAlert_FiresOnceForASpike(t *testing.T) {
 		t.Fatalf("webhooks: %+v", hooks)
 	}
 }
+
+// TestAlert_DeliveredSomewhereIsSent: an alert whose webhook works and
+// whose address the SMTP server refuses counts as sent, so the webhook does
+// not get it again within the hour (it used to, each time the claim went
+// stale).
+func TestAlert_DeliveredSomewhereIsSent(t *testing.T) {
+	db := chtest.DB(t)
+	srv := smtptest.Start(t)
+	now := time.Date(2026, 5, 4, 12, 30, 0, 0, time.UTC)
+	site := model.NewSite("halfway", "halfway.test", "Halfway", now.AddDate(0, -1, 0))
+	var (
+		mu    sync.Mutex
+		hooks int
+	)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hooks++
+		mu.Unlock()
+	}))
+	defer hook.Close()
+	site.Alerts = []model.Alert{{Name: "spike", Direction: "above", Threshold: 10, Minutes: 3,
+		Emails: []string{"nobody@" + smtptest.RejectedDomain}, Webhook: hook.URL, Secret: "0123456789abcdef"}}
+	if err := site.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	// 12 visitors, each with a page view every minute from 10 minutes
+	// before now to 40 after.
+	var events []model.Event
+	for v := 0; v < 12; v++ {
+		id, s := uuid.New(), uuid.New()
+		for m := -10; m <= 40; m++ {
+			events = append(events, model.Event{ID: uuid.New(), SiteID: site.ID, Time: now.Add(time.Duration(m) * time.Minute), Type: model.Pageview,
+				VisitorID: id, SessionID: s, Hostname: "halfway.test", Path: "/"})
+		}
+	}
+	if err := db.InsertEvents(context.Background(), events); err != nil {
+		t.Fatal(err)
+	}
+	ss := sites{site.ID: &site}
+	if _, err := service(t, db, ss, srv.URL(), now, "a").RunAlerts(context.Background()); err == nil || !strings.Contains(err.Error(), "no such mailbox") {
+		t.Fatalf("the refused address: %v", err)
+	}
+	// Half an hour later, in the next hour: still within an hour of the
+	// first delivery.
+	if _, err := service(t, db, ss, srv.URL(), now.Add(31*time.Minute), "b").RunAlerts(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if hooks != 1 {
+		t.Errorf("the webhook got the alert %d times, want once", hooks)
+	}
+}
+
+// A bad SMTP URL is refused without repeating its password.
+func TestNewMailer_BadURLKeepsThePassword(t *testing.T) {
+	for _, raw := range []string{"smtp://user:p%zzsecret@mail.example.test", "smtp://user:secret@mail.example.test:port"} {
+		_, err := notify.NewMailer(raw, "crumb@example.test")
+		if err == nil || strings.Contains(err.Error(), "secret") {
+			t.Errorf("%s: %v", raw, err)
+		}
+	}
+}
+
+// A week's digest is due from 01:00 UTC on the Monday after it.
+func TestDue_AnHourAfterThePeriod(t *testing.T) {
+	mon := time.Date(2026, 3, 16, 0, 0, 0, 0, time.UTC)
+	for at, want := range map[time.Duration]string{30 * time.Minute: "2026-03-02", time.Hour: "2026-03-09", 25 * time.Hour: "2026-03-09"} {
+		p, ok := notify.Due("week", mon.Add(at))
+		if !ok || p.From.Format("2006-01-02") != want {
+			t.Errorf("due at %s: the week from %s, want %s", mon.Add(at).Format(time.DateTime), p.From.Format("2006-01-02"), want)
+		}
+	}
+}

@@ -43,6 +43,9 @@ type Server struct {
 }
 
 // Start runs a server until the test ends.
+// RejectedDomain is a domain whose addresses the server refuses (550).
+const RejectedDomain = "rejected.test"
+
 func Start(t testing.TB) *Server {
 	t.Helper()
 	s := &Server{}
@@ -126,6 +129,9 @@ func (x *session) Mail(from string, _ *smtp.MailOptions) error {
 }
 
 func (x *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	if strings.HasSuffix(to, "@"+RejectedDomain) {
+		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such mailbox"}
+	}
 	x.to = append(x.to, to)
 	return nil
 }
