@@ -33,6 +33,7 @@ func TestDashboard(t *testing.T) {
 		{"Retention", testRetention},
 		{"ComparedRows", testComparedRows},
 		{"Imported", testImported},
+		{"Withheld", testWithheld},
 		{"Consent", testConsent},
 		{"Proof", testProof},
 		{"ExportCSV", testExport},
@@ -820,6 +821,22 @@ func testImported(t *testing.T, h *harness) {
 	}
 	if eval[bool](tb, imported+` !== undefined`) {
 		t.Errorf("an imported panel over the last 30 days")
+	}
+	tb.NoPageErrors()
+}
+
+// testWithheld: filters that leave fewer than k visitors show no numbers
+// anywhere on the page, only why.
+func testWithheld(t *testing.T, h *harness) {
+	tb := h.dashboard(t, "&filter=page%3Ais%3A%2Fno-such-page")
+	tb.waitText(".withheld-note", "Fewer than 5 visitors match these filters")
+	tb.WaitJS("the chart's note", `document.querySelector('.chart .withheld')`)
+	tb.WaitJS("the panels' notes", `document.querySelectorAll('.grid .withheld').length >= 4 && !document.querySelector('.grid .loading')`)
+	if n := eval[int](tb, `document.querySelectorAll('.grid table').length`); n != 0 {
+		t.Errorf("%d tables of numbers in the panels", n)
+	}
+	if n := eval[int](tb, `[...document.querySelectorAll('.kpi .value')].filter(v => /\d/.test(v.innerText)).length`); n != 0 {
+		t.Errorf("%d numbers in the tiles", n)
 	}
 	tb.NoPageErrors()
 }

@@ -1,7 +1,7 @@
 // Goals, funnels and retention cohorts: what a consented visitor's random
 // ID makes possible, aggregate-only. A number of fewer than k visitors
 // comes back as null and is shown as "< k", never guessed.
-import { h, clear, fmt, duration, fmtBucket } from './dom.js';
+import { h, clear, fmt, duration, fmtBucket, withheldText } from './dom.js';
 import { stats, csvURL, analysisSettings, saveAnalysis } from './api.js';
 import { state, update } from './state.js';
 
@@ -44,7 +44,7 @@ export function goalsPanel(pick) {
     }
     try {
       const g = await stats('goals');
-      clear(body).append(goalsTable(g, pick));
+      clear(body).append(g.withheld ? h('p', { class: 'empty withheld' }, withheldText(g)) : goalsTable(g, pick));
     } catch (e) {
       clear(body).append(errorText(e));
     }

@@ -1,6 +1,6 @@
 // The dashboard app: one page, its state in the URL, every number from the
 // stats API (aggregates only).
-import { h, clear, fmt, labels, display, isoDay, fmtRange } from './dom.js';
+import { h, clear, fmt, labels, display, isoDay, fmtRange, withheldText } from './dom.js';
 import { state, readURL, update, onChange, removeFilter, href } from './state.js';
 import { loadSession, stats, csvURL, post, digestSettings, saveDigest } from './api.js';
 import { drawChart, prune } from './chart.js';
@@ -253,6 +253,11 @@ async function overview(el) {
     chartBox.setAttribute('aria-busy', 'true');
     try {
       const ts = await stats('timeseries', { metrics: metric });
+      if (ts.withheld) {
+        clear(chartBox).append(h('p', { class: 'empty withheld' }, withheldText(ts)));
+        chartBox.removeAttribute('aria-busy');
+        return;
+      }
       // Imported days (before the site's own data) are their own series.
       const byDate = new Map(((ts.imported && ts.imported.points) || []).map((p) => [p.date, p]));
       const imported = byDate.size && ['visitors', 'visits', 'pageviews'].includes(metric)
@@ -275,6 +280,11 @@ async function overview(el) {
   drawMetric();
   try {
     const o = await stats('overview');
+    if (o.withheld) {
+      // Filters that leave fewer than k visitors: no numbers at all.
+      kpis.after(h('p', { class: 'withheld-note', role: 'note' }, withheldText(o)));
+      return;
+    }
     for (const tile of kpis.children) {
       const m = tile.dataset.metric;
       tile.querySelector('.value').textContent = fmt(m, o.metrics[m]);

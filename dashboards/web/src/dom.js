@@ -125,3 +125,9 @@ export function fmtTime(ts) {
   const d = new Date(ts);
   return Number.isNaN(d.getTime()) ? ts : timeFmt.format(d) + ' UTC';
 }
+
+/** Why an answer has no numbers: its filters leave fewer than k visitors. */
+export function withheldText(data) {
+  const why = data.withheld || '';
+  return `${why.charAt(0).toUpperCase()}${why.slice(1)}, so that no one visitor can be seen. Remove a filter to see more.`;
+}

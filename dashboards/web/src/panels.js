@@ -1,6 +1,6 @@
 // Breakdown panels: a table of the top rows of a dimension, each row a
 // button that filters the whole dashboard by its value.
-import { h, clear, fmt, columns, labels, display } from './dom.js';
+import { h, clear, fmt, columns, labels, display, withheldText } from './dom.js';
 import { stats, csvURL } from './api.js';
 import { state, addFilter, update } from './state.js';
 
@@ -164,6 +164,7 @@ function pathsButton(page) {
  * action(row) may add a second, small button to a row.
  */
 export function rowsTable(dim, data, { metrics, pick, canPick, action, label, max: most = 3, dense = false } = {}) {
+  if (data.withheld) return h('p', { class: 'empty withheld' }, withheldText(data));
   metrics = (metrics || data.metrics || ['visitors']).slice(0, most);
   const rows = [...(data.rows || [])];
   if (data.other) rows.push({ ...data.other, _other: true });

@@ -67,6 +67,8 @@ func statusOf(err error) answer {
 		return answer{code: fiber.StatusNotFound, msg: "no decisions recorded under this consent ID"}
 	case errors.Is(err, report.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
 		return answer{code: fiber.StatusServiceUnavailable, msg: report.ErrTimeout.Error(), retry: "10"}
+	case errors.Is(err, report.ErrBusy):
+		return answer{code: fiber.StatusServiceUnavailable, msg: report.ErrBusy.Error(), retry: "5"}
 	case errors.Is(err, context.Canceled):
 		return answer{code: 499, msg: "request canceled"}
 

@@ -56,7 +56,11 @@ func (h *handlers) stats(fn handler) fiber.Handler {
 		}
 		c.Set(fiber.HeaderCacheControl, "no-store")
 		if format == "csv" {
-			return writeCSV(c, name, res.Table())
+			t := res.Table()
+			if w, ok := res.(interface{ WithheldBecause() string }); ok && w.WithheldBecause() != "" {
+				t.Rows = nil // the header alone: no numbers of fewer than k visitors
+			}
+			return writeCSV(c, name, t)
 		}
 		body, err := json.Marshal(res)
 		if err != nil {

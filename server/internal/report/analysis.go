@@ -69,8 +69,18 @@ func (s *Service) Goals(ctx context.Context, q query.Query) (*result.Goals, erro
 			return nil
 		})
 	}
-	if err := parallel(fns...); err != nil {
+	// A site may have 50 goals: four reads at a time, not 50 of the
+	// connections ingest shares.
+	if err := parallelN(4, fns...); err != nil {
 		return nil, err
+	}
+	if why := withheld(q, visitors, p.K); why != "" {
+		for _, g := range site.Goals {
+			out.Goals = append(out.Goals, result.GoalRow{Name: g.Name, Match: g.Match})
+		}
+		out.Meta = s.meta(q, nil)
+		out.Withheld = why
+		return out, nil
 	}
 	out.Visitors = visitors
 	for i, g := range site.Goals {

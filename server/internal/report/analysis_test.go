@@ -237,6 +237,10 @@ func TestAnalysis_KnownCrowd(t *testing.T) {
 				"page:/pricing 7 - 100 - | event:signup 4 57.1 57.1 60 | page:/thanks 4 100 57.1 60"},
 			{"under k", q(site.ID), steps("", "page:/pricing", "event:signup", "page:/thanks", "event:upgrade"),
 				"page:/pricing 29 - 100 - | event:signup 15 51.7 51.7 60 | page:/thanks 10 66.7 34.5 60 | event:upgrade - - - -"},
+			// One event is one step, on both paths: a pro signup is not
+			// also the signup before it.
+			{"one event, one step", q(site.ID), steps("7d", "event:signup", "event:signup:plan=pro"),
+				"event:signup 24 - 100 - | event:signup:plan=pro - - - -"},
 			{"goal filter", q(site.ID, "filter", "goal:is:Pro"), steps("", "page:/pricing", "page:/thanks"),
 				"page:/pricing 5 - 100 - | page:/thanks 5 100 100 120"},
 		} {

@@ -62,7 +62,9 @@
 // Every breakdown row covers at least the site's k distinct visitors
 // (counted exactly); smaller rows fold into one
 // "(other)" row, which is left out when it too covers fewer than k.
-// Totals cover every row. Consent rows count distinct consent IDs, and
+// Totals cover every row; with filters that leave fewer than k visitors,
+// the overview, time series, breakdowns and goals withhold every number
+// (Meta.Withheld says why). Consent rows count distinct consent IDs, and
 // undeclared-cookie rows impressions (which carry no ID).
 //
 // # Exact numbers, and estimates

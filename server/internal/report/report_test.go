@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,9 +110,9 @@ func TestService_OverviewFilters(t *testing.T) {
 		// Visits with a signup: S1, S6, S8.
 		{"event:is:signup", result.Metrics{Visitors: 3, ReturningVisitors: 0, Visits: 3, Pageviews: 6, AnonymousPageviews: 0,
 			ViewsPerVisit: 2, BounceRate: 0, VisitDuration: 40, TimeOnPage: 8.3, Events: 13}},
-		// Visits that entered on /blog: S3, S4.
-		{"entry_page:is:/blog", result.Metrics{Visitors: 2, ReturningVisitors: 0, Visits: 2, Pageviews: 4, AnonymousPageviews: 0,
-			ViewsPerVisit: 2, BounceRate: 0, VisitDuration: 50, TimeOnPage: 12.5, Events: 7}},
+		// Visits that entered on /blog: S3, S4, two visitors, fewer than
+		// the fixture's k of 3: withheld.
+		{"entry_page:is:/blog", result.Metrics{}},
 		// Direct visits have no source, "(none)": S2, S7, S9, A1, A3.
 		{"source:is:(none)", result.Metrics{Visitors: 3, ReturningVisitors: 0, Visits: 3, Pageviews: 5, AnonymousPageviews: 2,
 			ViewsPerVisit: 1, BounceRate: 66.7, VisitDuration: 5.7, TimeOnPage: 5.7, Events: 8}},
@@ -123,6 +124,9 @@ func TestService_OverviewFilters(t *testing.T) {
 			}
 			if o.Metrics != tc.want {
 				t.Errorf("metrics = %+v\nwant      %+v", o.Metrics, tc.want)
+			}
+			if small := tc.want.Visitors < reporttest.K; small != (o.Withheld != "") {
+				t.Errorf("withheld %q with %d visitors", o.Withheld, tc.want.Visitors)
 			}
 		})
 	}
@@ -502,5 +506,63 @@ func TestService_UnknownSite(t *testing.T) {
 	q.Site = "nope"
 	if _, err := svc.Overview(context.Background(), q); err != ErrUnknownSite {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// TestService_FilteredBelowKIsWithheld: filters that leave fewer than k
+// visitors (here two, entering on /blog, against k = 3) would show those
+// visitors one by one: every traffic answer withholds its numbers and says
+// why. Without filters, or with k visitors, nothing is withheld.
+func TestService_FilteredBelowKIsWithheld(t *testing.T) {
+	svc, f := setup(t)
+	ctx := context.Background()
+	f.Site.Goals = []model.Goal{{Name: "Signup", Match: "event:signup"}}
+	q := current("entry_page:is:/blog")
+	o, err := svc.Overview(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, _ := json.Marshal(o)
+	if o.Withheld == "" || !strings.Contains(string(js), `"metrics":null`) || !strings.Contains(string(js), `"withheld":"fewer than 3 visitors`) {
+		t.Errorf("overview: %s", js)
+	}
+	ts, err := svc.Timeseries(ctx, q, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ts.Withheld == "" || len(ts.Points) != 0 {
+		t.Errorf("time series: withheld %q, %d points", ts.Withheld, len(ts.Points))
+	}
+	for _, dim := range []query.Dimension{query.DimPage, query.DimCountry, query.DimEntryPage, query.DimVisitsPerVisitor} {
+		b, err := svc.Breakdown(ctx, q, dim, BreakdownOptions{})
+		if err != nil {
+			t.Fatal(dim, err)
+		}
+		js, _ := json.Marshal(b)
+		if b.Withheld == "" || len(b.Rows) != 0 || b.Other != nil || !strings.Contains(string(js), `"totals":null`) {
+			t.Errorf("%s: %s", dim, js)
+		}
+	}
+	g, err := svc.Goals(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, _ = json.Marshal(g)
+	if g.Withheld == "" || !strings.Contains(string(js), `"visitors":null`) {
+		t.Errorf("goals: %s", js)
+	}
+	// Three visitors from Germany, and the whole site: shown.
+	for _, q := range []query.Query{current("country:is:DE"), current()} {
+		o, err := svc.Overview(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := svc.Breakdown(ctx, q, query.DimPage, BreakdownOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o.Withheld != "" || o.Metrics.Visitors < 3 || b.Withheld != "" || b.Totals.Visitors < 3 {
+			t.Errorf("%v: withheld %q %q", q.Filters, o.Withheld, b.Withheld)
+		}
 	}
 }

@@ -36,6 +36,10 @@ var ErrNotFound = errors.New("report: not found")
 // time limit.
 var ErrTimeout = errors.New("report: the query took too long; choose a shorter date range or fewer filters")
 
+// ErrBusy is returned when ClickHouse has no connection or memory to spare
+// for a query now.
+var ErrBusy = errors.New("report: the server is busy; try again in a few seconds")
+
 // Sites finds a configured site, for its k.
 type Sites interface {
 	Get(ctx context.Context, id string) (*model.Site, bool)
@@ -374,21 +378,56 @@ func (s *Service) wrap(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	if errors.Is(err, ch.ErrAcquireConnTimeout) {
+		return ErrBusy
+	}
 	var ex *ch.Exception
-	if errors.As(err, &ex) && (ex.Code == 159 || ex.Code == 160) { // TIMEOUT_EXCEEDED, TOO_SLOW
-		return ErrTimeout
+	if errors.As(err, &ex) {
+		switch ex.Code {
+		case 159, 160, 158, 307, 396: // TIMEOUT_EXCEEDED, TOO_SLOW, TOO_MANY_ROWS, TOO_MANY_BYTES, TOO_MANY_ROWS_OR_BYTES
+			return ErrTimeout
+		case 241, 202: // MEMORY_LIMIT_EXCEEDED, TOO_MANY_SIMULTANEOUS_QUERIES
+			return ErrBusy
+		}
 	}
 	return fmt.Errorf("report: %w", err)
 }
 
+// withheld is Meta.Withheld when q's filters leave fewer than k
+// visitors (visitors counted exactly: filtered answers read events), ""
+// otherwise. Without filters nothing is withheld: the site's own totals
+// say nothing of any visitor's attributes.
+func withheld(q query.Query, visitors int64, k int) string {
+	if len(q.Filters) == 0 || visitors >= int64(k) {
+		return ""
+	}
+	return fmt.Sprintf("fewer than %d visitors match these filters: their numbers are withheld", k)
+}
+
+// kOf is the k of a site.
+func (s *Service) kOf(ctx context.Context, site string) int {
+	if st, ok := s.sites.Get(ctx, site); ok {
+		return siteK(st)
+	}
+	return model.DefaultK
+}
+
 // parallel runs fns at once and returns the first error.
 func parallel(fns ...func() error) error {
+	return parallelN(len(fns), fns...)
+}
+
+// parallelN runs fns, at most n at a time, and returns the first error.
+func parallelN(n int, fns ...func() error) error {
 	errs := make([]error, len(fns))
 	var wg sync.WaitGroup
+	slots := make(chan struct{}, max(n, 1))
 	for i, fn := range fns {
 		wg.Add(1)
+		slots <- struct{}{}
 		go func() {
 			defer wg.Done()
+			defer func() { <-slots }()
 			// A panic here would end the process: the request's recover
 			// middleware only covers its own goroutine.
 			defer func() {

@@ -60,6 +60,12 @@ func (s *Service) Overview(ctx context.Context, q query.Query) (*result.Overview
 	if err != nil {
 		return nil, err
 	}
+	k := s.kOf(ctx, q.Site)
+	if why := withheld(q, m.Visitors, k); why != "" {
+		o := &result.Overview{Meta: s.meta(q, nil)}
+		o.Withheld = why
+		return o, nil
+	}
 	o := &result.Overview{Metrics: m}
 	days, err := s.importedDays(ctx, q)
 	if err != nil {
@@ -72,10 +78,12 @@ func (s *Service) Overview(ctx context.Context, q query.Query) (*result.Overview
 			return nil, err
 		}
 		rates = append(rates, prates...)
-		o.Previous = &prev
-		o.Change = map[query.Metric]*float64{}
-		for _, name := range result.OverviewMetrics {
-			o.Change[name] = result.Change(name, m.Get(name), prev.Get(name))
+		if withheld(q, prev.Visitors, k) == "" {
+			o.Previous = &prev
+			o.Change = map[query.Metric]*float64{}
+			for _, name := range result.OverviewMetrics {
+				o.Change[name] = result.Change(name, m.Get(name), prev.Get(name))
+			}
 		}
 	}
 	o.Meta = s.meta(q, est, rates...)
@@ -175,9 +183,36 @@ func (s *Service) Timeseries(ctx context.Context, q query.Query, metrics []query
 	}
 	ts := &result.Timeseries{Interval: q.Interval, Metrics: metrics}
 	est := &sketched{}
-	points, rates, err := s.series(ctx, q, metrics, est)
+	var (
+		points  []result.Point
+		rates   []float64
+		matched int64 = math.MaxInt64
+	)
+	err := parallel(func() (err error) {
+		points, rates, err = s.series(ctx, q, metrics, est)
+		return err
+	}, func() error {
+		// With filters, the visitors they leave: fewer than k, and the
+		// points are withheld.
+		if len(q.Filters) == 0 {
+			return nil
+		}
+		p, err := s.newPlan(ctx, q, planSums)
+		if err != nil {
+			return err
+		}
+		t, err := s.totals(ctx, p, &sketched{})
+		matched = t.metrics(p.Sample).Visitors
+		return err
+	})
 	if err != nil {
 		return nil, err
+	}
+	if why := withheld(q, matched, s.kOf(ctx, q.Site)); why != "" {
+		ts.Points = []result.Point{}
+		ts.Meta = s.meta(q, nil)
+		ts.Withheld = why
+		return ts, nil
 	}
 	ts.Points = points
 	days, err := s.importedDays(ctx, q)
@@ -444,11 +479,16 @@ func (s *Service) Breakdown(ctx context.Context, q query.Query, dim query.Dimens
 	for i := range prev.Rows {
 		before[prev.Rows[i].Value] = &prev.Rows[i]
 	}
+	if cur.Withheld != "" {
+		return cur, nil
+	}
 	cur.Compared = true
 	for i := range cur.Rows {
 		cur.Rows[i].Previous = before[cur.Rows[i].Value]
 	}
-	cur.Totals.Previous = &prev.Totals
+	if prev.Withheld == "" {
+		cur.Totals.Previous = &prev.Totals
+	}
 	for _, how := range prev.Estimation {
 		cur.Meta.Note(how, prev.Estimated...)
 	}
@@ -537,6 +577,7 @@ func (s *Service) breakdown(ctx context.Context, q query.Query, dim query.Dimens
 		}
 		conv(&b.Totals)
 	}
+	matched := b.Totals.Visitors
 	// Rows carry only the dimension's metrics.
 	keep := func(r *result.Row) {
 		z := result.Row{Value: r.Value}
@@ -581,6 +622,11 @@ func (s *Service) breakdown(ctx context.Context, q query.Query, dim query.Dimens
 	b.Meta = s.meta(q, sk, p.Sample.Rate)
 	if slices.Contains(b.Meta.Estimated, query.MetricVisitors) && periodVisitors > 0 {
 		b.Meta.Note(s.sketchNote(), query.MetricConversionRate)
+	}
+	if why := withheld(q, matched, p.K); why != "" {
+		b.Rows, b.Other, b.Totals, b.More = []result.Row{}, nil, result.Row{Value: b.Totals.Value}, false
+		b.Meta = s.meta(q, nil)
+		b.Withheld = why
 	}
 	return b, nil
 }

@@ -109,9 +109,15 @@ const FunnelBits = 8
 func FunnelSQL(p *Plan, steps []query.Step) *Stmt {
 	cond := StepCond
 	from, vk, sk, where := migrations.Events, visitorKey, sessionKey, eventsWhere(p, false)
+	// What one event is: report_steps holds a custom event once under its
+	// name and once more per property, at the same second. Rows of a visit
+	// with the same second and name (or page) are one event on both paths,
+	// their steps together, so that one event never counts as two steps.
+	ident := "if(type = 'custom', concat('e', name), concat('p', path))"
 	if p.UseMV() {
 		cond = stepKeyCond
 		from, vk, sk, where = migrations.ReportSteps, "vk", "sk", rangeWhere(p)
+		ident = `splitByChar('\x1F', step)[1]` // PropSep
 	}
 	mask := new(Stmt)
 	any := new(Stmt)
@@ -133,12 +139,12 @@ func FunnelSQL(p *Plan, steps []query.Step) *Stmt {
 	// ClickHouse: groupArray's own order is not.
 	s := new(Stmt).Add(`SELECT if(bitAnd(groupBitOr(m), 2) = 0, emptyArrayUInt64(), arraySort((e, x) -> (e, x), groupArray(toUInt64(ts) * 256 + m), groupArray(s))) AS ev,
 		if(bitAnd(groupBitOr(m), 2) = 0, emptyArrayUInt64(), arraySort((x, e) -> (e, x), groupArray(s), groupArray(toUInt64(ts) * 256 + m))) AS ss
-		FROM (SELECT ` + vk + ` AS v, ` + sk + ` AS s, ts, `).AddStmt(mask).Add(" AS m FROM " + from + " WHERE ").
+		FROM (SELECT v, s, ts, groupBitOr(m1) AS m FROM (SELECT ` + vk + ` AS v, ` + sk + ` AS s, ts, ` + ident + ` AS e1, `).AddStmt(mask).Add(" AS m1 FROM " + from + " WHERE ").
 		AddStmt(where).Add(" AND (").AddStmt(any).Add(")")
 	if !p.UseMV() {
 		s.AddStmt(filterWhere(p, false))
 	}
-	return s.Add(") GROUP BY v HAVING max(bitAnd(m, 1)) = 1")
+	return s.Add(") GROUP BY v, s, ts, e1) GROUP BY v HAVING max(bitAnd(m, 1)) = 1")
 }
 
 // StepKey is how report_steps names the rows of a step without a

@@ -1,6 +1,9 @@
 package result
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Goals is each goal's conversions in a period: the period's visitors, and
 // for each goal the visitors who converted, the conversions and the
@@ -10,6 +13,20 @@ type Goals struct {
 	K        int       `json:"k"`
 	Visitors int64     `json:"visitors"`
 	Goals    []GoalRow `json:"goals"`
+}
+
+// MarshalJSON writes visitors as null when the numbers are withheld.
+func (g *Goals) MarshalJSON() ([]byte, error) {
+	type plain Goals
+	if g.Withheld == "" {
+		return json.Marshal((*plain)(g))
+	}
+	return json.Marshal(struct {
+		Meta
+		K        int       `json:"k"`
+		Visitors *int64    `json:"visitors"`
+		Goals    []GoalRow `json:"goals"`
+	}{Meta: g.Meta, K: g.K, Goals: g.Goals})
 }
 
 // GoalRow is one goal's numbers.

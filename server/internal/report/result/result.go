@@ -132,6 +132,9 @@ type Meta struct {
 	Estimate   bool           `json:"estimate"`
 	Estimated  []query.Metric `json:"estimated,omitempty"`
 	Estimation []string       `json:"estimation,omitempty"`
+	// Withheld, when set, says why the answer holds no numbers: its
+	// filters leave fewer than k visitors, who would show one by one.
+	Withheld string `json:"withheld,omitempty"`
 }
 
 // SessionEstimates are the metrics a sampled session query estimates.
@@ -188,6 +191,21 @@ type Overview struct {
 	// site's own data, apart from the metrics above; absent without.
 	Imported *Imported `json:"imported,omitempty"`
 }
+
+// MarshalJSON writes metrics as null when they are withheld.
+func (o *Overview) MarshalJSON() ([]byte, error) {
+	type plain Overview
+	if o.Withheld == "" {
+		return json.Marshal((*plain)(o))
+	}
+	return json.Marshal(struct {
+		Meta
+		Metrics *Metrics `json:"metrics"`
+	}{Meta: o.Meta})
+}
+
+// WithheldBecause is Meta.Withheld.
+func (m Meta) WithheldBecause() string { return m.Withheld }
 
 // Table lists metric, value and, when compared, previous and change.
 func (o *Overview) Table() Table {
@@ -284,6 +302,9 @@ func (ts *Timeseries) MarshalJSON() ([]byte, error) {
 		{"sample_rate", ts.SampleRate}, {"estimate", ts.Estimate}}
 	if len(ts.Estimated) > 0 {
 		o = append(o, field{"estimated", ts.Estimated})
+	}
+	if ts.Withheld != "" {
+		o = append(o, field{"withheld", ts.Withheld})
 	}
 	o = append(o, field{"interval", ts.Interval}, field{"metrics", ts.Metrics}, field{"points", ts.points(ts.Points)})
 	if ts.Previous != nil {
@@ -428,8 +449,13 @@ func (b *Breakdown) MarshalJSON() ([]byte, error) {
 	if b.Dimension == query.DimEventProp {
 		o = append(o, field{"event", b.Event}, field{"property", b.Property})
 	}
+	var totals any = b.Totals.object(b.Metrics, b.Compared)
+	if b.Withheld != "" {
+		o = append(o, field{"withheld", b.Withheld})
+		totals = nil
+	}
 	o = append(o, field{"k", b.K}, field{"metrics", b.Metrics}, field{"rows", rows}, field{"other", other},
-		field{"totals", b.Totals.object(b.Metrics, b.Compared)}, field{"page", b.Page}, field{"limit", b.Limit}, field{"more", b.More})
+		field{"totals", totals}, field{"page", b.Page}, field{"limit", b.Limit}, field{"more", b.More})
 	return o.MarshalJSON()
 }
 
