@@ -183,36 +183,29 @@ func (s *Service) Timeseries(ctx context.Context, q query.Query, metrics []query
 	}
 	ts := &result.Timeseries{Interval: q.Interval, Metrics: metrics}
 	est := &sketched{}
-	var (
-		points  []result.Point
-		rates   []float64
-		matched int64 = math.MaxInt64
-	)
-	err := parallel(func() (err error) {
-		points, rates, err = s.series(ctx, q, metrics, est)
-		return err
-	}, func() error {
-		// With filters, the visitors they leave: fewer than k, and the
-		// points are withheld.
-		if len(q.Filters) == 0 {
-			return nil
-		}
-		p, err := s.newPlan(ctx, q, planSums)
-		if err != nil {
-			return err
-		}
-		t, err := s.totals(ctx, p, &sketched{})
-		matched = t.metrics(p.Sample).Visitors
-		return err
-	})
+	points, rates, err := s.series(ctx, q, metrics, est)
 	if err != nil {
 		return nil, err
 	}
-	if why := withheld(q, matched, s.kOf(ctx, q.Site)); why != "" {
-		ts.Points = []result.Point{}
-		ts.Meta = s.meta(q, nil)
-		ts.Withheld = why
-		return ts, nil
+	// With filters, fewer than k visitors and the points are withheld: a
+	// bucket of k visitors or more settles it, else the range's visitors
+	// are counted.
+	k := s.kOf(ctx, q.Site)
+	if len(q.Filters) > 0 && !slices.ContainsFunc(points, func(pt result.Point) bool { return pt.Metrics.Visitors >= int64(k) }) {
+		p, err := s.newPlan(ctx, q, planSums)
+		if err != nil {
+			return nil, err
+		}
+		t, err := s.totals(ctx, p, &sketched{})
+		if err != nil {
+			return nil, err
+		}
+		if why := withheld(q, t.metrics(p.Sample).Visitors, k); why != "" {
+			ts.Points = []result.Point{}
+			ts.Meta = s.meta(q, nil)
+			ts.Withheld = why
+			return ts, nil
+		}
 	}
 	ts.Points = points
 	days, err := s.importedDays(ctx, q)
