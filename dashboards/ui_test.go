@@ -839,4 +839,9 @@ func testWithheld(t *testing.T, h *harness) {
 		t.Errorf("%d numbers in the tiles", n)
 	}
 	tb.NoPageErrors()
+	// The consent view of a country without k consents.
+	tb = h.dashboard(t, "&view=consent&filter=country%3Ais%3AZZ")
+	tb.waitText(".withheld-note", "Fewer than 5 consents match these filters")
+	tb.WaitJS("the consent chart's note", `document.querySelector('.chart .withheld')`)
+	tb.NoPageErrors()
 }

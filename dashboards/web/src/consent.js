@@ -1,7 +1,7 @@
 // The consent views: how visitors answer the banner, how much traffic is
 // measured with consent, where undeclared cookies appear before consent, and
 // the proof of consent (history of one consent ID, export of decisions).
-import { h, clear, fmt, display, isoDay, fmtTime } from './dom.js';
+import { h, clear, fmt, display, isoDay, fmtTime, withheldText } from './dom.js';
 import { stats, csvURL, get, CONSENT_FILTERS } from './api.js';
 import { state, update } from './state.js';
 import { drawChart } from './chart.js';
@@ -40,12 +40,20 @@ export async function consentView(el, { filtersBar }) {
   grid.append(cookiesPanel());
 
   stats('consent/timeseries').then((ts) => {
+    if (ts.withheld) {
+      clear(chartBox).append(h('p', { class: 'empty withheld' }, withheldText(ts)));
+      return;
+    }
     drawChart(chartBox, { points: ts.points, interval: ts.interval, metric: 'rate', max: 100,
       series: CATS.map(([key, label, color]) => ({ key, label, color })) });
   }).catch((e) => clear(chartBox).append(h('p', { class: 'error' }, e.message)));
 
   try {
     const o = await stats('consent/overview');
+    if (o.withheld) {
+      tiles.append(h('p', { class: 'withheld-note', role: 'note' }, withheldText(o)));
+      return;
+    }
     const measured = o.measured_share === null || o.measured_share === undefined
       ? tile('Coverage', fmt('rate', o.estimated_coverage), 'est. share measured')
       : tile('Measured', fmt('rate', o.measured_share), 'of page views');

@@ -3,6 +3,7 @@ package report
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -126,6 +127,10 @@ func (s *Service) ConsentOverview(ctx context.Context, q query.Query) (*result.C
 	if t.apv > 0 {
 		ms := result.Round1(100 * float64(t.pv) / float64(t.pv+t.apv))
 		o.MeasuredShare = &ms
+	}
+	if why := withheldOf(q, o.Consents, p.K, "consents"); why != "" {
+		o = &result.ConsentOverview{Meta: s.meta(q, nil)}
+		o.Withheld = why
 	}
 	return o, nil
 }
@@ -280,6 +285,19 @@ func (s *Service) ConsentTimeseries(ctx context.Context, q query.Query) (*result
 		d, i := decs[b], imps[b]
 		out.Points = append(out.Points, result.ConsentPoint{Time: b, ConsentMetrics: consentMetrics(d.consents, d.d, i.n, i.gpc, i.undeclared)})
 	}
+	// With filters, fewer than k consents and the points are withheld: a
+	// bucket of k settles it, else the range's consents are counted.
+	if len(q.Filters) > 0 && !slices.ContainsFunc(out.Points, func(pt result.ConsentPoint) bool { return pt.Consents >= int64(p.K) }) {
+		var n uint64
+		var d decisionSums
+		if err := s.queryRow(ctx, plan.ConsentDecisionsSQL(p.Exact(), ""), append([]any{&n}, d.dest()...)...); err != nil {
+			return nil, err
+		}
+		if why := withheldOf(q, int64(n), p.K, "consents"); why != "" {
+			out = &result.ConsentSeries{Meta: s.meta(q, nil), Interval: q.Interval, Points: []result.ConsentPoint{}}
+			out.Withheld = why
+		}
+	}
 	return out, nil
 }
 
@@ -378,6 +396,11 @@ func (s *Service) ConsentBreakdown(ctx context.Context, q query.Query, dim query
 		out.Rows = rows[offset:min(len(rows), offset+page.Limit)]
 	}
 	out.More = len(rows) > offset+page.Limit
+	if why := withheldOf(q, out.Totals.Consents, p.K, "consents"); why != "" {
+		out.Rows, out.Other, out.More = []result.ConsentRow{}, nil, false
+		out.Meta = s.meta(q, nil)
+		out.Withheld = why
+	}
 	return out, nil
 }
 

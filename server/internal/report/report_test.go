@@ -551,6 +551,27 @@ func TestService_FilteredBelowKIsWithheld(t *testing.T) {
 	if g.Withheld == "" || !strings.Contains(string(js), `"visitors":null`) {
 		t.Errorf("goals: %s", js)
 	}
+	// Consent numbers of a country without k consents.
+	cq := current("country:is:ZZ")
+	co, err := svc.ConsentOverview(ctx, cq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := svc.ConsentTimeseries(ctx, cq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb, err := svc.ConsentBreakdown(ctx, cq, query.ConsentCountry, query.Page{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, _ = json.Marshal(co)
+	if co.Withheld == "" || !strings.Contains(string(js), `"consents":null`) || cs.Withheld == "" || len(cs.Points) != 0 || cb.Withheld == "" || len(cb.Rows) != 0 {
+		t.Errorf("consent: %s; series %q %d points; breakdown %q %d rows", js, cs.Withheld, len(cs.Points), cb.Withheld, len(cb.Rows))
+	}
+	if all, err := svc.ConsentOverview(ctx, current()); err != nil || all.Withheld != "" {
+		t.Errorf("consent without filters: %v %q", err, all.Withheld)
+	}
 	// Three visitors from Germany, and the whole site: shown.
 	for _, q := range []query.Query{current("country:is:DE"), current()} {
 		o, err := svc.Overview(ctx, q)

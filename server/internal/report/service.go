@@ -398,10 +398,15 @@ func (s *Service) wrap(ctx context.Context, err error) error {
 // otherwise. Without filters nothing is withheld: the site's own totals
 // say nothing of any visitor's attributes.
 func withheld(q query.Query, visitors int64, k int) string {
-	if len(q.Filters) == 0 || visitors >= int64(k) {
+	return withheldOf(q, visitors, k, "visitors")
+}
+
+// withheldOf is withheld for n of what ("consents": consent IDs).
+func withheldOf(q query.Query, n int64, k int, what string) string {
+	if len(q.Filters) == 0 || n >= int64(k) {
 		return ""
 	}
-	return fmt.Sprintf("fewer than %d visitors match these filters: their numbers are withheld", k)
+	return fmt.Sprintf("fewer than %d %s match these filters: their numbers are withheld", k, what)
 }
 
 // kOf is the k of a site.

@@ -1,6 +1,7 @@
 package result
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/crumbhq/crumb/server/internal/report/query"
@@ -48,6 +49,18 @@ type ConsentOverview struct {
 	// TimeToDecision: how long the banner was shown before the decisions
 	// made in it.
 	TimeToDecision DecisionTime `json:"time_to_decision"`
+}
+
+// MarshalJSON writes the Meta alone when the numbers are withheld.
+func (o *ConsentOverview) MarshalJSON() ([]byte, error) {
+	type plain ConsentOverview
+	if o.Withheld == "" {
+		return json.Marshal((*plain)(o))
+	}
+	return json.Marshal(struct {
+		Meta
+		Consents *int64 `json:"consents"`
+	}{Meta: o.Meta})
 }
 
 // DecisionTime is how long visitors took to decide in the banner: the
@@ -123,8 +136,11 @@ func (cs *ConsentSeries) MarshalJSON() ([]byte, error) {
 		}
 		points[i] = o
 	}
-	return object{{"site", cs.Site}, {"from", cs.From}, {"to", cs.To}, {"filters", cs.Filters},
-		{"sample_rate", cs.SampleRate}, {"interval", cs.Interval}, {"points", points}}.MarshalJSON()
+	o := object{{"site", cs.Site}, {"from", cs.From}, {"to", cs.To}, {"filters", cs.Filters}, {"sample_rate", cs.SampleRate}}
+	if cs.Withheld != "" {
+		o = append(o, field{"withheld", cs.Withheld})
+	}
+	return append(o, field{"interval", cs.Interval}, field{"points", points}).MarshalJSON()
 }
 
 // Table has one row per bucket.
@@ -174,9 +190,13 @@ func (b *ConsentBreakdown) MarshalJSON() ([]byte, error) {
 	if b.Other != nil {
 		other = b.Other.object()
 	}
-	return object{{"site", b.Site}, {"from", b.From}, {"to", b.To}, {"filters", b.Filters}, {"sample_rate", b.SampleRate},
-		{"dimension", b.Dimension}, {"k", b.K}, {"rows", rows}, {"other", other}, {"totals", b.Totals.object()},
-		{"page", b.Page}, {"limit", b.Limit}, {"more", b.More}}.MarshalJSON()
+	var totals any = b.Totals.object()
+	o := object{{"site", b.Site}, {"from", b.From}, {"to", b.To}, {"filters", b.Filters}, {"sample_rate", b.SampleRate}}
+	if b.Withheld != "" {
+		o, totals = append(o, field{"withheld", b.Withheld}), nil
+	}
+	return append(o, field{"dimension", b.Dimension}, field{"k", b.K}, field{"rows", rows}, field{"other", other}, field{"totals", totals},
+		field{"page", b.Page}, field{"limit", b.Limit}, field{"more", b.More}).MarshalJSON()
 }
 
 // Table has the rows, "(other)" when shown and "(total)".
