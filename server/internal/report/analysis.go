@@ -114,7 +114,12 @@ func (s *Service) Funnel(ctx context.Context, q query.Query, f query.Funnel) (*r
 	}
 	n := len(f.Steps)
 	reached := make([]int64, n)
-	gaps := make([][]int64, n)
+	// The seconds between steps, counted by value: as many entries as
+	// distinct gaps (at most the window's seconds), not one per visitor.
+	gaps := make([]map[int64]int64, n)
+	for i := range gaps {
+		gaps[i] = map[int64]int64{}
+	}
 	rows, err := s.query(ctx, plan.FunnelSQL(p, f.Steps))
 	if err != nil {
 		return nil, err
@@ -134,7 +139,7 @@ func (s *Service) Funnel(ctx context.Context, q query.Query, f query.Funnel) (*r
 		for i := 0; i < level; i++ {
 			reached[i]++
 			if i > 0 {
-				gaps[i] = append(gaps[i], times[i]-times[i-1])
+				gaps[i][times[i]-times[i-1]]++
 			}
 		}
 	}
@@ -168,18 +173,35 @@ func (s *Service) Funnel(ctx context.Context, q query.Query, f query.Funnel) (*r
 	return out, nil
 }
 
-// median is the middle of xs (the mean of the two middle ones for an even
-// count); xs is sorted in place.
-func median(xs []int64) float64 {
-	if len(xs) == 0 {
+// median is the middle of the values counted in counts (the mean of the
+// two middle ones for an even count).
+func median(counts map[int64]int64) float64 {
+	var n int64
+	for _, c := range counts {
+		n += c
+	}
+	if n == 0 {
 		return 0
 	}
-	slices.Sort(xs)
-	m := len(xs) / 2
-	if len(xs)%2 == 1 {
-		return float64(xs[m])
+	keys := make([]int64, 0, len(counts))
+	for v := range counts {
+		keys = append(keys, v)
 	}
-	return float64(xs[m-1]+xs[m]) / 2
+	slices.Sort(keys)
+	// at returns the i-th value (0-based) in sorted order.
+	at := func(i int64) int64 {
+		for _, v := range keys {
+			if i < counts[v] {
+				return v
+			}
+			i -= counts[v]
+		}
+		return keys[len(keys)-1]
+	}
+	if n%2 == 1 {
+		return float64(at(n / 2))
+	}
+	return float64(at(n/2-1)+at(n/2)) / 2
 }
 
 // funnelEvent is one event of a visitor that is some step of a funnel.

@@ -371,3 +371,17 @@ func show[T int64 | float64](v *T) string {
 	}
 	return fmt.Sprint(*v)
 }
+
+func TestMedian_OfCountedValues(t *testing.T) {
+	for _, tc := range []struct {
+		counts map[int64]int64
+		want   float64
+	}{
+		{map[int64]int64{}, 0}, {map[int64]int64{7: 1}, 7}, {map[int64]int64{1: 1, 3: 1}, 2},
+		{map[int64]int64{5: 2, 10: 1}, 5}, {map[int64]int64{2: 2, 4: 2}, 3}, {map[int64]int64{60: 3, 1: 1, 120: 1}, 60},
+	} {
+		if got := median(tc.counts); got != tc.want {
+			t.Errorf("median(%v) = %v, want %v", tc.counts, got, tc.want)
+		}
+	}
+}
