@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	ch "github.com/ClickHouse/clickhouse-go/v2"
+
 	"github.com/crumbhq/crumb/migrations"
 )
 
@@ -68,7 +70,15 @@ func (db *DB) Migrate(ctx context.Context, migs []migrations.Migration) ([]int, 
 			return applied, fmt.Errorf("migrate: %w", err)
 		}
 		for _, stmt := range stmts {
-			if err := db.conn.Exec(db.insertContext(ctx), stmt); err != nil {
+			sctx := db.insertContext(ctx)
+			if db.cluster != "" {
+				// A statement ON CLUSTER waits for every server; a busy one
+				// took over the default 180 s. Migrations are rare: wait up
+				// to 9 minutes (under the connection's read timeout)
+				// rather than leave the schema half-migrated.
+				sctx = ch.Context(sctx, ch.WithSettings(ch.Settings{"insert_distributed_sync": 1, "distributed_ddl_task_timeout": db.signedSetting(540)}))
+			}
+			if err := db.conn.Exec(sctx, stmt); err != nil {
 				return applied, fmt.Errorf("migrate: %04d_%s: %w", m.Version, m.Name, err)
 			}
 		}
