@@ -469,11 +469,11 @@ func (s *Service) Breakdown(ctx context.Context, q query.Query, dim query.Dimens
 		return nil, err
 	}
 	before := make(map[string]*result.Row, len(prev.Rows))
-	for i := range prev.Rows {
-		before[prev.Rows[i].Value] = &prev.Rows[i]
-	}
 	if cur.Withheld != "" {
 		return cur, nil
+	}
+	for i := range prev.Rows {
+		before[prev.Rows[i].Value] = &prev.Rows[i]
 	}
 	cur.Compared = true
 	for i := range cur.Rows {

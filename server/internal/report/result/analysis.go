@@ -21,12 +21,7 @@ func (g *Goals) MarshalJSON() ([]byte, error) {
 	if g.Withheld == "" {
 		return json.Marshal((*plain)(g))
 	}
-	return json.Marshal(struct {
-		Meta
-		K        int       `json:"k"`
-		Visitors *int64    `json:"visitors"`
-		Goals    []GoalRow `json:"goals"`
-	}{Meta: g.Meta, K: g.K, Goals: g.Goals})
+	return withheldJSON(g.Meta, field{"k", g.K}, field{"visitors", nil}, field{"goals", g.Goals})
 }
 
 // GoalRow is one goal's numbers.

@@ -57,10 +57,7 @@ func (o *ConsentOverview) MarshalJSON() ([]byte, error) {
 	if o.Withheld == "" {
 		return json.Marshal((*plain)(o))
 	}
-	return json.Marshal(struct {
-		Meta
-		Consents *int64 `json:"consents"`
-	}{Meta: o.Meta})
+	return withheldJSON(o.Meta, field{"consents", nil})
 }
 
 // DecisionTime is how long visitors took to decide in the banner: the

@@ -198,14 +198,19 @@ func (o *Overview) MarshalJSON() ([]byte, error) {
 	if o.Withheld == "" {
 		return json.Marshal((*plain)(o))
 	}
-	return json.Marshal(struct {
-		Meta
-		Metrics *Metrics `json:"metrics"`
-	}{Meta: o.Meta})
+	return withheldJSON(o.Meta, field{"metrics", nil})
 }
 
 // WithheldBecause is Meta.Withheld.
 func (m Meta) WithheldBecause() string { return m.Withheld }
+
+// withheldJSON writes an answer whose numbers are withheld: its Meta, then
+// fields (those of the numbers as null).
+func withheldJSON(m Meta, fields ...field) ([]byte, error) {
+	o := object{{"site", m.Site}, {"from", m.From}, {"to", m.To}, {"filters", m.Filters}, {"sample_rate", m.SampleRate},
+		{"estimate", m.Estimate}, {"withheld", m.Withheld}}
+	return append(o, fields...).MarshalJSON()
+}
 
 // Table lists metric, value and, when compared, previous and change.
 func (o *Overview) Table() Table {
