@@ -13,6 +13,7 @@ import (
 
 	"github.com/crumbhq/crumb/server/internal/clickhouse"
 	"github.com/crumbhq/crumb/server/internal/model"
+	"github.com/crumbhq/crumb/server/internal/report/plan"
 	"github.com/crumbhq/crumb/server/internal/report/query"
 	"github.com/crumbhq/crumb/server/internal/report/result"
 	"github.com/crumbhq/crumb/server/testkit/chtest"
@@ -382,6 +383,34 @@ func TestMedian_OfCountedValues(t *testing.T) {
 	} {
 		if got := median(tc.counts); got != tc.want {
 			t.Errorf("median(%v) = %v, want %v", tc.counts, got, tc.want)
+		}
+	}
+}
+
+// TestFunnel_OneStepPerRow: the funnel statement merges the rows of one
+// second and page (or event) only when a row could be two steps.
+func TestFunnel_OneStepPerRow(t *testing.T) {
+	for _, tc := range []struct {
+		steps []string
+		one   bool
+	}{
+		{[]string{"page:/pricing", "event:signup", "page:/thanks"}, true},
+		{[]string{"page:/pricing", "event:signup:plan=pro"}, true},
+		{[]string{"event:signup", "event:signup:plan=pro"}, false}, // one event, both steps
+		{[]string{"page:/docs/*", "page:/docs/b"}, false},          // a pattern
+		{[]string{"page:/a", "page:/b", "page:/a"}, false},         // a page twice
+		{[]string{"page:/signup", "event:/signup"}, true},          // a page and an event of one name
+	} {
+		f, err := query.ParseFunnelSteps(tc.steps, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := plan.OneStepPerRow(f.Steps); got != tc.one {
+			t.Errorf("%v: one step per row = %v, want %v", tc.steps, got, tc.one)
+		}
+		merged := strings.Contains(plan.FunnelSQL(&plan.Plan{MV: true}, f.Steps).String(), "GROUP BY v, s, ts, e1")
+		if merged == tc.one {
+			t.Errorf("%v: rows merged = %v", tc.steps, merged)
 		}
 	}
 }

@@ -109,7 +109,11 @@ func (s *Service) ConsentOverview(ctx context.Context, q query.Query) (*result.C
 			if err != nil {
 				return err
 			}
-			tp.NoDistinct = true // page views only
+			// Page views only; with filters the overview's own totals
+			// statement, which a dashboard load then reads once
+			// (Service.queryRow), where dropping the distinct counts
+			// would make it a second read of the same events.
+			tp.NoDistinct = tp.UseMV()
 			if err := s.queryRow(ctx, plan.TotalsSQL(tp), t.dest()...); err != nil {
 				return err
 			}

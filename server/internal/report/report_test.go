@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -584,6 +585,80 @@ func TestService_FilteredBelowKIsWithheld(t *testing.T) {
 		}
 		if o.Withheld != "" || o.Metrics.Visitors < 3 || b.Withheld != "" || b.Totals.Visitors < 3 {
 			t.Errorf("%v: withheld %q %q", q.Filters, o.Withheld, b.Withheld)
+		}
+	}
+}
+
+// TestService_SharesIdenticalReads: the panels of one dashboard load ask
+// ClickHouse for the same totals (the overview, the custom events'
+// conversion rates, the consent view's page views); asked at once, the
+// statement runs once and every panel gets the same numbers as alone.
+func TestService_SharesIdenticalReads(t *testing.T) {
+	svc, _ := setup(t)
+	ctx := context.Background()
+	q := current("country:is:DE")
+	alone, err := svc.Overview(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aloneConsent, err := svc.ConsentOverview(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	runs := map[string]int{}
+	first := make(chan struct{})
+	var once sync.Once
+	svc.trace = func(sql string, _ []any) {
+		if !strings.Contains(sql, "AS t_visitors") || strings.Contains(sql, "GROUP BY") {
+			return
+		}
+		mu.Lock()
+		runs[sql]++
+		mu.Unlock()
+		// The first reader waits while the others ask.
+		once.Do(func() { <-first })
+	}
+	const n = 6
+	overviews := make([]*result.Overview, n)
+	consents := make([]*result.ConsentOverview, n)
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*n)
+	for i := 0; i < n; i++ {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			o, err := svc.Overview(ctx, q)
+			overviews[i] = o
+			errs <- err
+		}()
+		go func() {
+			defer wg.Done()
+			c, err := svc.ConsentOverview(ctx, q)
+			consents[i] = c
+			errs <- err
+		}()
+	}
+	time.Sleep(500 * time.Millisecond)
+	close(first)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(runs) != 1 {
+		t.Fatalf("totals statements: %d distinct, want 1 (the consent view's page views read the overview's totals)", len(runs))
+	}
+	for sql, c := range runs {
+		if c != 1 {
+			t.Errorf("the totals ran %d times for %d overviews and %d consent views asked at once, want once:\n%s", c, n, n, sql)
+		}
+	}
+	for i := 0; i < n; i++ {
+		if dump(t, overviews[i]) != dump(t, alone) || dump(t, consents[i]) != dump(t, aloneConsent) {
+			t.Fatalf("answer %d differs from the answer alone:\n%s\n%s", i, dump(t, overviews[i]), dump(t, alone))
 		}
 	}
 }

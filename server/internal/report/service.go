@@ -9,15 +9,18 @@ import (
 	"math"
 	"math/bits"
 	"net/url"
+	"reflect"
 	"regexp"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/google/uuid"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/crumbhq/crumb/server/internal/model"
 	"github.com/crumbhq/crumb/server/internal/report/plan"
@@ -99,6 +102,9 @@ type Service struct {
 
 	orderMu sync.Mutex
 	order   int // 0 unknown, 1 first half of a UUID is more significant, 2 second half
+
+	// flight runs identical one-row statements in flight at once once.
+	flight singleflight.Group
 }
 
 // New returns a report service reading through conn (a clickhouse-go v2
@@ -351,7 +357,53 @@ func (s *Service) query(ctx context.Context, st *plan.Stmt) (driver.Rows, error)
 	return rows, nil
 }
 
+// queryRow reads the one row of st into dest. Identical statements in
+// flight at once run once and share their row: the panels of one
+// dashboard load that need the same totals, or many loads of one share
+// link, cost ClickHouse one query.
 func (s *Service) queryRow(ctx context.Context, st *plan.Stmt, dest ...any) error {
+	var key strings.Builder
+	key.WriteString(s.sql(st))
+	fmt.Fprintf(&key, "\x00%#v", st.Args())
+	for _, d := range dest {
+		fmt.Fprintf(&key, "\x00%T", d)
+	}
+	for attempt := 0; ; attempt++ {
+		done := s.flight.DoChan(key.String(), func() (any, error) {
+			vals := make([]any, len(dest))
+			for i, d := range dest {
+				vals[i] = reflect.New(reflect.TypeOf(d).Elem()).Interface()
+			}
+			return vals, s.queryRowOnce(ctx, st, vals...)
+		})
+		var r singleflight.Result
+		select {
+		case r = <-done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if r.Err != nil {
+			// The first asker gave up (its client left): ask again.
+			if attempt == 0 && ctx.Err() == nil && (errors.Is(r.Err, context.Canceled) || errors.Is(r.Err, context.DeadlineExceeded)) {
+				continue
+			}
+			return r.Err
+		}
+		for i, v := range r.Val.([]any) {
+			src := reflect.ValueOf(v).Elem()
+			if src.Kind() == reflect.Slice && !src.IsNil() {
+				// Each asker gets its own copy.
+				c := reflect.MakeSlice(src.Type(), src.Len(), src.Len())
+				reflect.Copy(c, src)
+				src = c
+			}
+			reflect.ValueOf(dest[i]).Elem().Set(src)
+		}
+		return nil
+	}
+}
+
+func (s *Service) queryRowOnce(ctx context.Context, st *plan.Stmt, dest ...any) error {
 	rows, err := s.query(ctx, st)
 	if err != nil {
 		return err

@@ -67,7 +67,7 @@ func GoalsSQL(p *Plan, goals []query.Step) *Stmt {
 		c := StepCond(g)
 		s.Add("toUInt64(uniqExactIf(" + visitorKey + ", ").AddStmt(c).Add(")), toUInt64(countIf(").AddStmt(c).Add("))")
 	}
-	return s.Add(" FROM " + migrations.Events + " WHERE ").AddStmt(eventsWhere(p, false)).AddStmt(filterWhere(p, false))
+	return s.Add(" FROM ").AddStmt(filteredEvents(p, migrations.Events, "", nil, eventsWhere(p, false)))
 }
 
 // GoalDimsSQL is one goal's visitors and conversions without filters,
@@ -139,12 +139,46 @@ func FunnelSQL(p *Plan, steps []query.Step) *Stmt {
 	// ClickHouse: groupArray's own order is not.
 	s := new(Stmt).Add(`SELECT if(bitAnd(groupBitOr(m), 2) = 0, emptyArrayUInt64(), arraySort((e, x) -> (e, x), groupArray(toUInt64(ts) * 256 + m), groupArray(s))) AS ev,
 		if(bitAnd(groupBitOr(m), 2) = 0, emptyArrayUInt64(), arraySort((x, e) -> (e, x), groupArray(s), groupArray(toUInt64(ts) * 256 + m))) AS ss
-		FROM (SELECT v, s, ts, groupBitOr(m1) AS m FROM (SELECT ` + vk + ` AS v, ` + sk + ` AS s, ts, ` + ident + ` AS e1, `).AddStmt(mask).Add(" AS m1 FROM " + from + " WHERE ").
-		AddStmt(where).Add(" AND (").AddStmt(any).Add(")")
+		FROM (`)
+	// When each row can be one step at most, rows of the same second and
+	// step are the same to the follower (it takes a step's first
+	// occurrence): the rows need not be merged first (half the time).
+	merge := !OneStepPerRow(steps)
+	if merge {
+		s.Add("SELECT v, s, ts, groupBitOr(m1) AS m FROM (")
+	}
+	s.Add("SELECT " + vk + " AS v, " + sk + " AS s, ts, ")
+	if merge {
+		s.Add(ident + " AS e1, ").AddStmt(mask).Add(" AS m1")
+	} else {
+		s.AddStmt(mask).Add(" AS m")
+	}
+	s.Add(" FROM " + from + " WHERE ").AddStmt(where).Add(" AND (").AddStmt(any).Add(")")
 	if !p.UseMV() {
 		s.AddStmt(filterWhere(p, false))
 	}
-	return s.Add(") GROUP BY v, s, ts, e1) GROUP BY v HAVING max(bitAnd(m, 1)) = 1")
+	if merge {
+		s.Add(") GROUP BY v, s, ts, e1")
+	}
+	return s.Add(") GROUP BY v HAVING max(bitAnd(m, 1)) = 1")
+}
+
+// OneStepPerRow reports whether every row can be one of steps at most:
+// no page pattern, and no two steps of the same page or event (a step
+// with a property and one without match the same event).
+func OneStepPerRow(steps []query.Step) bool {
+	seen := map[string]bool{}
+	for _, st := range steps {
+		if st.Wildcard() {
+			return false
+		}
+		id, _, _ := strings.Cut(StepKey(st), PropSep)
+		if seen[id] {
+			return false
+		}
+		seen[id] = true
+	}
+	return true
 }
 
 // StepKey is how report_steps names the rows of a step without a

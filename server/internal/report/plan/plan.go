@@ -341,14 +341,52 @@ func matchCond(p *Plan, f query.Filter) *Stmt {
 // session filters keep the visits that have (or, for is_not, lack) a
 // matching event, and anonymous page views by their own fields.
 func filterWhere(p *Plan, sessionsOnly bool) *Stmt {
+	return filterCond(p, sessionsOnly, true)
+}
+
+// filteredEvents is the FROM and WHERE of a filtered read of events:
+// from (events, or events with an ARRAY JOIN) with the page-view
+// attribute filters and rows (a condition on plain columns, or "") as
+// PREWHERE, then where and the other filters. Events sort by visitor, so
+// a country's rows are spread over every granule: PREWHERE spares
+// reading and evaluating the other columns of the rows it drops (about a
+// fifth of a filtered breakdown's time), which ClickHouse's own choice
+// of PREWHERE (the smallest column's condition: type) does not.
+func filteredEvents(p *Plan, from, rows string, rowArgs []any, where *Stmt) *Stmt {
+	var pre []*Stmt
+	if rows != "" {
+		pre = append(pre, new(Stmt).Add("("+rows+")", rowArgs...))
+	}
+	for _, f := range p.Filters {
+		if d, _ := query.Lookup(f.Dimension); d.Kind == query.KindPage {
+			pre = append(pre, valueCond(dimSQLs[f.Dimension].expr, nil, f, false))
+		}
+	}
+	s := new(Stmt).Add(from)
+	for i, c := range pre {
+		if i == 0 {
+			s.Add(" PREWHERE ")
+		} else {
+			s.Add(" AND ")
+		}
+		s.AddStmt(c)
+	}
+	return s.Add(" WHERE ").AddStmt(where).AddStmt(filterCond(p, false, false))
+}
+
+// filterCond is filterWhere, with or without the page-view attribute
+// filters.
+func filterCond(p *Plan, sessionsOnly, page bool) *Stmt {
 	s := new(Stmt)
 	for _, f := range p.Filters {
 		d, _ := query.Lookup(f.Dimension)
-		s.Add(" AND ")
 		if d.Kind == query.KindPage {
-			s.AddStmt(valueCond(dimSQLs[f.Dimension].expr, nil, f, false))
+			if page {
+				s.Add(" AND ").AddStmt(valueCond(dimSQLs[f.Dimension].expr, nil, f, false))
+			}
 			continue
 		}
+		s.Add(" AND ")
 		neg := ""
 		if f.Op == query.IsNot {
 			neg = "NOT "
@@ -367,15 +405,17 @@ func filterWhere(p *Plan, sessionsOnly bool) *Stmt {
 // sessionsMatching selects the sessions with an event matching f (for a
 // session dimension: whose first or last page matches).
 func sessionsMatching(p *Plan, f query.Filter) *Stmt {
-	s := new(Stmt).Add("SELECT session_id FROM " + migrations.Events + " WHERE ").AddStmt(eventsWhere(p, false))
 	if col, ok := sessionColumn[f.Dimension]; ok {
 		agg := "argMin(path, ts)"
 		if col == "exit_page" {
 			agg = "argMax(path, ts)"
 		}
-		return s.Add(" AND type = 'pageview' GROUP BY session_id HAVING ").AddStmt(valueCond(agg, nil, f, true))
+		return new(Stmt).Add("SELECT session_id FROM " + migrations.Events + " WHERE ").AddStmt(eventsWhere(p, false)).
+			Add(" AND type = 'pageview' GROUP BY session_id HAVING ").AddStmt(valueCond(agg, nil, f, true))
 	}
-	return s.Add(" AND ").AddStmt(matchCond(p, f))
+	// The matching events are few: PREWHERE (see filteredEvents).
+	return new(Stmt).Add("SELECT session_id FROM " + migrations.Events + " PREWHERE ").AddStmt(matchCond(p, f)).
+		Add(" WHERE ").AddStmt(eventsWhere(p, false))
 }
 
 // sessionFilterWhere keeps the visits with at least one event that meets
@@ -431,7 +471,7 @@ func TotalsSQL(p *Plan) *Stmt {
 	if p.UseMV() {
 		return new(Stmt).Add("SELECT " + mvTotalsSums(p) + " FROM ").AddStmt(source(p, migrations.ReportDaily, migrations.ReportDailyWindow, dailyWindowCols, new(Stmt)))
 	}
-	return new(Stmt).Add("SELECT " + rawTotalsSums(p) + " FROM " + migrations.Events + " WHERE ").AddStmt(eventsWhere(p, true)).AddStmt(filterWhere(p, false))
+	return new(Stmt).Add("SELECT " + rawTotalsSums(p) + " FROM ").AddStmt(filteredEvents(p, migrations.Events, "", nil, eventsWhere(p, true)))
 }
 
 // bucketExpr is a time-series bucket of the interval, from a Date column
@@ -487,8 +527,8 @@ func SeriesSQL(p *Plan, iv query.Interval) *Stmt {
 		return new(Stmt).Add("SELECT " + bucketExpr(iv, "date", "hour") + " AS bucket, " + mvTotalsSums(p) +
 			" FROM " + table + " WHERE ").AddStmt(rangeWhere(p)).Add(" GROUP BY bucket ORDER BY bucket")
 	}
-	return new(Stmt).Add("SELECT " + bucketExpr(iv, "date", "ts") + " AS bucket, " + rawTotalsSums(p) + " FROM " + migrations.Events + " WHERE ").
-		AddStmt(eventsWhere(p, true)).AddStmt(filterWhere(p, false)).Add(" GROUP BY bucket ORDER BY bucket")
+	return new(Stmt).Add("SELECT " + bucketExpr(iv, "date", "ts") + " AS bucket, " + rawTotalsSums(p) + " FROM ").
+		AddStmt(filteredEvents(p, migrations.Events, "", nil, eventsWhere(p, true))).Add(" GROUP BY bucket ORDER BY bucket")
 }
 
 // ---------------------------------------------------------------------------
@@ -672,16 +712,22 @@ func RawBreakdownSQL(p *Plan, dim query.Dimension, event, key string, limit int)
 	// dimensions; leaving them out elsewhere spares reading them.
 	dk, _ := query.Lookup(dim)
 	visits := "session_id != " + zeroUUID + " AND " + d.primary
-	inner := new(Stmt).Add("SELECT "+expr+" AS val, "+
-		"uniqUpToIfState(25)("+visitorKey+", "+vis+") AS vk, "+
-		"uniqExactIfState("+visitorKey+", "+vis+") AS vs, "+
-		"uniqExactIfState("+sessionKey+", "+visits+") AS ss, "+
-		"toUInt64(countIf(type = 'pageview' AND visitor_id != "+zeroUUID+")) AS pv, "+
-		"toUInt64(countIf(type = 'pageview' AND visitor_id = "+zeroUUID+")) AS apv, "+
-		"toUInt64(sumIf(duration_ms, type = 'engagement')) AS eng, toUInt64(countIf(type = 'engagement')) AS engn, "+
-		"toUInt64(countIf("+vis+")) AS ec FROM "+from+" WHERE ").
-		AddStmt(eventsWhere(p, dk.Kind == query.KindPage)).Add(" AND ("+rows+")", rowArgs...).
-		AddStmt(filterWhere(p, false)).Add(" GROUP BY val")
+	inner := new(Stmt).Add("SELECT " + expr + " AS val, " +
+		"uniqUpToIfState(25)(" + visitorKey + ", " + vis + ") AS vk, " +
+		"uniqExactIfState(" + visitorKey + ", " + vis + ") AS vs, " +
+		"uniqExactIfState(" + sessionKey + ", " + visits + ") AS ss, " +
+		"toUInt64(countIf(type = 'pageview' AND visitor_id != " + zeroUUID + ")) AS pv, " +
+		"toUInt64(countIf(type = 'pageview' AND visitor_id = " + zeroUUID + ")) AS apv, " +
+		"toUInt64(sumIf(duration_ms, type = 'engagement')) AS eng, toUInt64(countIf(type = 'engagement')) AS engn, " +
+		"toUInt64(countIf(" + vis + ")) AS ec FROM ")
+	if dim == query.DimEventProp {
+		// PREWHERE may not name the ARRAY JOIN's columns.
+		inner.Add(from+" WHERE ").AddStmt(eventsWhere(p, dk.Kind == query.KindPage)).Add(" AND ("+rows+")", rowArgs...).
+			AddStmt(filterWhere(p, false))
+	} else {
+		inner.AddStmt(filteredEvents(p, from, rows, rowArgs, eventsWhere(p, dk.Kind == query.KindPage)))
+	}
+	inner.Add(" GROUP BY val")
 	return FoldSQL(inner, "uniqUpToIfMerge(25)", "vs", TrafficCols, []string{"vs", "ec", "pv"}, p.K, limit)
 }
 
