@@ -103,5 +103,8 @@
 // estimate of returning visitors is under Options.MinEstimated plus 10%
 // the query runs again on every visitor. Session breakdowns (entry and
 // exit pages, paths) are always exact. Every query carries
-// max_execution_time.
+// max_execution_time. Filtered reads of events name the page-view
+// filters in PREWHERE. One-row statements asked again while the same
+// statement is running (the panels of one dashboard load, many loads of
+// one share link) wait for it and share its row.
 package report

@@ -662,3 +662,47 @@ func TestService_SharesIdenticalReads(t *testing.T) {
 		}
 	}
 }
+
+// TestService_SharedReadOutlivesItsFirstAsker: when the request that
+// started a shared read goes away, the others still get their answer.
+func TestService_SharedReadOutlivesItsFirstAsker(t *testing.T) {
+	svc, _ := setup(t)
+	q := current("country:is:DE")
+	alone, err := svc.Overview(context.Background(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	var once sync.Once
+	svc.trace = func(sql string, _ []any) {
+		if strings.Contains(sql, "AS t_visitors") && !strings.Contains(sql, "GROUP BY") {
+			once.Do(func() { <-release })
+		}
+	}
+	first, cancel := context.WithCancel(context.Background())
+	firstErr := make(chan error, 1)
+	go func() {
+		_, err := svc.Overview(first, q)
+		firstErr <- err
+	}()
+	time.Sleep(200 * time.Millisecond)
+	var got *result.Overview
+	done := make(chan error, 1)
+	go func() {
+		var err error
+		got, err = svc.Overview(context.Background(), q)
+		done <- err
+	}()
+	time.Sleep(200 * time.Millisecond)
+	cancel()
+	close(release)
+	if err := <-firstErr; err == nil {
+		t.Error("the cancelled request got an answer")
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("the other request: %v", err)
+	}
+	if dump(t, got) != dump(t, alone) {
+		t.Errorf("answer:\n%s\nwant\n%s", dump(t, got), dump(t, alone))
+	}
+}

@@ -384,7 +384,7 @@ func (s *Service) queryRow(ctx context.Context, st *plan.Stmt, dest ...any) erro
 		}
 		if r.Err != nil {
 			// The first asker gave up (its client left): ask again.
-			if attempt == 0 && ctx.Err() == nil && (errors.Is(r.Err, context.Canceled) || errors.Is(r.Err, context.DeadlineExceeded)) {
+			if attempt < 3 && ctx.Err() == nil && (errors.Is(r.Err, context.Canceled) || errors.Is(r.Err, context.DeadlineExceeded)) {
 				continue
 			}
 			return r.Err
