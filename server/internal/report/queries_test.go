@@ -463,3 +463,39 @@ func sealFixture(t *testing.T, db *clickhouse.DB) {
 		t.Fatalf("sealed %d windows: %v", n, err)
 	}
 }
+
+// TestBreakdown_EstimatedRowsSayHow: in a large range, a breakdown's big
+// rows are estimated with the small sketches of report_dims, and the
+// answer says so with their own error (not the totals' 0.3%); its totals
+// under 100,000 are counted again exactly.
+func TestBreakdown_EstimatedRowsSayHow(t *testing.T) {
+	db := chtest.DB(t)
+	f := reporttest.Load(t, db)
+	sites := reporttest.Sites{f.Site.ID: &f.Site}
+	now := func() time.Time { return reporttest.Now }
+	// Every range is large and every row big.
+	est := New(db.Conn(), sites, Options{Now: now, ExactEvents: 1, ExactRowEvents: 1})
+	exact := New(db.Conn(), sites, Options{Now: now})
+	raw := New(db.Conn(), sites, Options{Now: now})
+	raw.forceRaw = true
+	ctx := context.Background()
+	for _, dim := range []query.Dimension{query.DimCountry, query.DimPage, query.DimEvent} {
+		b, err := est.Breakdown(ctx, current(), dim, BreakdownOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(b.Estimated, query.MetricVisitors) || len(b.Estimation) != 1 ||
+			!strings.Contains(b.Estimation[0], "2^12 registers (standard error 1.6%)") {
+			t.Errorf("%s: estimated %v, estimation %q; want the rows' sketch named", dim, b.Estimated, b.Estimation)
+		}
+		for _, want := range []*Service{exact, raw} {
+			w, err := want.Breakdown(ctx, current(), dim, BreakdownOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b.Totals.Visitors != w.Totals.Visitors || b.Totals.Visits != w.Totals.Visits {
+				t.Errorf("%s: totals %d visitors, %d visits; recounted %d, %d", dim, b.Totals.Visitors, b.Totals.Visits, w.Totals.Visitors, w.Totals.Visits)
+			}
+		}
+	}
+}

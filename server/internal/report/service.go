@@ -262,11 +262,19 @@ func (s *Service) sketchNote() string {
 		s.opts.ExactCount, s.opts.ExactEvents)
 }
 
+// rowsNote says how the distinct counts of large breakdown rows are
+// estimated.
+func (s *Service) rowsNote() string {
+	return fmt.Sprintf("visitors and visits of breakdown rows with more than %d page views (events) in a range of more than %d events, and the breakdown's totals over %d: HyperLogLog with 2^12 registers (standard error 1.6%%); every other row is exact",
+		s.opts.ExactRowEvents, s.opts.ExactEvents, s.opts.ExactCount)
+}
+
 // sketched collects the metrics of an answer that have a number estimated
-// with a sketch.
+// with a sketch: m with the totals' (sketchNote), rows with the
+// breakdown rows' (rowsNote).
 type sketched struct {
-	mu sync.Mutex
-	m  []query.Metric
+	mu      sync.Mutex
+	m, rows []query.Metric
 }
 
 func (e *sketched) add(ms ...query.Metric) {
@@ -279,6 +287,16 @@ func (e *sketched) add(ms ...query.Metric) {
 	}
 }
 
+func (e *sketched) addRows(ms ...query.Metric) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, m := range ms {
+		if !slices.Contains(e.rows, m) {
+			e.rows = append(e.rows, m)
+		}
+	}
+}
+
 // meta describes q's answer: its sample rates and its sketched metrics.
 func (s *Service) meta(q query.Query, e *sketched, rates ...float64) result.Meta {
 	m := result.MetaOf(q, rates...)
@@ -286,6 +304,7 @@ func (s *Service) meta(q query.Query, e *sketched, rates ...float64) result.Meta
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		m.Note(s.sketchNote(), e.m...)
+		m.Note(s.rowsNote(), e.rows...)
 	}
 	return m
 }

@@ -532,6 +532,7 @@ func (s *Service) breakdown(ctx context.Context, q query.Query, dim query.Dimens
 	var total sums
 	var periodVisitors int64
 	sk := &sketched{}
+	period := &sketched{} // the conversion rates' denominator
 	fns := []func() error{func() (err error) {
 		switch {
 		case d.Kind == query.KindSession:
@@ -548,7 +549,7 @@ func (s *Service) breakdown(ctx context.Context, q query.Query, dim query.Dimens
 	if slices.Contains(b.Metrics, query.MetricConversionRate) {
 		fns = append(fns, func() error {
 			var err error
-			if total, err = s.totals(ctx, p, sk); err != nil {
+			if total, err = s.totals(ctx, p, period); err != nil {
 				return err
 			}
 			periodVisitors = total.metrics(p.Sample).Visitors
@@ -613,7 +614,12 @@ func (s *Service) breakdown(ctx context.Context, q query.Query, dim query.Dimens
 		b.Rows = []result.Row{}
 	}
 	b.Meta = s.meta(q, sk, p.Sample.Rate)
-	if slices.Contains(b.Meta.Estimated, query.MetricVisitors) && periodVisitors > 0 {
+	// A conversion rate is estimated when its row's visitors are, or the
+	// period's.
+	if periodVisitors > 0 && slices.Contains(sk.rows, query.MetricVisitors) {
+		b.Meta.Note(s.rowsNote(), query.MetricConversionRate)
+	}
+	if periodVisitors > 0 && slices.Contains(period.m, query.MetricVisitors) {
 		b.Meta.Note(s.sketchNote(), query.MetricConversionRate)
 	}
 	if why := withheld(q, matched, p.K); why != "" {
@@ -836,7 +842,7 @@ func (s *Service) mvBreakdown(ctx context.Context, p *plan.Plan, dim query.Dimen
 				return s.wrap(ctx, rows.Err())
 			}
 			if len(sketch) > 0 {
-				sk.add(query.MetricVisitors, query.MetricVisits)
+				sk.addRows(query.MetricVisitors, query.MetricVisits)
 			}
 			return parallel(func() error { return read(p.Exact(), exact) }, func() error { return read(p, sketch) })
 		}}
@@ -859,10 +865,31 @@ func (s *Service) mvBreakdown(ctx context.Context, p *plan.Plan, dim query.Dimen
 				})
 			}
 			fns = append(fns, func() error {
-				if p.Estimate {
-					sk.add(query.MetricVisitors, query.MetricVisits)
+				if err := s.queryRow(ctx, plan.MVDimTotalsSQL(p, dim, event, key), &totalVis, &totalVisits); err != nil || !p.Estimate {
+					return err
 				}
-				return s.queryRow(ctx, plan.MVDimTotalsSQL(p, dim, event, key), &totalVis, &totalVisits)
+				// Totals under ExactCount (plus the sketch's margin) are
+				// counted again exactly, like an overview's.
+				smallV, smallS := s.exactBelow(totalVis), s.exactBelow(totalVisits)
+				if smallV || smallS {
+					var vs, ss uint64
+					if err := s.queryRow(ctx, plan.MVDimTotalsSQL(p.Exact(), dim, event, key), &vs, &ss); err != nil {
+						return err
+					}
+					if smallV {
+						totalVis = vs
+					}
+					if smallS {
+						totalVisits = ss
+					}
+				}
+				if !smallV {
+					sk.addRows(query.MetricVisitors)
+				}
+				if !smallS {
+					sk.addRows(query.MetricVisits)
+				}
+				return nil
 			})
 		}
 		if err := parallel(fns...); err != nil {
