@@ -277,22 +277,15 @@ type sketched struct {
 	m, rows []query.Metric
 }
 
-func (e *sketched) add(ms ...query.Metric) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	for _, m := range ms {
-		if !slices.Contains(e.m, m) {
-			e.m = append(e.m, m)
-		}
-	}
-}
+func (e *sketched) add(ms ...query.Metric)     { e.addTo(&e.m, ms) }
+func (e *sketched) addRows(ms ...query.Metric) { e.addTo(&e.rows, ms) }
 
-func (e *sketched) addRows(ms ...query.Metric) {
+func (e *sketched) addTo(list *[]query.Metric, ms []query.Metric) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, m := range ms {
-		if !slices.Contains(e.rows, m) {
-			e.rows = append(e.rows, m)
+		if !slices.Contains(*list, m) {
+			*list = append(*list, m)
 		}
 	}
 }
