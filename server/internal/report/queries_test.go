@@ -499,3 +499,45 @@ func TestBreakdown_EstimatedRowsSayHow(t *testing.T) {
 		}
 	}
 }
+
+// TestService_FewFilteredVisitorsSkipTheSample: a filter that leaves far
+// fewer visitors than a sample could estimate returning visitors from
+// counts them on every visitor at once, without reading the sample first.
+func TestService_FewFilteredVisitorsSkipTheSample(t *testing.T) {
+	db := chtest.DB(t)
+	f := reporttest.Load(t, db)
+	now := func() time.Time { return reporttest.Now }
+	svc := New(db.Conn(), reporttest.Sites{f.Site.ID: &f.Site}, Options{Now: now, SessionSampleEvents: 1})
+	var mu sync.Mutex
+	sampled := 0
+	svc.trace = func(sql string, _ []any) {
+		if strings.Contains(sql, "n_ret") && strings.Contains(sql, "visitor_id >= toUUID(?)") {
+			mu.Lock()
+			sampled++
+			mu.Unlock()
+		}
+	}
+	ctx := context.Background()
+	o, err := svc.Overview(ctx, current("country:is:DE"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sampled != 0 || o.Estimate {
+		t.Errorf("filtered to a few visitors: %d sampled reads, estimate %v; want none", sampled, o.Estimate)
+	}
+	exact := New(db.Conn(), reporttest.Sites{f.Site.ID: &f.Site}, Options{Now: now})
+	want, err := exact.Overview(ctx, current("country:is:DE"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dump(t, o) != dump(t, want) {
+		t.Errorf("got\n%s\nwant\n%s", dump(t, o), dump(t, want))
+	}
+	// Without filters the range is sampled, as its budget says.
+	if _, err := svc.Overview(ctx, current()); err != nil {
+		t.Fatal(err)
+	}
+	if sampled == 0 {
+		t.Error("no sampled read without filters")
+	}
+}

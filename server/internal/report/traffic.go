@@ -151,6 +151,14 @@ func (s *Service) periodMetrics(ctx context.Context, q query.Query, est *sketche
 			if ps, err = s.newPlan(ctx, q, planSessions); err != nil {
 				return err
 			}
+			if ps.Sample.Sampled() && s.fewFiltered(ctx, ps) {
+				// The sample would most likely find fewer returning
+				// visitors than MinEstimated, and be counted again on every
+				// visitor below: count them so at once.
+				x := *ps
+				x.Sample = plan.Sampling{Rate: 1}
+				ps = &x
+			}
 			return s.queryRow(ctx, plan.SessionStatsSQL(ps), &st.visitors, &st.returning, &st.visits, &st.bounces, &st.duration)
 		},
 	)
@@ -170,6 +178,26 @@ func (s *Service) periodMetrics(ctx context.Context, q query.Query, est *sketche
 		st.apply(&out, ps.Sample)
 	}
 	return out, []float64{p.Sample.Rate, ps.Sample.Rate}, nil
+}
+
+// fewFiltered reports whether p's filters leave so few visitors that
+// their returning visitors are most likely under MinEstimated: an is
+// filter on a page-view or acquisition dimension whose value had fewer
+// than twice as many (from a sketch of report_dims, with a 10% margin).
+// Only the cost depends on it: a wrong guess either counts every visitor
+// at once, or samples and then counts every visitor.
+func (s *Service) fewFiltered(ctx context.Context, p *plan.Plan) bool {
+	for _, f := range p.Filters {
+		d, _ := query.Lookup(f.Dimension)
+		if f.Op != query.Is || f.Value == query.None || (d.Kind != query.KindPage && d.Kind != query.KindAcquisition) {
+			continue
+		}
+		var n uint64
+		if err := s.queryRow(ctx, plan.FilterVisitorsSQL(p, f), &n); err == nil && n < 2*s.opts.MinEstimated*11/10 {
+			return true
+		}
+	}
+	return false
 }
 
 // Timeseries returns metrics per bucket of q.Interval, every bucket of the

@@ -622,6 +622,14 @@ func MVValue(dim query.Dimension, event, key string) (value *Stmt, cond *Stmt) {
 	return new(Stmt).Add("substring(value, length(?) + 1)", prefix), cond.Add(" AND substring(value, 1, length(?)) = ?", prefix, prefix)
 }
 
+// FilterVisitorsSQL estimates, from report_dims, the range's visitors
+// with a page view that has the value of f (an is filter on a page-view
+// or acquisition dimension): about the visitors f leaves.
+func FilterVisitorsSQL(p *Plan, f query.Filter) *Stmt {
+	return new(Stmt).Add("SELECT toUInt64(uniqHLL12IfMerge(visitors_est)) FROM "+migrations.ReportDims+" WHERE ").
+		AddStmt(rangeWhere(p)).Add(" AND dim = ? AND value = ?", string(f.Dimension), filterValue(f))
+}
+
 // MVValuesSQL is the first step of a pre-aggregated breakdown: every value
 // with its exact visitor count up to 26 (and, when k > ExactK, its
 // estimate) and its sums, without merging the large visitor sketches.

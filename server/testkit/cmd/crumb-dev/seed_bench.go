@@ -123,6 +123,7 @@ func runBench(ctx context.Context, db *clickhouse.DB, site string, now time.Time
 		{"default", "default dashboard, last 30 days", nil, false},
 		{"compare", "with comparison to the previous 30 days", nil, true},
 		{"country", "filtered by country:is:DE", []string{"country:is:DE"}, false},
+		{"alone-de", "filtered by country:is:DE, each panel alone", []string{"country:is:DE"}, false},
 		{"source", "filtered by source:is:Google (consent panel: country only)", []string{"source:is:Google"}, false},
 		{"loyalty", "the loyalty and network panels: visits per visitor, days since the last visit, domain types", nil, false},
 		{"analysis", "goals, funnels (a visit, 7 days), weekly retention: each view alone", nil, false},
@@ -138,6 +139,14 @@ func runBench(ctx context.Context, db *clickhouse.DB, site string, now time.Time
 		if strings.HasPrefix(c.name, "analysis") {
 			// Separate views: each measured on its own.
 			for _, p := range analysisViews(svc, site, now, c.filters) {
+				if err := measure(ctx, c.title+": "+p.name, []panel{p}, runs); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		if c.name == "alone-de" {
+			for _, p := range panels[:len(panels)-3] {
 				if err := measure(ctx, c.title+": "+p.name, []panel{p}, runs); err != nil {
 					return err
 				}
