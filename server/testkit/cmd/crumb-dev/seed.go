@@ -39,7 +39,7 @@ func seedMain(args []string) {
 	k := fs.Int("k", model.DefaultK, "the site's k (minimum visitors per breakdown row)")
 	bench := fs.Bool("bench", false, "after seeding, measure the default dashboard")
 	runs := fs.Int("bench-runs", 30, "dashboard loads to measure")
-	cases := fs.String("bench-cases", "", "comma-separated cases to measure: default, compare, country, source, loyalty, analysis, analysis-de, me (GET /api/me), erase (erasure batches; deletes 20 visitors) (default all but erase)")
+	cases := fs.String("bench-cases", "", "comma-separated cases to measure: default, compare, country, alone-de (each country-filtered panel on its own), source, loyalty, analysis, analysis-de, me (GET /api/me), erase (erasure batches; deletes 20 visitors) (default all but erase)")
 	noMigrate := fs.Bool("no-migrate", false, "do not apply migrations first")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
