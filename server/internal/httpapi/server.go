@@ -24,6 +24,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/recover"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/crumbhq/crumb/server/internal/assets"
 	"github.com/crumbhq/crumb/server/internal/auth"
@@ -89,6 +90,16 @@ type Deps struct {
 	// StatsTimeout bounds one stats request (default 30 s); the report
 	// service's max_execution_time bounds each query on the server.
 	StatsTimeout time.Duration
+	// FilteredRequests is the most stats requests with filters this node
+	// runs at once: each reads every event of its range, and a dashboard
+	// sends nine together, which on a small ClickHouse all finish late
+	// or all time out. The others wait for their turn (oldest first) up
+	// to StatsTimeout, then get 503 with Retry-After; a request's own
+	// StatsTimeout starts with its turn. Requests without filters never
+	// wait. 0 means DefaultFilteredRequests; a negative number, no limit.
+	FilteredRequests int
+	// filtered holds the turns of FilteredRequests (tests hold them).
+	filtered *semaphore.Weighted
 	// ExportTimeout bounds a proof export (default 10 min).
 	ExportTimeout time.Duration
 	// Now is the clock that relative periods (7d, 30d…) count from.
@@ -99,6 +110,9 @@ type Deps struct {
 
 // DefaultMeRateLimit is Deps.MeRateLimit's default.
 const DefaultMeRateLimit = 20
+
+// DefaultFilteredRequests is Deps.FilteredRequests's default.
+const DefaultFilteredRequests = 2
 
 // New returns the Fiber app with every route of the service.
 func New(d Deps) *fiber.App {
@@ -116,6 +130,13 @@ func New(d Deps) *fiber.App {
 	}
 	if d.MeRateLimit == 0 {
 		d.MeRateLimit = DefaultMeRateLimit
+	}
+	if d.filtered == nil && d.FilteredRequests >= 0 {
+		n := d.FilteredRequests
+		if n == 0 {
+			n = DefaultFilteredRequests
+		}
+		d.filtered = semaphore.NewWeighted(int64(n))
 	}
 	h := &handlers{Deps: d, publicOrigin: originOf(d.PublicURL)}
 	h.publicHTTPS = strings.HasPrefix(h.publicOrigin, "https://")

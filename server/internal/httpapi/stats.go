@@ -48,6 +48,16 @@ func (h *handlers) stats(fn handler) fiber.Handler {
 		if format != "" && format != "json" && format != "csv" {
 			return &query.QueryError{Param: "format", Msg: "must be json or csv"}
 		}
+		if h.filtered != nil && len(v["filter"]) > 0 {
+			// One turn of the node's few for filtered requests.
+			wait, stop := context.WithTimeout(c.UserContext(), h.StatsTimeout)
+			err := h.filtered.Acquire(wait, 1)
+			stop()
+			if err != nil {
+				return report.ErrBusy
+			}
+			defer h.filtered.Release(1)
+		}
 		ctx, cancel := context.WithTimeout(c.UserContext(), h.StatsTimeout)
 		defer cancel()
 		res, name, err := fn(ctx, c, v)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/crumbhq/crumb/server/internal/httpapi"
 	"github.com/crumbhq/crumb/server/internal/report"
@@ -414,5 +415,57 @@ func TestOversizedRequest_431(t *testing.T) {
 	var e struct{ Error string }
 	if res.StatusCode != 431 || json.Unmarshal(body, &e) != nil || e.Error == "" {
 		t.Fatalf("%d %s, want 431 with a JSON error", res.StatusCode, body)
+	}
+}
+
+// TestStats_FilteredRequestsTakeTurns: requests with filters, which read
+// every event of their range, run a few at a time; one that finds no turn
+// within the stats timeout gets a 503 with Retry-After, and requests
+// without filters never wait.
+func TestStats_FilteredRequestsTakeTurns(t *testing.T) {
+	db := chtest.DB(t)
+	f := reporttest.Load(t, db)
+	now := func() time.Time { return reporttest.Now }
+	svc := report.New(db.Conn(), reporttest.Sites{f.Site.ID: &f.Site}, report.Options{Now: now})
+	turns := semaphore.NewWeighted(1)
+	app := newServer(t, httpapi.WithFilteredTurns(httpapi.Deps{Report: svc, Sites: testSites{f.Site.ID: &f.Site}, Now: now,
+		StatsTimeout: time.Second}, turns))
+	filtered := base + "/overview?" + period + "&filter=country:is:DE"
+	if r := get(t, app, filtered); r.code != 200 {
+		t.Fatalf("filtered, a turn free: %d %s", r.code, r.body)
+	}
+	// Every turn taken (by other filtered requests still running).
+	if !turns.TryAcquire(1) {
+		t.Fatal("the turn was not given back")
+	}
+	start := time.Now()
+	if r := get(t, app, base+"/overview?"+period); r.code != 200 {
+		t.Fatalf("without filters: %d %s", r.code, r.body)
+	}
+	if d := time.Since(start); d > 900*time.Millisecond {
+		t.Errorf("a request without filters waited %s", d)
+	}
+	req := httptest.NewRequest("GET", filtered, nil)
+	req.Header.Set("Authorization", "Bearer "+ownerToken)
+	start = time.Now()
+	res, err := app.Test(req, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 503 || res.Header.Get("Retry-After") == "" || !strings.Contains(string(body), "busy") {
+		t.Errorf("filtered, no turn: %d %q %s, want 503 with Retry-After", res.StatusCode, res.Header.Get("Retry-After"), body)
+	}
+	if d := time.Since(start); d < time.Second || d > 1900*time.Millisecond {
+		t.Errorf("waited %s for a turn, want about 1 s (the stats timeout)", d)
+	}
+	// A turn given back while a request waits: it runs.
+	done := make(chan statsResponse, 1)
+	go func() { done <- get(t, app, filtered) }()
+	time.Sleep(200 * time.Millisecond)
+	turns.Release(1)
+	if r := <-done; r.code != 200 {
+		t.Errorf("filtered, a turn given back: %d %s", r.code, r.body)
 	}
 }
