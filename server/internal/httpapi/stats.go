@@ -50,9 +50,13 @@ func (h *handlers) stats(fn handler) fiber.Handler {
 		}
 		if h.filtered != nil && len(v["filter"]) > 0 {
 			// One turn of the node's few for filtered requests.
+			start := time.Now()
+			h.Metrics.FilteredWaiting.Inc()
 			wait, stop := context.WithTimeout(c.UserContext(), h.StatsTimeout)
 			err := h.filtered.Acquire(wait, 1)
 			stop()
+			h.Metrics.FilteredWaiting.Dec()
+			h.Metrics.FilteredWait.Observe(time.Since(start).Seconds())
 			if err != nil {
 				return report.ErrBusy
 			}

@@ -16,9 +16,11 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	dto "github.com/prometheus/client_model/go"
 	"golang.org/x/sync/semaphore"
 
 	"github.com/crumbhq/crumb/server/internal/httpapi"
+	"github.com/crumbhq/crumb/server/internal/metrics"
 	"github.com/crumbhq/crumb/server/internal/report"
 	"github.com/crumbhq/crumb/server/internal/report/query"
 	"github.com/crumbhq/crumb/server/testkit/chtest"
@@ -428,8 +430,9 @@ func TestStats_FilteredRequestsTakeTurns(t *testing.T) {
 	now := func() time.Time { return reporttest.Now }
 	svc := report.New(db.Conn(), reporttest.Sites{f.Site.ID: &f.Site}, report.Options{Now: now})
 	turns := semaphore.NewWeighted(1)
+	m := metrics.New()
 	app := newServer(t, httpapi.WithFilteredTurns(httpapi.Deps{Report: svc, Sites: testSites{f.Site.ID: &f.Site}, Now: now,
-		StatsTimeout: time.Second}, turns))
+		StatsTimeout: time.Second, Metrics: m}, turns))
 	filtered := base + "/overview?" + period + "&filter=country:is:DE"
 	if r := get(t, app, filtered); r.code != 200 {
 		t.Fatalf("filtered, a turn free: %d %s", r.code, r.body)
@@ -467,5 +470,17 @@ func TestStats_FilteredRequestsTakeTurns(t *testing.T) {
 	turns.Release(1)
 	if r := <-done; r.code != 200 {
 		t.Errorf("filtered, a turn given back: %d %s", r.code, r.body)
+	}
+	// The operator sees the waits.
+	var h dto.Metric
+	if err := m.FilteredWait.Write(&h); err != nil {
+		t.Fatal(err)
+	}
+	if n, sum := h.GetHistogram().GetSampleCount(), h.GetHistogram().GetSampleSum(); n != 3 || sum < 1.1 {
+		t.Errorf("crumb_stats_filtered_wait_seconds: %d waits, %.2f s in all; want 3 (one of them over 1 s)", n, sum)
+	}
+	var g dto.Metric
+	if err := m.FilteredWaiting.Write(&g); err != nil || g.GetGauge().GetValue() != 0 {
+		t.Errorf("crumb_stats_filtered_waiting = %v (%v), want 0 after the requests", g.GetGauge().GetValue(), err)
 	}
 }
