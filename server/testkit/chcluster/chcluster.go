@@ -53,6 +53,25 @@ type Cluster struct {
 	// other; it is kept in Dir's chserver.PasswordFile.
 	password string
 	servers  [][]*chserver.Server // [shard][replica]
+	// lock is held while the cluster runs (see lockMachine).
+	lock *os.File
+}
+
+// lockMachine waits until no other test cluster runs on this machine and
+// holds that until the cluster stops. Two clusters at once (8 servers and
+// 2 ZooKeepers on a small machine, beside other tests) starve ZooKeeper
+// sessions, and ClickHouse 18.16 then leaves ON CLUSTER statements
+// unfinished for good.
+func lockMachine() (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(os.TempDir(), "crumb-chcluster.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
 }
 
 // Start brings the cluster up and waits until every server answers.
@@ -87,8 +106,13 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{opts: opts, password: password}
+	lock, err := lockMachine()
+	if err != nil {
+		return nil, fmt.Errorf("chcluster: %w", err)
+	}
+	c := &Cluster{opts: opts, password: password, lock: lock}
 	if err := c.startZooKeeper(ctx); err != nil {
+		c.unlock()
 		return nil, err
 	}
 
@@ -245,6 +269,14 @@ func (c *Cluster) stop(kill bool) {
 			<-c.zkDone
 		}
 	}
+	c.unlock()
+}
+
+func (c *Cluster) unlock() {
+	if c.lock != nil {
+		_ = c.lock.Close() // releases the flock
+		c.lock = nil
+	}
 }
 
 // PIDs lists the process IDs of ZooKeeper and every running server.
@@ -281,6 +313,7 @@ func (c *Cluster) startZooKeeper(ctx context.Context) error {
 	}
 	c.zkPort = ports[0]
 	cfg := fmt.Sprintf(`tickTime=500
+maxSessionTimeout=60000
 initLimit=10
 syncLimit=5
 dataDir=%s
@@ -377,7 +410,7 @@ func (c *Cluster) serverConfig(shard, replica int, remote string) string {
   </macros>
 %s  <zookeeper>
     <node><host>127.0.0.1</host><port>%d</port></node>
-    <session_timeout_ms>10000</session_timeout_ms>
+    <session_timeout_ms>30000</session_timeout_ms>
   </zookeeper>
   <distributed_ddl>
     <path>/clickhouse/task_queue/ddl</path>
