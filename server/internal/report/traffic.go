@@ -893,31 +893,26 @@ func (s *Service) mvBreakdown(ctx context.Context, p *plan.Plan, dim query.Dimen
 				})
 			}
 			fns = append(fns, func() error {
-				if err := s.queryRow(ctx, plan.MVDimTotalsSQL(p, dim, event, key), &totalVis, &totalVisits); err != nil || !p.Estimate {
+				read := func(x *plan.Plan, into *sums) error {
+					return s.queryRow(ctx, plan.MVDimTotalsSQL(x, dim, event, key), &into.visitors, &into.visits)
+				}
+				var t sums
+				if err := read(p, &t); err != nil || !p.Estimate {
+					totalVis, totalVisits = t.visitors, t.visits
 					return err
 				}
 				// Totals under ExactCount (plus the sketch's margin) are
-				// counted again exactly, like an overview's.
-				smallV, smallS := s.exactBelow(totalVis), s.exactBelow(totalVisits)
-				if smallV || smallS {
-					var vs, ss uint64
-					if err := s.queryRow(ctx, plan.MVDimTotalsSQL(p.Exact(), dim, event, key), &vs, &ss); err != nil {
-						return err
-					}
-					if smallV {
-						totalVis = vs
-					}
-					if smallS {
-						totalVisits = ss
+				// counted again exactly, like an overview's; the others
+				// keep the rows' sketch.
+				est := &sketched{}
+				t, err := s.recount(ctx, p, t, est, read)
+				for _, m := range est.m {
+					if m == query.MetricVisitors || m == query.MetricVisits {
+						sk.addRows(m)
 					}
 				}
-				if !smallV {
-					sk.addRows(query.MetricVisitors)
-				}
-				if !smallS {
-					sk.addRows(query.MetricVisits)
-				}
-				return nil
+				totalVis, totalVisits = t.visitors, t.visits
+				return err
 			})
 		}
 		if err := parallel(fns...); err != nil {
