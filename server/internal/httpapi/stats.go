@@ -49,6 +49,10 @@ func (h *handlers) stats(fn handler) fiber.Handler {
 			return &query.QueryError{Param: "format", Msg: "must be json or csv"}
 		}
 		if h.filtered != nil && len(v["filter"]) > 0 {
+			// A malformed query gets its 400 at once, not after a wait.
+			if _, err := h.query(v); err != nil {
+				return err
+			}
 			// One turn of the node's few for filtered requests.
 			start := time.Now()
 			h.Metrics.FilteredWaiting.Inc()

@@ -448,6 +448,14 @@ func TestStats_FilteredRequestsTakeTurns(t *testing.T) {
 	if d := time.Since(start); d > 900*time.Millisecond {
 		t.Errorf("a request without filters waited %s", d)
 	}
+	// A malformed filter is refused at once, without waiting for a turn.
+	start = time.Now()
+	if r := get(t, app, base+"/overview?"+period+"&filter=country:like:DE"); r.code != 400 || !strings.Contains(string(r.body), "filter") {
+		t.Errorf("malformed filter, no turn: %d %s, want 400 naming the filter", r.code, r.body)
+	}
+	if d := time.Since(start); d > 900*time.Millisecond {
+		t.Errorf("a malformed filter waited %s for its 400", d)
+	}
 	req := httptest.NewRequest("GET", filtered, nil)
 	req.Header.Set("Authorization", "Bearer "+ownerToken)
 	start = time.Now()
