@@ -316,3 +316,27 @@ func TestAttack_HostileRequestsOnEveryRoute(t *testing.T) {
 	}
 	tg.healthy(t)
 }
+
+// TestAttack_ShareLinkFloodIsLimited: the holder of a public share link
+// sending request after request gets 429 past --share-rate-limit (300 a
+// minute by default) from one address, while the site's own API token
+// still gets answers.
+func TestAttack_ShareLinkFloodIsLimited(t *testing.T) {
+	tg := newTarget(t)
+	path := "/api/v1/stats/" + tg.site + "/realtime?share=" + tg.share
+	codes := map[int]int{}
+	for i := 0; i < 310; i++ {
+		code, _ := tg.send(t, "GET", path, nil)
+		codes[code]++
+	}
+	if codes[200] != 300 || codes[429] != 10 {
+		t.Errorf("310 share-link requests in a minute answered %v, want 300 × 200 and 10 × 429", codes)
+	}
+	code, body := tg.send(t, "GET", path, nil)
+	refused(t, "a share-link request past the limit", code, body)
+	code, body = tg.send(t, "GET", "/api/v1/stats/"+tg.site+"/realtime", nil, "Authorization", "Bearer "+tg.token)
+	if code != 200 {
+		t.Errorf("the site's API token after the flood: %d %s", code, body)
+	}
+	tg.healthy(t)
+}

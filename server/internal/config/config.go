@@ -118,6 +118,7 @@ type Serve struct {
 	Secret         string
 	RateLimit      int
 	Filtered       int
+	ShareLimit     int
 	BufferMax      int
 	BatchSize      int
 	FlushInterval  time.Duration
@@ -141,6 +142,7 @@ func (s *Serve) Register(fs *flag.FlagSet) {
 	fs.StringVar(&s.DNSResolver, "dns-resolver", "system", "DNS server for visitors' domain types, host:port; system: the system's resolver; off: no reverse DNS (the AS organisation decides)")
 	fs.StringVar(&s.Secret, "secret", "", "secret shared by all crumb nodes that signs consent tokens, 32+ bytes (default: generated once into <data-dir>/secret)")
 	fs.IntVar(&s.RateLimit, "rate-limit", 600, "ingest requests per minute one client address may make on this node; 0 disables")
+	fs.IntVar(&s.ShareLimit, "share-rate-limit", 300, "stats requests per minute one client address may make with share links on this node (logins and API tokens are not limited); 0 disables")
 	fs.IntVar(&s.Filtered, "filtered-requests", 2, "dashboard requests with filters this node runs at once (each reads every event of its range); the others wait their turn up to 30 s, then get 503; about ClickHouse's cores; negative: no limit")
 	fs.IntVar(&s.BufferMax, "buffer-max", 1_000_000, "records the durable buffer holds before ingest answers 503")
 	fs.IntVar(&s.BatchSize, "batch-size", 5000, "most rows in one insert into ClickHouse")

@@ -83,6 +83,10 @@ type Deps struct {
 	// one client address may make per minute on this node; 0 means
 	// DefaultMeRateLimit, a negative number disables the limit.
 	MeRateLimit int
+	// ShareRateLimit is the most stats requests one client address may make
+	// per minute on this node with share links, which are public (logins
+	// and API tokens are not limited); 0 or less disables the limit.
+	ShareRateLimit int
 	// PublicURL is where users reach crumb (--public-url): its origin is
 	// the dashboards' own for the cross-site checks, and with https the
 	// session cookie is Secure and every answer carries HSTS.
@@ -205,7 +209,7 @@ func (h *handlers) routes(app *fiber.App) {
 	// parameters of query.ParseQuery apply to every route but realtime
 	// and proof, and format=csv answers CSV instead of JSON.
 	v1 := app.Group("/api/v1", securityHeaders, h.sameOrigin(true), h.require)
-	stats := v1.Group("/stats/:site", h.siteAccess)
+	stats := v1.Group("/stats/:site", h.siteAccess, h.shareLimit())
 	stats.Get("/overview", h.stats(h.overview))                             // headline metrics (compare=previous_period adds the previous period)
 	stats.Get("/timeseries", h.stats(h.timeseries))                         // metrics per interval bucket (metrics=visitors,pageviews,…)
 	stats.Get("/breakdown/:dimension", h.stats(h.breakdown))                // rows per value (limit, page; event and property for event_prop)

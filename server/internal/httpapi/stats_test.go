@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -490,5 +491,50 @@ func TestStats_FilteredRequestsTakeTurns(t *testing.T) {
 	var g dto.Metric
 	if err := m.FilteredWaiting.Write(&g); err != nil || g.GetGauge().GetValue() != 0 {
 		t.Errorf("crumb_stats_filtered_waiting = %v (%v), want 0 after the requests", g.GetGauge().GetValue(), err)
+	}
+}
+
+// TestStats_ShareLinksAreLimitedPerAddress: a share link is public, so its
+// stats requests are limited per client address (429 with Retry-After and
+// a JSON message past the limit); logins and API tokens are not.
+func TestStats_ShareLinksAreLimitedPerAddress(t *testing.T) {
+	db := chtest.DB(t)
+	f := reporttest.Load(t, db)
+	now := func() time.Time { return reporttest.Now }
+	svc := report.New(db.Conn(), reporttest.Sites{f.Site.ID: &f.Site}, report.Options{Now: now})
+	// Requests come through a trusted proxy (app.Test's peer), which names
+	// the client in X-Forwarded-For.
+	app := newServer(t, httpapi.Deps{Report: svc, Sites: testSites{f.Site.ID: &f.Site}, Now: now, ShareRateLimit: 3,
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("0.0.0.0/32")}})
+	send := func(from, header, value string) (int, string, string) {
+		t.Helper()
+		req := httptest.NewRequest("GET", base+"/realtime", nil)
+		req.Header.Set("X-Forwarded-For", from)
+		req.Header.Set(header, value)
+		res, err := app.Test(req, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, res.Header.Get("Retry-After"), string(b)
+	}
+	for i := 1; i <= 3; i++ {
+		if code, _, body := send("192.0.2.1", "X-Crumb-Share", shareID); code != 200 {
+			t.Fatalf("share link, request %d of 3: %d %s", i, code, body)
+		}
+	}
+	code, retry, body := send("192.0.2.1", "X-Crumb-Share", shareID)
+	var msg struct{ Error string }
+	if code != 429 || retry == "" || json.Unmarshal([]byte(body), &msg) != nil || !strings.Contains(msg.Error, "share link") {
+		t.Errorf("share link, request 4 of 3: %d Retry-After %q %s; want 429 with Retry-After and a JSON error", code, retry, body)
+	}
+	if code, _, body := send("192.0.2.2", "X-Crumb-Share", shareID); code != 200 {
+		t.Errorf("share link from another address: %d %s", code, body)
+	}
+	for i := 1; i <= 5; i++ {
+		if code, _, body := send("192.0.2.1", "Authorization", "Bearer "+ownerToken); code != 200 {
+			t.Fatalf("API token from the limited address, request %d: %d %s", i, code, body)
+		}
 	}
 }
