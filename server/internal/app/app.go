@@ -146,7 +146,7 @@ func New(ctx context.Context, cfg *config.Serve, db *clickhouse.DB, secret []byt
 		},
 		Notify: notifier,
 		Auth:   users, Script: script, Demo: trackerjs.Demo, Dashboard: dash, Ready: a.ready,
-		TrustedProxies: cfg.TrustedProxies, RateLimit: cfg.RateLimit, ShareRateLimit: cfg.ShareLimit, FilteredRequests: cfg.Filtered,
+		TrustedProxies: cfg.TrustedProxies, RateLimit: cfg.RateLimit, ShareRateLimit: cfg.ShareLimit, HeavyRequests: cfg.Heavy,
 		PublicURL: cfg.PublicURL, Log: log,
 	})
 	a.MetricsHTTP = httpapi.NewMetrics(m, cfg.MetricsToken, log)

@@ -2,9 +2,9 @@ package httpapi
 
 import "golang.org/x/sync/semaphore"
 
-// WithFilteredTurns makes d's filtered requests take their turns from s,
+// WithHeavyTurns makes d's heavy requests take their turns from s,
 // which a test may hold.
-func WithFilteredTurns(d Deps, s *semaphore.Weighted) Deps {
-	d.filtered = s
+func WithHeavyTurns(d Deps, s *semaphore.Weighted) Deps {
+	d.heavy = s
 	return d
 }

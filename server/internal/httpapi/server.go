@@ -94,16 +94,20 @@ type Deps struct {
 	// StatsTimeout bounds one stats request (default 30 s); the report
 	// service's max_execution_time bounds each query on the server.
 	StatsTimeout time.Duration
-	// FilteredRequests is the most stats requests with filters this node
-	// runs at once: each reads every event of its range, and a dashboard
-	// sends nine together, which on a small ClickHouse all finish late
-	// or all time out. The others wait for their turn (oldest first) up
-	// to StatsTimeout, then get 503 with Retry-After; a request's own
-	// StatsTimeout starts with its turn. Requests without filters never
-	// wait. 0 means DefaultFilteredRequests; a negative number, no limit.
-	FilteredRequests int
-	// filtered holds the turns of FilteredRequests (tests hold them).
-	filtered *semaphore.Weighted
+	// HeavyRequests is the most heavy stats requests this node runs at
+	// once: those that read every event or visit of their range rather
+	// than the per-day tables (see scans in stats.go): requests with
+	// filters, paths, funnels, retention, goals, and breakdowns of entry
+	// and exit pages and of loyalty. A dashboard sends nine filtered
+	// panels together, which on a small ClickHouse all finish late or all
+	// time out; and a share link is public. The others wait for their
+	// turn (oldest first) up to StatsTimeout, then get 503 with
+	// Retry-After; a request's own StatsTimeout starts with its turn.
+	// Other requests never wait. 0 means DefaultHeavyRequests; a negative
+	// number, no limit.
+	HeavyRequests int
+	// heavy holds the turns of HeavyRequests (tests hold them).
+	heavy *semaphore.Weighted
 	// ExportTimeout bounds a proof export (default 10 min).
 	ExportTimeout time.Duration
 	// Now is the clock that relative periods (7d, 30d…) count from.
@@ -115,8 +119,8 @@ type Deps struct {
 // DefaultMeRateLimit is Deps.MeRateLimit's default.
 const DefaultMeRateLimit = 20
 
-// DefaultFilteredRequests is Deps.FilteredRequests's default.
-const DefaultFilteredRequests = 2
+// DefaultHeavyRequests is Deps.HeavyRequests's default.
+const DefaultHeavyRequests = 2
 
 // New returns the Fiber app with every route of the service.
 func New(d Deps) *fiber.App {
@@ -135,12 +139,12 @@ func New(d Deps) *fiber.App {
 	if d.MeRateLimit == 0 {
 		d.MeRateLimit = DefaultMeRateLimit
 	}
-	if d.filtered == nil && d.FilteredRequests >= 0 {
-		n := d.FilteredRequests
+	if d.heavy == nil && d.HeavyRequests >= 0 {
+		n := d.HeavyRequests
 		if n == 0 {
-			n = DefaultFilteredRequests
+			n = DefaultHeavyRequests
 		}
-		d.filtered = semaphore.NewWeighted(int64(n))
+		d.heavy = semaphore.NewWeighted(int64(n))
 	}
 	h := &handlers{Deps: d, publicOrigin: originOf(d.PublicURL)}
 	h.publicHTTPS = strings.HasPrefix(h.publicOrigin, "https://")
@@ -207,31 +211,32 @@ func (h *handlers) routes(app *fiber.App) {
 
 	// The stats API (stats.go), GET only. SITE is a site ID; the query
 	// parameters of query.ParseQuery apply to every route but realtime
-	// and proof, and format=csv answers CSV instead of JSON.
+	// and proof, and format=csv answers CSV instead of JSON. The second
+	// argument of stats says when a request is heavy and takes a turn.
 	v1 := app.Group("/api/v1", securityHeaders, h.sameOrigin(true), h.require)
 	stats := v1.Group("/stats/:site", h.siteAccess, h.shareLimit())
-	stats.Get("/overview", h.stats(h.overview))                             // headline metrics (compare=previous_period adds the previous period)
-	stats.Get("/timeseries", h.stats(h.timeseries))                         // metrics per interval bucket (metrics=visitors,pageviews,…)
-	stats.Get("/breakdown/:dimension", h.stats(h.breakdown))                // rows per value (limit, page; event and property for event_prop)
-	stats.Get("/paths", h.stats(h.paths))                                   // previous and next pages of ?page=/x (limit)
-	stats.Get("/realtime", h.stats(h.realtime))                             // visitors and pages of the last 5 minutes (limit)
-	stats.Get("/consent/overview", h.stats(h.consentOverview))              // impressions, decisions, opt-in rates, GPC, coverage
-	stats.Get("/consent/timeseries", h.stats(h.consentTimeseries))          // the same per bucket
-	stats.Get("/consent/breakdown/:dimension", h.stats(h.consentBreakdown)) // by country, device, page, policy_version or language
-	stats.Get("/consent/cookies", h.stats(h.cookies))                       // undeclared cookies seen before consent (by=cookie|page, limit)
-	stats.Get("/goals", h.stats(h.goals))                                   // each goal's visitors, conversions and conversion rate
-	stats.Get("/funnel", h.stats(h.funnel))                                 // visitors through step=…&step=… in order (window=visit|1d|7d|30d, or funnel=NAME)
-	stats.Get("/retention", h.stats(h.retention))                           // cohorts of new visitors by week or month (interval) and their return
-	stats.Get("/imported/:dimension", h.stats(h.imported))                  // an import's page, source, country, browser, device or event values (days before the site's own data)
+	stats.Get("/overview", h.stats(h.overview, filtered))                             // headline metrics (compare=previous_period adds the previous period)
+	stats.Get("/timeseries", h.stats(h.timeseries, filtered))                         // metrics per interval bucket (metrics=visitors,pageviews,…)
+	stats.Get("/breakdown/:dimension", h.stats(h.breakdown, visitRows))               // rows per value (limit, page; event and property for event_prop)
+	stats.Get("/paths", h.stats(h.paths, always))                                     // previous and next pages of ?page=/x (limit)
+	stats.Get("/realtime", h.stats(h.realtime, filtered))                             // visitors and pages of the last 5 minutes (limit)
+	stats.Get("/consent/overview", h.stats(h.consentOverview, filtered))              // impressions, decisions, opt-in rates, GPC, coverage
+	stats.Get("/consent/timeseries", h.stats(h.consentTimeseries, filtered))          // the same per bucket
+	stats.Get("/consent/breakdown/:dimension", h.stats(h.consentBreakdown, filtered)) // by country, device, page, policy_version or language
+	stats.Get("/consent/cookies", h.stats(h.cookies, filtered))                       // undeclared cookies seen before consent (by=cookie|page, limit)
+	stats.Get("/goals", h.stats(h.goals, always))                                     // each goal's visitors, conversions and conversion rate
+	stats.Get("/funnel", h.stats(h.funnel, always))                                   // visitors through step=…&step=… in order (window=visit|1d|7d|30d, or funnel=NAME)
+	stats.Get("/retention", h.stats(h.retention, always))                             // cohorts of new visitors by week or month (interval) and their return
+	stats.Get("/imported/:dimension", h.stats(h.imported, filtered))                  // an import's page, source, country, browser, device or event values (days before the site's own data)
 	settings := v1.Group("/sites/:site", h.siteAccess)
 	settings.Get("/digest", h.digest) // the login's e-mail digest of the site: {"every":"week"|"month"|""}
 	settings.Put("/digest", h.digest)
-	settings.Get("/analysis", h.siteAnalysis)          // the site's goals and saved funnels, and whether the caller may change them
-	settings.Put("/goals", h.putAnalysis("goals"))     // replace the goals (admins and the site's editors)
-	settings.Put("/funnels", h.putAnalysis("funnels")) // replace the saved funnels (admins and the site's editors)
-	proof := stats.Group("/proof", h.proofAccess)      // proof of consent: never for share links
-	proof.Get("/export", h.export)                     // every decision of ?from=&to= (format=json|csv), streamed
-	proof.Get("/:consent_id", h.stats(h.proof))        // one consent ID's decisions
+	settings.Get("/analysis", h.siteAnalysis)             // the site's goals and saved funnels, and whether the caller may change them
+	settings.Put("/goals", h.putAnalysis("goals"))        // replace the goals (admins and the site's editors)
+	settings.Put("/funnels", h.putAnalysis("funnels"))    // replace the saved funnels (admins and the site's editors)
+	proof := stats.Group("/proof", h.proofAccess)         // proof of consent: never for share links
+	proof.Get("/export", h.export)                        // every decision of ?from=&to= (format=json|csv), streamed
+	proof.Get("/:consent_id", h.stats(h.proof, filtered)) // one consent ID's decisions
 
 	app.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
 }

@@ -37,8 +37,28 @@ type statsResult interface{ result.Tabler }
 
 type handler func(ctx context.Context, c *fiber.Ctx, v url.Values) (statsResult, string, error)
 
-// stats runs fn with a deadline and writes its statsResult as JSON or CSV.
-func (h *handlers) stats(fn handler) fiber.Handler {
+// scans says whether a request reads every event or visit of its range
+// (a heavy request, which takes one of the node's turns) rather than the
+// per-day tables.
+type scans func(c *fiber.Ctx, v url.Values) bool
+
+// filtered: requests with filters read the events or visits that match.
+func filtered(_ *fiber.Ctx, v url.Values) bool { return len(v["filter"]) > 0 }
+
+// always: paths, funnels, retention and goals read events, steps or
+// visits, filtered or not.
+func always(*fiber.Ctx, url.Values) bool { return true }
+
+// visitRows: breakdowns of entry and exit pages and of loyalty read
+// visits; the others, filtered, read events.
+func visitRows(c *fiber.Ctx, v url.Values) bool {
+	d, ok := query.Lookup(query.Dimension(c.Params("dimension")))
+	return filtered(c, v) || ok && (d.Kind == query.KindSession || d.Kind == query.KindLoyalty)
+}
+
+// stats runs fn with a deadline and writes its statsResult as JSON or CSV;
+// a request that heavy says scans its range takes a turn first.
+func (h *handlers) stats(fn handler, heavy scans) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		v, err := values(c)
 		if err != nil {
@@ -48,23 +68,23 @@ func (h *handlers) stats(fn handler) fiber.Handler {
 		if format != "" && format != "json" && format != "csv" {
 			return &query.QueryError{Param: "format", Msg: "must be json or csv"}
 		}
-		if h.filtered != nil && len(v["filter"]) > 0 {
+		if h.heavy != nil && heavy(c, v) {
 			// A malformed query gets its 400 at once, not after a wait.
 			if _, err := h.query(v); err != nil {
 				return err
 			}
-			// One turn of the node's few for filtered requests.
+			// One turn of the node's few for heavy requests.
 			start := time.Now()
-			h.Metrics.FilteredWaiting.Inc()
+			h.Metrics.HeavyWaiting.Inc()
 			wait, stop := context.WithTimeout(c.UserContext(), h.StatsTimeout)
-			err := h.filtered.Acquire(wait, 1)
+			err := h.heavy.Acquire(wait, 1)
 			stop()
-			h.Metrics.FilteredWaiting.Dec()
-			h.Metrics.FilteredWait.Observe(time.Since(start).Seconds())
+			h.Metrics.HeavyWaiting.Dec()
+			h.Metrics.HeavyWait.Observe(time.Since(start).Seconds())
 			if err != nil {
 				return report.ErrBusy
 			}
-			defer h.filtered.Release(1)
+			defer h.heavy.Release(1)
 		}
 		ctx, cancel := context.WithTimeout(c.UserContext(), h.StatsTimeout)
 		defer cancel()

@@ -421,18 +421,18 @@ func TestOversizedRequest_431(t *testing.T) {
 	}
 }
 
-// TestStats_FilteredRequestsTakeTurns: requests with filters, which read
-// every event of their range, run a few at a time; one that finds no turn
-// within the stats timeout gets a 503 with Retry-After, and requests
-// without filters never wait.
-func TestStats_FilteredRequestsTakeTurns(t *testing.T) {
+// TestStats_HeavyRequestsTakeTurns: heavy requests (with filters, or
+// reading every event or visit of their range) run a few at a time; one
+// that finds no turn within the stats timeout gets a 503 with
+// Retry-After, and the others never wait.
+func TestStats_HeavyRequestsTakeTurns(t *testing.T) {
 	db := chtest.DB(t)
 	f := reporttest.Load(t, db)
 	now := func() time.Time { return reporttest.Now }
 	svc := report.New(db.Conn(), reporttest.Sites{f.Site.ID: &f.Site}, report.Options{Now: now})
 	turns := semaphore.NewWeighted(1)
 	m := metrics.New()
-	app := newServer(t, httpapi.WithFilteredTurns(httpapi.Deps{Report: svc, Sites: testSites{f.Site.ID: &f.Site}, Now: now,
+	app := newServer(t, httpapi.WithHeavyTurns(httpapi.Deps{Report: svc, Sites: testSites{f.Site.ID: &f.Site}, Now: now,
 		StatsTimeout: time.Second, Metrics: m}, turns))
 	filtered := base + "/overview?" + period + "&filter=country:is:DE"
 	if r := get(t, app, filtered); r.code != 200 {
@@ -482,15 +482,47 @@ func TestStats_FilteredRequestsTakeTurns(t *testing.T) {
 	}
 	// The operator sees the waits.
 	var h dto.Metric
-	if err := m.FilteredWait.Write(&h); err != nil {
+	if err := m.HeavyWait.Write(&h); err != nil {
 		t.Fatal(err)
 	}
 	if n, sum := h.GetHistogram().GetSampleCount(), h.GetHistogram().GetSampleSum(); n != 3 || sum < 1.1 {
-		t.Errorf("crumb_stats_filtered_wait_seconds: %d waits, %.2f s in all; want 3 (one of them over 1 s)", n, sum)
+		t.Errorf("crumb_stats_heavy_wait_seconds: %d waits, %.2f s in all; want 3 (one of them over 1 s)", n, sum)
 	}
 	var g dto.Metric
-	if err := m.FilteredWaiting.Write(&g); err != nil || g.GetGauge().GetValue() != 0 {
-		t.Errorf("crumb_stats_filtered_waiting = %v (%v), want 0 after the requests", g.GetGauge().GetValue(), err)
+	if err := m.HeavyWaiting.Write(&g); err != nil || g.GetGauge().GetValue() != 0 {
+		t.Errorf("crumb_stats_heavy_waiting = %v (%v), want 0 after the requests", g.GetGauge().GetValue(), err)
+	}
+
+	// Without filters, what reads every event or visit of its range waits
+	// for a turn too; what reads the per-day tables does not.
+	if !turns.TryAcquire(1) {
+		t.Fatal("the turn was not given back")
+	}
+	t.Cleanup(func() { turns.Release(1) }) // after the parallel subtests
+	for path, heavy := range map[string]bool{
+		"/paths?" + period + "&page=/":                            true,
+		"/funnel?" + period + "&step=page:/&step=page:/pricing":   true,
+		"/retention?" + period:                                    true,
+		"/goals?" + period:                                        true,
+		"/breakdown/entry_page?" + period:                         true,
+		"/breakdown/visits_per_visitor?" + period:                 true,
+		"/breakdown/page?" + period:                               false,
+		"/timeseries?" + period + "&metrics=visitors,bounce_rate": false,
+		"/consent/breakdown/country?" + period:                    false,
+		"/overview?" + period + "&compare=previous_period":        false,
+	} {
+		t.Run(strings.TrimPrefix(path[:strings.Index(path, "?")], "/"), func(t *testing.T) {
+			t.Parallel()
+			start := time.Now()
+			r := get(t, app, base+path)
+			d := time.Since(start)
+			switch {
+			case heavy && (r.code != 503 || d < time.Second):
+				t.Errorf("%s, every turn taken: %d after %s, want 503 after the 1 s wait: %.200s", path, r.code, d, r.body)
+			case !heavy && (r.code != 200 || d > 900*time.Millisecond):
+				t.Errorf("%s, every turn taken: %d after %s, want 200 without a wait: %.200s", path, r.code, d, r.body)
+			}
+		})
 	}
 }
 

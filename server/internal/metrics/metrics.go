@@ -20,11 +20,11 @@ type Metrics struct {
 	BatchRows     *prometheus.HistogramVec
 	InsertErrors  *prometheus.CounterVec
 	Dedup         *prometheus.CounterVec
-	// FilteredWaiting and FilteredWait: stats requests with filters
-	// waiting for one of the node's turns (--filtered-requests), and how
-	// long each waited.
-	FilteredWaiting prometheus.Gauge
-	FilteredWait    prometheus.Histogram
+	// HeavyWaiting and HeavyWait: heavy stats requests (filtered, paths,
+	// funnels…) waiting for one of the node's turns (--heavy-requests),
+	// and how long each waited.
+	HeavyWaiting prometheus.Gauge
+	HeavyWait    prometheus.Histogram
 }
 
 // New creates and registers every collector, with the Go runtime and
@@ -58,16 +58,16 @@ func New() *Metrics {
 		Dedup: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "crumb_insert_deduplicated_total", Help: "Rows skipped on retry because an earlier insert had stored them, by table.",
 		}, []string{"table"}),
-		FilteredWaiting: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "crumb_stats_filtered_waiting", Help: "Stats requests with filters waiting for a turn (--filtered-requests).",
+		HeavyWaiting: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "crumb_stats_heavy_waiting", Help: "Heavy stats requests (with filters, paths, funnels…) waiting for a turn (--heavy-requests).",
 		}),
-		FilteredWait: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "crumb_stats_filtered_wait_seconds", Help: "How long a stats request with filters waited for its turn.",
+		HeavyWait: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "crumb_stats_heavy_wait_seconds", Help: "How long a heavy stats request waited for its turn.",
 			Buckets: prometheus.ExponentialBuckets(0.01, 2, 13),
 		}),
 	}
 	m.Registry.MustRegister(m.Requests, m.Accepted, m.Dropped, m.BufferDepth, m.InsertLatency, m.BatchRows,
-		m.InsertErrors, m.Dedup, m.FilteredWaiting, m.FilteredWait,
+		m.InsertErrors, m.Dedup, m.HeavyWaiting, m.HeavyWait,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
