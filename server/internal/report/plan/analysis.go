@@ -243,6 +243,6 @@ func CurrentVisitorsSQL(site string, now time.Time, minutes int) *Stmt {
 	return new(Stmt).Add(`SELECT k, toUInt64(uniqExact(visitor_id)) FROM (
 		SELECT visitor_id, arrayJoin(arraySlice(range(toUInt32(least(intDiv(d, 60), ?) + 1)), if(d > 300, intDiv(d - 241, 60) + 1, 1))) AS k
 		FROM (SELECT visitor_id, toInt64(toDateTime(?, 'UTC')) - toInt64(ts) AS d FROM `+migrations.Events+`
-		WHERE site_id = ? AND date >= toDate(?) AND ts >= ? AND ts <= ? AND visitor_id != `+zeroUUID+`)
-	) GROUP BY k ORDER BY k`, minutes-1, now, site, since, since, now)
+		PREWHERE ts >= ? AND ts <= ? WHERE site_id = ? AND date >= toDate(?) AND visitor_id != `+zeroUUID+`)
+	) GROUP BY k ORDER BY k`, minutes-1, now, since, now, site, since)
 }

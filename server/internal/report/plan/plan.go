@@ -1071,19 +1071,22 @@ func PathsSQL(p *Plan, page string, next bool, limit int) *Stmt {
 // ---------------------------------------------------------------------------
 // Realtime: the last minutes, straight from events.
 
+// realtimeWhere follows FROM events. Events sort by day and visitor, so
+// the last minutes are spread over the whole day: the time is read first
+// (PREWHERE), the other columns only for the rows it keeps.
 func realtimeWhere(site string, since time.Time) *Stmt {
-	return new(Stmt).Add("site_id = ? AND date >= toDate(?) AND ts >= ?", site, since, since)
+	return new(Stmt).Add(" PREWHERE ts >= ? WHERE site_id = ? AND date >= toDate(?)", since, site, since)
 }
 
 func RealtimeSQL(site string, since time.Time) *Stmt {
 	return new(Stmt).Add("SELECT toUInt64(uniqExactIf(visitor_id, visitor_id != " + zeroUUID + ")) AS t_visitors, " +
-		"toUInt64(countIf(type = 'pageview')) AS t_pv FROM " + migrations.Events + " WHERE ").AddStmt(realtimeWhere(site, since))
+		"toUInt64(countIf(type = 'pageview')) AS t_pv FROM " + migrations.Events).AddStmt(realtimeWhere(site, since))
 }
 
 func RealtimePagesSQL(site string, since time.Time, k, limit int) *Stmt {
 	vis := "visitor_id != " + zeroUUID
 	inner := new(Stmt).Add("SELECT path AS val, uniqUpToIfState(25)(visitor_id, " + vis + ") AS vk, uniqExactIfState(visitor_id, " + vis + ") AS vs, " +
-		"toUInt64(count()) AS n FROM " + migrations.Events + " WHERE ").AddStmt(realtimeWhere(site, since)).
+		"toUInt64(count()) AS n FROM " + migrations.Events).AddStmt(realtimeWhere(site, since)).
 		Add(" AND type = 'pageview' GROUP BY val")
 	return FoldSQL(inner, "uniqUpToIfMerge(25)", "vs", PathCols, []string{"vs", "n"}, k, limit)
 }
