@@ -143,7 +143,7 @@ func (s *Serve) Register(fs *flag.FlagSet) {
 	fs.StringVar(&s.Secret, "secret", "", "secret shared by all crumb nodes that signs consent tokens, 32+ bytes (default: generated once into <data-dir>/secret)")
 	fs.IntVar(&s.RateLimit, "rate-limit", 600, "ingest requests per minute one client address may make on this node; 0 disables")
 	fs.IntVar(&s.ShareLimit, "share-rate-limit", 300, "stats requests per minute one client address may make with share links on this node (logins and API tokens are not limited); 0 disables")
-	fs.IntVar(&s.Heavy, "heavy-requests", 2, "heavy dashboard requests this node runs at once (with filters, paths, funnels, retention, goals, entry/exit pages, loyalty: each reads every event or visit of its range); the others wait their turn up to 30 s, then get 503; about ClickHouse's cores; negative: no limit")
+	fs.IntVar(&s.Heavy, "heavy-requests", 2, "heavy dashboard requests this node runs at once (with filters, paths, funnels, retention, goals, entry/exit pages, loyalty: each reads every event or visit of its range); the others wait their turn up to 30 s, then get 503; share links have as many turns of their own; about ClickHouse's cores; negative: no limit")
 	fs.IntVar(&s.BufferMax, "buffer-max", 1_000_000, "records the durable buffer holds before ingest answers 503")
 	fs.IntVar(&s.BatchSize, "batch-size", 5000, "most rows in one insert into ClickHouse")
 	fs.DurationVar(&s.FlushInterval, "flush-interval", time.Second, "longest a record waits in the buffer for a full batch")

@@ -103,11 +103,14 @@ type Deps struct {
 	// time out; and a share link is public. The others wait for their
 	// turn (oldest first) up to StatsTimeout, then get 503 with
 	// Retry-After; a request's own StatsTimeout starts with its turn.
-	// Other requests never wait. 0 means DefaultHeavyRequests; a negative
-	// number, no limit.
+	// Other requests never wait. Share links, which are public, take
+	// turns of their own (as many): their holders cannot keep the turns
+	// of the site's logins and API tokens. 0 means
+	// DefaultHeavyRequests; a negative number, no limit.
 	HeavyRequests int
-	// heavy holds the turns of HeavyRequests (tests hold them).
-	heavy *semaphore.Weighted
+	// heavy and heavyShared hold the turns of HeavyRequests for logins
+	// and API tokens, and for share links (tests hold them).
+	heavy, heavyShared *semaphore.Weighted
 	// ExportTimeout bounds a proof export (default 10 min).
 	ExportTimeout time.Duration
 	// Now is the clock that relative periods (7d, 30d…) count from.
@@ -145,6 +148,7 @@ func New(d Deps) *fiber.App {
 			n = DefaultHeavyRequests
 		}
 		d.heavy = semaphore.NewWeighted(int64(n))
+		d.heavyShared = semaphore.NewWeighted(int64(n))
 	}
 	h := &handlers{Deps: d, publicOrigin: originOf(d.PublicURL)}
 	h.publicHTTPS = strings.HasPrefix(h.publicOrigin, "https://")

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/crumbhq/crumb/server/internal/auth"
 	"github.com/crumbhq/crumb/server/internal/report"
 	"github.com/crumbhq/crumb/server/internal/report/query"
 	"github.com/crumbhq/crumb/server/internal/report/result"
@@ -73,18 +74,23 @@ func (h *handlers) stats(fn handler, heavy scans) fiber.Handler {
 			if _, err := h.query(v); err != nil {
 				return err
 			}
-			// One turn of the node's few for heavy requests.
+			// One turn of the node's few for heavy requests; share links
+			// take theirs from their own.
+			turns := h.heavy
+			if p, ok := c.Locals("principal").(*auth.Principal); ok && p.Kind == auth.KindShare {
+				turns = h.heavyShared
+			}
 			start := time.Now()
 			h.Metrics.HeavyWaiting.Inc()
 			wait, stop := context.WithTimeout(c.UserContext(), h.StatsTimeout)
-			err := h.heavy.Acquire(wait, 1)
+			err := turns.Acquire(wait, 1)
 			stop()
 			h.Metrics.HeavyWaiting.Dec()
 			h.Metrics.HeavyWait.Observe(time.Since(start).Seconds())
 			if err != nil {
 				return report.ErrBusy
 			}
-			defer h.heavy.Release(1)
+			defer turns.Release(1)
 		}
 		ctx, cancel := context.WithTimeout(c.UserContext(), h.StatsTimeout)
 		defer cancel()

@@ -430,10 +430,10 @@ func TestStats_HeavyRequestsTakeTurns(t *testing.T) {
 	f := reporttest.Load(t, db)
 	now := func() time.Time { return reporttest.Now }
 	svc := report.New(db.Conn(), reporttest.Sites{f.Site.ID: &f.Site}, report.Options{Now: now})
-	turns := semaphore.NewWeighted(1)
+	turns, shared := semaphore.NewWeighted(1), semaphore.NewWeighted(1)
 	m := metrics.New()
 	app := newServer(t, httpapi.WithHeavyTurns(httpapi.Deps{Report: svc, Sites: testSites{f.Site.ID: &f.Site}, Now: now,
-		StatsTimeout: time.Second, Metrics: m}, turns))
+		StatsTimeout: time.Second, Metrics: m}, turns, shared))
 	filtered := base + "/overview?" + period + "&filter=country:is:DE"
 	if r := get(t, app, filtered); r.code != 200 {
 		t.Fatalf("filtered, a turn free: %d %s", r.code, r.body)
@@ -492,6 +492,41 @@ func TestStats_HeavyRequestsTakeTurns(t *testing.T) {
 	if err := m.HeavyWaiting.Write(&g); err != nil || g.GetGauge().GetValue() != 0 {
 		t.Errorf("crumb_stats_heavy_waiting = %v (%v), want 0 after the requests", g.GetGauge().GetValue(), err)
 	}
+
+	// Share links take turns of their own: a public link's heavy requests
+	// can neither hold the turns of the site's logins and API tokens nor
+	// wait for them.
+	funnel := base + "/funnel?" + period + "&step=page:/&step=page:/pricing"
+	viaShare := func() (int, time.Duration) {
+		t.Helper()
+		req := httptest.NewRequest("GET", funnel, nil)
+		req.Header.Set("X-Crumb-Share", shareID)
+		start := time.Now()
+		res, err := app.Test(req, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode, time.Since(start)
+	}
+	if !shared.TryAcquire(1) {
+		t.Fatal("the share links' turn was not free")
+	}
+	start = time.Now()
+	if r := get(t, app, funnel); r.code != 200 || time.Since(start) > 900*time.Millisecond {
+		t.Errorf("API token, the share links' turn taken: %d after %s, want 200 without a wait", r.code, time.Since(start))
+	}
+	if code, d := viaShare(); code != 503 || d < time.Second {
+		t.Errorf("share link, its turn taken: %d after %s, want 503 after the 1 s wait", code, d)
+	}
+	shared.Release(1)
+	if !turns.TryAcquire(1) {
+		t.Fatal("the turn was not given back")
+	}
+	if code, d := viaShare(); code != 200 || d > 900*time.Millisecond {
+		t.Errorf("share link, the logins' turn taken: %d after %s, want 200 without a wait", code, d)
+	}
+	turns.Release(1)
 
 	// Without filters, what reads every event or visit of its range waits
 	// for a turn too; what reads the per-day tables does not.
