@@ -133,42 +133,41 @@ func (h *handlers) originAllowed(c *fiber.Ctx, origin string) bool {
 	return h.Sites.AnyAllowsHost(host)
 }
 
-func (h *handlers) rateLimit() fiber.Handler {
-	if h.RateLimit <= 0 {
+// perAddress limits requests to max a minute per client address (none
+// when max <= 0), answering 429 with msg and Retry-After past it; a
+// request for which exempt is true is not counted, and refused is called
+// on each refusal.
+func (h *handlers) perAddress(max int, msg string, exempt func(*fiber.Ctx) bool, refused func()) fiber.Handler {
+	if max <= 0 {
 		return func(c *fiber.Ctx) error { return c.Next() }
 	}
 	return limiter.New(limiter.Config{
-		Max:        h.RateLimit,
+		Max:        max,
 		Expiration: time.Minute,
 		// The address is a key in this node's memory only, never stored.
 		KeyGenerator: func(c *fiber.Ctx) string { return h.clientIP(c).String() },
 		LimitReached: func(c *fiber.Ctx) error {
-			h.Metrics.Drop("rate_limited", 1)
+			refused()
 			c.Set(fiber.HeaderRetryAfter, "60")
-			return fiber.NewError(fiber.StatusTooManyRequests, "too many requests, retry in a minute")
+			return fiber.NewError(fiber.StatusTooManyRequests, msg)
 		},
-		Next: func(c *fiber.Ctx) bool { return c.Method() == fiber.MethodOptions },
+		Next: exempt,
 	})
+}
+
+func preflight(c *fiber.Ctx) bool { return c.Method() == fiber.MethodOptions }
+
+func (h *handlers) ingestRefused() { h.Metrics.Drop("rate_limited", 1) }
+
+func (h *handlers) rateLimit() fiber.Handler {
+	return h.perAddress(h.RateLimit, "too many requests, retry in a minute", preflight, h.ingestRefused)
 }
 
 // meLimit bounds the visitor's own-data requests (GET and DELETE /api/me)
 // per address, apart from and below the ingest limit: each one reads or
 // queues work in ClickHouse, and a visitor needs only a few.
 func (h *handlers) meLimit() fiber.Handler {
-	if h.MeRateLimit < 0 {
-		return func(c *fiber.Ctx) error { return c.Next() }
-	}
-	return limiter.New(limiter.Config{
-		Max:          h.MeRateLimit,
-		Expiration:   time.Minute,
-		KeyGenerator: func(c *fiber.Ctx) string { return h.clientIP(c).String() },
-		LimitReached: func(c *fiber.Ctx) error {
-			h.Metrics.Drop("rate_limited", 1)
-			c.Set(fiber.HeaderRetryAfter, "60")
-			return fiber.NewError(fiber.StatusTooManyRequests, "too many requests for your own data, retry in a minute")
-		},
-		Next: func(c *fiber.Ctx) bool { return c.Method() == fiber.MethodOptions },
-	})
+	return h.perAddress(h.MeRateLimit, "too many requests for your own data, retry in a minute", preflight, h.ingestRefused)
 }
 
 // clientIP is the address of the visitor: the peer, or — when the peer is a

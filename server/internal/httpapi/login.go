@@ -10,7 +10,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/limiter"
 
 	"github.com/crumbhq/crumb/server/internal/auth"
 )
@@ -76,23 +75,12 @@ func (h *handlers) siteAccess(c *fiber.Ctx) error {
 // links, which anyone holding the link may send, are limited per client
 // address; logins and API tokens are not.
 func (h *handlers) shareLimit() fiber.Handler {
-	if h.ShareRateLimit <= 0 {
-		return func(c *fiber.Ctx) error { return c.Next() }
+	notShared := func(c *fiber.Ctx) bool {
+		p, ok := c.Locals("principal").(*auth.Principal)
+		return !ok || p.Kind != auth.KindShare
 	}
-	return limiter.New(limiter.Config{
-		Max:        h.ShareRateLimit,
-		Expiration: time.Minute,
-		// The address is a key in this node's memory only, never stored.
-		KeyGenerator: func(c *fiber.Ctx) string { return h.clientIP(c).String() },
-		LimitReached: func(c *fiber.Ctx) error {
-			c.Set(fiber.HeaderRetryAfter, "60")
-			return fiber.NewError(fiber.StatusTooManyRequests, "too many requests with a share link, retry in a minute")
-		},
-		Next: func(c *fiber.Ctx) bool {
-			p, ok := c.Locals("principal").(*auth.Principal)
-			return !ok || p.Kind != auth.KindShare
-		},
-	})
+	// Refusals show in crumb_http_requests_total{code="429"}.
+	return h.perAddress(h.ShareRateLimit, "too many requests with a share link, retry in a minute", notShared, func() {})
 }
 
 // proofAccess is middleware, after siteAccess, for the proof of consent,
