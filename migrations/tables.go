@@ -36,8 +36,9 @@ const (
 	ReportDimsWindow  = "report_dims_window"
 	ReportDailyWindow = "report_daily_window"
 
-	ReportDayLoyalty     = "report_day_loyalty"
-	ReportWindowVisitors = "report_window_visitors"
+	ReportDayLoyalty      = "report_day_loyalty"
+	ReportWindowVisitors  = "report_window_visitors"
+	ReportWindowDecisions = "report_window_decisions"
 
 	ReportSteps = "report_steps"
 
@@ -115,6 +116,7 @@ var Tables = []Table{
 	{Name: ReportDailyWindow, ShardKey: "cityHash64(site_id)", Retention: EventRetention},
 	{Name: ReportDayLoyalty, ShardKey: "rand()", Retention: EventRetention},
 	{Name: ReportWindowVisitors, ShardKey: "cityHash64(site_id)", Retention: EventRetention},
+	{Name: ReportWindowDecisions, ShardKey: "cityHash64(site_id)", Retention: EventRetention},
 	// A visitor's steps on one shard, like its events.
 	{Name: ReportSteps, ShardKey: "vk", Retention: EventRetention},
 	// Configuration and the small log of deliveries: a full copy on every
@@ -139,7 +141,7 @@ var (
 	ConsentDayTables   = []string{ReportDayConsents}
 	// WindowTables hold merged days: an erasure deletes a site's windows,
 	// which are sealed again.
-	WindowTables = []string{ReportDimsWindow, ReportDailyWindow, ReportWindowVisitors}
+	WindowTables = []string{ReportDimsWindow, ReportDailyWindow, ReportWindowVisitors, ReportWindowDecisions}
 )
 
 // Lookup returns the registered table called name.

@@ -163,9 +163,10 @@ func New(ctx context.Context, cfg *config.Serve, db *clickhouse.DB, secret []byt
 // SealInterval is how often a node seals the closed days' exact counts
 // (clickhouse.DB.SealDays), their days since the last visit
 // (report.Service.SealLoyalty) and the preset periods' windows
-// (clickhouse.DB.SealWindows, with report.Service.SealWindowVisitors); a
-// day or window with late events or an erasure is read from the daily
-// states until the next run seals it again.
+// (clickhouse.DB.SealWindows, with report.Service.SealWindowVisitors and
+// SealWindowDecisions); a day or window with late events or decisions, or
+// an erasure, is read from the daily states until the next run seals it
+// again.
 const SealInterval = 10 * time.Minute
 
 // runSealing seals every site's closed days within its retention, at start
@@ -209,7 +210,7 @@ func Seal(ctx context.Context, db *clickhouse.DB, rep *report.Service, site stri
 	for _, w := range report.SealedWindows(now) {
 		windows = append(windows, clickhouse.Window{End: w.End, Days: w.Days})
 	}
-	w, err := db.SealWindows(ctx, site, windows, rep.SealWindowVisitors)
+	w, err := db.SealWindows(ctx, site, windows, rep.SealWindowVisitors, rep.SealWindowDecisions)
 	return n + w, err
 }
 

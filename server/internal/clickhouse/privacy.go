@@ -152,12 +152,17 @@ func (db *DB) Erase(ctx context.Context, es []model.Erasure) error {
 	if err := db.rebuild(ctx, migrations.TrafficStateTables, migrations.TrafficDayTables, b.trafficRebuild); err != nil {
 		return err
 	}
-	if len(b.trafficRebuild) > 0 {
-		// The merged windows of the sites go too; they are sealed again.
-		var sites []string
-		for site := range b.trafficRebuild {
-			sites = append(sites, site)
+	// The merged windows of the sites go too (their visitors, their
+	// decisions' times); they are sealed again.
+	var sites []string
+	for _, days := range []map[string]map[string]bool{b.trafficRebuild, b.consentRebuild} {
+		for site := range days {
+			if !slices.Contains(sites, site) {
+				sites = append(sites, site)
+			}
 		}
+	}
+	if len(sites) > 0 {
 		for _, t := range migrations.WindowTables {
 			if err := db.mutate(ctx, t, deleteSiteWindows, sites); err != nil {
 				return fmt.Errorf("clickhouse: erase windows: %w", err)

@@ -95,9 +95,13 @@ func (s *Service) ConsentOverview(ctx context.Context, q query.Query) (*result.C
 		},
 		func() error { return s.queryRow(ctx, plan.ConsentImpressionsSQL(p, ""), &imp, &impGPC, &undeclared) },
 		func() error {
+			st, err := s.decisionTimeSQL(ctx, p)
+			if err != nil {
+				return err
+			}
 			var n, median uint64
 			var buckets []uint64
-			if err := s.queryRow(ctx, plan.DecisionTimeSQL(p), &n, &median, &buckets); err != nil {
+			if err := s.queryRow(ctx, st, &n, &median, &buckets); err != nil {
 				return err
 			}
 			dt = decisionTime(n, median, buckets, p.K)
@@ -137,6 +141,32 @@ func (s *Service) ConsentOverview(ctx context.Context, q query.Query) (*result.C
 		o.Withheld = why
 	}
 	return o, nil
+}
+
+// decisionTimeSQL reads the times to decision of p's range from the sealed
+// window of its closed days, and today's decisions, when p has no filters
+// and the window's seal still holds; else from every decision.
+func (s *Service) decisionTimeSQL(ctx context.Context, p *plan.Plan) (*plan.Stmt, error) {
+	w, ok := s.window(p)
+	if !p.UseMV() || !ok {
+		return plan.DecisionTimeSQL(p), nil
+	}
+	if err := s.queryRow(ctx, plan.DecisionWindowSQL(p.Site, w.End, w.Days), &w.SealedMS); err != nil {
+		return nil, err
+	}
+	if w.SealedMS == 0 {
+		return plan.DecisionTimeSQL(p), nil
+	}
+	return plan.DecisionTimeWindowSQL(p, w), nil
+}
+
+// SealWindowDecisions writes the times to decision of the window
+// [end-days+1, end] as sealed at ms (report_window_decisions): the sealing
+// job calls it within clickhouse.DB.SealWindows, before the window's seal
+// is marked complete.
+func (s *Service) SealWindowDecisions(ctx context.Context, site string, end time.Time, days int, ms uint64) error {
+	end = end.UTC()
+	return s.exec(ctx, plan.SealWindowDecisionsSQL(site, end.AddDate(0, 0, 1-days), end, days, ms))
 }
 
 // decisionTime shapes DecisionTimeSQL's answer, k applied.

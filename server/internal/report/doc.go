@@ -14,7 +14,8 @@
 // the statement (plan.MVValuesSQL or plan.RawBreakdownSQL), runs it, and
 // folds the rows into a result.Breakdown. The package reads, except for
 // the seals of its loyalty answers (Service.SealLoyalty,
-// Service.SealWindowVisitors), which the nodes' sealing job writes; it
+// Service.SealWindowVisitors) and of the windows' times to decision
+// (Service.SealWindowDecisions), which the nodes' sealing job writes; it
 // never returns a visitor, session or consent ID, an IP or a single
 // event — except the proof-of-consent functions (ConsentHistory,
 // ExportDecisions), which exist to show them.
@@ -91,7 +92,12 @@
 // (report_day_visitors, report_day_consents; clickhouse.DB.SealDays) as
 // long as the day's event count still matches, and the exact sets of the
 // other days. Filtered queries read events with the same two counts, so
-// both paths give the same number for the same question. A breakdown
+// both paths give the same number for the same question. The consent
+// overview's time to decision (median and buckets) reads, for a sealed
+// window, how many of its banner decisions took each number of
+// milliseconds (report_window_decisions) while the window's count of
+// decisions still matches, and today's decisions: the numbers of every
+// decision, from about 47,000 rows instead of 1.7 million. A breakdown
 // first reads every value's sums and small exact visitor count
 // (uniqUpTo(25)), then counts the visitors of only the rows it shows.
 //

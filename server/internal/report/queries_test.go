@@ -11,8 +11,11 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/google/uuid"
 
+	"github.com/crumbhq/crumb/migrations"
 	"github.com/crumbhq/crumb/server/internal/clickhouse"
+	"github.com/crumbhq/crumb/server/internal/model"
 	"github.com/crumbhq/crumb/server/internal/report/plan"
 	"github.com/crumbhq/crumb/server/internal/report/query"
 	"github.com/crumbhq/crumb/server/internal/report/result"
@@ -458,10 +461,67 @@ func sealFixture(t *testing.T, db *clickhouse.DB) {
 		t.Fatalf("sealed the loyalty of %d days: %v", n, err)
 	}
 	n, err := db.SealWindows(ctx, reporttest.Site, []clickhouse.Window{
-		{End: reporttest.To.AddDate(0, 0, -1), Days: 2}, {End: reporttest.PrevTo, Days: 3}}, svc.SealWindowVisitors)
+		{End: reporttest.To.AddDate(0, 0, -1), Days: 2}, {End: reporttest.PrevTo, Days: 3}}, svc.SealWindowVisitors, svc.SealWindowDecisions)
 	if err != nil || n != 2 {
 		t.Fatalf("sealed %d windows: %v", n, err)
 	}
+}
+
+// TestConsentOverview_DecisionTimesFromTheWindow: without filters, the
+// times to decision of the sealed window's days are read from its
+// distribution, with today's decisions, and give the same median and
+// buckets as every decision; a decision added to a sealed day makes the
+// seal stale, and the decisions are read again.
+func TestConsentOverview_DecisionTimesFromTheWindow(t *testing.T) {
+	db := chtest.DB(t)
+	f := reporttest.Load(t, db)
+	sealFixture(t, db)
+	sites := reporttest.Sites{f.Site.ID: &f.Site}
+	now := func() time.Time { return reporttest.Now }
+	svc := New(db.Conn(), sites, Options{Now: now})
+	raw := New(db.Conn(), sites, Options{Now: now})
+	raw.forceRaw = true
+	var mu sync.Mutex
+	fromWindow := 0
+	svc.trace = func(sql string, _ []any) {
+		if strings.Contains(sql, "FROM "+migrations.ReportWindowDecisions+" WHERE site_id = ? AND date = toDate(?) AND days = ? AND sealed_ms = ?") {
+			mu.Lock()
+			fromWindow++
+			mu.Unlock()
+		}
+	}
+	ctx := context.Background()
+	check := func(wantWindow bool, wantDecisions int64) {
+		t.Helper()
+		fromWindow = 0
+		got, err := svc.ConsentOverview(ctx, current())
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := raw.ConsentOverview(ctx, current())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if dump(t, got.TimeToDecision) != dump(t, want.TimeToDecision) || got.TimeToDecision.Decisions != wantDecisions {
+			t.Errorf("time to decision %s\nevery decision  %s (want %d decisions)", dump(t, got.TimeToDecision), dump(t, want.TimeToDecision), wantDecisions)
+		}
+		if (fromWindow > 0) != wantWindow {
+			t.Errorf("read the sealed window %d times; want it read: %v", fromWindow, wantWindow)
+		}
+	}
+	check(true, 9)
+	// A late decision on the window's last day (five 800 ms decisions, so
+	// that the median moves): the seal's count no longer holds.
+	var late []model.Decision
+	for range 5 {
+		late = append(late, model.Decision{ID: uuid.New(), SiteID: reporttest.Site, Time: reporttest.To.Add(-2 * time.Hour),
+			ConsentID: uuid.New(), PolicyVersion: 1, TextsHash: "fixture-texts-v1", Action: model.AcceptAll,
+			Granted: model.Categories{Performance: true}, Language: "en", Country: "DE", Device: "desktop", DecisionMS: 800})
+	}
+	if err := db.InsertDecisions(ctx, late); err != nil {
+		t.Fatal(err)
+	}
+	check(false, 14)
 }
 
 // TestBreakdown_EstimatedRowsSayHow: in a large range, a breakdown's big

@@ -1190,6 +1190,59 @@ func DecisionTimeSQL(p *Plan) *Stmt {
 		migrations.ConsentDecisions + " WHERE ").AddStmt(rangeWhere(p)).AddStmt(consentFilterWhere(p)).Add(" AND decision_ms > 0")
 }
 
+// decisionsStamp counts a site's decisions of [from, end]: what a sealed
+// distribution of their times was taken at.
+func decisionsStamp(site string, from, end time.Time) *Stmt {
+	return new(Stmt).Add("SELECT toUInt64(sum(n_decisions)) FROM "+migrations.ReportConsentDecisions+
+		" WHERE site_id = ? AND date >= toDate(?) AND date <= toDate(?) AND dim = 'all'", site, from, end)
+}
+
+// SealWindowDecisionsSQL writes how many of the banner decisions of the
+// window [from, end] took each number of milliseconds, as sealed at ms,
+// with the window's count of decisions and a row (0, 0) that marks the
+// seal even without banner decisions.
+func SealWindowDecisionsSQL(site string, from, end time.Time, days int, ms uint64) *Stmt {
+	return new(Stmt).Add(`INSERT INTO `+migrations.ReportWindowDecisions+` (site_id, date, days, sealed_ms, decisions, decision_ms, n)
+		SELECT ?, toDate(?), ?, ?, (`, site, end, days, ms).AddStmt(decisionsStamp(site, from, end)).
+		Add(`), decision_ms, n FROM (SELECT decision_ms, toUInt64(count()) AS n FROM `+migrations.ConsentDecisions+
+			` WHERE site_id = ? AND date >= toDate(?) AND date <= toDate(?) AND decision_ms > 0 GROUP BY decision_ms
+		UNION ALL SELECT toUInt32(0) AS decision_ms, toUInt64(0) AS n)`, site, from, end)
+}
+
+// DecisionWindowSQL finds the newest complete seal (one that
+// report_daily_window marks) of the decision times of the window
+// [end-days+1, end] whose count of decisions still matches (0 when there
+// is none).
+func DecisionWindowSQL(site string, end time.Time, days int) *Stmt {
+	from := end.AddDate(0, 0, 1-days)
+	return new(Stmt).Add("SELECT toUInt64(max(sealed_ms)) FROM "+migrations.ReportWindowDecisions+
+		" WHERE site_id = ? AND date = toDate(?) AND days = ? AND decisions = (", site, end, days).AddStmt(decisionsStamp(site, from, end)).
+		Add(") AND sealed_ms IN (SELECT sealed_ms FROM "+migrations.ReportDailyWindow+" WHERE site_id = ? AND date = toDate(?) AND days = ?)", site, end, days)
+}
+
+// DecisionTimeWindowSQL is DecisionTimeSQL for a plan without filters
+// whose closed days are the sealed window w: the window's distribution and,
+// with w.Live, that day's decisions, merged; the median is the decision
+// at index count/2 in order, as quantileExact picks it.
+func DecisionTimeWindowSQL(p *Plan, w Window) *Stmt {
+	buckets := make([]string, 0, len(DecisionTimeBounds)+1)
+	lo := uint32(0)
+	for _, hi := range DecisionTimeBounds {
+		buckets = append(buckets, fmt.Sprintf("toUInt64(arraySum(arrayMap(x -> if(x.1 >= %d AND x.1 < %d, x.2, 0), s)))", lo, hi))
+		lo = hi
+	}
+	buckets = append(buckets, fmt.Sprintf("toUInt64(arraySum(arrayMap(x -> if(x.1 >= %d, x.2, 0), s)))", lo))
+	s := new(Stmt).Add("SELECT total, toUInt64(s[arrayFirstIndex(c -> c > intDiv(total, 2), arrayCumSum(arrayMap(x -> x.2, s)))].1), ["+
+		strings.Join(buckets, ", ")+"] FROM (SELECT arraySort(groupArray((ms, n))) AS s, toUInt64(sum(n)) AS total FROM ("+
+		"SELECT ms, sum(n) AS n FROM (SELECT decision_ms AS ms, n FROM "+migrations.ReportWindowDecisions+
+		" WHERE site_id = ? AND date = toDate(?) AND days = ? AND sealed_ms = ?", p.Site, w.End, w.Days, w.SealedMS)
+	if !w.Live.IsZero() {
+		s.Add(" UNION ALL SELECT decision_ms AS ms, toUInt64(count()) AS n FROM "+migrations.ConsentDecisions+
+			" WHERE site_id = ? AND date = toDate(?) AND decision_ms > 0 GROUP BY ms", p.Site, w.Live)
+	}
+	return s.Add(") GROUP BY ms))")
+}
+
 // ConsentImpressionsSQL: impressions, with GPC and with undeclared cookies.
 func ConsentImpressionsSQL(p *Plan, iv query.Interval) *Stmt {
 	s := new(Stmt)
