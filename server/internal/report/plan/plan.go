@@ -1212,11 +1212,11 @@ func SealWindowDecisionsSQL(site string, from, end time.Time, days int, ms uint6
 // DecisionWindowSQL finds the newest complete seal (one that
 // report_daily_window marks) of the decision times of the window
 // [end-days+1, end] whose count of decisions still matches (0 when there
-// is none).
+// is none), from each seal's first row (0, 0).
 func DecisionWindowSQL(site string, end time.Time, days int) *Stmt {
 	from := end.AddDate(0, 0, 1-days)
 	return new(Stmt).Add("SELECT toUInt64(max(sealed_ms)) FROM "+migrations.ReportWindowDecisions+
-		" WHERE site_id = ? AND date = toDate(?) AND days = ? AND decisions = (", site, end, days).AddStmt(decisionsStamp(site, from, end)).
+		" WHERE site_id = ? AND date = toDate(?) AND days = ? AND decision_ms = 0 AND decisions = (", site, end, days).AddStmt(decisionsStamp(site, from, end)).
 		Add(") AND sealed_ms IN (SELECT sealed_ms FROM "+migrations.ReportDailyWindow+" WHERE site_id = ? AND date = toDate(?) AND days = ?)", site, end, days)
 }
 
