@@ -22,7 +22,7 @@ type fixture struct {
 	// Consent is a consent ID with an accept_all decision (proof view).
 	Consent uuid.UUID
 	// Visitors in the last 30 days, in total and from Germany (exact
-	// counts; the dashboards show HyperLogLog estimates above 16).
+	// counts, as the dashboards show them in a range this small).
 	Visitors, VisitorsDE int
 }
 

@@ -7,6 +7,7 @@ package dashboards_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
@@ -20,6 +21,7 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/crumbhq/crumb/server/testkit/browsertest"
@@ -171,6 +173,39 @@ func viewport(w, ht int64, scheme string) tabOption {
 			{Name: "prefers-color-scheme", Value: scheme}, {Name: "prefers-reduced-motion", Value: "reduce"},
 		}})
 		if err != nil {
+			tb.T.Fatal(err)
+		}
+	}
+}
+
+// answerOnce makes the page's first request whose address contains each
+// key answer with that status, Retry-After: 1 and a JSON error, as a busy
+// node (503) or a share link past its rate (429) would; later requests
+// reach crumb. window.__answered counts the answers given.
+func answerOnce(status map[string]int) tabOption {
+	return func(tb *tab) {
+		tb.T.Helper()
+		js, err := json.Marshal(status)
+		if err != nil {
+			tb.T.Fatal(err)
+		}
+		script := `(() => {
+			const status = ` + string(js) + `, done = {}, f = window.fetch;
+			window.__answered = 0;
+			window.fetch = function (input, init) {
+				const u = String((input && input.url) || input);
+				for (const k in status) {
+					if (!done[k] && u.includes(k)) {
+						done[k] = true;
+						window.__answered++;
+						return Promise.resolve(new Response(JSON.stringify({ error: 'busy, try again' }),
+							{ status: status[k], headers: { 'Retry-After': '1', 'Content-Type': 'application/json' } }));
+					}
+				}
+				return f.apply(this, arguments);
+			};
+		})();`
+		if _, err := chromedp.Call(tb.Ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: script}); err != nil {
 			tb.T.Fatal(err)
 		}
 	}

@@ -39,6 +39,7 @@ func TestDashboard(t *testing.T) {
 		{"ExportCSV", testExport},
 		{"Logout", testLogout},
 		{"ShareLink", testShare},
+		{"BusyAnswersRetried", testBusyAnswers},
 		{"NarrowAndDark", testNarrowAndDark},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, h) })
@@ -613,6 +614,29 @@ func testShare(t *testing.T, h *harness) {
 	// The consent view is.
 	tb.Click(`[...document.querySelectorAll('nav.views a')].find(a => a.innerText == 'Consent')`)
 	tb.WaitJS("the consent tiles", `document.querySelectorAll('.kpi.static').length >= 6`)
+	tb.NoPageErrors()
+}
+
+// testBusyAnswers: through a share link, the overview's first answer is a
+// 503 (busy) and the countries' a 429 (rate), each with Retry-After: 1;
+// the panels keep loading, ask again and fill, and no error shows.
+func testBusyAnswers(t *testing.T, h *harness) {
+	tb := h.newTab(t, answerOnce(map[string]int{"/overview?": 503, "/breakdown/country?": 429}))
+	start := time.Now()
+	tb.open("/dashboard/?share=" + shareID)
+	if n := tb.kpi("visitors"); n != h.fx.Visitors {
+		t.Errorf("visitors %d after a busy answer, want %d", n, h.fx.Visitors)
+	}
+	tb.WaitJS("the countries", panelRow("Locations", "Germany"))
+	if time.Since(start) < time.Second {
+		t.Errorf("the panels filled in %s, before the Retry-After second", time.Since(start))
+	}
+	if n := eval[int](tb, `window.__answered`); n != 2 {
+		t.Errorf("%d busy answers given, want 2", n)
+	}
+	if errs := tb.texts(".error"); len(errs) > 0 {
+		t.Errorf("errors shown: %q", errs)
+	}
 	tb.NoPageErrors()
 }
 

@@ -29,8 +29,24 @@ export class APIError extends Error {
   }
 }
 
+// A busy node (503) or a share link past its rate (429) says when to ask
+// again (Retry-After, in seconds): the panel keeps loading and asks again,
+// at most three times, waiting at most a minute each time.
+const RETRIES = 3;
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function fetchRetrying(path) {
+  for (let attempt = 0; ; attempt++) {
+    const res = await fetch(path, { headers: headers(), credentials: 'same-origin' });
+    if ((res.status !== 503 && res.status !== 429) || attempt >= RETRIES) return res;
+    const after = Number(res.headers.get('Retry-After'));
+    await sleep(1000 * Math.min(60, after > 0 ? after : 5));
+  }
+}
+
 export async function get(path) {
-  const res = await fetch(path, { headers: headers(), credentials: 'same-origin' });
+  const res = await fetchRetrying(path);
   if (res.status === 401 && shareID()) throw new APIError(401, 'This share link is not valid (any more).');
   if (res.status === 401) {
     location.href = '/login?next=' + encodeURIComponent(location.pathname + location.search);
