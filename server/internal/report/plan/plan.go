@@ -1179,15 +1179,22 @@ var DecisionTimeBounds = []uint32{2_000, 5_000, 10_000, 30_000, 60_000}
 // their median time to the decision (the middle one, the later of two) and
 // their count per bucket of DecisionTimeBounds, from consent_decisions.
 func DecisionTimeSQL(p *Plan) *Stmt {
-	buckets := make([]string, 0, len(DecisionTimeBounds)+1)
+	buckets := decisionBuckets("decision_ms", func(cond string) string { return "toUInt64(countIf(" + cond + "))" })
+	return new(Stmt).Add("SELECT toUInt64(count()), toUInt64(quantileExact(0.5)(decision_ms)), " + buckets + " FROM " +
+		migrations.ConsentDecisions + " WHERE ").AddStmt(rangeWhere(p)).AddStmt(consentFilterWhere(p)).Add(" AND decision_ms > 0")
+}
+
+// decisionBuckets is the array of the decisions per bucket of
+// DecisionTimeBounds: count of the condition that col is in each.
+func decisionBuckets(col string, count func(cond string) string) string {
+	out := make([]string, 0, len(DecisionTimeBounds)+1)
 	lo := uint32(0)
 	for _, hi := range DecisionTimeBounds {
-		buckets = append(buckets, fmt.Sprintf("toUInt64(countIf(decision_ms >= %d AND decision_ms < %d))", lo, hi))
+		out = append(out, count(fmt.Sprintf("%s >= %d AND %s < %d", col, lo, col, hi)))
 		lo = hi
 	}
-	buckets = append(buckets, fmt.Sprintf("toUInt64(countIf(decision_ms >= %d))", lo))
-	return new(Stmt).Add("SELECT toUInt64(count()), toUInt64(quantileExact(0.5)(decision_ms)), [" + strings.Join(buckets, ", ") + "] FROM " +
-		migrations.ConsentDecisions + " WHERE ").AddStmt(rangeWhere(p)).AddStmt(consentFilterWhere(p)).Add(" AND decision_ms > 0")
+	out = append(out, count(fmt.Sprintf("%s >= %d", col, lo)))
+	return "[" + strings.Join(out, ", ") + "]"
 }
 
 // decisionsStamp counts a site's decisions of [from, end]: what a sealed
@@ -1225,15 +1232,9 @@ func DecisionWindowSQL(site string, end time.Time, days int) *Stmt {
 // with w.Live, that day's decisions, merged; the median is the decision
 // at index count/2 in order, as quantileExact picks it.
 func DecisionTimeWindowSQL(p *Plan, w Window) *Stmt {
-	buckets := make([]string, 0, len(DecisionTimeBounds)+1)
-	lo := uint32(0)
-	for _, hi := range DecisionTimeBounds {
-		buckets = append(buckets, fmt.Sprintf("toUInt64(arraySum(arrayMap(x -> if(x.1 >= %d AND x.1 < %d, x.2, 0), s)))", lo, hi))
-		lo = hi
-	}
-	buckets = append(buckets, fmt.Sprintf("toUInt64(arraySum(arrayMap(x -> if(x.1 >= %d, x.2, 0), s)))", lo))
-	s := new(Stmt).Add("SELECT total, toUInt64(s[arrayFirstIndex(c -> c > intDiv(total, 2), arrayCumSum(arrayMap(x -> x.2, s)))].1), ["+
-		strings.Join(buckets, ", ")+"] FROM (SELECT arraySort(groupArray((ms, n))) AS s, toUInt64(sum(n)) AS total FROM ("+
+	buckets := decisionBuckets("x.1", func(cond string) string { return "toUInt64(arraySum(arrayMap(x -> if(" + cond + ", x.2, 0), s)))" })
+	s := new(Stmt).Add("SELECT total, toUInt64(s[arrayFirstIndex(c -> c > intDiv(total, 2), arrayCumSum(arrayMap(x -> x.2, s)))].1), "+
+		buckets+" FROM (SELECT arraySort(groupArray((ms, n))) AS s, toUInt64(sum(n)) AS total FROM ("+
 		"SELECT ms, sum(n) AS n FROM (SELECT decision_ms AS ms, n FROM "+migrations.ReportWindowDecisions+
 		" WHERE site_id = ? AND date = toDate(?) AND days = ? AND sealed_ms = ?", p.Site, w.End, w.Days, w.SealedMS)
 	if !w.Live.IsZero() {
