@@ -349,15 +349,3 @@ func (s *Service) SealWindowVisitors(ctx context.Context, site string, end time.
 	end = end.UTC()
 	return s.exec(ctx, plan.SealWindowVisitorsSQL(site, end.AddDate(0, 0, 1-days), end, days, ms))
 }
-
-// exec runs a statement that writes (the seals), without the time limit
-// of reads.
-func (s *Service) exec(ctx context.Context, st *plan.Stmt) error {
-	if s.trace != nil {
-		s.trace(s.sql(st), st.Args())
-	}
-	if err := s.conn.Exec(ctx, s.sql(st), st.Args()...); err != nil {
-		return s.wrap(ctx, err)
-	}
-	return nil
-}

@@ -369,6 +369,23 @@ func (s *Service) query(ctx context.Context, st *plan.Stmt) (driver.Rows, error)
 	return rows, nil
 }
 
+// exec runs a statement that writes (the seals), without the time limit
+// of reads. In cluster mode it returns once the rows are on their shards:
+// a window's rows are all there before report_daily_window marks its seal
+// complete (clickhouse.DB.SealWindows).
+func (s *Service) exec(ctx context.Context, st *plan.Stmt) error {
+	if s.trace != nil {
+		s.trace(s.sql(st), st.Args())
+	}
+	if s.opts.Cluster {
+		ctx = ch.Context(ctx, ch.WithSettings(ch.Settings{"insert_distributed_sync": 1}))
+	}
+	if err := s.conn.Exec(ctx, s.sql(st), st.Args()...); err != nil {
+		return s.wrap(ctx, err)
+	}
+	return nil
+}
+
 // queryRow reads the one row of st into dest. Identical statements in
 // flight at once run once and share their row: the panels of one
 // dashboard load that need the same totals, or many loads of one share
