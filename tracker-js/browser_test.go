@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 	"github.com/google/uuid"
@@ -35,6 +37,7 @@ func TestBrowser(t *testing.T) {
 		{"GPC", testGPC},
 		{"ConsentModeOrder", testConsentMode},
 		{"SPANavigation", testSPA},
+		{"NoReferrerPolicy", testNoReferrer},
 		{"EngagementOnPageHide", testEngagement},
 		{"EventTypes", testEventTypes},
 		{"Keyboard", testKeyboard},
@@ -599,6 +602,70 @@ func testSPA(t *testing.T, h *harness) {
 	// Each navigation reports the time spent on the page before it.
 	if eng := h.eventsOf(site, "engagement"); len(eng) < 3 {
 		t.Errorf("engagement events: %v", eng)
+	}
+	tb.NoPageErrors()
+}
+
+// On a site that sends Referrer-Policy: no-referrer, the browser sends no
+// referrer from one page of the site to the next. The second page view of
+// a visit is still a step inside it, not a Direct arrival: the channel
+// panel lists the visit once. A visit that starts anew is Direct again.
+func testNoReferrer(t *testing.T, h *harness) {
+	site := h.newSite(t, nil)
+	tb := h.newTab(t, site)
+	// The visit arrives from a Google search.
+	if _, err := chromedp.Call(tb.Ctx, page.Navigate, page.NavigateParams{URL: tb.url("page.html?referrer-policy=no-referrer"), Referrer: "http://www.google.com/"}); err != nil {
+		t.Fatal(err)
+	}
+	tb.WaitJS("the banner", firstLayer)
+	tb.Click(button(firstLayer, "Accept all"))
+	h.waitEvents(t, site, "pageview", 1)
+	tb.Do(`location.href = 'page.html?referrer-policy=no-referrer&p=2'`) // a link's navigation
+	h.waitEvents(t, site, "pageview", 2)
+	tb.WaitJS("the second page", `location.search.includes('p=2') && window.crumb && document.readyState == 'complete'`)
+	if ref := eval[string](tb, `document.referrer`); ref != "" {
+		t.Fatalf("document.referrer %q under no-referrer", ref)
+	}
+	// 30 minutes later: the session cookie has lapsed.
+	tb.Navigate("about:blank")
+	if _, err := chromedp.Call(tb.Ctx, network.DeleteCookies, network.DeleteCookiesParams{Name: "crumb_sid", URL: tb.url("")}); err != nil {
+		t.Fatal(err)
+	}
+	tb.open("page.html?referrer-policy=no-referrer&p=3")
+	h.waitEvents(t, site, "pageview", 3)
+	h.quiet(t, site, len(h.eventsOf(site, "")))
+
+	var sent []bool
+	for _, e := range h.eventsOf(site, "pageview") {
+		c, _ := e["continued"].(bool)
+		sent = append(sent, c)
+	}
+	if !slices.Equal(sent, []bool{false, true, false}) {
+		t.Errorf("page views marked continued: %v, want [false true false]", sent)
+	}
+	h.flush(t)
+	rows, err := h.db.Conn().Query(context.Background(), `SELECT path, channel FROM events WHERE site_id = ? AND type = 'pageview' ORDER BY ts`, site)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var p, ch string
+		if err := rows.Scan(&p, &ch); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, ch)
+	}
+	if !slices.Equal(got, []string{"Organic Search", "Internal", "Direct"}) {
+		t.Errorf("stored channels %q, want [Organic Search Internal Direct]", got)
+	}
+	// The channel panel's visits: the first visit under Organic Search
+	// alone, the second under Direct.
+	for ch, want := range map[string]uint64{"Organic Search": 1, "Direct": 1} {
+		if n := h.count(t, `SELECT toUInt64(uniqExact(session_id)) FROM events WHERE site_id = ? AND type = 'pageview' AND channel = ?`, site, ch); n != want {
+			t.Errorf("%s visits: %d, want %d", ch, n, want)
+		}
 	}
 	tb.NoPageErrors()
 }

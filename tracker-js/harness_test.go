@@ -189,6 +189,9 @@ func (h *harness) fixture(w http.ResponseWriter, r *http.Request) {
 		}
 		page := strings.NewReplacer("{{SITE}}", parts[1], "{{CRUMB}}", "http://crumb.test:"+h.port, "{{DEAD}}", h.dead).Replace(string(data))
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		if rp := r.URL.Query().Get("referrer-policy"); rp != "" {
+			w.Header().Set("Referrer-Policy", rp)
+		}
 		if parts[2] == "strict.html" {
 			// The policy the embedding README gives a site without
 			// 'unsafe-inline'.

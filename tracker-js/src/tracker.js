@@ -75,11 +75,14 @@ function flush(unload) {
   }
 }
 
-// page counts a page view, and the search and error status it shows.
+// page counts a page view, and the search and error status it shows. A
+// page view without a referrer while the visit's session runs continues
+// the visit (a Referrer-Policy of no-referrer hides the site's own page):
+// it is not a new, direct arrival.
 function page(ref) {
   last = location.href;
   lastPath = location.pathname;
-  ev('pageview', { referrer: ref });
+  ev('pageview', !ref && M != 'anon' && getCookie('crumb_sid') ? { referrer: ref, continued: true } : { referrer: ref });
   const p = new URLSearchParams(location.search);
   for (const k of S.cfg.search_params || []) {
     const t = (p.get(k) || '').trim();

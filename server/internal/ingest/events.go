@@ -14,6 +14,7 @@ import (
 	"github.com/crumbhq/crumb/server/internal/buffer"
 	"github.com/crumbhq/crumb/server/internal/consent"
 	"github.com/crumbhq/crumb/server/internal/model"
+	"github.com/crumbhq/crumb/server/internal/referrer"
 )
 
 // eventsPayload is the body of POST /api/events.
@@ -39,6 +40,11 @@ type rawEvent struct {
 	Link     string            `json:"link"`
 	Duration int64             `json:"duration"` // engagement time in milliseconds
 	Status   int               `json:"status"`
+	// Continued marks a page view of a visit already under way (the
+	// tracker's session was running). Without a referrer and UTM tags it
+	// is a step inside the site, not a new arrival: a Referrer-Policy of
+	// no-referrer, or a link with rel=noreferrer, hides the site's own page.
+	Continued bool `json:"continued"`
 }
 
 // Rejection names one event of a batch that was refused while the others
@@ -314,6 +320,9 @@ func (p *Pipeline) enrichEvents(s *eventsState) error {
 			DomainSource:   s.dom.Source,
 		}
 		src := p.refs.Classify(ev.Referrer, e.Hostname, e.UTMSource, e.UTMMedium)
+		if ev.Continued && src.Channel == referrer.ChannelDirect {
+			src.Channel = referrer.ChannelInternal
+		}
 		e.ReferrerHost, e.ReferrerPath, e.Source, e.Channel = src.Host, clip(src.Path, 512), src.Name, src.Channel
 		switch e.Type {
 		case model.Custom:

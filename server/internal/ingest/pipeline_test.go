@@ -232,6 +232,34 @@ func TestEvents_Enrichment(t *testing.T) {
 	}
 }
 
+// A page view of a visit under way whose browser sent no referrer (a
+// Referrer-Policy of no-referrer) is a step inside the site, not a Direct
+// arrival; a referrer or UTM tags still name where it came from.
+func TestEvents_ContinuedVisit(t *testing.T) {
+	r := newRig(t)
+	refs, err := referrer.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.p.refs = refs
+	body := `{"site":"site1","visitor":"` + testVisitor + `","session":"` + testSession + `","consent":"` + r.token + `","events":[` +
+		`{"type":"pageview","url":"https://example.com/"},` +
+		`{"type":"pageview","url":"https://example.com/a","continued":true},` +
+		`{"type":"pageview","url":"https://example.com/b","referrer":"https://www.google.com/","continued":true},` +
+		`{"type":"pageview","url":"https://example.com/c?utm_source=newsletter&utm_medium=email","continued":true}]}`
+	if _, err := r.p.Events(context.Background(), &Request{Body: []byte(body), Origin: testOrigin(""), UserAgent: browser, IP: netip.MustParseAddr("81.2.69.160")}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, rec := range r.buf.recs {
+		got = append(got, rec.Event.Path+" "+rec.Event.Channel+" "+rec.Event.Source)
+	}
+	want := []string{"/ Direct ", "/a Internal ", "/b Organic Search Google", "/c Email newsletter"}
+	if !slices.Equal(got, want) {
+		t.Errorf("channels %q, want %q", got, want)
+	}
+}
+
 func TestConsentAndImpression(t *testing.T) {
 	const cid = "0b6f8c5e-8c1a-4c5e-9a5e-0b6f8c5e8c1a"
 	const url = `,"url":"https://example.com/x?y=1"`

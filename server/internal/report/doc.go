@@ -42,7 +42,11 @@
 //     viewed just before ("(entrance)" if none) and just after ("(exit)").
 //   - Sources: channel, source and referrer come from page views whose
 //     referrer was not the site itself; UTM dimensions from tagged page
-//     views. A filter on them keeps the visits that arrived that way.
+//     views. A filter on them keeps the visits that arrived that way. A
+//     page view without a referrer or tags is Direct only when it starts
+//     a visit: the tracker marks the others (a Referrer-Policy of
+//     no-referrer hides the site's own page) and ingest files them as
+//     Internal.
 //   - Domain type: page views by the kind of network of the visitor's
 //     address (package rdns), as ingest stored it.
 //   - Days since the last visit: the visits that start in the range and
