@@ -329,8 +329,10 @@ func testFilter(t *testing.T, h *harness) {
 	tb.WaitJS("the value back", `location.search.includes('filter=country%3Acontains%3ADE')`)
 	tb.Click(`document.querySelector('.chip button.op')`)
 	tb.waitText(".filters .chip", "Country is Germany")
-	// A second filter from another panel, then remove the first.
-	tb.WaitJS("the channels", panelRow("Sources", "Direct"))
+	// A second filter from another panel, then remove the first. The
+	// click waits for every panel on screen: one that fills later moves
+	// the rows below it.
+	tb.WaitJS("the channels", panelRow("Sources", "Direct")+` && !document.querySelector('[aria-busy=true]')`)
 	tb.Click(panelRow("Sources", "Direct"))
 	tb.waitText(".filters", "Channel is Direct")
 	if f := tb.query()["filter"]; len(f) != 2 {

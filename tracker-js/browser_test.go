@@ -626,10 +626,16 @@ func testNoReferrer(t *testing.T, h *harness) {
 	if ref := eval[string](tb, `document.referrer`); ref != "" {
 		t.Fatalf("document.referrer %q under no-referrer", ref)
 	}
-	// 30 minutes later: the session cookie has lapsed.
+	// 30 minutes later: the session cookie has lapsed. (Leaving the page
+	// sends its engagement, which keeps the session alive: the cookie goes
+	// after that.)
 	tb.Navigate("about:blank")
+	h.waitEvents(t, site, "engagement", 2)
 	if _, err := chromedp.Call(tb.Ctx, network.DeleteCookies, network.DeleteCookiesParams{Name: "crumb_sid", URL: tb.url("")}); err != nil {
 		t.Fatal(err)
+	}
+	if c, ok := tb.cookies()["crumb_sid"]; ok {
+		t.Fatalf("session cookie still set: %s", c.Value)
 	}
 	tb.open("page.html?referrer-policy=no-referrer&p=3")
 	h.waitEvents(t, site, "pageview", 3)
