@@ -115,6 +115,11 @@ export function stats(path, extra) {
   return get(`/api/v1/stats/${encodeURIComponent(state.site)}/${path}?${query(extra, { consent: consentPath(path) })}`);
 }
 
+/** GET /api/v1/stats/{site}/realtime: the whole site, whatever the view's period and filters. */
+export function realtime(limit) {
+  return get(`/api/v1/stats/${encodeURIComponent(state.site)}/realtime?limit=${limit}`);
+}
+
 /** The URL of the same request as CSV, for export links. */
 export function csvURL(path, extra = {}) {
   const p = query({ ...extra, format: 'csv' }, { consent: consentPath(path) });

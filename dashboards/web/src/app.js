@@ -2,7 +2,7 @@
 // stats API (aggregates only).
 import { h, clear, fmt, labels, display, isoDay, fmtRange, withheldText } from './dom.js';
 import { state, readURL, update, onChange, removeFilter, href } from './state.js';
-import { loadSession, stats, csvURL, post, digestSettings, saveDigest } from './api.js';
+import { loadSession, stats, realtime, csvURL, post, digestSettings, saveDigest } from './api.js';
 import { drawChart, prune } from './chart.js';
 import { PANELS, DIMENSIONS, panel, importedPanel, rowsTable } from './panels.js';
 import { consentView, proofView } from './consent.js';
@@ -402,7 +402,7 @@ function startRealtime() {
     const el = document.getElementById('realtime');
     if (!el) return;
     try {
-      const r = await stats('realtime', { limit: 1 });
+      const r = await realtime(1);
       el.textContent = `${fmt('visitors', r.visitors)} current visitor${r.visitors === 1 ? '' : 's'}`;
     } catch {
       el.textContent = '';

@@ -65,7 +65,9 @@ export function drawChart(el, { points, series, metric, interval, max }) {
     axes: [
       { ...axis, grid: { show: false }, values: (u, vals) => vals.map((v) => fmtBucket(v, interval)), space: mobile ? 60 : 80,
         incrs: INCRS[interval] || INCRS.day },
-      { ...axis, size: 52, values: (u, vals) => vals.map((v) => fmt(metric, v)), space: 40 },
+      { ...axis, size: 52, values: (u, vals) => vals.map((v) => fmt(metric, v)), space: 40,
+        // Counts tick at whole numbers: no 2.5 visitors shown as "3".
+        incrs: data.slice(1).every((d) => d.every((v) => v == null || Number.isInteger(v))) ? WHOLE : undefined },
     ],
     legend: { show: false },
     cursor: { drag: { x: false, y: false }, points: { size: 8, width: 2 }, y: false },
@@ -92,6 +94,10 @@ const INCRS = {
   week: [7 * DAY, 14 * DAY, 28 * DAY, 91 * DAY, 182 * DAY, 365 * DAY],
   month: [30 * DAY, 60 * DAY, 91 * DAY, 182 * DAY, 365 * DAY],
 };
+
+// Tick steps of the y axis for counts: 1, 2, 5, 10, 20, 50…
+const WHOLE = [];
+for (let m = 1; m <= 1e12; m *= 10) WHOLE.push(m, 2 * m, 5 * m);
 
 function swatch(color, dash) {
   const el = h('span', { class: 'swatch' + (dash ? ' dash' : ''), 'aria-hidden': 'true' });

@@ -285,7 +285,7 @@ func TestEvents_ConsentIsEnforced(t *testing.T) {
 	custom := f.do("POST", "/api/consent", map[string]any{"site": "site1", "consent_id": uuid.NewString(), "policy_version": 1, "action": "custom", "categories": []string{"functionality"}})
 	noPerfToken := f.signWithoutPerformance(t)
 	batch := func(visitor, token string) map[string]any {
-		return map[string]any{"site": "site1", "visitor": visitor, "consent": token, "events": []any{pageview("https://example.com/")}}
+		return map[string]any{"site": "site1", "visitor": visitor, "session": uuid.NewString(), "consent": token, "events": []any{pageview("https://example.com/")}}
 	}
 	tests := []struct {
 		name   string
@@ -398,18 +398,22 @@ func TestIngest_BadInputGetsClear4xx(t *testing.T) {
 		{"malformed JSON", "/api/events", `{"site":`, nil, 400, "malformed JSON"},
 		{"wrong type", "/api/events", `{"site": 5, "events": []}`, nil, 400, `"site" must be a string`},
 		{"no events", "/api/events", map[string]any{"site": "site1", "events": []any{}}, nil, 400, "no events"},
-		{"too many events", "/api/events", map[string]any{"site": "site1", "visitor": visitor, "consent": tok, "events": many}, nil, 400, "limit is 50"},
+		{"too many events", "/api/events", map[string]any{"site": "site1", "visitor": visitor, "session": uuid.NewString(), "consent": tok, "events": many}, nil, 400, "limit is 50"},
 		{"unknown site", "/api/events", map[string]any{"site": "nope", "events": []any{pageview("https://example.com/")}}, nil, 403, "unknown site"},
-		{"foreign origin", "/api/events", map[string]any{"site": "site1", "visitor": visitor, "consent": tok, "events": []any{pageview("https://example.com/")}}, []string{"Origin", "https://evil.example"}, 403, "origin"},
-		{"bad visitor", "/api/events", map[string]any{"site": "site1", "visitor": "bob", "consent": tok, "events": []any{pageview("https://example.com/")}}, nil, 400, "UUID"},
-		{"old timestamp", "/api/events", map[string]any{"site": "site1", "visitor": visitor, "consent": tok, "events": []any{map[string]any{"type": "pageview", "url": "https://example.com/", "ts": time.Now().Add(-48 * time.Hour).UnixMilli()}}}, nil, 400, "timestamp"},
-		{"long name", "/api/events", map[string]any{"site": "site1", "visitor": visitor, "consent": tok, "events": []any{map[string]any{"type": "custom", "url": "https://example.com/", "name": strings.Repeat("n", 200)}}}, nil, 400, "name longer"},
-		{"relative url", "/api/events", map[string]any{"site": "site1", "visitor": visitor, "consent": tok, "events": []any{map[string]any{"type": "pageview", "url": "/x"}}}, nil, 400, "absolute"},
+		{"foreign origin", "/api/events", map[string]any{"site": "site1", "visitor": visitor, "session": uuid.NewString(), "consent": tok, "events": []any{pageview("https://example.com/")}}, []string{"Origin", "https://evil.example"}, 403, "origin"},
+		{"bad visitor", "/api/events", map[string]any{"site": "site1", "visitor": "bob", "session": uuid.NewString(), "consent": tok, "events": []any{pageview("https://example.com/")}}, nil, 400, "UUID"},
+		{"old timestamp", "/api/events", map[string]any{"site": "site1", "visitor": visitor, "session": uuid.NewString(), "consent": tok, "events": []any{map[string]any{"type": "pageview", "url": "https://example.com/", "ts": time.Now().Add(-48 * time.Hour).UnixMilli()}}}, nil, 400, "timestamp"},
+		{"long name", "/api/events", map[string]any{"site": "site1", "visitor": visitor, "session": uuid.NewString(), "consent": tok, "events": []any{map[string]any{"type": "custom", "url": "https://example.com/", "name": strings.Repeat("n", 200)}}}, nil, 400, "name longer"},
+		{"relative url", "/api/events", map[string]any{"site": "site1", "visitor": visitor, "session": uuid.NewString(), "consent": tok, "events": []any{map[string]any{"type": "pageview", "url": "/x"}}}, nil, 400, "absolute"},
 		{"consent bad action", "/api/consent", map[string]any{"site": "site1", "consent_id": uuid.NewString(), "policy_version": 1, "action": "maybe"}, nil, 400, "action"},
 		{"consent bad id", "/api/consent", map[string]any{"site": "site1", "consent_id": "x", "policy_version": 1, "action": "accept_all"}, nil, 400, "consent_id"},
 		{"consent unknown category", "/api/consent", map[string]any{"site": "site1", "consent_id": uuid.NewString(), "policy_version": 1, "action": "custom", "categories": []string{"sale"}}, nil, 400, "unknown category"},
 		{"impression bad cookies", "/api/impressions", map[string]any{"site": "site1", "undeclared_cookies": []string{""}}, nil, 400, "cookie names"},
 		{"me without id", "/api/me?site=site1", nil, nil, 400, "X-Crumb-Visitor"},
+		{"me without site", "/api/me", nil, []string{"X-Crumb-Visitor", visitor}, 400, "missing site"},
+		{"events without session", "/api/events", map[string]any{"site": "site1", "visitor": visitor, "consent": tok, "events": []any{pageview("https://example.com/")}}, nil, 400, "session"},
+		{"long referrer", "/api/events", map[string]any{"site": "site1", "visitor": visitor, "session": uuid.NewString(), "consent": tok, "events": []any{map[string]any{"type": "pageview", "url": "https://example.com/", "referrer": "https://r.example/" + strings.Repeat("r", 2100)}}}, nil, 400, "referrer longer"},
+		{"consent newer policy", "/api/consent", map[string]any{"site": "site1", "policy_version": 99, "action": "accept_all"}, nil, 400, "policy_version 99 is newer"},
 		{"unknown route", "/api/nothing", nil, nil, 404, "not found"},
 	}
 	for _, tt := range tests {
@@ -426,7 +430,7 @@ func TestIngest_BadInputGetsClear4xx(t *testing.T) {
 		})
 	}
 	// One bad event does not lose the good ones around it.
-	res := f.do("POST", "/api/events", map[string]any{"site": "site1", "visitor": visitor, "consent": tok, "events": []any{
+	res := f.do("POST", "/api/events", map[string]any{"site": "site1", "visitor": visitor, "session": uuid.NewString(), "consent": tok, "events": []any{
 		pageview("https://example.com/1"), map[string]any{"type": "teleport", "url": "https://example.com/"}, pageview("https://example.com/3"),
 	}})
 	if res.code != 202 || res.body["accepted"] != float64(2) || !strings.Contains(res.raw, `"index":1`) {
@@ -441,7 +445,7 @@ func TestIngest_BadInputGetsClear4xx(t *testing.T) {
 func TestIngest_BotsAreDroppedAndCounted(t *testing.T) {
 	f := newFixture(t, nil)
 	tok := f.accept(uuid.NewString())
-	res := f.do("POST", "/api/events", map[string]any{"site": "site1", "visitor": uuid.NewString(), "consent": tok,
+	res := f.do("POST", "/api/events", map[string]any{"site": "site1", "visitor": uuid.NewString(), "session": uuid.NewString(), "consent": tok,
 		"events": []any{pageview("https://example.com/")}}, "User-Agent", googlebotUA)
 	if res.code != 202 || res.header.Get("X-Crumb-Dropped") != "bot" {
 		t.Fatalf("bot: %d %v %s", res.code, res.header, res.raw)
@@ -479,7 +483,7 @@ func TestMe_ExportAndErase(t *testing.T) {
 	tok := f.accept(consentID)
 	mine, other := uuid.NewString(), uuid.NewString()
 	for _, v := range []string{mine, other} {
-		res := f.do("POST", "/api/events", map[string]any{"site": "site1", "visitor": v, "consent": tok, "events": []any{pageview("https://example.com/" + v[:4])}})
+		res := f.do("POST", "/api/events", map[string]any{"site": "site1", "visitor": v, "session": uuid.NewString(), "consent": tok, "events": []any{pageview("https://example.com/" + v[:4])}})
 		if res.code != 202 {
 			t.Fatalf("events: %d %s", res.code, res.raw)
 		}

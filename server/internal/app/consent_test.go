@@ -160,7 +160,7 @@ func TestConsent_OnlyItsHolderAddsToIt(t *testing.T) {
 		}
 	}
 	// An event whose page is not on the site's domains is dropped alone.
-	res = a.send("POST", "/api/events", jsonBody(t, map[string]any{"site": "site1", "visitor": uuid.NewString(), "consent": tok,
+	res = a.send("POST", "/api/events", jsonBody(t, map[string]any{"site": "site1", "visitor": uuid.NewString(), "session": uuid.NewString(), "consent": tok,
 		"events": []any{pageview("https://evil.example/"), pageview("https://example.com/ok")}}), onSite...)
 	if res.code != 202 || res.body["accepted"] != float64(1) {
 		t.Errorf("a batch with one foreign page: %d %v", res.code, res.body)
@@ -206,7 +206,7 @@ func TestGPC_AsTheBrowserSendsIt(t *testing.T) {
 		}
 		ids = append(ids, res.body["consent_id"].(string))
 		tok, _ := res.body["token"].(string)
-		if code := a.send("POST", "/api/events", jsonBody(t, map[string]any{"site": "site1", "visitor": uuid.NewString(), "consent": tok,
+		if code := a.send("POST", "/api/events", jsonBody(t, map[string]any{"site": "site1", "visitor": uuid.NewString(), "session": uuid.NewString(), "consent": tok,
 			"events": []any{pageview("https://example.com/" + strings.ReplaceAll(c.name, " ", "-"))}}), headers...).code; code != 202 {
 			t.Fatalf("%s: events %d", c.name, code)
 		}

@@ -44,7 +44,7 @@ func TestDomainType_FromReverseDNS(t *testing.T) {
 	tok := f.accept(uuid.NewString())
 	send := func(path string, headers ...string) {
 		t.Helper()
-		res := f.do("POST", "/api/events", map[string]any{"site": "site1", "visitor": uuid.NewString(), "consent": tok,
+		res := f.do("POST", "/api/events", map[string]any{"site": "site1", "visitor": uuid.NewString(), "session": uuid.NewString(), "consent": tok,
 			"events": []any{pageview("https://example.com" + path)}}, headers...)
 		if res.code != 202 {
 			t.Fatalf("events: %d %s", res.code, res.raw)

@@ -54,10 +54,12 @@ func (h *handlers) impression(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	accepted := 1
 	if dropped != "" {
 		c.Set("X-Crumb-Dropped", dropped)
+		accepted = 0
 	}
-	return c.SendStatus(fiber.StatusAccepted)
+	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"accepted": accepted})
 }
 
 // who is the visitor a /api/me request names.

@@ -142,6 +142,15 @@ func TestDashboardRoutes_RefuseWithoutCredentials(t *testing.T) {
 	t.Logf("%d protected routes refuse anonymous requests", checked)
 }
 
+// The server's own address leads to the dashboards (and from there, to
+// the login when there is no session).
+func TestRoot_LeadsToTheDashboards(t *testing.T) {
+	f := newLoginFixture(t, nil)
+	if res := f.do("GET", "/"); res.code != 302 || res.header.Get("Location") != "/dashboard/" {
+		t.Errorf("GET / = %d, Location %q", res.code, res.header.Get("Location"))
+	}
+}
+
 func TestLogin_SessionCSRFAndLogout(t *testing.T) {
 	f := newLoginFixture(t, nil)
 	f.addUser("ana@example.org", "viewer", "site1")

@@ -201,7 +201,9 @@ func (h *handlers) routes(app *fiber.App) {
 	app.Get("/t/:file", h.pinnedScript)
 	app.Get("/demo/*", h.demo)
 
-	// The dashboards (dashboard.go) and their login (login.go).
+	// The dashboards (dashboard.go) and their login (login.go). The
+	// server's own address leads to them.
+	app.Get("/", func(c *fiber.Ctx) error { return c.Redirect("/dashboard/", fiber.StatusFound) })
 	app.Get("/ui/:file", securityHeaders, h.uiFile)
 	app.Get("/login", securityHeaders, h.loginPage)
 	app.Post("/login", securityHeaders, h.sameOrigin(false), h.login)
@@ -223,7 +225,7 @@ func (h *handlers) routes(app *fiber.App) {
 	stats.Get("/timeseries", h.stats(h.timeseries, filtered))                         // metrics per interval bucket (metrics=visitors,pageviews,…)
 	stats.Get("/breakdown/:dimension", h.stats(h.breakdown, visitRows))               // rows per value (limit, page; event and property for event_prop)
 	stats.Get("/paths", h.stats(h.paths, always))                                     // previous and next pages of ?page=/x (limit)
-	stats.Get("/realtime", h.stats(h.realtime, filtered))                             // visitors and pages of the last 5 minutes (limit)
+	stats.Get("/realtime", h.stats(h.realtime, never))                                // visitors and pages of the last 5 minutes (limit only)
 	stats.Get("/consent/overview", h.stats(h.consentOverview, filtered))              // impressions, decisions, opt-in rates, GPC, coverage
 	stats.Get("/consent/timeseries", h.stats(h.consentTimeseries, filtered))          // the same per bucket
 	stats.Get("/consent/breakdown/:dimension", h.stats(h.consentBreakdown, filtered)) // by country, device, page, policy_version or language

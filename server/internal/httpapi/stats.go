@@ -46,6 +46,9 @@ type scans func(c *fiber.Ctx, v url.Values) bool
 // filtered: requests with filters read the events or visits that match.
 func filtered(_ *fiber.Ctx, v url.Values) bool { return len(v["filter"]) > 0 }
 
+// never: realtime reads the last minutes of today alone.
+func never(*fiber.Ctx, url.Values) bool { return false }
+
 // always: paths, funnels, retention and goals read events, steps or
 // visits, filtered or not.
 func always(*fiber.Ctx, url.Values) bool { return true }
@@ -202,6 +205,13 @@ func (h *handlers) paths(ctx context.Context, _ *fiber.Ctx, v url.Values) (stats
 }
 
 func (h *handlers) realtime(ctx context.Context, _ *fiber.Ctx, v url.Values) (statsResult, string, error) {
+	// The whole site's last minutes: a period or filter would be ignored,
+	// so it is refused rather than answered with other numbers.
+	for _, p := range []string{"period", "from", "to", "compare", "interval", "filter", "metrics"} {
+		if v.Has(p) {
+			return nil, "", query.BadParam(p, "realtime counts the whole site's last %d minutes and takes only limit", int(report.RealtimeWindow.Minutes()))
+		}
+	}
 	n, err := limit(v, query.DefaultLimit)
 	if err != nil {
 		return nil, "", err

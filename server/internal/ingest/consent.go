@@ -49,7 +49,6 @@ type ConsentResult struct {
 
 type consentState struct {
 	run
-	p        *Pipeline
 	payload  consentPayload
 	decision model.Decision
 	held     bool // the decision is added to an existing consent
@@ -89,18 +88,24 @@ var consentSteps = []step[*consentState]{
 			DecisionMS: pl.DecisionMS}
 		return nil
 	}},
-	siteStep(func(s *consentState) (err error) {
+	siteStep(func(s *consentState) error {
 		s.decision.SiteID = s.site.ID
 		if !onSite(s.site, s.payload.URL) {
 			return forbidden(ReasonForeignURL, "url must be a page of one of the site's domains")
 		}
+		return nil
+	}),
+	{"decision", func(p *Pipeline, ctx context.Context, s *consentState) (err error) {
 		d := &s.decision
+		if err := knownPolicy(ctx, p, &s.run, d.PolicyVersion); err != nil {
+			return err
+		}
 		switch {
 		case d.ConsentID == uuid.Nil || s.payload.ConsentKey == "":
 			// A new consent: its ID is the server's, so that no one
 			// can add to a consent by knowing its ID.
 			d.ConsentID, d.Seq = uuid.New(), max(d.Seq, 1)
-		case !s.p.signer.Holds(s.site.ID, d.ConsentID, s.payload.ConsentKey):
+		case !p.signer.Holds(s.site.ID, d.ConsentID, s.payload.ConsentKey):
 			return forbidden(ReasonNotHeld, "consent_key does not match consent_id")
 		default:
 			s.held = true
@@ -116,7 +121,7 @@ var consentSteps = []step[*consentState]{
 		}
 		d.Revokes = s.held && !d.Granted.Performance
 		return nil
-	}),
+	}},
 	botStep[*consentState](),
 	enrichStep(func(_ *Pipeline, s *consentState) error {
 		s.decision.Country = s.loc.Country
@@ -132,7 +137,7 @@ var consentSteps = []step[*consentState]{
 // Consent runs POST /api/consent: it records the decision as proof and,
 // once it is durable, returns a token if the decision grants performance.
 func (p *Pipeline) Consent(ctx context.Context, req *Request) (ConsentResult, error) {
-	s := &consentState{run: run{req: req, now: p.now().UTC()}, p: p}
+	s := &consentState{run: run{req: req, now: p.now().UTC()}}
 	dropped, err := runSteps(ctx, p, consentSteps, s)
 	if err != nil {
 		return ConsentResult{}, err
@@ -199,11 +204,14 @@ var impressionSteps = []step[*impressionState]{
 		if !onSite(s.site, s.payload.URL) {
 			return forbidden(ReasonForeignURL, "url must be a page of one of the site's domains")
 		}
+		return nil
+	}),
+	{"policy", func(p *Pipeline, ctx context.Context, s *impressionState) error {
 		if s.impression.PolicyVersion == 0 {
 			s.impression.PolicyVersion = s.site.PolicyVersion
 		}
-		return nil
-	}),
+		return knownPolicy(ctx, p, &s.run, s.impression.PolicyVersion)
+	}},
 	botStep[*impressionState](),
 	enrichStep(func(_ *Pipeline, s *impressionState) error {
 		s.impression.Country = s.loc.Country
@@ -214,6 +222,22 @@ var impressionSteps = []step[*impressionState]{
 	bufferStep("impression", func(s *impressionState) []buffer.Record {
 		return []buffer.Record{{Impression: &s.impression}}
 	}),
+}
+
+// knownPolicy refuses a policy version newer than the site's: a proof or
+// an impression names only a policy the site has had. A version published
+// on another node a moment ago is found by reading the sites again.
+func knownPolicy(ctx context.Context, p *Pipeline, r *run, v uint32) error {
+	if v <= r.site.PolicyVersion {
+		return nil
+	}
+	if site, ok := p.sites.Fresh(ctx, r.site.ID); ok {
+		r.site = site
+	}
+	if v > r.site.PolicyVersion {
+		return invalid("policy_version %d is newer than the site's policy (version %d)", v, r.site.PolicyVersion)
+	}
+	return nil
 }
 
 // Impression runs POST /api/impressions: one showing of the banner, with no ID.

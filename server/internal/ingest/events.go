@@ -166,8 +166,10 @@ func validateEvent(ev *rawEvent, now time.Time) error {
 	if ev.URL == "" {
 		return invalid("missing url")
 	}
-	if len(ev.URL) > MaxURLLength || len(ev.Referrer) > MaxURLLength || len(ev.Link) > MaxURLLength {
-		return invalid("url longer than %d bytes", MaxURLLength)
+	for _, f := range []struct{ name, v string }{{"url", ev.URL}, {"referrer", ev.Referrer}, {"link", ev.Link}} {
+		if len(f.v) > MaxURLLength {
+			return invalid("%s longer than %d bytes", f.name, MaxURLLength)
+		}
 	}
 	if ev.TS != 0 {
 		ts := time.UnixMilli(ev.TS)
@@ -242,10 +244,10 @@ func (p *Pipeline) checkEventConsent(_ context.Context, s *eventsState) error {
 	if s.visitor, err = uuid.Parse(pl.Visitor); err != nil || s.visitor == uuid.Nil {
 		return invalid("visitor must be a UUID")
 	}
-	if pl.Session != "" {
-		if s.session, err = uuid.Parse(pl.Session); err != nil {
-			return invalid("session must be a UUID")
-		}
+	// Visits are distinct session IDs: a visitor's events without one
+	// would count in visitors and page views but in no visit.
+	if s.session, err = uuid.Parse(pl.Session); err != nil || s.session == uuid.Nil {
+		return invalid("session must be a UUID: a visitor's events need their visit's session ID")
 	}
 	if pl.Consent == "" {
 		return forbidden(ReasonNoConsent, "a visitor ID needs a consent token from /api/consent")

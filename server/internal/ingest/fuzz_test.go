@@ -23,6 +23,8 @@ func (f fakeSites) Get(_ context.Context, id string) (*model.Site, bool) {
 	return s, ok
 }
 
+func (f fakeSites) Fresh(ctx context.Context, id string) (*model.Site, bool) { return f.Get(ctx, id) }
+
 type fakeBuffer struct{ n int }
 
 func (b *fakeBuffer) Append(recs ...buffer.Record) error {
@@ -87,9 +89,9 @@ func checkClientError(t *testing.T, err error) {
 
 func FuzzEvents(f *testing.F) {
 	p, tok := fuzzPipeline(f)
-	f.Add([]byte(`{"site":"site1","visitor":"0b6f8c5e-8c1a-4c5e-9a5e-0b6f8c5e8c1a","consent":"` + tok + `","events":[{"type":"pageview","url":"https://example.com/a?utm_source=x"}]}`))
+	f.Add([]byte(`{"site":"site1","visitor":"0b6f8c5e-8c1a-4c5e-9a5e-0b6f8c5e8c1a","session":"1c7a9d6f-9d2b-4d6f-8b6f-1c7a9d6f9d2b","consent":"` + tok + `","events":[{"type":"pageview","url":"https://example.com/a?utm_source=x"}]}`))
 	f.Add([]byte(`{"site":"site1","events":[{"type":"pageview","url":"https://example.com/"},{"type":"custom","name":"x","props":{"a":"b"}}]}`))
-	f.Add([]byte(`{"site":"site1","visitor":"0b6f8c5e-8c1a-4c5e-9a5e-0b6f8c5e8c1a","consent":"` + tok + `","events":[{"type":"search","url":"https://example.com/?q=shoes"},{"type":"outbound","url":"https://example.com/","link":"https://x.org"},{"type":"engagement","url":"https://example.com","duration":5}]}`))
+	f.Add([]byte(`{"site":"site1","visitor":"0b6f8c5e-8c1a-4c5e-9a5e-0b6f8c5e8c1a","session":"1c7a9d6f-9d2b-4d6f-8b6f-1c7a9d6f9d2b","consent":"` + tok + `","events":[{"type":"search","url":"https://example.com/?q=shoes"},{"type":"outbound","url":"https://example.com/","link":"https://x.org"},{"type":"engagement","url":"https://example.com","duration":5}]}`))
 	f.Add([]byte(`{"site":1}`))
 	f.Add([]byte(`[]`))
 	f.Add([]byte(``))

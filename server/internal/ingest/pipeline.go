@@ -23,6 +23,9 @@ import (
 // Sites finds a configured site.
 type Sites interface {
 	Get(ctx context.Context, id string) (*model.Site, bool)
+	// Fresh reads the sites again (at most once a second) before it
+	// answers.
+	Fresh(ctx context.Context, id string) (*model.Site, bool)
 }
 
 // Buffer takes accepted records.

@@ -139,6 +139,8 @@ func TestEvents(t *testing.T) {
 		{name: "foreign url", body: consented(`{"type":"pageview","url":"https://evil.example/"},{"type":"pageview","url":"https://www.example.com/ok"}`),
 			want:   "ok accepted 1 rejected [{0 url is not on one of the site's domains}]",
 			counts: []string{"drop foreign_url 1", "accept event 1"}},
+		{name: "visitor without session", body: strings.Replace(consented(`{"type":"pageview","url":"https://example.com/"}`), `"session":"`+testSession+`",`, "", 1),
+			want: "error 1 invalid: session must be a UUID", counts: []string{"drop invalid 1"}},
 		{name: "malformed", body: `{"site":`, want: "error 1 invalid: malformed JSON", counts: []string{"drop invalid 1"}},
 		{name: "wrong type", body: `{"site":1}`, want: `error 1 invalid: field "site" must be a string`, counts: []string{"drop invalid 1"}},
 		{name: "no valid events", body: consented(`{"type":"pageview","url":"mailto:x@example.com"}`),
@@ -298,10 +300,14 @@ func TestConsentAndImpression(t *testing.T) {
 			"error 1 invalid", []string{"drop invalid 1"}},
 		{"consent unknown site", "consent", `{"site":"x","consent_id":"` + cid + `","policy_version":1,"action":"accept_all"}`, "", "",
 			`error 2 unknown_site: unknown site "x"`, []string{"drop unknown_site 1"}},
+		{"consent newer policy", "consent", `{"site":"site1","policy_version":99,"action":"accept_all"` + url + `}`, "", "",
+			"error 1 invalid: policy_version 99 is newer than the site's policy (version 1)", []string{"drop invalid 1"}},
 		{"impression", "impression", `{"site":"site1","url":"https://example.com/shop?a=1","lang":"en-gb","gpc":true,"undeclared_cookies":["_ga"]}`, "", "",
 			"ok {SiteID:site1 PolicyVersion:1 Path:/shop Language:en-GB Country:DE Device:desktop GPC:true UndeclaredCookies:[_ga]}",
 			[]string{"accept impression 1"}},
 		{"impression foreign url", "impression", `{"site":"site1","url":"https://evil.example/"}`, "", "", "error 2 foreign_url", []string{"drop foreign_url 1"}},
+		{"impression newer policy", "impression", `{"site":"site1","policy_version":12345` + url + `}`, "", "",
+			"error 1 invalid: policy_version 12345 is newer than the site's policy (version 1)", []string{"drop invalid 1"}},
 		{"impression bot", "impression", `{"site":"site1"` + url + `}`, "somebot/2.0", "", "dropped bot", []string{"drop bot 1"}},
 		{"impression bad cookie", "impression", `{"site":"site1","undeclared_cookies":[""]}`, "", "", "error 1 invalid: cookie names must be 1 to 128 bytes", []string{"drop invalid 1"}},
 	} {
@@ -367,7 +373,7 @@ func TestWithdrawalStopsTokens(t *testing.T) {
 	r := newRig(t)
 	cid := uuid.MustParse("0b6f8c5e-8c1a-4c5e-9a5e-0b6f8c5e8c1a")
 	events := func(token string) string {
-		return `{"site":"site1","visitor":"` + testVisitor + `","consent":"` + token + `","events":[{"type":"pageview","url":"https://example.com/"}]}`
+		return `{"site":"site1","visitor":"` + testVisitor + `","session":"` + testSession + `","consent":"` + token + `","events":[{"type":"pageview","url":"https://example.com/"}]}`
 	}
 	send := func(body string) error {
 		_, err := r.p.Events(context.Background(), &Request{Body: []byte(body), Origin: testOrigin(""), UserAgent: browser, IP: netip.MustParseAddr("81.2.69.160")})

@@ -99,6 +99,9 @@ type Export struct {
 // ids parses the visitor and consent IDs; at least one is needed, and a
 // consent ID needs its key.
 func (s *Service) ids(ctx context.Context, w Who) (uuid.UUID, uuid.UUID, error) {
+	if w.Site == "" {
+		return uuid.Nil, uuid.Nil, fmt.Errorf("%w: missing site (?site=ID)", ErrBadRequest)
+	}
 	if _, ok := s.sites.Get(ctx, w.Site); !ok {
 		return uuid.Nil, uuid.Nil, ErrUnknownSite
 	}

@@ -355,7 +355,7 @@ func (s *Service) ConsentBreakdown(ctx context.Context, q query.Query, dim query
 		other  *foldRow
 		totals foldRow
 	)
-	type imp struct{ n, gpc uint64 }
+	type imp struct{ n, gpc, undeclared uint64 }
 	imps := map[string]imp{}
 	err = parallel(
 		func() (err error) {
@@ -375,7 +375,7 @@ func (s *Service) ConsentBreakdown(ctx context.Context, q query.Query, dim query
 			for rows.Next() {
 				var v string
 				var i imp
-				if err := rows.Scan(&v, &i.n, &i.gpc); err != nil {
+				if err := rows.Scan(&v, &i.n, &i.gpc, &i.undeclared); err != nil {
 					return s.wrap(ctx, err)
 				}
 				imps[v] = i
@@ -407,22 +407,22 @@ func (s *Service) ConsentBreakdown(ctx context.Context, q query.Query, dim query
 	}
 	conv := func(value string, v []uint64, im imp) result.ConsentRow {
 		d := decisionSums{v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9]}
-		return result.ConsentRow{Value: value, ConsentMetrics: consentMetrics(v[0], d, im.n, im.gpc, 0)}
+		return result.ConsentRow{Value: value, ConsentMetrics: consentMetrics(v[0], d, im.n, im.gpc, im.undeclared)}
 	}
 	var all, shown imp
 	for _, i := range imps {
-		all.n, all.gpc = all.n+i.n, all.gpc+i.gpc
+		all.n, all.gpc, all.undeclared = all.n+i.n, all.gpc+i.gpc, all.undeclared+i.undeclared
 	}
 	rows := make([]result.ConsentRow, len(frs))
 	for i, r := range frs {
 		im := imps[r.label]
-		shown.n, shown.gpc = shown.n+im.n, shown.gpc+im.gpc
+		shown.n, shown.gpc, shown.undeclared = shown.n+im.n, shown.gpc+im.gpc, shown.undeclared+im.undeclared
 		rows[i] = conv(label(r.label), r.vals, im)
 	}
 	out := &result.ConsentBreakdown{Meta: s.meta(q, sk, p.Sample.Rate), Dimension: dim, K: p.K, Page: page.Number, Limit: page.Limit,
 		Totals: conv("(total)", totals.vals, all), Rows: []result.ConsentRow{}}
 	if other != nil {
-		r := conv(query.Other, other.vals, imp{all.n - shown.n, all.gpc - shown.gpc})
+		r := conv(query.Other, other.vals, imp{all.n - shown.n, all.gpc - shown.gpc, all.undeclared - shown.undeclared})
 		out.Other = &r
 	}
 	offset := (page.Number - 1) * page.Limit

@@ -415,15 +415,17 @@ func TestService_Consent(t *testing.T) {
 	}
 	// DE: D1, D2, D7, D9, D10 by C1, C2, C7, C9; impressions I1, I2, I7,
 	// I10. US: D3, D4, D8 by C3, C4, C8; impressions I3, I4, I8, I9. GB
-	// and FR (one consent ID each) fold into 2: no (other).
+	// and FR (one consent ID each) fold into 2: no (other). Undeclared
+	// cookies were present on I7 (DE), I3 and I8 (US), and I5.
 	de := result.ConsentMetrics{Impressions: 4, Decisions: 5, Consents: 4, AcceptAll: 3, RejectAll: 1, Withdraw: 1,
-		InteractionRate: 125, OptInPerformance: 60, OptInFunctionality: 60, OptInTargeting: 60}
+		InteractionRate: 125, OptInPerformance: 60, OptInFunctionality: 60, OptInTargeting: 60, UndeclaredImpressions: 1}
 	us := result.ConsentMetrics{Impressions: 4, Decisions: 3, Consents: 3, AcceptAll: 2, Custom: 1, InteractionRate: 75,
-		OptInPerformance: 100, OptInFunctionality: 66.7, OptInTargeting: 33.3, GPCShareImpressions: 50, GPCShareDecisions: 66.7}
+		OptInPerformance: 100, OptInFunctionality: 66.7, OptInTargeting: 33.3, GPCShareImpressions: 50, GPCShareDecisions: 66.7,
+		UndeclaredImpressions: 2}
 	if len(b.Rows) != 2 || b.Rows[0].Value != "DE" || b.Rows[0].ConsentMetrics != de || b.Rows[1].Value != "US" || b.Rows[1].ConsentMetrics != us || b.Other != nil {
 		t.Errorf("by country = %s", dump(t, b))
 	}
-	if b.Totals.Decisions != 10 || b.Totals.Consents != 9 || b.Totals.Impressions != 10 {
+	if b.Totals.Decisions != 10 || b.Totals.Consents != 9 || b.Totals.Impressions != 10 || b.Totals.UndeclaredImpressions != 4 {
 		t.Errorf("totals = %+v", b.Totals)
 	}
 

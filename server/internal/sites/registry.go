@@ -86,15 +86,22 @@ func (r *Registry) Get(ctx context.Context, id string) (*model.Site, bool) {
 	if ok {
 		return s, true
 	}
+	return r.Fresh(ctx, id)
+}
+
+// Fresh reads the sites again, at most once a second, and returns the
+// site with id: a caller that holds news from another node (a site added
+// there, a policy version published there) sees it at once.
+func (r *Registry) Fresh(ctx context.Context, id string) (*model.Site, bool) {
 	r.loadMu.Lock()
 	if time.Since(r.lastTry) >= time.Second {
 		if err := r.load(ctx); err != nil {
-			r.log.Warn("sites: reload on miss failed", "err", err)
+			r.log.Warn("sites: reload failed", "err", err)
 		}
 	}
 	r.loadMu.Unlock()
 	r.mu.RLock()
-	s, ok = r.byID[id]
+	s, ok := r.byID[id]
 	r.mu.RUnlock()
 	return s, ok
 }

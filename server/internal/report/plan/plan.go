@@ -1326,10 +1326,12 @@ func ConsentBreakdownSQL(p *Plan, dim query.ConsentDimension) *Stmt {
 // dimension (every value; the caller folds them like the decisions).
 func ConsentImpressionsByValueSQL(p *Plan, dim query.ConsentDimension) *Stmt {
 	if p.UseMV() {
-		return new(Stmt).Add("SELECT value, toUInt64(sum(n_impressions)) AS c_imp, toUInt64(sum(n_gpc)) AS c_imp_gpc FROM "+migrations.ReportConsentImpressions+" WHERE ").
+		return new(Stmt).Add("SELECT value, toUInt64(sum(n_impressions)) AS c_imp, toUInt64(sum(n_gpc)) AS c_imp_gpc, "+
+			"toUInt64(sum(n_undeclared)) AS c_undeclared FROM "+migrations.ReportConsentImpressions+" WHERE ").
 			AddStmt(rangeWhere(p)).Add(" AND dim = ? GROUP BY value", string(dim))
 	}
-	return new(Stmt).Add("SELECT " + consentDimColumns[dim] + " AS value, toUInt64(count()) AS c_imp, toUInt64(countIf(gpc = 1)) AS c_imp_gpc FROM " + migrations.ConsentImpressions + " WHERE ").
+	return new(Stmt).Add("SELECT " + consentDimColumns[dim] + " AS value, toUInt64(count()) AS c_imp, toUInt64(countIf(gpc = 1)) AS c_imp_gpc, " +
+		"toUInt64(countIf(notEmpty(undeclared_cookies))) AS c_undeclared FROM " + migrations.ConsentImpressions + " WHERE ").
 		AddStmt(rangeWhere(p)).AddStmt(consentFilterWhere(p)).Add(" GROUP BY value")
 }
 

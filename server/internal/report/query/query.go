@@ -347,8 +347,9 @@ func (p Page) Validate() error {
 	if p.Limit < 1 || p.Limit > MaxLimit || p.Number < 1 {
 		return BadParam("limit", "must be 1 to %d, page at least 1", MaxLimit)
 	}
-	// Compared by division: (Number-1)*Limit can overflow.
-	if p.Number-1 > maxRowOffset/p.Limit {
+	// The page's first row is within the first maxRowOffset rows. Compared
+	// by division: (Number-1)*Limit can overflow.
+	if p.Number-1 > (maxRowOffset-1)/p.Limit {
 		return BadParam("page", "beyond the first %d rows", maxRowOffset)
 	}
 	return nil

@@ -94,7 +94,8 @@ func TestParseQuery_Errors(t *testing.T) {
 }
 
 func TestParsePage(t *testing.T) {
-	for q, ok := range map[string]bool{"": true, "limit=1000&page=3": true, "limit=0": false, "limit=1001": false, "page=0": false, "page=x": false, "limit=100&page=102": false} {
+	for q, ok := range map[string]bool{"": true, "limit=1000&page=3": true, "limit=0": false, "limit=1001": false, "page=0": false, "page=x": false, "limit=100&page=102": false,
+		"limit=100&page=100": true, "limit=100&page=101": false, "limit=1000&page=10": true, "limit=1000&page=11": false, "limit=3&page=3334": true, "limit=3&page=3335": false} {
 		v, _ := url.ParseQuery(q)
 		if _, err := ParsePage(v); (err == nil) != ok {
 			t.Errorf("%q: err = %v", q, err)

@@ -293,7 +293,7 @@ func startCrumb(bin, url, dataDir string) (*crumbProc, error) {
 		"CRUMB_RATE_LIMIT=0", "CRUMB_SECRET=bench-secret-bench-secret-bench-secret", "CRUMB_LOG_LEVEL=warn",
 		"CRUMB_METRICS_LISTEN=off", "CRUMB_TRUSTED_PROXIES=127.0.0.1/32")
 	// Enrich with the real GeoIP files when the run command has built them.
-	for env, file := range map[string]string{"CRUMB_GEOIP_CITY": ".data/geoip/city.mmdb", "CRUMB_GEOIP_ASN": ".data/geoip/asn.mmdb"} {
+	for env, file := range map[string]string{"CRUMB_GEOIP_CITY": "crumb-data/geoip/city.mmdb", "CRUMB_GEOIP_ASN": "crumb-data/geoip/asn.mmdb"} {
 		if _, err := os.Stat(file); err == nil {
 			cmd.Env = append(cmd.Env, env+"="+file)
 		}
