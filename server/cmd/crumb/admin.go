@@ -126,10 +126,14 @@ func runSite(ctx context.Context, args []string, w io.Writer) error {
 					return err
 				}
 				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "ID\tDOMAIN\tNAME\tPOLICY\tLIFETIME\tRETENTION\tK\tANONYMOUS")
+				fmt.Fprintln(tw, "ID\tDOMAIN\tNAME\tPOLICY\tLIFETIME\tRETENTION\tK\tANONYMOUS\tMORE DOMAINS")
 				for _, s := range list {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%dd\t%dmo\t%d\t%v\n", s.ID, s.Domain, s.Name, s.PolicyVersion,
-						s.ConsentLifetimeDays, s.RetentionMonths, s.K, s.AnonymousCounting)
+					more := strings.Join(s.ExtraDomains, ",")
+					if more == "" {
+						more = "-"
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%dd\t%dmo\t%d\t%v\t%s\n", s.ID, s.Domain, s.Name, s.PolicyVersion,
+						s.ConsentLifetimeDays, s.RetentionMonths, s.K, s.AnonymousCounting, more)
 				}
 				return tw.Flush()
 			})

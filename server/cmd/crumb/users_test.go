@@ -205,3 +205,26 @@ func TestCommands_AWrongClickHousePasswordFailsAtOnce(t *testing.T) {
 		t.Errorf("a refused login was retried:\n%s", errOut.String())
 	}
 }
+
+// The site list shows every domain a site takes events from.
+func TestSiteList_ShowsEveryDomain(t *testing.T) {
+	e := newUserEnv(t)
+	out, err := e.crumb("site", "add", "--domain", "shop.example", "--name", "Shop")
+	if err != nil {
+		t.Fatal(err, out)
+	}
+	list, err := e.db.Sites(context.Background())
+	if err != nil || len(list) != 1 {
+		t.Fatalf("%d sites, %v", len(list), err)
+	}
+	if out, err := e.crumb("site", "update", "--id", list[0].ID, "--extra-domains", "shop.example.org,127.0.0.1"); err != nil {
+		t.Fatal(err, out)
+	}
+	out, err = e.crumb("site", "list")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "MORE DOMAINS") || !strings.Contains(out, "shop.example.org,127.0.0.1") {
+		t.Errorf("site list:\n%s", out)
+	}
+}

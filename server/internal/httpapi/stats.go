@@ -205,12 +205,11 @@ func (h *handlers) paths(ctx context.Context, _ *fiber.Ctx, v url.Values) (stats
 }
 
 func (h *handlers) realtime(ctx context.Context, _ *fiber.Ctx, v url.Values) (statsResult, string, error) {
-	// The whole site's last minutes: a period or filter would be ignored,
-	// so it is refused rather than answered with other numbers.
-	for _, p := range []string{"period", "from", "to", "compare", "interval", "filter", "metrics"} {
-		if v.Has(p) {
-			return nil, "", query.BadParam(p, "realtime counts the whole site's last %d minutes and takes only limit", int(report.RealtimeWindow.Minutes()))
-		}
+	// The whole site's last minutes, whatever the period. A filter would
+	// be ignored too: it is refused rather than answered with the whole
+	// site's numbers.
+	if v.Has("filter") {
+		return nil, "", query.BadParam("filter", "realtime counts the whole site's last %d minutes; it takes no filters", int(report.RealtimeWindow.Minutes()))
 	}
 	n, err := limit(v, query.DefaultLimit)
 	if err != nil {
