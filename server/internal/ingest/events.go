@@ -383,6 +383,16 @@ func jsonKind(goKind string) string {
 		return "array"
 	case "bool":
 		return "boolean"
+	case "uint8":
+		return "whole number from 0 to 255"
+	case "uint16":
+		return "whole number from 0 to 65535"
+	case "uint32":
+		return "whole number from 0 to 4294967295"
+	case "uint", "uint64":
+		return "whole number from 0 to 18446744073709551615"
+	case "int", "int8", "int16", "int32", "int64":
+		return "whole number"
 	}
 	return "number"
 }

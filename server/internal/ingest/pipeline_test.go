@@ -297,7 +297,7 @@ func TestConsentAndImpression(t *testing.T) {
 		{"consent time over a day", "consent", `{"site":"site1","policy_version":1,"action":"accept_all","decision_ms":86400001` + url + `}`, "", "",
 			"error 1 invalid: decision_ms over 86400000 (a day)", []string{"drop invalid 1"}},
 		{"consent negative time", "consent", `{"site":"site1","policy_version":1,"action":"accept_all","decision_ms":-5` + url + `}`, "", "",
-			"error 1 invalid", []string{"drop invalid 1"}},
+			`error 1 invalid: field "decision_ms" must be a whole number from 0 to 4294967295`, []string{"drop invalid 1"}},
 		{"consent unknown site", "consent", `{"site":"x","consent_id":"` + cid + `","policy_version":1,"action":"accept_all"}`, "", "",
 			`error 2 unknown_site: unknown site "x"`, []string{"drop unknown_site 1"}},
 		{"consent newer policy", "consent", `{"site":"site1","policy_version":99,"action":"accept_all"` + url + `}`, "", "",

@@ -982,8 +982,11 @@ func (s *Service) sessionBreakdown(ctx context.Context, p *plan.Plan, dim query.
 // Paths returns where the visitors of page came from and went next, at
 // most limit steps each way.
 func (s *Service) Paths(ctx context.Context, q query.Query, page string, limit int) (*result.Paths, error) {
-	if page == "" || len(page) > query.MaxFilterValue {
+	if page == "" {
 		return nil, query.BadParam("page", "give the page path, such as /pricing")
+	}
+	if len(page) > query.MaxFilterValue {
+		return nil, query.BadParam("page", "longer than %d bytes", query.MaxFilterValue)
 	}
 	if limit < 1 || limit > query.MaxLimit {
 		return nil, query.BadParam("limit", "must be 1 to %d", query.MaxLimit)

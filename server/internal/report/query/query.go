@@ -280,7 +280,8 @@ func (f Filter) validate() error {
 
 func checkDay(param string, t time.Time) error {
 	if t.IsZero() {
-		return BadParam(param, "missing")
+		// Absent, or 0001-01-01 (Go's zero time).
+		return BadParam(param, "missing or out of range: a day from 2000-01-01 to 2100-12-31")
 	}
 	if t.Location() != time.UTC || t.Hour() != 0 || t.Minute() != 0 || t.Second() != 0 || t.Nanosecond() != 0 {
 		return BadParam(param, "must be a whole UTC day")

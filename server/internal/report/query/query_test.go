@@ -72,6 +72,7 @@ func TestParseQuery_Errors(t *testing.T) {
 		"site=s&period=custom&from=2026-1-1&to=2026-01-02",
 		"site=s&period=7d&from=2026-01-01",
 		"site=s&from=1999-12-31&to=2000-01-01",
+		"site=s&period=custom&from=0001-01-01&to=2026-01-01",
 		"site=s&from=2020-01-01&to=2026-01-01",
 		"site=s&interval=minute",
 		"site=s&period=12mo&interval=hour",
@@ -90,6 +91,15 @@ func TestParseQuery_Errors(t *testing.T) {
 		if !errors.As(err, &qe) {
 			t.Errorf("%.80s: err = %v, want a *QueryError", query, err)
 		}
+	}
+}
+
+// Go's zero time is a day too: it is out of range, not missing.
+func TestParseQuery_ZeroDay(t *testing.T) {
+	v, _ := url.ParseQuery("site=s&period=custom&from=0001-01-01&to=2026-01-01")
+	_, err := ParseQuery(v, clock)
+	if err == nil || !strings.Contains(err.Error(), "from 2000-01-01 to 2100-12-31") {
+		t.Errorf("err = %v", err)
 	}
 }
 
