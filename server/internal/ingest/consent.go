@@ -123,7 +123,7 @@ var consentSteps = []step[*consentState]{
 		return nil
 	}},
 	botStep[*consentState](),
-	enrichStep(func(_ *Pipeline, s *consentState) error {
+	enrichStep(false, func(_ *Pipeline, s *consentState) error {
 		s.decision.Country = s.loc.Country
 		s.decision.Device = deviceOf(s.agent.Device, 0)
 		return nil
@@ -213,7 +213,7 @@ var impressionSteps = []step[*impressionState]{
 		return knownPolicy(ctx, p, &s.run, s.impression.PolicyVersion)
 	}},
 	botStep[*impressionState](),
-	enrichStep(func(_ *Pipeline, s *impressionState) error {
+	enrichStep(false, func(_ *Pipeline, s *impressionState) error {
 		s.impression.Country = s.loc.Country
 		s.impression.Device = deviceOf(s.agent.Device, 0)
 		return nil

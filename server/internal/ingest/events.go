@@ -95,7 +95,7 @@ var eventSteps = []step[*eventsState]{
 	siteStep[*eventsState](nil),
 	{"consent", (*Pipeline).checkEventConsent},
 	botStep[*eventsState](),
-	enrichStep((*Pipeline).enrichEvents),
+	enrichStep(true, (*Pipeline).enrichEvents),
 	forgetIPStep[*eventsState](),
 	bufferStep("event", func(s *eventsState) []buffer.Record {
 		for i := range s.events {

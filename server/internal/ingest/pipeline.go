@@ -225,13 +225,17 @@ func botStep[S state]() step[S] {
 
 // enrichStep is the "enrich" step: the GeoIP lookup, then the pipeline's
 // own enrichment of its records (from the location and the user agent).
-func enrichStep[S state](then func(p *Pipeline, s S) error) step[S] {
+func enrichStep[S state](domains bool, then func(p *Pipeline, s S) error) step[S] {
 	return step[S]{"enrich", func(p *Pipeline, _ context.Context, s S) error {
 		r := s.common()
 		r.loc = p.geo.Lookup(r.req.IP)
-		if p.doms != nil {
+		switch {
+		case !domains:
+			// Decisions and impressions store no domain type: their
+			// visitors' networks are not looked up at all.
+		case p.doms != nil:
 			r.dom = p.doms.Lookup(r.req.IP, r.loc.Provider)
-		} else {
+		default:
 			r.dom = rdns.Result{Type: rdns.Unknown}
 		}
 		return then(p, s)

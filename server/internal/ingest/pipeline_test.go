@@ -15,6 +15,7 @@ import (
 	"github.com/crumbhq/crumb/server/internal/buffer"
 	"github.com/crumbhq/crumb/server/internal/consent"
 	"github.com/crumbhq/crumb/server/internal/model"
+	"github.com/crumbhq/crumb/server/internal/rdns"
 	"github.com/crumbhq/crumb/server/internal/referrer"
 	"github.com/crumbhq/crumb/server/internal/useragent"
 )
@@ -440,5 +441,39 @@ func BenchmarkEvents(b *testing.B) {
 		if err != nil || res.Accepted != 1 {
 			b.Fatal(res, err)
 		}
+	}
+}
+
+type countingDomains struct{ n int }
+
+func (c *countingDomains) Lookup(netip.Addr, string) rdns.Result {
+	c.n++
+	return rdns.Result{Type: rdns.Unknown}
+}
+
+// Only events store a domain type: a banner's impression or decision never
+// has its visitor's network looked up (no DNS query about it).
+func TestDomainTypeOnlyForEvents(t *testing.T) {
+	r := newRig(t)
+	doms := &countingDomains{}
+	r.p.doms = doms
+	ctx := context.Background()
+	req := func(body string) *Request {
+		return &Request{Body: []byte(body), Origin: testOrigin(""), UserAgent: browser, IP: netip.MustParseAddr("81.2.69.160")}
+	}
+	if _, err := r.p.Consent(ctx, req(`{"site":"site1","policy_version":1,"action":"reject_all","url":"https://example.com/"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.p.Impression(ctx, req(`{"site":"site1","url":"https://example.com/"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if doms.n != 0 {
+		t.Fatalf("%d lookups for a decision and an impression", doms.n)
+	}
+	if _, err := r.p.Events(ctx, req(`{"site":"site1","visitor":"`+testVisitor+`","session":"`+testSession+`","consent":"`+r.token+`","events":[{"type":"pageview","url":"https://example.com/"}]}`)); err != nil {
+		t.Fatal(err)
+	}
+	if doms.n != 1 {
+		t.Fatalf("%d lookups for an events batch, want 1", doms.n)
 	}
 }

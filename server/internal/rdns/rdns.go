@@ -6,10 +6,11 @@
 // PTR name, a class read from the name of the network's AS organisation
 // (university, government, hosting, ISP).
 //
-// The address is resolved and forgotten: a lookup is keyed by the
-// address's network prefix (/24 for IPv4, /48 for IPv6), answered for the
-// whole prefix, and only the type, the public suffix and which source
-// decided are kept. Ingest never waits on DNS: Lookup answers from the
+// The visitor's address is never sent to DNS: a lookup is keyed by the
+// address's network prefix (/24 for IPv4, /48 for IPv6) and asks for the
+// PTR name of the prefix's first host address (a.b.c.1, or PREFIX::1),
+// answered for the whole prefix; only the type, the public suffix and
+// which source decided are kept. Ingest never waits on DNS: Lookup answers from the
 // cache, and otherwise from the AS organisation at once while the prefix
 // is queued for resolution by a few background workers (a bounded queue:
 // when it is full the prefix is simply not resolved this time).
@@ -95,7 +96,6 @@ type entry struct {
 
 type job struct {
 	prefix netip.Prefix
-	addr   netip.Addr
 }
 
 // New starts a resolver and its workers; Close stops them.
@@ -146,6 +146,10 @@ func (r *Resolver) Close() {
 	r.tick.Stop()
 }
 
+// HostOf is the address whose PTR name stands for prefix: its first host
+// address (a.b.c.1, PREFIX::1).
+func HostOf(prefix netip.Prefix) netip.Addr { return prefix.Masked().Addr().Next() }
+
 // PrefixOf is the network an address is resolved and cached for.
 func PrefixOf(ip netip.Addr) netip.Prefix {
 	ip = ip.Unmap()
@@ -179,7 +183,7 @@ func (r *Resolver) Lookup(ip netip.Addr, asnOrg string) Result {
 	queued := r.pending[prefix]
 	if !queued {
 		select {
-		case r.queue <- job{prefix, ip}:
+		case r.queue <- job{prefix}:
 			r.pending[prefix] = true
 		default: // full: not resolved this time
 		}
@@ -201,7 +205,7 @@ func (r *Resolver) work(ctx context.Context) {
 				return
 			case <-r.tick.C: // within the rate
 			}
-			res := r.resolve(ctx, j.addr)
+			res := r.resolve(ctx, HostOf(j.prefix))
 			r.mu.Lock()
 			delete(r.pending, j.prefix)
 			if _, ok := r.cache[j.prefix]; !ok {
