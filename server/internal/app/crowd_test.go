@@ -114,6 +114,8 @@ func TestKnownCrowd_EveryRouteEqualsARecountBeforeAndAfterErasure(t *testing.T) 
 				ev := map[string]any{"type": "pageview", "ts": ms, "url": "https://example.com" + page, "sw": 1280, "lang": "en-GB"}
 				if p == 0 {
 					ev["referrer"] = ref
+				} else if v.token != "" {
+					ev["continued"] = true // as t.js marks a visit's later pages
 				}
 				events = append(events, ev)
 				if r.IntN(3) == 0 {
@@ -190,6 +192,20 @@ func TestKnownCrowd_EveryRouteEqualsARecountBeforeAndAfterErasure(t *testing.T) 
 	if res := f.send(byConsent, "DELETE", "/api/me?site=site1", nil, "X-Crumb-Consent", byConsent.consentID, "X-Crumb-Consent-Key", byConsent.key); res.code != 202 {
 		t.Fatalf("erasure by consent: %d %s", res.code, res.raw)
 	}
+	// A visitor who withdrew holds the consent (ID and key) but no longer
+	// the visitor ID, which t.js deletes: the consent reaches the events
+	// sent under it, to read and to erase.
+	gone := crowd[150]
+	if !gone.withdraws || gone.token == "" {
+		t.Fatal("crowd[150] is not a visitor who consented and withdrew")
+	}
+	byKey := []string{"X-Crumb-Consent", gone.consentID, "X-Crumb-Consent-Key", gone.key}
+	if me := f.send(gone, "GET", "/api/me?site=site1", nil, byKey...); len(me.body["events"].([]any)) == 0 {
+		t.Fatalf("a withdrawn consent's events, asked by the consent: none (%s)", me.raw)
+	}
+	if res := f.send(gone, "DELETE", "/api/me?site=site1", nil, byKey...); res.code != 202 {
+		t.Fatalf("erasure by a withdrawn consent: %d %s", res.code, res.raw)
+	}
 	me := f.send(crowd[0], "GET", "/api/me?site=site1", nil, "X-Crumb-Visitor", crowd[0].visitor.String())
 	if st := me.body["erasure"].(map[string]any)["state"]; st != "pending" {
 		t.Fatalf("erasure state before it ran: %v (%s)", st, me.raw)
@@ -226,6 +242,14 @@ func TestKnownCrowd_EveryRouteEqualsARecountBeforeAndAfterErasure(t *testing.T) 
 				t.Errorf("%d rows of an erased consent in %s", n, table)
 			}
 		}
+	}
+	for _, table := range []string{"events", "visitor_index"} {
+		if n := f.count("SELECT count() FROM "+table+" WHERE visitor_id = toUUID(?)", gone.visitor.String()); n != 0 {
+			t.Errorf("%d rows in %s of a visitor erased by their withdrawn consent", n, table)
+		}
+	}
+	if me := f.send(gone, "GET", "/api/me?site=site1", nil, byKey...); !strings.Contains(me.raw, `"events":[]`) || !strings.Contains(me.raw, `"consent_decisions":[]`) {
+		t.Errorf("after the erasure by consent: %d %s", me.code, me.raw)
 	}
 	if res := f.do("GET", "/api/v1/stats/site1/proof/"+byConsent.consentID, nil, "Authorization", "Bearer "+token); res.code != 404 {
 		t.Errorf("proof of an erased consent: %d %s", res.code, res.raw)

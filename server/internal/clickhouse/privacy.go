@@ -57,6 +57,26 @@ func (db *DB) VisitorConsentIDs(ctx context.Context, site string, visitor uuid.U
 	return out, rows.Err()
 }
 
+// ConsentVisitors returns the visitor IDs whose events were sent under
+// consent.
+func (db *DB) ConsentVisitors(ctx context.Context, site string, consent uuid.UUID) ([]uuid.UUID, error) {
+	rows, err := db.conn.Query(ctx, selectConsentVisitors, []string{consent.String()}, []string{site})
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: consent visitors: %w", err)
+	}
+	defer rows.Close()
+	var out []uuid.UUID
+	for rows.Next() {
+		var id uuid.UUID
+		var s string
+		if err := rows.Scan(&id, &s); err != nil {
+			return nil, fmt.Errorf("clickhouse: consent visitors: %w", err)
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
 // ConsentDecisions returns the recorded decisions of the given consent
 // IDs, in the order they were made.
 func (db *DB) ConsentDecisions(ctx context.Context, site string, consentIDs []uuid.UUID) ([]model.Decision, error) {
@@ -206,6 +226,31 @@ func (db *DB) erasureBatch(ctx context.Context, es []model.Erasure) (*erasureBat
 			m[site] = map[string]bool{}
 		}
 		m[site][day] = true
+	}
+	// The visitors of the erased consents go too: a visitor who withdrew
+	// asks with the consent alone, the visitor ID gone from the browser.
+	// Looked up now, when the events queued before the request are stored.
+	if len(consentIDs) > 0 {
+		rows, err := db.conn.Query(ctx, selectConsentVisitors, consentIDs, sites)
+		if err != nil {
+			return nil, fmt.Errorf("clickhouse: erase: %w", err)
+		}
+		for rows.Next() {
+			var v uuid.UUID
+			var site string
+			if err := rows.Scan(&v, &site); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("clickhouse: erase: %w", err)
+			}
+			if k := eraseKey(v, site); !want[k] {
+				want[k] = true
+				visitorIDs = append(visitorIDs, v.String())
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("clickhouse: erase: %w", err)
+		}
 	}
 	if len(visitorIDs) > 0 {
 		rows, err := db.conn.Query(ctx, selectErasableVisitors, sites, visitorIDs)

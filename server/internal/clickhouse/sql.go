@@ -102,6 +102,11 @@ const (
 		" AND visitor_id = toUUID(?) ORDER BY ts DESC LIMIT ?"
 	selectVisitorConsentIDs = `SELECT DISTINCT consent_id FROM ` + migrations.VisitorIndex +
 		` WHERE site_id = ? AND visitor_id = toUUID(?) AND consent_id != ` + zeroUUID
+	// The visitor IDs whose events were sent under consents: a visitor who
+	// withdrew holds the consent (ID and key) but no longer the visitor
+	// ID. The index sorts by visitor: the consent column is read first.
+	selectConsentVisitors = `SELECT DISTINCT visitor_id, site_id FROM ` + migrations.VisitorIndex +
+		` PREWHERE consent_id IN (SELECT toUUID(arrayJoin(?))) WHERE site_id IN (SELECT arrayJoin(?))`
 	selectConsentDecisions = `SELECT decision_id, ts, ts_ms, seq, consent_id, policy_version, texts_hash, toString(action),
 		performance, functionality, targeting, gpc, gpc_source, path, language, country, device
 		FROM ` + migrations.ConsentDecisions + ` WHERE site_id = ?

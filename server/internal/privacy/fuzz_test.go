@@ -32,6 +32,10 @@ func (s *fuzzStore) VisitorConsentIDs(_ context.Context, _ string, v uuid.UUID) 
 	return []uuid.UUID{fuzzConsentID}, nil
 }
 
+func (s *fuzzStore) ConsentVisitors(context.Context, string, uuid.UUID) ([]uuid.UUID, error) {
+	return nil, nil
+}
+
 func (s *fuzzStore) ConsentDecisions(_ context.Context, _ string, ids []uuid.UUID) ([]model.Decision, error) {
 	s.consents = ids
 	return nil, nil

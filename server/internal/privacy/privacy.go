@@ -21,6 +21,7 @@ import (
 type Store interface {
 	VisitorEvents(ctx context.Context, site string, visitor uuid.UUID, limit int) ([]model.Event, error)
 	VisitorConsentIDs(ctx context.Context, site string, visitor uuid.UUID) ([]uuid.UUID, error)
+	ConsentVisitors(ctx context.Context, site string, consent uuid.UUID) ([]uuid.UUID, error)
 	ConsentDecisions(ctx context.Context, site string, consentIDs []uuid.UUID) ([]model.Decision, error)
 	EnforceRetention(ctx context.Context, site string, eventsBefore, consentBefore time.Time) (int, error)
 	// RecordErasures records queued erasure requests as pending; the
@@ -141,7 +142,8 @@ func (s *Service) Export(ctx context.Context, w Who) (Export, error) {
 			asked = append(asked, id)
 		}
 	}
-	// Three lookups by key at once: the visitor's events, their consents'
+	// Three lookups by key at once: the visitor's events (a consent's
+	// visitors' events, asked by the consent alone), their consents'
 	// decisions, the state of an erasure.
 	var (
 		evs    []model.Event
@@ -149,11 +151,26 @@ func (s *Service) Export(ctx context.Context, w Who) (Export, error) {
 		states map[uuid.UUID]model.ErasureState
 	)
 	err = parallel(
-		func() (err error) {
-			if v != uuid.Nil {
-				evs, err = s.store.VisitorEvents(ctx, site, v, MaxExportEvents+1)
+		func() error {
+			visitors := []uuid.UUID{v}
+			if v == uuid.Nil {
+				// The consent alone (a visitor who withdrew no longer
+				// holds the visitor ID): the events sent under it.
+				var err error
+				if visitors, err = s.store.ConsentVisitors(ctx, site, c); err != nil {
+					return err
+				}
 			}
-			return err
+			for _, id := range visitors {
+				e, err := s.store.VisitorEvents(ctx, site, id, MaxExportEvents+1-len(evs))
+				if err != nil {
+					return err
+				}
+				if evs = append(evs, e...); len(evs) > MaxExportEvents {
+					break
+				}
+			}
+			return nil
 		},
 		func() error {
 			var consents []uuid.UUID
