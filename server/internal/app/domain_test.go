@@ -2,7 +2,9 @@ package app_test
 
 import (
 	"net"
+	"net/netip"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 
 	"github.com/crumbhq/crumb/server/internal/config"
 	"github.com/crumbhq/crumb/server/internal/model"
+	"github.com/crumbhq/crumb/server/internal/rdns"
 )
 
 // TestDomainType_FromReverseDNS: with a DNS server (a real one, on
@@ -23,9 +26,15 @@ func TestDomainType_FromReverseDNS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ptr, _ := dns.ReverseAddr(visitorIP)
+	// The network's first host is asked for, never the visitor's address.
+	ptr, _ := dns.ReverseAddr(rdns.HostOf(rdns.PrefixOf(netip.MustParseAddr(visitorIP))).String())
+	own, _ := dns.ReverseAddr(visitorIP)
+	var askedOwn atomic.Bool
 	mux := dns.NewServeMux()
 	mux.HandleFunc(".", func(w dns.ResponseWriter, req *dns.Msg) {
+		if req.Question[0].Name == own {
+			askedOwn.Store(true)
+		}
 		m := new(dns.Msg)
 		m.SetReply(req)
 		if req.Question[0].Name == ptr {
@@ -67,6 +76,9 @@ func TestDomainType_FromReverseDNS(t *testing.T) {
 			t.Fatal("the PTR name never decided")
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	if askedOwn.Load() {
+		t.Error("the visitor's own address was sent to DNS")
 	}
 	// An address of another network, without a PTR name or a known AS.
 	send("/elsewhere", "X-Forwarded-For", "81.2.70.5")

@@ -9,7 +9,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/crumbhq/crumb/server/internal/model"
@@ -64,21 +66,23 @@ func Resolve(site *model.Site, want string) Config {
 	for k, v := range site.Banner.Texts[lang] {
 		texts[k] = v
 	}
-	cookies := site.Banner.NecessaryCookies
-	if cookies == nil {
-		cookies = []model.Cookie{}
+	// Crumb's own cookies are listed with the site's: the choice, and with
+	// performance consent the visitor's and the visit's random IDs.
+	days := strings.ReplaceAll(texts["n_days"], "{n}", strconv.Itoa(site.ConsentLifetimeDays))
+	own := map[string][]model.Cookie{
+		"necessary": {{Name: "crumb_consent", Purpose: texts["cookie_consent"], Duration: days}},
+		"performance": {{Name: "crumb_vid", Purpose: texts["cookie_visitor"], Duration: days},
+			{Name: "crumb_sid", Purpose: texts["cookie_visit"], Duration: strings.ReplaceAll(texts["n_minutes"], "{n}", "30")}},
 	}
-	cats := []Category{{ID: "necessary", Title: texts["necessary_title"], Description: texts["necessary_desc"], Required: true, Cookies: cookies}}
+	cats := []Category{{ID: "necessary", Title: texts["necessary_title"], Description: texts["necessary_desc"], Required: true,
+		Cookies: withOwn(own["necessary"], site.Banner.NecessaryCookies)}}
 	for _, c := range site.EnabledCategories() {
-		cat := Category{ID: c.ID, Title: texts[c.ID+"_title"], Description: texts[c.ID+"_desc"], Cookies: c.Cookies}
+		cat := Category{ID: c.ID, Title: texts[c.ID+"_title"], Description: texts[c.ID+"_desc"], Cookies: withOwn(own[c.ID], c.Cookies)}
 		if t := pick(c.Title, lang); t != "" {
 			cat.Title = t
 		}
 		if d := pick(c.Description, lang); d != "" {
 			cat.Description = d
-		}
-		if cat.Cookies == nil {
-			cat.Cookies = []model.Cookie{}
 		}
 		cats = append(cats, cat)
 	}
@@ -89,6 +93,18 @@ func Resolve(site *model.Site, want string) Config {
 	}
 	cfg.TextsHash = hash(&cfg)
 	return cfg
+}
+
+// withOwn lists Crumb's own cookies, then the site's (one the site
+// declares itself keeps its own description).
+func withOwn(own, site []model.Cookie) []model.Cookie {
+	out := make([]model.Cookie, 0, len(own)+len(site))
+	for _, c := range own {
+		if !slices.ContainsFunc(site, func(s model.Cookie) bool { return s.Name == c.Name }) {
+			out = append(out, c)
+		}
+	}
+	return append(out, site...)
 }
 
 // Hash is the texts hash of site's banner in language lang.

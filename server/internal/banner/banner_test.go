@@ -1,6 +1,7 @@
 package banner
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -30,8 +31,28 @@ func TestResolve_LanguageAndOverrides(t *testing.T) {
 		}
 	}
 	fr := Resolve(&site, "fr")
-	if len(fr.Categories) != 2 || !fr.Categories[0].Required || fr.Categories[1].Title != "Statistiques" || fr.Categories[1].Cookies[0].Name != "_pk_id" {
+	if len(fr.Categories) != 2 || !fr.Categories[0].Required || fr.Categories[1].Title != "Statistiques" {
 		t.Fatalf("categories = %+v", fr.Categories)
+	}
+	// Crumb's own cookies first, in the banner's language, then the site's.
+	var names []string
+	for _, c := range fr.Categories {
+		for _, k := range c.Cookies {
+			names = append(names, c.ID+":"+k.Name+" "+k.Duration)
+		}
+	}
+	if got := strings.Join(names, ", "); got != "necessary:crumb_consent 182 jours, performance:crumb_vid 182 jours, performance:crumb_sid 30 minutes, performance:_pk_id 13 months" {
+		t.Errorf("cookies: %s", got)
+	}
+}
+
+// A site that describes one of Crumb's cookies itself keeps its own words.
+func TestResolve_SiteDescribesCrumbCookie(t *testing.T) {
+	site := model.NewSite("s", "example.com", "", time.Now())
+	site.Banner.NecessaryCookies = []model.Cookie{{Name: "crumb_consent", Purpose: "Our words."}}
+	c := Resolve(&site, "en").Categories[0].Cookies
+	if len(c) != 1 || c[0].Purpose != "Our words." {
+		t.Errorf("necessary cookies = %+v", c)
 	}
 }
 
