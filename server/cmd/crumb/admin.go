@@ -180,6 +180,11 @@ func siteUpdate(ctx context.Context, args []string, w io.Writer) error {
 		if s == nil {
 			return fmt.Errorf("no site with id %q (see crumb site list)", id)
 		}
+		oldVersion := s.PolicyVersion
+		asked := map[string]bool{}
+		for _, c := range s.EnabledCategories() {
+			asked[c.ID] = true
+		}
 		if name != "" {
 			s.Name = name
 		}
@@ -221,10 +226,26 @@ func siteUpdate(ctx context.Context, args []string, w io.Writer) error {
 			s.Banner.PolicyURL = policyURL
 		}
 		if policy > 0 {
+			if uint32(policy) < oldVersion {
+				return fmt.Errorf("--policy-version %d: the policy version only goes up (it is %d); a lower one would make older decisions count again", policy, oldVersion)
+			}
 			s.PolicyVersion = uint32(policy)
 		}
 		if bump {
 			s.PolicyVersion++
+		}
+		// A category the visitors were never asked about needs their
+		// answer: they are asked again.
+		var added []string
+		for _, c := range s.EnabledCategories() {
+			if !asked[c.ID] {
+				added = append(added, c.ID)
+			}
+		}
+		note := ""
+		if len(added) > 0 && s.PolicyVersion == oldVersion {
+			s.PolicyVersion++
+			note = fmt.Sprintf("; the banner now asks about %s, so visitors are asked again", strings.Join(added, " and "))
 		}
 		setIf(&s.ConsentLifetimeDays, lifetime)
 		setIf(&s.RetentionMonths, retention)
@@ -246,7 +267,7 @@ func siteUpdate(ctx context.Context, args []string, w io.Writer) error {
 		if err := db.PutSite(ctx, *s); err != nil {
 			return err
 		}
-		fmt.Fprintf(w, "site %s updated (policy version %d)\n", s.ID, s.PolicyVersion)
+		fmt.Fprintf(w, "site %s updated (policy version %d%s)\n", s.ID, s.PolicyVersion, note)
 		return nil
 	})
 }

@@ -228,3 +228,28 @@ func TestSiteList_ShowsEveryDomain(t *testing.T) {
 		t.Errorf("site list:\n%s", out)
 	}
 }
+
+// Visitors are asked again when the banner asks about a category they
+// never answered, and a policy version never goes back (older decisions
+// would count again).
+func TestSiteUpdate_PolicyVersionFollowsTheQuestions(t *testing.T) {
+	e := newUserEnv(t)
+	if out, err := e.crumb("site", "add", "--domain", "shop.example"); err != nil {
+		t.Fatal(err, out)
+	}
+	list, _ := e.db.Sites(context.Background())
+	id := list[0].ID
+	if out, err := e.crumb("site", "update", "--id", id, "--categories", "performance"); err != nil || !strings.Contains(out, "policy version 1") {
+		t.Fatalf("fewer categories: %v %s", err, out)
+	}
+	out, err := e.crumb("site", "update", "--id", id, "--categories", "performance,targeting")
+	if err != nil || !strings.Contains(out, "policy version 2; the banner now asks about targeting") {
+		t.Fatalf("a new category: %v %s", err, out)
+	}
+	if out, err := e.crumb("site", "update", "--id", id, "--policy-version", "1"); err == nil || !strings.Contains(err.Error(), "only goes up") {
+		t.Fatalf("a lower version: %v %s", err, out)
+	}
+	if out, err := e.crumb("site", "update", "--id", id, "--retention-months", "36"); err == nil || !strings.Contains(err.Error(), "at least 43 months") {
+		t.Fatalf("events kept longer than their proof: %v %s", err, out)
+	}
+}

@@ -258,6 +258,13 @@ func (s *Site) Validate() error {
 	if s.ConsentRetentionMonths < 1 || s.ConsentRetentionMonths > 240 {
 		return fmt.Errorf("site: consent retention must be 1 to 240 months")
 	}
+	// The proof of a consent outlives the events it covers: an event may
+	// come up to the consent's lifetime after the decision and is kept the
+	// event retention after that.
+	if need := s.RetentionMonths + (s.ConsentLifetimeDays+27)/28; s.ConsentRetentionMonths < need {
+		return fmt.Errorf("site: consent retention (%d months) must cover the event retention and the consent lifetime: at least %d months",
+			s.ConsentRetentionMonths, need)
+	}
 	if s.K < MinK || s.K > 1000 {
 		return fmt.Errorf("site: k must be %d to 1000", MinK)
 	}
