@@ -35,6 +35,7 @@ func TestBrowser(t *testing.T) {
 		{"PolicyChanged", testPolicyChanged},
 		{"LifetimeExpired", testLifetimeExpired},
 		{"GPC", testGPC},
+		{"GPCAfterAccept", testGPCAfterAccept},
 		{"ConsentModeOrder", testConsentMode},
 		{"SPANavigation", testSPA},
 		{"NoReferrerPolicy", testNoReferrer},
@@ -528,6 +529,42 @@ func testGPC(t *testing.T, h *harness) {
 	if len(ds) != 2 || ds[0].Action != "accept_all" || ds[0].GPC != 1 || ds[0].Targets != 0 || ds[0].Performance != 1 ||
 		ds[1].Action != "custom" || ds[1].GPC != 1 || ds[1].Targets != 1 {
 		t.Errorf("decisions: %+v", ds)
+	}
+	tb.NoPageErrors()
+}
+
+// A visitor who accepted everything and later turns Global Privacy Control
+// on has opted out of targeting: on the next page the targeting tag does
+// not run, its category is off, and the opt-out is recorded as a decision
+// under the same consent, with no question asked.
+func testGPCAfterAccept(t *testing.T, h *harness) {
+	site := h.newSite(t, nil)
+	tb := h.newTab(t, site)
+	tb.acceptAll("page.html")
+	tb.WaitJS("the targeting tag", `log.includes('targeting')`)
+	withInit(gpcOn)(tb)
+	tb.open("page.html")
+	h.waitRequests(t, site, "/api/consent", 2)
+	time.Sleep(200 * time.Millisecond)
+	if got := eval[[]string](tb, `log`); slices.Contains(got, "targeting") {
+		t.Errorf("targeting ran after GPC was turned on: %v", got)
+	}
+	if got := eval[map[string]any](tb, `crumb.consent.get()`); got["targeting"] != false || got["performance"] != true {
+		t.Errorf("get() = %v", got)
+	}
+	if eval[bool](tb, firstLayer+` != null`) {
+		t.Error("the banner asked again")
+	}
+	ds := h.decisions(t, site)
+	if len(ds) != 2 || ds[0].Action != "accept_all" || ds[0].Targets != 1 || ds[0].GPC != 0 ||
+		ds[1].Action != "custom" || ds[1].Targets != 0 || ds[1].Performance != 1 || ds[1].GPC != 1 || ds[1].ConsentID != ds[0].ConsentID {
+		t.Errorf("decisions: %+v", ds)
+	}
+	// Pages after that keep it, without another decision.
+	tb.open("page.html")
+	time.Sleep(300 * time.Millisecond)
+	if n := len(h.requests(site, "/api/consent")); n != 2 {
+		t.Errorf("%d decisions sent, want 2", n)
 	}
 	tb.NoPageErrors()
 }

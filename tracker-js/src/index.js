@@ -12,7 +12,7 @@
 //   crumb.q.push(['track', 'signup', {plan: 'pro'}]);
 import { S, d, safe } from './state.js';
 import { gcmDefault } from './gcm.js';
-import { read, valid, apply, config, get, send, refused } from './consent.js';
+import { read, valid, apply, config, get, send, refused, decide } from './consent.js';
 import { showFirst, show, showFab, choose } from './banner.js';
 import { mode, track } from './tracker.js';
 
@@ -68,10 +68,17 @@ if (!(prev && prev.consent)) {
     if (x && (!S.cfg || valid(x))) {
       // The server may be down: then the stored decision still holds.
       S.dec = x;
-      apply(x);
-      if (S.cfg) {
+      if (S.cfg && S.gpc && !x.g && x.c.includes('targeting')) {
+        // Global Privacy Control since an "accept" without it: an opt-out
+        // of targeting, recorded as a new decision, with no question asked.
+        decide('custom', x.c.filter((c) => c != 'targeting'));
         showFab();
-        if (x.p) send(x);
+      } else {
+        apply(x);
+        if (S.cfg) {
+          showFab();
+          if (x.p) send(x);
+        }
       }
     } else {
       S.old = x;
