@@ -47,6 +47,8 @@ const (
 
 	ImportedDaily = "imported_daily"
 	ImportedDims  = "imported_dims"
+
+	BannerVersions = "banner_versions"
 )
 
 // Retention says which of a site's retention settings cuts a table's rows
@@ -127,6 +129,8 @@ var Tables = []Table{
 	// read with FINAL), cut by the events' retention.
 	{Name: ImportedDaily, Retention: EventRetention},
 	{Name: ImportedDims, Retention: EventRetention},
+	// The banners proofs name: configuration, a full copy on every server.
+	{Name: BannerVersions},
 }
 
 // The pre-aggregated tables whose exact states hold IDs' keys, from events

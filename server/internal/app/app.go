@@ -20,6 +20,7 @@ import (
 	"github.com/crumbhq/crumb/dashboards"
 	"github.com/crumbhq/crumb/server/internal/assets"
 	"github.com/crumbhq/crumb/server/internal/auth"
+	"github.com/crumbhq/crumb/server/internal/banner"
 	"github.com/crumbhq/crumb/server/internal/buffer"
 	"github.com/crumbhq/crumb/server/internal/clickhouse"
 	"github.com/crumbhq/crumb/server/internal/config"
@@ -153,11 +154,33 @@ func New(ctx context.Context, cfg *config.Serve, db *clickhouse.DB, secret []byt
 	bg, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
 	go registry.Run(bg)
+	// The banners the sites show, kept by hash for the proof of consent:
+	// now, and whenever a site's settings change (read with the sites).
+	archive := &banner.Archive{Store: db}
+	if err := archive.Keep(ctx, registry.All()); err != nil {
+		log.Warn("keeping the sites' banner versions failed; retrying", "err", err)
+	}
+	go a.runArchive(bg, archive, cfg.SitesRefresh)
 	go priv.RunRetention(bg, 24*time.Hour)
 	go revocations.Poll(bg, db, consent.PollInterval, log)
 	go a.runSealing(bg, SealInterval)
 	go notifier.Run(bg, time.Minute)
 	return a, nil
+}
+
+// runArchive keeps the banner versions of sites whose settings changed,
+// every interval, until ctx ends.
+func (a *App) runArchive(ctx context.Context, archive *banner.Archive, every time.Duration) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(every):
+		}
+		if err := archive.Keep(ctx, a.Sites.All()); err != nil && ctx.Err() == nil {
+			a.log.Warn("keeping the sites' banner versions failed; retrying", "err", err)
+		}
+	}
 }
 
 // SealInterval is how often a node seals the closed days' exact counts

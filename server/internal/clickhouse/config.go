@@ -214,6 +214,15 @@ func (db *DB) PutShareLink(ctx context.Context, s model.ShareLink) error {
 		})
 }
 
+// PutBannerVersions keeps banners as visitors were shown them, by their
+// hash (package banner's Archiver).
+func (db *DB) PutBannerVersions(ctx context.Context, vs []model.BannerVersion) error {
+	return insert(ctx, db, migrations.BannerVersions, insertBannerVersion, len(vs), func(i int) []any {
+		v := vs[i]
+		return []any{v.SiteID, v.TextsHash, v.PolicyVersion, v.Language, v.Config, v.FirstSeen.UTC()}
+	})
+}
+
 // ShareLinks returns every share link, revoked ones included.
 func (db *DB) ShareLinks(ctx context.Context) ([]model.ShareLink, error) {
 	rows, err := db.conn.Query(ctx, selectShareLinks)

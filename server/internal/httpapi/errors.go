@@ -65,6 +65,8 @@ func statusOf(err error) answer {
 		return answer{code: fiber.StatusNotFound, msg: "unknown site"}
 	case errors.Is(err, report.ErrNotFound):
 		return answer{code: fiber.StatusNotFound, msg: "no decisions recorded under this consent ID"}
+	case errors.Is(err, report.ErrUnknownBanner):
+		return answer{code: fiber.StatusNotFound, msg: "no banner kept under this texts hash"}
 	case errors.Is(err, report.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
 		return answer{code: fiber.StatusServiceUnavailable, msg: report.ErrTimeout.Error(), retry: "10"}
 	case errors.Is(err, report.ErrBusy):

@@ -242,6 +242,7 @@ func (h *handlers) routes(app *fiber.App) {
 	settings.Put("/funnels", h.putAnalysis("funnels"))    // replace the saved funnels (admins and the site's editors)
 	proof := stats.Group("/proof", h.proofAccess)         // proof of consent: never for share links
 	proof.Get("/export", h.export)                        // every decision of ?from=&to= (format=json|csv), streamed
+	proof.Get("/banner/:hash", h.stats(h.banner, never))  // the banner a decision's texts_hash names
 	proof.Get("/:consent_id", h.stats(h.proof, filtered)) // one consent ID's decisions
 
 	app.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })

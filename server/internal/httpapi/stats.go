@@ -277,6 +277,12 @@ func (h *handlers) proof(ctx context.Context, c *fiber.Ctx, v url.Values) (stats
 	return r, safeName(v.Get("site")) + "-consent-" + safeName(id), err
 }
 
+func (h *handlers) banner(ctx context.Context, c *fiber.Ctx, v url.Values) (statsResult, string, error) {
+	hash := strings.Clone(c.Params("hash"))
+	r, err := h.Report.BannerVersion(ctx, v.Get("site"), hash)
+	return r, safeName(v.Get("site")) + "-banner-" + safeName(hash), err
+}
+
 // export streams every decision of a date range as CSV or JSON. Input is
 // checked before the first byte; an error while streaming ends the body
 // early (the JSON is then incomplete) and is logged.

@@ -66,6 +66,18 @@ type Banner struct {
 }
 
 // CategoryConfig is one optional consent category as a site configures it.
+// BannerVersion is one banner as visitors were shown it, by the hash a
+// decision records (TextsHash); Config is the banner's resolved
+// configuration as JSON.
+type BannerVersion struct {
+	SiteID        string
+	TextsHash     string
+	PolicyVersion uint32
+	Language      string
+	Config        string
+	FirstSeen     time.Time
+}
+
 type CategoryConfig struct {
 	ID string `json:"id"` // performance, functionality or targeting
 	// Title and Description override the built-in texts, per language.

@@ -2,7 +2,9 @@ package report
 
 import (
 	"context"
+	"encoding/json"
 	"math"
+	"strings"
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
@@ -42,6 +44,35 @@ func (s *Service) ConsentHistory(ctx context.Context, site, consentID string) (*
 		return nil, ErrNotFound
 	}
 	return h, nil
+}
+
+// BannerVersion returns the banner a decision's texts hash names, as
+// visitors were shown it; ErrUnknownBanner for a hash no node has kept.
+func (s *Service) BannerVersion(ctx context.Context, site, hash string) (*result.BannerVersion, error) {
+	if len(hash) != 32 || strings.Trim(hash, "0123456789abcdef") != "" {
+		return nil, query.BadParam("hash", "not a texts hash (32 hexadecimal digits)")
+	}
+	if _, ok := s.sites.Get(ctx, site); !ok {
+		return nil, ErrUnknownSite
+	}
+	rows, err := s.query(ctx, plan.BannerVersionSQL(site, hash))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return nil, s.wrap(ctx, err)
+		}
+		return nil, ErrUnknownBanner
+	}
+	b := &result.BannerVersion{Site: site, TextsHash: hash}
+	var cfg string
+	if err := rows.Scan(&b.PolicyVersion, &b.Language, &cfg, &b.FirstSeen); err != nil {
+		return nil, s.wrap(ctx, err)
+	}
+	b.Banner = json.RawMessage(cfg)
+	return b, s.wrap(ctx, rows.Err())
 }
 
 // MaxExportDays is the longest range of one proof export.

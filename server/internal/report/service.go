@@ -35,6 +35,9 @@ var ErrUnknownSite = errors.New("report: unknown site")
 // data.
 var ErrNotFound = errors.New("report: not found")
 
+// ErrUnknownBanner is returned for a texts hash no node has kept.
+var ErrUnknownBanner = errors.New("report: no banner kept under this texts hash")
+
 // ErrTimeout is returned when ClickHouse stopped a query at the server-side
 // time limit.
 var ErrTimeout = errors.New("report: the query took too long; choose a shorter date range or fewer filters")

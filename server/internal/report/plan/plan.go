@@ -1366,6 +1366,12 @@ func ProofHistorySQL(site, consentID string) *Stmt {
 	return new(Stmt).Add("SELECT "+proofColumns+" FROM "+migrations.ConsentDecisions+" WHERE site_id = ? AND consent_id = toUUID(?) ORDER BY seq, ts_ms, decision_id", site, consentID)
 }
 
+// BannerVersionSQL reads the banner a decision's texts hash names.
+func BannerVersionSQL(site, hash string) *Stmt {
+	return new(Stmt).Add("SELECT policy_version, language, config, first_seen FROM "+migrations.BannerVersions+
+		" WHERE site_id = ? AND texts_hash = ? ORDER BY first_seen LIMIT 1", site, hash)
+}
+
 // ProofExportSQL lists a range's decisions by time, a consent's own in
 // their order.
 func ProofExportSQL(site string, from, to time.Time) *Stmt {

@@ -1,11 +1,32 @@
 package result
 
 import (
-	"github.com/google/uuid"
+	"encoding/json"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/crumbhq/crumb/server/internal/model"
 )
+
+// BannerVersion is a banner as visitors were shown it: what a decision's
+// texts_hash names.
+type BannerVersion struct {
+	Site          string    `json:"site"`
+	TextsHash     string    `json:"texts_hash"`
+	PolicyVersion uint32    `json:"policy_version"`
+	Language      string    `json:"lang"`
+	FirstSeen     time.Time `json:"first_seen"`
+	// Banner is the banner's configuration: texts, categories with their
+	// cookies, policy link.
+	Banner json.RawMessage `json:"banner"`
+}
+
+// Table is the version as one CSV row, the banner as JSON text.
+func (b *BannerVersion) Table() Table {
+	return Table{Header: []string{"site", "texts_hash", "policy_version", "lang", "first_seen", "banner"},
+		Rows: [][]any{{b.Site, b.TextsHash, b.PolicyVersion, b.Language, b.FirstSeen.UTC().Format(time.RFC3339), string(b.Banner)}}}
+}
 
 // ProofHeader is the CSV header of ProofDecision.Record.
 var ProofHeader = []string{"decision_id", "consent_id", "ts", "policy_version", "texts_hash", "action",
