@@ -512,6 +512,10 @@ func testProof(t *testing.T, h *harness) {
 			t.Errorf("the history lacks %q:\n%s", want, res)
 		}
 	}
+	// The texts hash leads to the banner the decision was made on.
+	if href := eval[string](tb, `document.querySelector('.proof-result td a[href*="/proof/banner/"]').getAttribute('href')`); !strings.Contains(href, "/proof/banner/c0ffee42") {
+		t.Errorf("the texts hash links to %q", href)
+	}
 	// An unknown ID.
 	tb.Do(`document.querySelector('#consent-id').value = '7b0f0c52-9a51-4b9e-8e0e-6f1d2f1a5c3d'`)
 	tb.Click(byText("button", "Look up"))

@@ -166,7 +166,7 @@ export function proofView(el) {
     clear(out).append(h('p', { class: 'empty loading' }, 'Looking up…'));
     try {
       const r = await get(`${base}/${encodeURIComponent(id)}`);
-      clear(out).append(history(r));
+      clear(out).append(history(r, base));
     } catch (err) {
       clear(out).append(h('p', { class: 'error', role: 'alert' }, err.status === 404 ? 'No decisions are recorded under this consent ID.' : err.message));
     }
@@ -185,7 +185,7 @@ export function proofView(el) {
       h('div', { class: 'inline-form' }, h('label', { for: 'export-from' }, 'From'), from, h('label', { for: 'export-to' }, 'to'), to, ...links)));
 }
 
-function history(r) {
+function history(r, base) {
   const ds = r.decisions || [];
   const granted = (d) => {
     const g = ['performance', 'functionality', 'targeting'].filter((c) => d.granted && d.granted[c]);
@@ -198,6 +198,8 @@ function history(r) {
         .map((c) => h('th', { scope: 'col' }, c)))),
       h('tbody', {}, ...ds.map((d) => h('tr', {},
         h('td', {}, fmtTime(d.ts)), h('td', {}, h('span', { class: `tag ${d.action}` }, ACTIONS[d.action] || d.action)),
-        h('td', {}, granted(d)), h('td', { class: 'num' }, `v${d.policy_version}`), h('td', {}, h('code', {}, d.texts_hash)),
+        h('td', {}, granted(d)), h('td', { class: 'num' }, `v${d.policy_version}`), h('td', {}, d.texts_hash
+          ? h('a', { href: `${base}/banner/${d.texts_hash}`, target: '_blank', rel: 'noopener', title: 'The banner as it was shown (JSON)' }, h('code', {}, d.texts_hash))
+          : ''),
         h('td', {}, d.gpc ? 'yes' : 'no'), h('td', {}, d.path), h('td', {}, display('country', d.country)), h('td', {}, d.device)))))));
 }
