@@ -62,6 +62,15 @@ func withStoreArgs(ctx context.Context, name, summary string, args []string, pos
 	if err != nil {
 		return err
 	}
+	if c.ClickHouseURL == "" {
+		// A command run from another folder than crumb serve's would start
+		// a new, empty database of its own: say so.
+		if _, err := os.Stat(filepath.Join(c.DataDir, "clickhouse")); errors.Is(err, os.ErrNotExist) {
+			abs, _ := filepath.Abs(c.DataDir)
+			fmt.Fprintf(os.Stderr, "note: no Crumb data in %s yet: starting a new database there. To reach a running "+
+				"crumb serve, run this from its folder, or pass its --data-dir (CRUMB_DATA_DIR) or --clickhouse-url.\n", abs)
+		}
+	}
 	st, err := openStore(ctx, &c, log, true)
 	if err != nil {
 		return err
