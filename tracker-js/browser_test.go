@@ -33,6 +33,7 @@ func TestBrowser(t *testing.T) {
 		{"CustomizePerformanceOnly", testCustomize},
 		{"Withdraw", testWithdraw},
 		{"PolicyChanged", testPolicyChanged},
+		{"DecisionOnAnOlderBanner", testOlderBanner},
 		{"LifetimeExpired", testLifetimeExpired},
 		{"GPC", testGPC},
 		{"GPCAfterAccept", testGPCAfterAccept},
@@ -409,6 +410,29 @@ func testWithdraw(t *testing.T, h *harness) {
 	}
 	if got := eval[map[string]any](tb, `crumb.consent.get()`); got["performance"] != false || got["decided"] != true {
 		t.Errorf("get() after withdraw = %v", got)
+	}
+	tb.NoPageErrors()
+}
+
+// A visitor who decides on a banner shown before the site published a new
+// policy: the proof names the banner they saw (its hash, under the older
+// version), not the new one nor none.
+func testOlderBanner(t *testing.T, h *harness) {
+	site := h.newSite(t, nil)
+	tb := h.newTab(t, site)
+	tb.open("page.html")
+	tb.WaitJS("the banner", firstLayer)
+	s := h.site(t, site)
+	s.PolicyVersion = 2
+	s.Banner.Texts = map[string]map[string]string{"en": {"title": "New cookies"}}
+	s.UpdatedAt = time.Now()
+	h.putSite(t, s)
+	tb.Click(button(firstLayer, "Reject all"))
+	req := h.waitRequests(t, site, "/api/consent", 1)[0]
+	shown, _ := req.Body["texts_hash"].(string)
+	ds := h.decisions(t, site)
+	if shown == "" || len(ds) != 1 || ds[0].Policy != 1 || ds[0].TextsHash != shown {
+		t.Errorf("sent %q; stored %+v; kept %d", shown, ds, h.count(t, "SELECT count() FROM banner_versions WHERE site_id = ? AND texts_hash = ?", site, shown))
 	}
 	tb.NoPageErrors()
 }

@@ -15,7 +15,8 @@ const lifetime = () => (S.cfg ? S.cfg.consent_lifetime_days : 182) * 864e5;
  * A stored decision: {id: consent ID, h: the consent's key (proof of
  * holding it, from the server), n: the decision's number on the consent,
  * v: policy version, c: granted categories, t: decision time (ms), g: GPC,
- * a: action, k: consent token, p: 1 while the server has not confirmed it}.
+ * a: action, k: consent token, p: 1 while the server has not confirmed it,
+ * b: the hash of the banner it was made on}.
  */
 export function read() {
   try {
@@ -106,6 +107,7 @@ export function decide(action, chosen, ms) {
     h: prev && prev.h,
     n: prev && prev.h ? (prev.n || 1) + 1 : 1,
     v: cfg ? cfg.policy_version : prev ? prev.v : 0,
+    b: cfg && cfg.texts_hash,
     c,
     t: Date.now(),
     g: S.gpc,
@@ -138,6 +140,7 @@ function push(x) {
     consent_key: held ? held.h : undefined,
     seq: held ? x.n : 1,
     policy_version: x.v,
+    texts_hash: x.b,
     action: x.a,
     categories: x.c,
     gpc: x.g,

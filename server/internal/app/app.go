@@ -74,6 +74,18 @@ func New(ctx context.Context, cfg *config.Serve, db *clickhouse.DB, secret []byt
 	}
 	m := metrics.New()
 	registry := sites.NewRegistry(db, cfg.SitesRefresh, log)
+	// The banners the sites show, kept by hash for the proof of consent:
+	// the ones every node has kept so far, then, with every reading of the
+	// sites, each new one (a site's changed settings, a release's texts).
+	archive := &banner.Archive{Store: db}
+	if err := archive.Load(ctx); err != nil {
+		log.Warn("reading the kept banner versions failed", "err", err)
+	}
+	registry.OnLoad = func(ctx context.Context, all []*model.Site) {
+		if err := archive.Keep(ctx, all); err != nil && ctx.Err() == nil {
+			log.Warn("keeping the sites' banner versions failed; retrying at the next reading", "err", err)
+		}
+	}
 	if err := registry.Load(ctx); err != nil {
 		return nil, err
 	}
@@ -104,7 +116,7 @@ func New(ctx context.Context, cfg *config.Serve, db *clickhouse.DB, secret []byt
 	}
 	pipeline := ingest.New(ingest.Deps{
 		Sites: registry, Signer: signer, Geo: geo, Agents: useragent.New(20000), Referrers: refs, Domains: domains,
-		Buffer: buf, Counter: m, Revocations: revocations, Log: log,
+		Buffer: buf, Counter: m, Revocations: revocations, Banners: archive, Log: log,
 	})
 	priv := privacy.New(db, buf, registry, signer, log)
 	script, err := assets.BuildScript(trackerjs.Source)
@@ -154,33 +166,11 @@ func New(ctx context.Context, cfg *config.Serve, db *clickhouse.DB, secret []byt
 	bg, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
 	go registry.Run(bg)
-	// The banners the sites show, kept by hash for the proof of consent:
-	// now, and whenever a site's settings change (read with the sites).
-	archive := &banner.Archive{Store: db}
-	if err := archive.Keep(ctx, registry.All()); err != nil {
-		log.Warn("keeping the sites' banner versions failed; retrying", "err", err)
-	}
-	go a.runArchive(bg, archive, cfg.SitesRefresh)
 	go priv.RunRetention(bg, 24*time.Hour)
 	go revocations.Poll(bg, db, consent.PollInterval, log)
 	go a.runSealing(bg, SealInterval)
 	go notifier.Run(bg, time.Minute)
 	return a, nil
-}
-
-// runArchive keeps the banner versions of sites whose settings changed,
-// every interval, until ctx ends.
-func (a *App) runArchive(ctx context.Context, archive *banner.Archive, every time.Duration) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(every):
-		}
-		if err := archive.Keep(ctx, a.Sites.All()); err != nil && ctx.Err() == nil {
-			a.log.Warn("keeping the sites' banner versions failed; retrying", "err", err)
-		}
-	}
 }
 
 // SealInterval is how often a node seals the closed days' exact counts

@@ -13,14 +13,45 @@ import (
 // proof of consent can show the texts behind a decision's texts_hash after
 // the site has changed them (or a release has changed the built-in ones).
 type Archive struct {
-	// Store keeps the versions (clickhouse.DB.PutBannerVersions).
+	// Store keeps the versions (clickhouse.DB.PutBannerVersions) and
+	// lists the kept ones without their configuration.
 	Store interface {
 		PutBannerVersions(ctx context.Context, vs []model.BannerVersion) error
+		BannerVersionKeys(ctx context.Context) ([]model.BannerVersion, error)
 	}
 	Now func() time.Time
 
-	mu   sync.Mutex
-	kept map[string]bool // hashes this node has stored
+	mu   sync.RWMutex
+	kept map[key]uint32 // the versions stored (by any node): their policy version
+}
+
+// key names a kept banner: two sites with the same settings show banners
+// with the same hash.
+type key struct{ site, hash string }
+
+// Load reads the versions every node has kept so far.
+func (a *Archive) Load(ctx context.Context) error {
+	vs, err := a.Store.BannerVersionKeys(ctx)
+	if err != nil {
+		return err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.kept == nil {
+		a.kept = map[key]uint32{}
+	}
+	for _, v := range vs {
+		a.kept[key{v.SiteID, v.TextsHash}] = v.PolicyVersion
+	}
+	return nil
+}
+
+// Known reports the policy version of a kept banner of site, by its hash.
+func (a *Archive) Known(site, hash string) (uint32, bool) {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	v, ok := a.kept[key{site, hash}]
+	return v, ok
 }
 
 // Keep stores the banners of sites, in every language they resolve to,
@@ -30,7 +61,7 @@ func (a *Archive) Keep(ctx context.Context, sites []*model.Site) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.kept == nil {
-		a.kept = map[string]bool{}
+		a.kept = map[key]uint32{}
 	}
 	now := time.Now
 	if a.Now != nil {
@@ -44,14 +75,15 @@ func (a *Archive) Keep(ctx context.Context, sites []*model.Site) error {
 		}
 		for _, l := range langs {
 			cfg := Resolve(s, l)
-			if a.kept[cfg.TextsHash] {
+			k := key{s.ID, cfg.TextsHash}
+			if _, ok := a.kept[k]; ok {
 				continue
 			}
 			b, err := json.Marshal(cfg)
 			if err != nil {
 				return err
 			}
-			a.kept[cfg.TextsHash] = true
+			a.kept[k] = cfg.PolicyVersion
 			vs = append(vs, model.BannerVersion{SiteID: s.ID, TextsHash: cfg.TextsHash, PolicyVersion: cfg.PolicyVersion,
 				Language: cfg.Language, Config: string(b), FirstSeen: now().UTC()})
 		}
@@ -61,7 +93,7 @@ func (a *Archive) Keep(ctx context.Context, sites []*model.Site) error {
 	}
 	if err := a.Store.PutBannerVersions(ctx, vs); err != nil {
 		for _, v := range vs {
-			delete(a.kept, v.TextsHash) // tried again next time
+			delete(a.kept, key{v.SiteID, v.TextsHash}) // tried again next time
 		}
 		return err
 	}

@@ -223,6 +223,25 @@ func (db *DB) PutBannerVersions(ctx context.Context, vs []model.BannerVersion) e
 	})
 }
 
+// BannerVersionKeys lists the kept banner versions: site, hash and policy
+// version, without their configuration.
+func (db *DB) BannerVersionKeys(ctx context.Context) ([]model.BannerVersion, error) {
+	rows, err := db.conn.Query(ctx, selectBannerVersionKeys)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: banner versions: %w", err)
+	}
+	defer rows.Close()
+	var out []model.BannerVersion
+	for rows.Next() {
+		var v model.BannerVersion
+		if err := rows.Scan(&v.SiteID, &v.TextsHash, &v.PolicyVersion); err != nil {
+			return nil, fmt.Errorf("clickhouse: banner versions: %w", err)
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
 // ShareLinks returns every share link, revoked ones included.
 func (db *DB) ShareLinks(ctx context.Context) ([]model.ShareLink, error) {
 	rows, err := db.conn.Query(ctx, selectShareLinks)

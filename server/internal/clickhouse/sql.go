@@ -59,10 +59,11 @@ const (
 	insertSite = "INSERT INTO " + migrations.Sites + " (site_id, version, deleted, domain, name, extra_domains, policy_version, " +
 		"consent_lifetime_days, retention_months, consent_retention_months, k, search_params, " +
 		"anonymous_counting, banner, goals, funnels, alerts, created_at, updated_at)"
-	insertUser          = "INSERT INTO " + migrations.Users + " (email, version, deleted, password_hash, role, site_roles, created_at, updated_at)"
-	insertToken         = "INSERT INTO " + migrations.APITokens + " (token_id, version, revoked, token_hash, name, site_id, created_at, updated_at)"
-	insertShareLink     = "INSERT INTO " + migrations.ShareLinks + " (share_id, version, revoked, site_id, name, created_at, updated_at)"
-	insertBannerVersion = "INSERT INTO " + migrations.BannerVersions + " (site_id, texts_hash, policy_version, language, config, first_seen)"
+	insertUser              = "INSERT INTO " + migrations.Users + " (email, version, deleted, password_hash, role, site_roles, created_at, updated_at)"
+	insertToken             = "INSERT INTO " + migrations.APITokens + " (token_id, version, revoked, token_hash, name, site_id, created_at, updated_at)"
+	insertShareLink         = "INSERT INTO " + migrations.ShareLinks + " (share_id, version, revoked, site_id, name, created_at, updated_at)"
+	insertBannerVersion     = "INSERT INTO " + migrations.BannerVersions + " (site_id, texts_hash, policy_version, language, config, first_seen)"
+	selectBannerVersionKeys = "SELECT DISTINCT site_id, texts_hash, policy_version FROM " + migrations.BannerVersions
 
 	selectSites = `SELECT site_id, domain, name, extra_domains, policy_version,
 		consent_lifetime_days, retention_months, consent_retention_months, k, search_params,

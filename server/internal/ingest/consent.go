@@ -23,13 +23,16 @@ type consentPayload struct {
 	Seq        uint32 `json:"seq"` // the banner's count of decisions on this consent
 	// DecisionMS: how long the banner was shown before the decision, in
 	// milliseconds (absent when it was not made in the banner).
-	DecisionMS    uint32   `json:"decision_ms"`
-	PolicyVersion uint32   `json:"policy_version"`
-	Action        string   `json:"action"`
-	Categories    []string `json:"categories"` // granted categories, for "custom"
-	GPC           bool     `json:"gpc"`
-	URL           string   `json:"url"`
-	Language      string   `json:"lang"`
+	DecisionMS    uint32 `json:"decision_ms"`
+	PolicyVersion uint32 `json:"policy_version"`
+	// TextsHash is the hash of the banner the visitor decided on, as the
+	// banner's configuration gave it.
+	TextsHash  string   `json:"texts_hash"`
+	Action     string   `json:"action"`
+	Categories []string `json:"categories"` // granted categories, for "custom"
+	GPC        bool     `json:"gpc"`
+	URL        string   `json:"url"`
+	Language   string   `json:"lang"`
 }
 
 // ConsentResult is the answer to a recorded decision. Token is set when the
@@ -79,7 +82,7 @@ var consentSteps = []step[*consentState]{
 		if pl.DecisionMS > MaxDecisionMS {
 			return invalid("decision_ms over %d (a day)", MaxDecisionMS)
 		}
-		if len(pl.Categories) > 10 || len(pl.URL) > MaxURLLength || len(pl.Language) > MaxLanguageLength || len(pl.ConsentKey) > 64 {
+		if len(pl.Categories) > 10 || len(pl.URL) > MaxURLLength || len(pl.Language) > MaxLanguageLength || len(pl.ConsentKey) > 64 || len(pl.TextsHash) > 64 {
 			return invalid("field over its length limit")
 		}
 		gpc, source := model.GPCOf(pl.GPC, s.req.SecGPC)
@@ -116,8 +119,17 @@ var consentSteps = []step[*consentState]{
 		if err != nil {
 			return invalid("%s", err)
 		}
-		if s.decision.PolicyVersion == s.site.PolicyVersion {
-			s.decision.TextsHash = banner.Hash(s.site, s.decision.Language)
+		// The banner the visitor saw: the hash its configuration gave, if
+		// it names a kept banner of this site under the decision's policy
+		// (it may be an older one, or have changed since the page loaded);
+		// else the site's current banner under the current policy.
+		if h := s.payload.TextsHash; h != "" && p.bans != nil {
+			if v, ok := p.bans.Known(s.site.ID, h); ok && v == d.PolicyVersion {
+				d.TextsHash = h
+			}
+		}
+		if d.TextsHash == "" && d.PolicyVersion == s.site.PolicyVersion {
+			d.TextsHash = banner.Hash(s.site, d.Language)
 		}
 		d.Revokes = s.held && !d.Granted.Performance
 		return nil

@@ -28,6 +28,12 @@ type Sites interface {
 	Fresh(ctx context.Context, id string) (*model.Site, bool)
 }
 
+// Banners knows the banners kept for the proof of consent (banner.Archive).
+type Banners interface {
+	// Known reports the policy version of site's banner with hash.
+	Known(site, hash string) (uint32, bool)
+}
+
 // Buffer takes accepted records.
 type Buffer interface {
 	Append(recs ...buffer.Record) error
@@ -80,6 +86,7 @@ type Pipeline struct {
 	agents Agents
 	refs   Referrers
 	doms   Domains
+	bans   Banners
 	buf    Buffer
 	count  Counter
 	revs   *consent.Revocations
@@ -102,7 +109,10 @@ type Deps struct {
 	// Revocations are the consents whose older tokens no longer count;
 	// nil means none (a pipeline of its own adds its own withdrawals).
 	Revocations *consent.Revocations
-	Log         *slog.Logger
+	// Banners are the banners kept for the proof; nil: a decision's texts
+	// hash is always the site's current banner's.
+	Banners Banners
+	Log     *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -119,7 +129,7 @@ func New(d Deps) *Pipeline {
 		d.Revocations = consent.NewRevocations()
 	}
 	return &Pipeline{sites: d.Sites, signer: d.Signer, geo: d.Geo, agents: d.Agents, refs: d.Referrers, doms: d.Domains,
-		buf: d.Buffer, count: d.Counter, revs: d.Revocations, log: d.Log, now: d.Now}
+		bans: d.Banners, buf: d.Buffer, count: d.Counter, revs: d.Revocations, log: d.Log, now: d.Now}
 }
 
 // step is one named stage of a pipeline run over state S.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/crumbhq/crumb/server/internal/banner"
 	"github.com/crumbhq/crumb/server/internal/buffer"
 	"github.com/crumbhq/crumb/server/internal/consent"
 	"github.com/crumbhq/crumb/server/internal/model"
@@ -475,5 +476,50 @@ func TestDomainTypeOnlyForEvents(t *testing.T) {
 	}
 	if doms.n != 1 {
 		t.Fatalf("%d lookups for an events batch, want 1", doms.n)
+	}
+}
+
+type fakeBanners map[string]uint32 // "site hash": policy version
+
+func (f fakeBanners) Known(site, hash string) (uint32, bool) {
+	v, ok := f[site+" "+hash]
+	return v, ok
+}
+
+// A decision names the banner its page showed, when that is a kept banner
+// of the site under the decision's policy; else the site's current one
+// (current policy) or none (an older policy).
+func TestConsent_TextsHashOfTheBannerShown(t *testing.T) {
+	const old, cur, other = "11111111111111111111111111111111", "22222222222222222222222222222222", "33333333333333333333333333333333"
+	for _, tt := range []struct {
+		name   string
+		policy int
+		hash   string
+		want   string
+	}{
+		{"older policy, its banner", 1, old, old},
+		{"older policy, a newer banner's hash", 1, cur, ""},
+		{"older policy, another site's banner", 1, other, ""},
+		{"current policy, its banner", 2, cur, cur},
+		{"current policy, no hash", 2, "", "current"},
+		{"current policy, unknown hash", 2, "44444444444444444444444444444444", "current"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRig(t)
+			site, _ := r.p.sites.Get(context.Background(), "site1")
+			site.PolicyVersion = 2
+			r.p.bans = fakeBanners{"site1 " + old: 1, "site1 " + cur: 2, "closed " + other: 1}
+			body := fmt.Sprintf(`{"site":"site1","policy_version":%d,"action":"reject_all","texts_hash":%q,"url":"https://example.com/","lang":"en"}`, tt.policy, tt.hash)
+			if _, err := r.p.Consent(context.Background(), &Request{Body: []byte(body), Origin: testOrigin(""), UserAgent: browser, IP: netip.MustParseAddr("81.2.69.160")}); err != nil {
+				t.Fatal(err)
+			}
+			want := tt.want
+			if want == "current" {
+				want = banner.Hash(site, "en")
+			}
+			if got := r.buf.recs[0].Decision.TextsHash; got != want {
+				t.Errorf("texts hash %q, want %q", got, want)
+			}
+		})
 	}
 }

@@ -20,6 +20,10 @@ type Store interface {
 
 // Registry is an in-memory copy of the configured sites.
 type Registry struct {
+	// OnLoad, if set, is called with the sites after each reading (at
+	// start, every refresh, on a miss), before the new copy is served.
+	OnLoad func(ctx context.Context, sites []*model.Site)
+
 	store   Store
 	every   time.Duration
 	log     *slog.Logger
@@ -52,8 +56,12 @@ func (r *Registry) load(ctx context.Context) error {
 		return err
 	}
 	m := make(map[string]*model.Site, len(list))
+	all := make([]*model.Site, len(list))
 	for i := range list {
-		m[list[i].ID] = &list[i]
+		m[list[i].ID], all[i] = &list[i], &list[i]
+	}
+	if r.OnLoad != nil {
+		r.OnLoad(ctx, all)
 	}
 	r.mu.Lock()
 	r.byID, r.loaded = m, time.Now()
