@@ -108,6 +108,9 @@ func loadFixture(t *testing.T, db *crumbtest.DB, site, domain string, now time.T
 	r := rand.New(rand.NewPCG(7, 42))
 	now = now.UTC()
 	today := now.Truncate(24 * time.Hour)
+	// The dashboard's "last 30 days": today and the 29 whole UTC days
+	// before it (not the last 720 hours).
+	since := today.AddDate(0, 0, -29)
 	var (
 		events []crumbtest.Event
 		decs   []crumbtest.Decision
@@ -264,7 +267,7 @@ func loadFixture(t *testing.T, db *crumbtest.DB, site, domain string, now time.T
 		if r.IntN(3) == 0 {
 			if again := start.Add(time.Duration(1+r.IntN(6)) * 24 * time.Hour); again.Before(now.Add(-30 * time.Minute)) {
 				visit(visitor, consent, p, again, sources[0].v)
-				if now.Sub(again) < 30*24*time.Hour {
+				if !again.Before(since) {
 					cur[visitor] = true
 					if p.country == "DE" {
 						de[visitor] = true
@@ -272,7 +275,7 @@ func loadFixture(t *testing.T, db *crumbtest.DB, site, domain string, now time.T
 				}
 			}
 		}
-		if now.Sub(start) < 30*24*time.Hour {
+		if !start.Before(since) {
 			cur[visitor] = true
 			if p.country == "DE" {
 				de[visitor] = true
