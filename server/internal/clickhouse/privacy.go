@@ -60,21 +60,28 @@ func (db *DB) VisitorConsentIDs(ctx context.Context, site string, visitor uuid.U
 // ConsentVisitors returns the visitor IDs whose events were sent under
 // consent.
 func (db *DB) ConsentVisitors(ctx context.Context, site string, consent uuid.UUID) ([]uuid.UUID, error) {
-	rows, err := db.conn.Query(ctx, selectConsentVisitors, []string{consent.String()}, []string{site})
+	var out []uuid.UUID
+	err := db.consentVisitors(ctx, []string{consent.String()}, []string{site}, func(v uuid.UUID, _ string) { out = append(out, v) })
+	return out, err
+}
+
+// consentVisitors calls each with every visitor ID (and its site) whose
+// events were sent under one of consentIDs, on one of sites.
+func (db *DB) consentVisitors(ctx context.Context, consentIDs, sites []string, each func(v uuid.UUID, site string)) error {
+	rows, err := db.conn.Query(ctx, selectConsentVisitors, consentIDs, sites)
 	if err != nil {
-		return nil, fmt.Errorf("clickhouse: consent visitors: %w", err)
+		return fmt.Errorf("clickhouse: consent visitors: %w", err)
 	}
 	defer rows.Close()
-	var out []uuid.UUID
 	for rows.Next() {
-		var id uuid.UUID
-		var s string
-		if err := rows.Scan(&id, &s); err != nil {
-			return nil, fmt.Errorf("clickhouse: consent visitors: %w", err)
+		var v uuid.UUID
+		var site string
+		if err := rows.Scan(&v, &site); err != nil {
+			return fmt.Errorf("clickhouse: consent visitors: %w", err)
 		}
-		out = append(out, id)
+		each(v, site)
 	}
-	return out, rows.Err()
+	return rows.Err()
 }
 
 // ConsentDecisions returns the recorded decisions of the given consent
@@ -231,24 +238,13 @@ func (db *DB) erasureBatch(ctx context.Context, es []model.Erasure) (*erasureBat
 	// asks with the consent alone, the visitor ID gone from the browser.
 	// Looked up now, when the events queued before the request are stored.
 	if len(consentIDs) > 0 {
-		rows, err := db.conn.Query(ctx, selectConsentVisitors, consentIDs, sites)
-		if err != nil {
-			return nil, fmt.Errorf("clickhouse: erase: %w", err)
-		}
-		for rows.Next() {
-			var v uuid.UUID
-			var site string
-			if err := rows.Scan(&v, &site); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("clickhouse: erase: %w", err)
-			}
+		err := db.consentVisitors(ctx, consentIDs, sites, func(v uuid.UUID, site string) {
 			if k := eraseKey(v, site); !want[k] {
 				want[k] = true
 				visitorIDs = append(visitorIDs, v.String())
 			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		})
+		if err != nil {
 			return nil, fmt.Errorf("clickhouse: erase: %w", err)
 		}
 	}
